@@ -1,0 +1,255 @@
+// Package egov holds the domain types shared by every part of the gateway:
+// the table of refusal codes with their messages in Russian, Kazakh and
+// English, and the error type that carries one of those codes.
+//
+// Codes are named after the step of the regulation they come from (signature
+// not confirmed, authorisation refused, documents rejected) and never change
+// once published: clients, testers' corpora and dashboards depend on them.
+package egov
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Code is a stable, machine-readable reason for a refusal.
+type Code string
+
+// Refusal codes of the signature check (condition C2, process P4 "signature
+// not confirmed" of the regulations).
+const (
+	CodeXMLMalformed           Code = "xml-malformed"
+	CodeXMLTooLarge            Code = "xml-too-large"
+	CodeXMLTooDeep             Code = "xml-too-deep"
+	CodeXMLDoctypeForbidden    Code = "xml-doctype-forbidden"
+	CodeXMLPIForbidden         Code = "xml-pi-forbidden"
+	CodeXMLCommentForbidden    Code = "xml-comment-forbidden"
+	CodeSignatureMissing       Code = "signature-missing"
+	CodeSignatureMultiple      Code = "signature-multiple"
+	CodeSignatureMisplaced     Code = "signature-misplaced"
+	CodeReferenceInvalid       Code = "reference-invalid"
+	CodeAlgorithmForbidden     Code = "algorithm-forbidden"
+	CodeAlgorithmGOST          Code = "algorithm-gost-unsupported"
+	CodeKeyTooWeak             Code = "key-too-weak"
+	CodeCertificateMalformed   Code = "certificate-malformed"
+	CodeCertificateUntrusted   Code = "certificate-untrusted"
+	CodeCertificateExpired     Code = "certificate-expired"
+	CodeCertificateNotYetValid Code = "certificate-not-yet-valid"
+	CodeCertificateRevoked     Code = "certificate-revoked"
+	CodeRevocationUnknown      Code = "revocation-unknown"
+	CodeKeyUsageInvalid        Code = "key-usage-invalid"
+	CodeSignatureInvalid       Code = "signature-invalid"
+	CodeIINMismatch            Code = "iin-mismatch"
+	CodeBINMismatch            Code = "bin-mismatch"
+	CodeIINInvalid             Code = "iin-invalid"
+	CodeBINInvalid             Code = "bin-invalid"
+)
+
+// CodeInternal is used when the refusal is our fault, not the caller's.
+const CodeInternal Code = "internal-error"
+
+// Message is one refusal reason in the three languages the portal speaks.
+type Message struct {
+	RU, KK, EN string
+}
+
+// codeInfo is one row of the code table.
+type codeInfo struct {
+	status int
+	msg    Message
+}
+
+// signatureNotConfirmed prefixes every C2 refusal, as the regulation words it.
+var signatureNotConfirmed = Message{
+	RU: "Подпись не подтверждена",
+	KK: "Қолтаңба расталмады",
+	EN: "Signature not confirmed",
+}
+
+func refusal(status int, ru, kk, en string) codeInfo {
+	return codeInfo{status: status, msg: Message{
+		RU: signatureNotConfirmed.RU + ": " + ru,
+		KK: signatureNotConfirmed.KK + ": " + kk,
+		EN: signatureNotConfirmed.EN + ": " + en,
+	}}
+}
+
+// codes is the single table of refusal codes: HTTP status and messages.
+var codes = map[Code]codeInfo{
+	CodeXMLMalformed: refusal(http.StatusBadRequest,
+		"документ не является корректным XML",
+		"құжат дұрыс XML емес",
+		"the document is not well-formed XML"),
+	CodeXMLTooLarge: refusal(http.StatusRequestEntityTooLarge,
+		"документ превышает допустимый размер",
+		"құжат рұқсат етілген көлемнен асады",
+		"the document exceeds the size limit"),
+	CodeXMLTooDeep: refusal(http.StatusBadRequest,
+		"документ слишком глубоко вложен или содержит слишком много элементов",
+		"құжаттың кірістірілуі тым терең немесе элементтері тым көп",
+		"the document is nested too deeply or has too many elements"),
+	CodeXMLDoctypeForbidden: refusal(http.StatusBadRequest,
+		"объявление DOCTYPE и сущности запрещены",
+		"DOCTYPE жариялауына және нысандарға тыйым салынған",
+		"DOCTYPE declarations and entities are forbidden"),
+	CodeXMLPIForbidden: refusal(http.StatusBadRequest,
+		"инструкции обработки запрещены",
+		"өңдеу нұсқауларына тыйым салынған",
+		"processing instructions are forbidden"),
+	CodeXMLCommentForbidden: refusal(http.StatusBadRequest,
+		"комментарии в документе запрещены",
+		"құжаттағы түсініктемелерге тыйым салынған",
+		"comments are forbidden in the document"),
+	CodeSignatureMissing: refusal(http.StatusBadRequest,
+		"документ не подписан",
+		"құжатқа қол қойылмаған",
+		"the document carries no signature"),
+	CodeSignatureMultiple: refusal(http.StatusBadRequest,
+		"документ содержит более одной подписи",
+		"құжатта бірден көп қолтаңба бар",
+		"the document carries more than one signature"),
+	CodeSignatureMisplaced: refusal(http.StatusBadRequest,
+		"подпись должна быть прямым потомком корневого элемента",
+		"қолтаңба түбірлік элементтің тікелей ұрпағы болуы тиіс",
+		"the signature must be a direct child of the root element"),
+	CodeReferenceInvalid: refusal(http.StatusBadRequest,
+		"подпись должна ссылаться на весь документ ровно одной ссылкой",
+		"қолтаңба бүкіл құжатқа дәл бір сілтемемен сілтеме жасауы тиіс",
+		"the signature must reference the whole document with exactly one reference"),
+	CodeAlgorithmForbidden: refusal(http.StatusBadRequest,
+		"алгоритм подписи, хеширования или преобразования не разрешён",
+		"қолтаңба, хэштеу немесе түрлендіру алгоритміне рұқсат етілмеген",
+		"a signature, digest or transform algorithm is not allowed"),
+	CodeAlgorithmGOST: refusal(http.StatusBadRequest,
+		"подписи ГОСТ не поддерживаются, используйте ключ RSA",
+		"ГОСТ қолтаңбалары қолдау көрсетілмейді, RSA кілтін пайдаланыңыз",
+		"GOST signatures are not supported, use an RSA key"),
+	CodeKeyTooWeak: refusal(http.StatusBadRequest,
+		"ключ подписи короче 2048 бит",
+		"қолтаңба кілті 2048 биттен қысқа",
+		"the signing key is shorter than 2048 bits"),
+	CodeCertificateMalformed: refusal(http.StatusBadRequest,
+		"сертификат подписанта отсутствует или повреждён",
+		"қол қоюшының сертификаты жоқ немесе бүлінген",
+		"the signer's certificate is missing or damaged"),
+	CodeCertificateUntrusted: refusal(http.StatusBadRequest,
+		"сертификат выдан не доверенным удостоверяющим центром",
+		"сертификатты сенімді куәландырушы орталық бермеген",
+		"the certificate was not issued by a trusted certification authority"),
+	CodeCertificateExpired: refusal(http.StatusBadRequest,
+		"срок действия сертификата истёк",
+		"сертификаттың қолданылу мерзімі өтті",
+		"the certificate has expired"),
+	CodeCertificateNotYetValid: refusal(http.StatusBadRequest,
+		"срок действия сертификата ещё не начался",
+		"сертификаттың қолданылу мерзімі әлі басталған жоқ",
+		"the certificate is not valid yet"),
+	CodeCertificateRevoked: refusal(http.StatusBadRequest,
+		"сертификат отозван",
+		"сертификат кері қайтарылды",
+		"the certificate has been revoked"),
+	CodeRevocationUnknown: refusal(http.StatusServiceUnavailable,
+		"не удалось проверить статус отзыва сертификата",
+		"сертификаттың кері қайтарылу мәртебесін тексеру мүмкін болмады",
+		"the revocation status of the certificate could not be established"),
+	CodeKeyUsageInvalid: refusal(http.StatusBadRequest,
+		"ключ не предназначен для подписи документов",
+		"кілт құжаттарға қол қоюға арналмаған",
+		"the key is not meant for signing documents"),
+	CodeSignatureInvalid: refusal(http.StatusBadRequest,
+		"подпись не соответствует содержимому документа",
+		"қолтаңба құжаттың мазмұнына сәйкес келмейді",
+		"the signature does not match the document's content"),
+	CodeIINMismatch: refusal(http.StatusForbidden,
+		"ИИН в запросе не совпадает с ИИН в сертификате",
+		"сұраудағы ЖСН сертификаттағы ЖСН-мен сәйкес келмейді",
+		"the IIN of the request differs from the IIN in the certificate"),
+	CodeBINMismatch: refusal(http.StatusForbidden,
+		"БИН в запросе не совпадает с БИН в сертификате",
+		"сұраудағы БСН сертификаттағы БСН-мен сәйкес келмейді",
+		"the BIN of the request differs from the BIN in the certificate"),
+	CodeIINInvalid: {status: http.StatusBadRequest, msg: Message{
+		RU: "ИИН указан неверно",
+		KK: "ЖСН қате көрсетілген",
+		EN: "the IIN is not valid",
+	}},
+	CodeBINInvalid: {status: http.StatusBadRequest, msg: Message{
+		RU: "БИН указан неверно",
+		KK: "БСН қате көрсетілген",
+		EN: "the BIN is not valid",
+	}},
+	CodeInternal: {status: http.StatusInternalServerError, msg: Message{
+		RU: "Внутренняя ошибка, повторите попытку позже",
+		KK: "Ішкі қате, кейінірек қайталап көріңіз",
+		EN: "Internal error, please try again later",
+	}},
+}
+
+// Codes lists every known code, for documentation and tests.
+func Codes() []Code {
+	out := make([]Code, 0, len(codes))
+	for c := range codes {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Known reports whether c is in the code table.
+func (c Code) Known() bool {
+	_, ok := codes[c]
+	return ok
+}
+
+// Message returns the code's text in the three languages. An unknown code
+// reads as an internal error rather than leaking its name to a citizen.
+func (c Code) Message() Message {
+	if info, ok := codes[c]; ok {
+		return info.msg
+	}
+	return codes[CodeInternal].msg
+}
+
+// HTTPStatus is the status an HTTP API answers this code with.
+func (c Code) HTTPStatus() int {
+	if info, ok := codes[c]; ok {
+		return info.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Error is a refusal with a stable code. Detail is for logs and operators
+// (never personal data); the citizen sees Code.Message().
+type Error struct {
+	Code   Code
+	Detail string
+	Err    error
+}
+
+// Errorf returns an *Error with a formatted detail; a %w verb is unwrapped.
+func Errorf(code Code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Detail: err.Error(), Err: errors.Unwrap(err)}
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Detail
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorCode returns the code carried by err, CodeInternal for any other
+// error and "" for nil.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
