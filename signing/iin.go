@@ -21,7 +21,7 @@ type IIN struct {
 	number    string
 	BirthDate time.Time // midnight UTC of the encoded birth date; zero when not encoded
 	Sex       Sex       // "" when not encoded
-	Century   int       // 19 for the 1900s and so on; 0 when not encoded
+	Century   int       // first two digits of the birth year (19 for 1979); 0 when not encoded
 }
 
 // ParseIIN validates s as an IIN: 12 digits with a correct check digit. The
@@ -40,7 +40,7 @@ func ParseIIN(s string) (IIN, error) {
 		if c%2 == 0 {
 			iin.Sex = Female
 		}
-		year := (iin.Century-1)*100 + atoi2(s[0:2])
+		year := iin.Century*100 + atoi2(s[0:2])
 		month, day := atoi2(s[2:4]), atoi2(s[4:6])
 		d := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
 		if d.Year() != year || int(d.Month()) != month || d.Day() != day {

@@ -89,17 +89,11 @@ func (r *Result) RequireBIN(bin string) error {
 // a store pinned to that one certificate.
 func (v *Verifier) Verify(ctx context.Context, doc []byte) (*Result, error) {
 	now := v.now()
-	if err := screen(doc, v.Limits.withDefaults()); err != nil {
+	tree, err := parseScreened(doc, v.Limits.withDefaults())
+	if err != nil {
 		return nil, err
 	}
-	tree := etree.NewDocument()
-	if err := tree.ReadFromBytes(doc); err != nil {
-		return nil, egov.Errorf(egov.CodeXMLMalformed, "%v", err)
-	}
 	root := tree.Root()
-	if root == nil {
-		return nil, egov.Errorf(egov.CodeXMLMalformed, "no root element")
-	}
 	shape, err := checkShape(root)
 	if err != nil {
 		return nil, err

@@ -85,6 +85,7 @@ func (r *Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	responderCert, key := r.Authority.CA, r.Authority.caKey
 	if r.Delegate != nil {
 		responderCert, key = r.Delegate.Certificate, r.Delegate.Key
+		tmpl.Certificate = r.Delegate.Certificate // embedded so clients can check its authority
 	}
 	resp, err := ocsp.CreateResponse(r.Authority.CA, responderCert, tmpl, key)
 	if err != nil {
@@ -102,5 +103,6 @@ func (r *Responder) write(w http.ResponseWriter, body []byte) {
 // SignResponse lets tests forge answers: it signs template with any
 // certificate and key, as a misbehaving responder would.
 func SignResponse(issuer, responder *x509.Certificate, key crypto.Signer, tmpl ocsp.Response) ([]byte, error) {
+	tmpl.Certificate = responder
 	return ocsp.CreateResponse(issuer, responder, tmpl, key)
 }

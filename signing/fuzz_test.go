@@ -1,0 +1,109 @@
+package signing_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"egov"
+	"egov/signing"
+)
+
+// FuzzVerify feeds arbitrary bytes to the whole pipeline: it must never
+// panic, every refusal must carry a code of the table, and an accepted
+// document must name its signer.
+func FuzzVerify(f *testing.F) {
+	entries, err := os.ReadDir(fixturesSigning)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".xml") || e.Name() == "oversized.xml" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(fixturesSigning, e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	v := fixtureVerifier(f)
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		res, err := v.Verify(context.Background(), doc)
+		if err != nil {
+			if code := egov.ErrorCode(err); !code.Known() || code == egov.CodeInternal {
+				t.Fatalf("refusal without a table code: %v", err)
+			}
+			return
+		}
+		if res.Element == nil || res.Signer.IIN == "" || res.Evidence.SignedDigest == "" {
+			t.Fatalf("accepted without a signer: %+v", res)
+		}
+	})
+}
+
+// FuzzParseIIN checks the parser against a plain reading of the rule.
+func FuzzParseIIN(f *testing.F) {
+	for _, s := range []string{"791028302728", "900101300811", "123456789011", "", "abc", "900101300800"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		iin, err := signing.ParseIIN(s)
+		if err != nil {
+			if egov.ErrorCode(err) != egov.CodeIINInvalid {
+				t.Fatalf("%q: %v", s, err)
+			}
+			if referenceCheckDigit(s) && validDate(s) {
+				t.Fatalf("%q refused but passes the reference check", s)
+			}
+			return
+		}
+		if iin.String() != s || !referenceCheckDigit(s) {
+			t.Fatalf("%q accepted but fails the reference check", s)
+		}
+	})
+}
+
+// referenceCheckDigit is the rule of research/signing.md §3.2 written out
+// as plainly as possible.
+func referenceCheckDigit(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	sum := 0
+	for i := 0; i < 11; i++ {
+		sum += int(s[i]-'0') * (i + 1)
+	}
+	k := sum % 11
+	if k == 10 {
+		w := []int{3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2}
+		sum = 0
+		for i := 0; i < 11; i++ {
+			sum += int(s[i]-'0') * w[i]
+		}
+		k = sum % 11
+		if k == 10 {
+			return false
+		}
+	}
+	return k == int(s[11]-'0')
+}
+
+// validDate says whether an IIN with a valid check digit would also pass
+// the birth date check (digit 7 outside 1..6 encodes no date).
+func validDate(s string) bool {
+	c := s[6]
+	if c < '1' || c > '6' {
+		return true
+	}
+	m := int(s[2]-'0')*10 + int(s[3]-'0')
+	d := int(s[4]-'0')*10 + int(s[5]-'0')
+	return m >= 1 && m <= 12 && d >= 1 && d <= 28
+}
