@@ -51,7 +51,9 @@ const CodeInternal Code = "internal-error"
 
 // Message is one refusal reason in the three languages the portal speaks.
 type Message struct {
-	RU, KK, EN string
+	RU string `json:"ru"`
+	KK string `json:"kk"`
+	EN string `json:"en"`
 }
 
 // codeInfo is one row of the code table.
