@@ -243,3 +243,44 @@ func TestCRLRefreshFromFileAndURL(t *testing.T) {
 		t.Fatal("missing CRL file: no error")
 	}
 }
+
+func TestCRLRunRefreshesInBackground(t *testing.T) {
+	a := copyAuthority(t)
+	cert := issueCitizen(t, a)
+	path := filepath.Join(t.TempDir(), "ca.crl")
+	first, err := a.CRL(corpusTime, corpusTime.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, first, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set := &signing.CRLSet{Sources: []string{path}, Trust: a.TrustStore()}
+	if err := set.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { set.Run(ctx, 10*time.Millisecond, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	if err := a.Revoke(cert.Certificate, revokedAt, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The new list is later by its thisUpdate, so it replaces the old one.
+	der, err := a.CRL(corpusTime.Add(time.Second), corpusTime.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, der, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := set.Status(ctx, cert.Certificate, a.CA, corpusTime.Add(time.Minute)); err == nil && st.Revoked {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("background refresh never picked up the new list")
+}

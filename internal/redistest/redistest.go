@@ -1,0 +1,244 @@
+// Package redistest gives each test a real Redis and a key prefix of its
+// own. Only tests import it.
+//
+// Where the server comes from, in order:
+//  1. EGOV_REDIS_URL, when set (CI starts a redis-server and exports it);
+//  2. a Redis 7.0 container from testcontainers-go, when a Docker engine
+//     answers (one container per test binary, reaped when it exits);
+//  3. redis-server from PATH on a free loopback port, one per test binary,
+//     killed with it (Linux parent-death signal).
+//
+// A shared server is never flushed: each test's keys start with its own
+// prefix and are deleted (SCAN + UNLINK) when the test ends.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/testcontainers/testcontainers-go"
+	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
+)
+
+// EnvURL names the environment variable with the URL of a Redis to use.
+const EnvURL = "EGOV_REDIS_URL"
+
+// Image is the container image used when Docker is available: the stack
+// keeps to Redis 7.0 commands.
+const Image = "redis:7.0"
+
+// Redis is one test's connection.
+type Redis struct {
+	Client *redis.Client
+	// Prefix starts every key the test may touch, e.g. "t-3f9a1c2b:".
+	Prefix string
+	// URL is the server's address, for code under test that dials itself.
+	URL string
+	// Source says where the server came from: env, container or redis-server.
+	Source string
+}
+
+// Key joins parts after the test's prefix.
+func (r *Redis) Key(parts ...string) string {
+	k := r.Prefix
+	for i, p := range parts {
+		if i > 0 {
+			k += ":"
+		}
+		k += p
+	}
+	return k
+}
+
+// New returns a connection for t, failing the test when no Redis can be
+// had: tests of this project never pass without the real thing.
+func New(t testing.TB) *Redis {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url, source, err := serverURL(t)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("redistest: %s: %v", EnvURL, err)
+	}
+	client := redis.NewClient(opt)
+	if err := client.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redistest: %s Redis at %s does not answer: %v", source, opt.Addr, err)
+	}
+	r := &Redis{Client: client, Prefix: "t-" + randomHex(6) + ":", URL: url, Source: source}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := r.deleteKeys(ctx); err != nil {
+			t.Errorf("redistest: cleaning %s*: %v", r.Prefix, err)
+		}
+		_ = client.Close()
+	})
+	return r
+}
+
+// deleteKeys removes the test's keys and nothing else.
+func (r *Redis) deleteKeys(ctx context.Context) error {
+	iter := r.Client.Scan(ctx, 0, r.Prefix+"*", 500).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			if err := r.Client.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return r.Client.Unlink(ctx, batch...).Err()
+	}
+	return nil
+}
+
+var (
+	containerOnce sync.Once
+	containerURL  string
+	containerErr  error
+
+	localOnce sync.Once
+	localURL  string
+	localErr  error
+)
+
+func serverURL(t testing.TB) (url, source string, err error) {
+	if u := os.Getenv(EnvURL); u != "" {
+		return u, "env", nil
+	}
+	containerOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var ctr *tcredis.RedisContainer
+		ctr, containerErr = tcredis.Run(ctx, Image)
+		if containerErr != nil {
+			if ctr != nil {
+				_ = testcontainers.TerminateContainer(ctr)
+			}
+			return
+		}
+		containerURL, containerErr = ctr.ConnectionString(ctx)
+	})
+	if containerErr == nil {
+		return containerURL, "container", nil
+	}
+	localOnce.Do(func() {
+		t.Logf("redistest: no %s and no Docker engine (%v); starting redis-server", EnvURL, containerErr)
+		localURL, localErr = startShared()
+	})
+	if localErr != nil {
+		return "", "", fmt.Errorf("no %s, no Docker engine, and redis-server failed: %w", EnvURL, localErr)
+	}
+	return localURL, "redis-server", nil
+}
+
+// startShared runs one redis-server for the whole test binary. It keeps
+// nothing on disk and dies with the binary.
+func startShared() (string, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", err
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(path, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", os.TempDir(),
+		"--save", "", "--appendonly", "no", "--logfile", "")
+	cmd.SysProcAttr = parentDeathSignal()
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	go func() { _ = cmd.Wait() }()
+	return waitForServer(port, os.TempDir())
+}
+
+// StartServer runs redis-server from PATH on a free loopback port for the
+// duration of t and returns its URL. Extra configuration lines (e.g.
+// "appendonly yes") may be given; dir holds its files (a temporary
+// directory when empty).
+func StartServer(t testing.TB, dir string, config ...string) (string, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", err
+	}
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
+		"--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log")}
+	for _, line := range config {
+		args = append(args, splitConfig(line)...)
+	}
+	cmd := exec.Command(path, args...)
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return waitForServer(port, dir)
+}
+
+func waitForServer(port int, dir string) (string, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return "redis://" + addr + "/0", nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "", fmt.Errorf("redis-server on %s did not start; see %s", addr, filepath.Join(dir, "redis.log"))
+}
+
+func splitConfig(line string) []string {
+	for i := 0; i < len(line); i++ {
+		if line[i] == ' ' {
+			return []string{"--" + line[:i], line[i+1:]}
+		}
+	}
+	return []string{"--" + line}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
