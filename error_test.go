@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 
 	"egov"
@@ -41,5 +43,18 @@ func TestErrorCode(t *testing.T) {
 	unknown := egov.Code("no-such-code")
 	if unknown.Known() || unknown.HTTPStatus() != http.StatusInternalServerError || unknown.Message() != egov.CodeInternal.Message() {
 		t.Fatal("unknown code must read as an internal error")
+	}
+}
+
+// TestREADMEListsEveryCode keeps the README's table of codes complete.
+func TestREADMEListsEveryCode(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range egov.Codes() {
+		if !strings.Contains(string(readme), "| `"+string(c)+"` |") {
+			t.Errorf("README.md does not list %s", c)
+		}
 	}
 }
