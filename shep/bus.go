@@ -1,0 +1,264 @@
+// Package shep is the simulated government gateway bus (ШЭП): routing of
+// services to recipient systems, durable queues that recipients poll, an
+// acknowledgement protocol with redelivery and dead letters, a synchronous
+// channel, an attachment store, and a hash-chained evidence log. Its wire
+// contract is in shep/soap; Client is how the other systems talk to it,
+// over HTTP or in process.
+package shep
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov"
+	"egov/shep/soap"
+	"egov/signing"
+)
+
+// Client is what a system connected to the bus can do. Refusals are
+// returned as *soap.Fault errors. The in-process *Bus and the HTTP
+// *HTTPClient both implement it.
+type Client interface {
+	SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.SendMessageResponse, error)
+	GetMessages(ctx context.Context, req *soap.GetMessages) (*soap.GetMessagesResponse, error)
+	SendDeliveryNotification(ctx context.Context, req *soap.SendDeliveryNotification) (*soap.SendDeliveryNotificationResponse, error)
+	GetMessageStatus(ctx context.Context, req *soap.GetMessageStatus) (*soap.GetMessageStatusResponse, error)
+	SendSync(ctx context.Context, req *soap.SyncSendMessage) (*soap.SyncSendMessageResponse, error)
+}
+
+// Message properties the bus understands.
+const (
+	// PropIdempotencyKey: a repeat of a sendMessage with the same key from
+	// the same sender is answered with the first answer.
+	PropIdempotencyKey = "IDEMPOTENCY_KEY"
+	// PropEOL: RFC 3339 end of life; an expired message is not delivered.
+	PropEOL = "EOL"
+	// PropAttachment: "sha256:<hex>", a reference into the attachment store.
+	PropAttachment = "ATTACHMENT"
+	// PropWaitSeconds on getMessages: long-poll up to this long when the
+	// queue is empty.
+	PropWaitSeconds = "WAIT_SECONDS"
+	// PropQueue on getMessages: the queue to poll, by default the caller's own.
+	PropQueue = "QUEUE"
+	// PropDeliveryCount on a handed-out message: how many times it was leased.
+	PropDeliveryCount = "DELIVERY_COUNT"
+)
+
+// Config tunes the bus; zero values take the defaults.
+type Config struct {
+	// KeyPrefix is put before every Redis key (tests use their own).
+	KeyPrefix string
+	// Visibility is how long a lease lasts before the message is handed
+	// out again (default 30 s).
+	Visibility time.Duration
+	// MaxDeliveries is how many leases a message gets before it is
+	// dead-lettered as DELIVERY_STOPPED (default 5).
+	MaxDeliveries int
+	// MaxWait caps a long poll (default 30 s).
+	MaxWait time.Duration
+	// MaxAmount caps getMessages' amount (default 500).
+	MaxAmount int
+	// IdempotencyTTL is how long an idempotency key is remembered (default 24 h).
+	IdempotencyTTL time.Duration
+	// KeepConfirmed and MaxConfirmed bound how long and how many confirmed
+	// messages stay readable for status queries (default 7 days, 100 000
+	// per recipient); Trim enforces them.
+	KeepConfirmed time.Duration
+	MaxConfirmed  int
+	// MaxAttachment bounds one attachment (default 20 MiB) and
+	// AttachmentTTL its life in the store (default 7 days).
+	MaxAttachment int64
+	AttachmentTTL time.Duration
+	// Verifier checks business-data signatures where the routing asks for it.
+	Verifier *signing.Verifier
+	// Now is the bus's clock; nil means time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Visibility <= 0 {
+		c.Visibility = 30 * time.Second
+	}
+	if c.MaxDeliveries <= 0 {
+		c.MaxDeliveries = 5
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 30 * time.Second
+	}
+	if c.MaxAmount <= 0 {
+		c.MaxAmount = 500
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = 24 * time.Hour
+	}
+	if c.KeepConfirmed <= 0 {
+		c.KeepConfirmed = 7 * 24 * time.Hour
+	}
+	if c.MaxConfirmed <= 0 {
+		c.MaxConfirmed = 100_000
+	}
+	if c.MaxAttachment <= 0 {
+		c.MaxAttachment = 20 << 20
+	}
+	if c.AttachmentTTL <= 0 {
+		c.AttachmentTTL = 7 * 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c
+}
+
+// SyncHandler answers the synchronous requests of one service with the
+// business data of the response.
+type SyncHandler interface {
+	HandleSync(ctx context.Context, req *soap.SyncSendMessage) (data string, err error)
+}
+
+// Bus is the SHEP bus on one Redis. It is safe for concurrent use and
+// implements Client.
+type Bus struct {
+	cfg      Config
+	rdb      redis.UniversalClient
+	routing  *Routing
+	evidence *evidenceLog
+	metrics  *busMetrics
+
+	mu   sync.RWMutex
+	sync map[string]SyncHandler
+
+	auth   sync.Map // senderId → sha256 of the last password that passed argon2id
+	groups sync.Map // stream key → struct{}: consumer group known to exist
+}
+
+// New returns a bus; Close stops its evidence writer.
+func New(rdb redis.UniversalClient, routing *Routing, cfg Config) (*Bus, error) {
+	if err := routing.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	b := &Bus{cfg: cfg, rdb: rdb, routing: routing, sync: map[string]SyncHandler{}, metrics: newBusMetrics()}
+	b.evidence = newEvidenceLog(rdb, cfg.KeyPrefix, cfg.Log)
+	return b, nil
+}
+
+// Close flushes and stops the evidence writer.
+func (b *Bus) Close() error { return b.evidence.close() }
+
+// Routing returns the routing table the bus runs on.
+func (b *Bus) Routing() *Routing { return b.routing }
+
+// HandleSync registers the handler of a synchronous service.
+func (b *Bus) HandleSync(serviceID string, h SyncHandler) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sync[serviceID] = h
+}
+
+// fault builds a SHEP fault with the bus's clock.
+func (b *Bus) fault(op, code, format string, args ...any) *soap.Fault {
+	return soap.NewFault(op, code, fmt.Sprintf(format, args...), b.cfg.Now())
+}
+
+// internal logs an internal failure and answers SCE909 without details.
+func (b *Bus) internal(op string, err error) *soap.Fault {
+	b.cfg.Log.Error("shep: internal error", "op", op, "err", err)
+	return soap.NewFault(op, soap.CodeInternal, "", b.cfg.Now())
+}
+
+// authenticate checks a system's credentials. argon2id runs once per
+// password; later calls compare a SHA-256 of it in constant time, so a
+// polling system does not pay 20 ms per call.
+func (b *Bus) authenticate(op string, s soap.SenderInfo) (*System, *soap.Fault) {
+	sys := b.routing.Systems[s.SenderID]
+	if sys == nil {
+		return nil, b.fault(op, soap.CodeUnknownService, "sender is not registered or password is wrong")
+	}
+	sum := sha256.Sum256([]byte(sys.PasswordHash + "\x00" + s.Password))
+	if v, ok := b.auth.Load(s.SenderID); ok {
+		known := v.([32]byte)
+		if subtle.ConstantTimeCompare(known[:], sum[:]) == 1 {
+			return sys, nil
+		}
+	}
+	if !checkPassword(sys.PasswordHash, s.Password) {
+		return nil, b.fault(op, soap.CodeUnknownService, "sender is not registered or password is wrong")
+	}
+	b.auth.Store(s.SenderID, sum)
+	return sys, nil
+}
+
+// checkSignature verifies the business data where routing asks for it and
+// maps refusals to SCE015–SCE017.
+func (b *Bus) checkSignature(ctx context.Context, op string, svc *Service, sender *System, data string) *soap.Fault {
+	if !svc.CheckSignature || sender.SkipSignatureCheck {
+		return nil
+	}
+	if b.cfg.Verifier == nil {
+		return b.internal(op, errors.New("signature check required but no verifier configured"))
+	}
+	_, err := b.cfg.Verifier.Verify(ctx, []byte(data))
+	if err == nil {
+		return nil
+	}
+	code := egov.ErrorCode(err)
+	switch code {
+	case egov.CodeSignatureMissing:
+		return b.fault(op, soap.CodeDataUnsigned, "%s", code)
+	case egov.CodeCertificateExpired, egov.CodeCertificateNotYetValid, egov.CodeCertificateRevoked,
+		egov.CodeCertificateUntrusted, egov.CodeRevocationUnknown, egov.CodeKeyUsageInvalid, egov.CodeKeyTooWeak,
+		egov.CodeAlgorithmGOST:
+		return b.fault(op, soap.CodeDataSignatureStale, "%s", code)
+	case egov.CodeInternal:
+		return b.internal(op, err)
+	default:
+		return b.fault(op, soap.CodeDataSignatureBad, "%s", code)
+	}
+}
+
+func (b *Bus) key(parts ...string) string {
+	k := b.cfg.KeyPrefix + "shep"
+	for _, p := range parts {
+		k += ":" + p
+	}
+	return k
+}
+
+// queueKeys are the Redis keys of one recipient's queue; the hash tag
+// keeps them in one cluster slot so that scripts may touch them together.
+type queueKeys struct {
+	recipient string
+	stream    string // the queue
+	dead      string // dead letters
+	done      string // confirmed message ids by confirmation time
+	prefix    string // message records and idempotency keys start here
+}
+
+func (b *Bus) queue(recipient string) queueKeys {
+	tag := "{" + recipient + "}"
+	return queueKeys{
+		recipient: recipient,
+		stream:    b.key(tag, "q"),
+		dead:      b.key(tag, "dlq"),
+		done:      b.key(tag, "done"),
+		prefix:    b.key(tag) + ":",
+	}
+}
+
+func (q queueKeys) message(id string) string { return q.prefix + "m:" + id }
+
+func (q queueKeys) idempotency(sender, key string) string { return q.prefix + "idem:" + sender + ":" + key }
+
+const consumerGroup = "bus"

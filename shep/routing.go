@@ -1,0 +1,162 @@
+package shep
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Routing is the bus's data file: which system receives each service, and
+// what each sending system may do.
+type Routing struct {
+	Services map[string]*Service `json:"services"`
+	Systems  map[string]*System  `json:"systems"`
+}
+
+// Service is one entry of the service registry.
+type Service struct {
+	// Recipient is the system whose queue receives the service's requests
+	// (async) or whose handler answers them (sync).
+	Recipient string `json:"recipient"`
+	// Channel is "async" (queued) or "sync" (SendMessage, answered at once).
+	Channel string `json:"channel"`
+	// CheckSignature makes the bus verify the business data's signature
+	// (SCE015–SCE017) for requests and responses of this service.
+	CheckSignature bool `json:"checkSignature"`
+	// PersonalData keeps bodies out of the evidence log: metadata only.
+	PersonalData bool `json:"personalData"`
+	// Description for operators.
+	Description string `json:"description,omitempty"`
+}
+
+// System is a participant of the bus.
+type System struct {
+	// PasswordHash is an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash).
+	PasswordHash string `json:"passwordHash"`
+	// Send lists the services the system may send requests to.
+	Send []string `json:"send"`
+	// Poll lists the queues (recipient systems) it may poll; its own queue
+	// must be listed too.
+	Poll []string `json:"poll"`
+	// SkipSignatureCheck switches the business-data signature check off
+	// for this sender, whatever the service says.
+	SkipSignatureCheck bool `json:"skipSignatureCheck,omitempty"`
+}
+
+// LoadRouting reads and checks a routing file.
+func LoadRouting(path string) (*Routing, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Routing
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("routing %s: %w", path, err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("routing %s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Validate checks that every reference in the table resolves.
+func (r *Routing) Validate() error {
+	var errs []error
+	for id, s := range r.Services {
+		if s.Channel != "async" && s.Channel != "sync" {
+			errs = append(errs, fmt.Errorf("service %s: channel must be async or sync", id))
+		}
+		if s.Recipient == "" || strings.ContainsAny(s.Recipient, "{}:") {
+			errs = append(errs, fmt.Errorf("service %s: recipient %q is not a system name", id, s.Recipient))
+		}
+	}
+	for id, sys := range r.Systems {
+		if strings.ContainsAny(id, "{}:") {
+			errs = append(errs, fmt.Errorf("system %q: name may not contain {, } or :", id))
+		}
+		if _, err := parsePHC(sys.PasswordHash); err != nil {
+			errs = append(errs, fmt.Errorf("system %s: %w", id, err))
+		}
+		for _, svc := range sys.Send {
+			if r.Services[svc] == nil {
+				errs = append(errs, fmt.Errorf("system %s: sends to unknown service %s", id, svc))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// MayPoll reports whether system may lease messages from queue.
+func (s *System) MayPoll(queue string) bool { return slices.Contains(s.Poll, queue) }
+
+// MaySend reports whether system may send requests of service.
+func (s *System) MaySend(service string) bool { return slices.Contains(s.Send, service) }
+
+// argon2id parameters for new hashes (RFC 9106's second recommendation,
+// scaled to a bus that checks a password per call: 19 MiB, 2 passes).
+const (
+	argonMemory  = 19 * 1024
+	argonTime    = 2
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// HashPassword returns an argon2id PHC string for a system's password.
+func HashPassword(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+type phc struct {
+	memory, time uint32
+	threads      uint8
+	salt, key    []byte
+}
+
+func parsePHC(s string) (phc, error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return phc{}, errors.New("password hash is not an argon2id PHC string")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return phc{}, errors.New("unsupported argon2 version")
+	}
+	var p phc
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {
+		return phc{}, errors.New("bad argon2 parameters")
+	}
+	var err error
+	if p.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil {
+		return phc{}, errors.New("bad argon2 salt")
+	}
+	if p.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(p.key) == 0 {
+		return phc{}, errors.New("bad argon2 hash")
+	}
+	return p, nil
+}
+
+// checkPassword compares password with a PHC hash in constant time.
+func checkPassword(hash, password string) bool {
+	p, err := parsePHC(hash)
+	if err != nil {
+		return false
+	}
+	key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+	return subtle.ConstantTimeCompare(key, p.key) == 1
+}

@@ -1,0 +1,166 @@
+package shep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"egov/shep/soap"
+)
+
+// Paths the server answers on.
+const (
+	PathAsync       = "/shep/async"
+	PathSync        = "/shep/sync"
+	PathAttachments = "/shep/attachments/"
+)
+
+// MaxEnvelope bounds a SOAP request body.
+const MaxEnvelope = 4 << 20
+
+// Handler serves the bus over HTTP: the asynchronous and synchronous SOAP
+// channels, the attachment store (PUT to upload, GET to read, HTTP Basic
+// authentication with senderId and password), /healthz and /metrics.
+func (b *Bus) Handler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(b)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathAsync, b.serveSOAP)
+	mux.HandleFunc("POST "+PathSync, b.serveSOAP)
+	mux.HandleFunc("PUT "+PathAttachments, b.servePutAttachment)
+	mux.HandleFunc("POST "+PathAttachments, b.servePutAttachment)
+	mux.HandleFunc("GET "+PathAttachments+"{ref}", b.serveGetAttachment)
+	mux.HandleFunc("GET /healthz", b.serveHealth)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (b *Bus) serveSOAP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEnvelope))
+	if err != nil {
+		writeSOAP(w, http.StatusRequestEntityTooLarge, b.fault("sendMessage", soap.CodeFormat, "envelope larger than %d bytes", MaxEnvelope))
+		return
+	}
+	msg, err := soap.Decode(body)
+	if err != nil {
+		writeSOAP(w, http.StatusBadRequest, b.fault("sendMessage", soap.CodeFormat, "%v", err))
+		return
+	}
+	var resp any
+	switch m := msg.(type) {
+	case *soap.SendMessage:
+		resp, err = b.sendMessage(r.Context(), m, body)
+	case *soap.GetMessages:
+		resp, err = b.GetMessages(r.Context(), m)
+	case *soap.SendDeliveryNotification:
+		resp, err = b.SendDeliveryNotification(r.Context(), m)
+	case *soap.GetMessageStatus:
+		resp, err = b.GetMessageStatus(r.Context(), m)
+	case *soap.SyncSendMessage:
+		resp, err = b.sendSync(r.Context(), m, body)
+	default:
+		err = b.fault(soap.FaultOperation(msg), soap.CodeFormat, "%s is not a request", soap.OperationName(msg))
+	}
+	if err != nil {
+		var f *soap.Fault
+		if !errors.As(err, &f) {
+			if errors.Is(err, context.Canceled) {
+				return // the caller went away
+			}
+			f = b.internal(soap.FaultOperation(msg), err)
+		}
+		status := http.StatusInternalServerError
+		if f.Client {
+			status = http.StatusBadRequest
+		}
+		writeSOAP(w, status, f)
+		return
+	}
+	writeSOAP(w, http.StatusOK, resp)
+}
+
+func writeSOAP(w http.ResponseWriter, status int, v any) {
+	data, err := soap.Encode(v)
+	if err != nil {
+		http.Error(w, "encoding failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", soap.ContentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+func (b *Bus) servePutAttachment(w http.ResponseWriter, r *http.Request) {
+	sender, ok := basicSender(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="shep"`)
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, b.cfg.MaxAttachment))
+	if err != nil {
+		http.Error(w, ErrTooLarge.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	ref, err := b.PutAttachment(r.Context(), sender, data)
+	if err != nil {
+		writeAttachmentError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"ref": ref, "size": len(data)})
+}
+
+func (b *Bus) serveGetAttachment(w http.ResponseWriter, r *http.Request) {
+	sender, ok := basicSender(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="shep"`)
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return
+	}
+	data, err := b.GetAttachment(r.Context(), sender, r.PathValue("ref"))
+	if err != nil {
+		writeAttachmentError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	_, _ = w.Write(data)
+}
+
+func writeAttachmentError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+	case errors.Is(err, ErrForbidden), errors.Is(err, ErrNotFound):
+		http.Error(w, "no such attachment for this system", http.StatusNotFound)
+	case errors.Is(err, ErrTooLarge):
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+	default:
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}
+
+func basicSender(r *http.Request) (soap.SenderInfo, bool) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || strings.TrimSpace(user) == "" {
+		return soap.SenderInfo{}, false
+	}
+	return soap.SenderInfo{SenderID: user, Password: pass}, true
+}
+
+// serveHealth fails when Redis does not answer.
+func (b *Bus) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if err := b.rdb.Ping(r.Context()).Err(); err != nil {
+		http.Error(w, "redis: unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+}
