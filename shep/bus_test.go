@@ -500,6 +500,7 @@ func TestTrimForgetsOnlyConfirmed(t *testing.T) {
 	}
 	pending := send(t, f.bus, portal, svcOpen, "<Pending/>").Response.MessageID
 	for _, m := range poll(t, f.bus, labour, 4) {
+		f.clock.Add(time.Second) // confirmations a second apart: "oldest" is well defined
 		confirm(t, f.bus, labour, m)
 		confirmed = append(confirmed, m.MessageInfo.MessageID)
 	}

@@ -36,7 +36,7 @@ type evidenceRecord struct {
 	Recipient      string    `json:"recipient"`
 	Repeat         bool      `json:"repeat,omitempty"` // an idempotent repeat answered with the first result
 	EnvelopeSHA256 string    `json:"envelopeSHA256"`
-	// Body is the envelope itself, kept only for services without personal data.
+	// Body is the envelope (password removed), kept only for services without personal data.
 	Body string `json:"body,omitempty"`
 	Prev string `json:"prev"`
 	Hash string `json:"hash,omitempty"`
@@ -224,13 +224,13 @@ func parseHead(v string) (int64, string) {
 	return seq, hash
 }
 
-// record appends the evidence of one accepted envelope.
-func (b *Bus) record(ctx context.Context, rec evidenceRecord, svc *Service, msg any, envelope []byte) error {
-	if envelope == nil {
-		var err error
-		if envelope, err = soap.Encode(msg); err != nil {
-			return err
-		}
+// record appends the evidence of one accepted envelope. The envelope is
+// the bus's own encoding of the message with the sender's password
+// removed: neither the log nor a digest of known text may reveal it.
+func (b *Bus) record(ctx context.Context, rec evidenceRecord, svc *Service, msg any) error {
+	envelope, err := soap.Encode(withoutPassword(msg))
+	if err != nil {
+		return err
 	}
 	rec.Time = b.cfg.Now().UTC()
 	sum := sha256.Sum256(envelope)
@@ -348,4 +348,19 @@ func scanEvidence(ctx context.Context, rdb redis.UniversalClient, stream string,
 		}
 		start = "(" + msgs[len(msgs)-1].ID
 	}
+}
+
+// withoutPassword returns a copy of a request with its sender password blanked.
+func withoutPassword(msg any) any {
+	switch m := msg.(type) {
+	case *soap.SendMessage:
+		c := *m
+		c.Request.MessageInfo.Sender.Password = ""
+		return &c
+	case *soap.SyncSendMessage:
+		c := *m
+		c.Request.RequestInfo.Sender.Password = ""
+		return &c
+	}
+	return msg
 }

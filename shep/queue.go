@@ -97,12 +97,6 @@ return 'ok'
 
 // SendMessage accepts a message once it is durable in its recipient's queue.
 func (b *Bus) SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.SendMessageResponse, error) {
-	return b.sendMessage(ctx, req, nil)
-}
-
-// sendMessage is SendMessage with the envelope as received, for the
-// evidence log (nil: the message is encoded for it).
-func (b *Bus) sendMessage(ctx context.Context, req *soap.SendMessage, envelope []byte) (*soap.SendMessageResponse, error) {
 	const op = "sendMessage"
 	info := req.Request.MessageInfo
 	sender, f := b.authenticate(op, info.Sender)
@@ -209,7 +203,7 @@ func (b *Bus) sendMessage(ctx context.Context, req *soap.SendMessage, envelope [
 	}
 	rec := evidenceRecord{Direction: "in", Operation: op, MessageID: gotID, CorrelationID: gotCorr,
 		ServiceID: info.ServiceID, Sender: info.Sender.SenderID, Recipient: recipient, Repeat: !fresh}
-	if err := b.record(ctx, rec, svc, req, envelope); err != nil {
+	if err := b.record(ctx, rec, svc, req); err != nil {
 		return nil, b.internal(op, err)
 	}
 	resp := &soap.SendMessageResponse{}

@@ -55,7 +55,7 @@ func (b *Bus) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	var resp any
 	switch m := msg.(type) {
 	case *soap.SendMessage:
-		resp, err = b.sendMessage(r.Context(), m, body)
+		resp, err = b.SendMessage(r.Context(), m)
 	case *soap.GetMessages:
 		resp, err = b.GetMessages(r.Context(), m)
 	case *soap.SendDeliveryNotification:
@@ -63,7 +63,7 @@ func (b *Bus) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	case *soap.GetMessageStatus:
 		resp, err = b.GetMessageStatus(r.Context(), m)
 	case *soap.SyncSendMessage:
-		resp, err = b.sendSync(r.Context(), m, body)
+		resp, err = b.SendSync(r.Context(), m)
 	default:
 		err = b.fault(soap.FaultOperation(msg), soap.CodeFormat, "%s is not a request", soap.OperationName(msg))
 	}

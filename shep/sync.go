@@ -11,10 +11,6 @@ import (
 // SendSync routes a synchronous SendMessage to the handler registered for
 // its service and answers with SCSS001 and the handler's data.
 func (b *Bus) SendSync(ctx context.Context, req *soap.SyncSendMessage) (*soap.SyncSendMessageResponse, error) {
-	return b.sendSync(ctx, req, nil)
-}
-
-func (b *Bus) sendSync(ctx context.Context, req *soap.SyncSendMessage, envelope []byte) (*soap.SyncSendMessageResponse, error) {
 	const op = "SendMessage"
 	info := req.Request.RequestInfo
 	sender, f := b.authenticate(op, info.Sender)
@@ -39,7 +35,7 @@ func (b *Bus) sendSync(ctx context.Context, req *soap.SyncSendMessage, envelope 
 	}
 	rec := evidenceRecord{Direction: "sync-in", Operation: op, MessageID: info.MessageID, CorrelationID: info.CorrelationID,
 		ServiceID: info.ServiceID, Sender: info.Sender.SenderID, Recipient: svc.Recipient}
-	if err := b.record(ctx, rec, svc, req, envelope); err != nil {
+	if err := b.record(ctx, rec, svc, req); err != nil {
 		return nil, b.internal(op, err)
 	}
 	data, err := h.HandleSync(ctx, req)
@@ -58,7 +54,7 @@ func (b *Bus) sendSync(ctx context.Context, req *soap.SyncSendMessage, envelope 
 	resp.Response.ResponseData.Data = data
 	out := evidenceRecord{Direction: "sync-out", Operation: "SendMessageResponse", MessageID: resp.Response.ResponseInfo.MessageID,
 		CorrelationID: info.MessageID, ServiceID: info.ServiceID, Sender: svc.Recipient, Recipient: info.Sender.SenderID}
-	if err := b.record(ctx, out, svc, resp, nil); err != nil {
+	if err := b.record(ctx, out, svc, resp); err != nil {
 		return nil, b.internal(op, err)
 	}
 	return resp, nil

@@ -1,0 +1,156 @@
+package shep_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"egov/shep"
+)
+
+// fillEvidence runs a little traffic: sends, a poll and a confirmation.
+func fillEvidence(t *testing.T, f *fixture) {
+	t.Helper()
+	for i := 0; i < 5; i++ {
+		send(t, f.bus, portal, svcOpen, "<D/>")
+	}
+	send(t, f.bus, portal, svcJobSeeker, signedDoc(t, "valid.xml"))
+	for _, m := range poll(t, f.bus, labour, 3) {
+		confirm(t, f.bus, labour, m)
+	}
+}
+
+func evidenceStream(f *fixture) string { return f.redis.Key("shep", "{evidence}", "log") }
+
+func TestEvidenceChainIsIntactAndPrivate(t *testing.T) {
+	f := newBus(t, nil)
+	fillEvidence(t, f)
+	ctx := context.Background()
+	rep, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
+	if err != nil || !rep.Intact || rep.Records != 9 || rep.Head != 9 {
+		t.Fatalf("report %+v %v", rep, err)
+	}
+	var out bytes.Buffer
+	n, err := shep.ExportEvidence(ctx, f.redis.Client, f.redis.Prefix, &out)
+	if err != nil || n != 9 {
+		t.Fatalf("export %d %v", n, err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["serviceId"] == svcJobSeeker && rec["body"] != nil {
+			t.Fatal("a personal-data service's envelope was kept in the evidence log")
+		}
+		if rec["serviceId"] == svcOpen && rec["body"] == nil {
+			t.Fatal("an open service's envelope was not kept")
+		}
+		if len(rec["envelopeSHA256"].(string)) != 64 {
+			t.Fatalf("record without envelope digest: %s", line)
+		}
+		if strings.Contains(line, portal.Password) {
+			t.Fatal("a password reached the evidence log")
+		}
+	}
+}
+
+func TestEvidenceTamperingIsDetected(t *testing.T) {
+	tamper := map[string]func(t *testing.T, f *fixture, ids []string){
+		"edit": func(t *testing.T, f *fixture, ids []string) {
+			rewrite(t, f, func(recs []string) []string {
+				recs[3] = strings.Replace(recs[3], `"sender":"egov-portal"`, `"sender":"intruder"`, 1)
+				return recs
+			})
+		},
+		"delete": func(t *testing.T, f *fixture, ids []string) {
+			f.redis.Client.XDel(context.Background(), evidenceStream(f), ids[3])
+		},
+		"reorder": func(t *testing.T, f *fixture, ids []string) {
+			rewrite(t, f, func(recs []string) []string {
+				recs[3], recs[4] = recs[4], recs[3]
+				return recs
+			})
+		},
+		"truncate the end": func(t *testing.T, f *fixture, ids []string) {
+			f.redis.Client.XDel(context.Background(), evidenceStream(f), ids[len(ids)-1])
+		},
+	}
+	for name, fn := range tamper {
+		t.Run(name, func(t *testing.T) {
+			f := newBus(t, nil)
+			fillEvidence(t, f)
+			msgs, err := f.redis.Client.XRange(context.Background(), evidenceStream(f), "-", "+").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, m := range msgs {
+				ids = append(ids, m.ID)
+			}
+			fn(t, f, ids)
+			rep, err := shep.VerifyEvidence(context.Background(), f.redis.Client, f.redis.Prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Intact || rep.BrokenAt == 0 || rep.Reason == "" {
+				t.Fatalf("tampering (%s) not detected: %+v", name, rep)
+			}
+			want := int64(4)
+			if name == "truncate the end" {
+				want = int64(len(ids))
+			}
+			if rep.BrokenAt != want {
+				t.Fatalf("broken at %d (%s), want %d", rep.BrokenAt, rep.Reason, want)
+			}
+		})
+	}
+}
+
+func TestEvidenceSharedByTwoBuses(t *testing.T) {
+	f := newBus(t, nil)
+	second, err := shep.New(f.redis.Client, testRouting(t), shep.Config{KeyPrefix: f.redis.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			send(t, second, portal, svcOpen, "<Two/>")
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		send(t, f.bus, portal, svcOpen, "<One/>")
+	}
+	<-done
+	rep, err := shep.VerifyEvidence(context.Background(), f.redis.Client, f.redis.Prefix)
+	if err != nil || !rep.Intact || rep.Records != 100 {
+		t.Fatalf("two writers: %+v %v", rep, err)
+	}
+}
+
+// rewrite replaces the evidence stream with edited records, as someone with
+// write access to Redis could.
+func rewrite(t *testing.T, f *fixture, edit func([]string) []string) {
+	t.Helper()
+	ctx := context.Background()
+	msgs, err := f.redis.Client.XRange(ctx, evidenceStream(f), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []string
+	for _, m := range msgs {
+		recs = append(recs, m.Values["r"].(string))
+	}
+	recs = edit(recs)
+	f.redis.Client.Del(ctx, evidenceStream(f))
+	for i, r := range recs {
+		if err := f.redis.Client.XAdd(ctx, &redisXAdd{Stream: evidenceStream(f), ID: msgs[i].ID, Values: []any{"r", r}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
