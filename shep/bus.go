@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"egov"
 	"egov/shep/soap"
@@ -130,17 +131,21 @@ type SyncHandler interface {
 // Bus is the SHEP bus on one Redis. It is safe for concurrent use and
 // implements Client.
 type Bus struct {
-	cfg      Config
-	rdb      redis.UniversalClient
-	routing  *Routing
-	evidence *evidenceLog
-	metrics  *busMetrics
+	cfg       Config
+	rdb       redis.UniversalClient
+	routing   *Routing
+	evidence  *evidenceLog
+	enqueuer  *groupCommit[enqueueItem, enqueueResult]
+	confirmer *groupCommit[confirmItem, string]
+	metrics   *busMetrics
 
 	mu   sync.RWMutex
 	sync map[string]SyncHandler
 
-	auth   sync.Map // senderId → sha256 of the last password that passed argon2id
-	groups sync.Map // stream key → struct{}: consumer group known to exist
+	auth    sync.Map // senderId → sha256 of the last password that passed argon2id
+	refused sync.Map // sha256 of sender and password → time of a failed check
+	argon   singleflight.Group
+	groups  sync.Map // stream key → struct{}: consumer group known to exist
 }
 
 // New returns a bus; Close stops its evidence writer.
@@ -150,12 +155,19 @@ func New(rdb redis.UniversalClient, routing *Routing, cfg Config) (*Bus, error) 
 	}
 	cfg = cfg.withDefaults()
 	b := &Bus{cfg: cfg, rdb: rdb, routing: routing, sync: map[string]SyncHandler{}, metrics: newBusMetrics()}
-	b.evidence = newEvidenceLog(rdb, cfg.KeyPrefix, cfg.Log)
+	b.evidence = newEvidenceLog(rdb, cfg.KeyPrefix)
+	b.enqueuer = newGroupCommit(256, b.flushEnqueue)
+	b.confirmer = newGroupCommit(256, b.flushConfirm)
 	return b, nil
 }
 
-// Close flushes and stops the evidence writer.
-func (b *Bus) Close() error { return b.evidence.close() }
+// Close finishes the writes in flight and stops the bus's writers.
+func (b *Bus) Close() error {
+	b.enqueuer.close()
+	b.confirmer.close()
+	b.evidence.close()
+	return nil
+}
 
 // Routing returns the routing table the bus runs on.
 func (b *Bus) Routing() *Routing { return b.routing }
@@ -178,9 +190,14 @@ func (b *Bus) internal(op string, err error) *soap.Fault {
 	return soap.NewFault(op, soap.CodeInternal, "", b.cfg.Now())
 }
 
+// refusedFor is how long a wrong password is answered from memory, so that
+// guessing costs the guesser a round trip and the bus nothing.
+const refusedFor = time.Minute
+
 // authenticate checks a system's credentials. argon2id runs once per
-// password; later calls compare a SHA-256 of it in constant time, so a
-// polling system does not pay 20 ms per call.
+// distinct password (concurrent calls share it); later calls compare a
+// SHA-256 of it in constant time, so a polling system does not pay 20 ms
+// per call, and a wrong password is refused from memory for a minute.
 func (b *Bus) authenticate(op string, s soap.SenderInfo) (*System, *soap.Fault) {
 	sys := b.routing.Systems[s.SenderID]
 	if sys == nil {
@@ -193,9 +210,17 @@ func (b *Bus) authenticate(op string, s soap.SenderInfo) (*System, *soap.Fault) 
 			return sys, nil
 		}
 	}
-	if !checkPassword(sys.PasswordHash, s.Password) {
+	if at, ok := b.refused.Load(sum); ok && time.Since(at.(time.Time)) < refusedFor {
 		return nil, b.fault(op, soap.CodeUnknownService, "sender is not registered or password is wrong")
 	}
+	ok, _, _ := b.argon.Do(string(sum[:]), func() (any, error) {
+		return checkPassword(sys.PasswordHash, s.Password), nil
+	})
+	if !ok.(bool) {
+		b.refused.Store(sum, time.Now())
+		return nil, b.fault(op, soap.CodeUnknownService, "sender is not registered or password is wrong")
+	}
+	b.refused.Delete(sum)
 	b.auth.Store(s.SenderID, sum)
 	return sys, nil
 }
@@ -242,7 +267,7 @@ type queueKeys struct {
 	recipient string
 	stream    string // the queue
 	dead      string // dead letters
-	done      string // confirmed message ids by confirmation time
+	done      string // confirmation log: message ids in the order they were confirmed
 	prefix    string // message records and idempotency keys start here
 }
 
@@ -259,6 +284,8 @@ func (b *Bus) queue(recipient string) queueKeys {
 
 func (q queueKeys) message(id string) string { return q.prefix + "m:" + id }
 
-func (q queueKeys) idempotency(sender, key string) string { return q.prefix + "idem:" + sender + ":" + key }
+func (q queueKeys) idempotency(sender, key string) string {
+	return q.prefix + "idem:" + sender + ":" + key
+}
 
 const consumerGroup = "bus"

@@ -30,6 +30,10 @@ const (
 	svcJobSeeker = "job-seeker-registration"
 	svcOpen      = "open-data"
 	svcPersons   = "GBDFL_PERSON_BY_IIN"
+	// svcPrivate carries personal data (metadata-only evidence) and leaves
+	// the signature to the portal: the shape of most portal traffic once
+	// the bus trusts the portal's check.
+	svcPrivate = "private-data"
 )
 
 func testRouting(t testing.TB) *shep.Routing {
@@ -49,9 +53,10 @@ func testRouting(t testing.TB) *shep.Routing {
 			svcJobSeeker: {Recipient: labour.SenderID, Channel: "async", CheckSignature: true, PersonalData: true},
 			svcOpen:      {Recipient: labour.SenderID, Channel: "async"},
 			svcPersons:   {Recipient: "gbdfl", Channel: "sync", PersonalData: true},
+			svcPrivate:   {Recipient: labour.SenderID, Channel: "async", PersonalData: true},
 		},
 		Systems: map[string]*shep.System{
-			portal.SenderID:   {PasswordHash: hashes[portal.SenderID], Send: []string{svcJobSeeker, svcOpen}, Poll: []string{portal.SenderID}},
+			portal.SenderID:   {PasswordHash: hashes[portal.SenderID], Send: []string{svcJobSeeker, svcOpen, svcPrivate}, Poll: []string{portal.SenderID}},
 			labour.SenderID:   {PasswordHash: hashes[labour.SenderID], Send: []string{svcPersons}, Poll: []string{labour.SenderID}},
 			intruder.SenderID: {PasswordHash: hashes[intruder.SenderID], Send: []string{svcOpen}, Poll: []string{intruder.SenderID}},
 		},
@@ -64,7 +69,7 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 type fixture struct {
@@ -386,28 +391,76 @@ func TestFaults(t *testing.T) {
 			call func() error
 			code string
 		}{
-			{"wrong password", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(wrongPassword, svcOpen, soap.TypeRequest, "", "<D/>")); return err }, soap.CodeUnknownService},
-			{"unknown sender", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(nobody, svcOpen, soap.TypeRequest, "", "<D/>")); return err }, soap.CodeUnknownService},
-			{"unknown service", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, "no-such", soap.TypeRequest, "", "<D/>")); return err }, soap.CodeUnknownService},
-			{"service not allowed", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(intruder, svcJobSeeker, soap.TypeRequest, "", "<D/>")); return err }, soap.CodeUnknownService},
-			{"sync service on async channel", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(labour, svcPersons, soap.TypeRequest, "", "<D/>")); return err }, soap.CodeUnknownService},
-			{"bad message type", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, "PING", "", "<D/>")); return err }, soap.CodeFormat},
-			{"empty data", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "")); return err }, soap.CodeFormat},
-			{"response without correlation", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(labour, svcOpen, soap.TypeResponse, "", "<D/>")); return err }, soap.CodeFormat},
-			{"answer by a non-provider", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeResponse, "x", "<D/>")); return err }, soap.CodeUnknownService},
-			{"bad EOL", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", soap.Property{Key: shep.PropEOL, Value: "soon"})); return err }, soap.CodeFormat},
-			{"unsigned business data", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcJobSeeker, soap.TypeRequest, "", signedDoc(t, "unsigned.xml"))); return err }, soap.CodeDataUnsigned},
-			{"broken business signature", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcJobSeeker, soap.TypeRequest, "", signedDoc(t, "tampered-iin.xml"))); return err }, soap.CodeDataSignatureBad},
-			{"expired business certificate", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcJobSeeker, soap.TypeRequest, "", signedDoc(t, "expired.xml"))); return err }, soap.CodeDataSignatureStale},
-			{"missing attachment", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", soap.Property{Key: shep.PropAttachment, Value: shep.AttachmentRef([]byte("never uploaded"))})); return err }, soap.CodeFormat},
-			{"malformed attachment reference", func() error { _, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", soap.Property{Key: shep.PropAttachment, Value: "md5:abc"})); return err }, soap.CodeFormat},
+			{"wrong password", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(wrongPassword, svcOpen, soap.TypeRequest, "", "<D/>"))
+				return err
+			}, soap.CodeUnknownService},
+			{"unknown sender", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(nobody, svcOpen, soap.TypeRequest, "", "<D/>"))
+				return err
+			}, soap.CodeUnknownService},
+			{"unknown service", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, "no-such", soap.TypeRequest, "", "<D/>"))
+				return err
+			}, soap.CodeUnknownService},
+			{"service not allowed", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(intruder, svcJobSeeker, soap.TypeRequest, "", "<D/>"))
+				return err
+			}, soap.CodeUnknownService},
+			{"sync service on async channel", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(labour, svcPersons, soap.TypeRequest, "", "<D/>"))
+				return err
+			}, soap.CodeUnknownService},
+			{"bad message type", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, "PING", "", "<D/>"))
+				return err
+			}, soap.CodeFormat},
+			{"empty data", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", ""))
+				return err
+			}, soap.CodeFormat},
+			{"response without correlation", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(labour, svcOpen, soap.TypeResponse, "", "<D/>"))
+				return err
+			}, soap.CodeFormat},
+			{"answer by a non-provider", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeResponse, "x", "<D/>"))
+				return err
+			}, soap.CodeUnknownService},
+			{"bad EOL", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", soap.Property{Key: shep.PropEOL, Value: "soon"}))
+				return err
+			}, soap.CodeFormat},
+			{"unsigned business data", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcJobSeeker, soap.TypeRequest, "", signedDoc(t, "unsigned.xml")))
+				return err
+			}, soap.CodeDataUnsigned},
+			{"broken business signature", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcJobSeeker, soap.TypeRequest, "", signedDoc(t, "tampered-iin.xml")))
+				return err
+			}, soap.CodeDataSignatureBad},
+			{"expired business certificate", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcJobSeeker, soap.TypeRequest, "", signedDoc(t, "expired.xml")))
+				return err
+			}, soap.CodeDataSignatureStale},
+			{"missing attachment", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", soap.Property{Key: shep.PropAttachment, Value: shep.AttachmentRef([]byte("never uploaded"))}))
+				return err
+			}, soap.CodeFormat},
+			{"malformed attachment reference", func() error {
+				_, err := c.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", soap.Property{Key: shep.PropAttachment, Value: "md5:abc"}))
+				return err
+			}, soap.CodeFormat},
 			{"poll someone else's queue", func() error {
 				m := shep.NewGetMessages(intruder, svcOpen, 1, 0)
 				m.Request.Properties = append(m.Request.Properties, soap.Property{Key: shep.PropQueue, Value: labour.SenderID})
 				_, err := c.GetMessages(ctx, m)
 				return err
 			}, soap.CodeUnknownService},
-			{"poll with a wrong password", func() error { _, err := c.GetMessages(ctx, shep.NewGetMessages(wrongPassword, svcOpen, 1, 0)); return err }, soap.CodeUnknownService},
+			{"poll with a wrong password", func() error {
+				_, err := c.GetMessages(ctx, shep.NewGetMessages(wrongPassword, svcOpen, 1, 0))
+				return err
+			}, soap.CodeUnknownService},
 			{"confirm a message of another queue", func() error {
 				id := send(t, c, portal, svcOpen, "<D/>").Response.MessageID
 				_, err := c.SendDeliveryNotification(ctx, shep.NewDeliveryNotification(intruder, soap.AsyncMessageInfo{MessageID: id, ServiceID: svcOpen}, true, ""))

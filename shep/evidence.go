@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,12 +18,9 @@ import (
 	"egov/shep/soap"
 )
 
-// evidenceRecord is one link of the evidence chain: what passed the bus,
-// when, between whom, and the SHA-256 of the envelope. Hash covers every
-// other field and the previous record's hash, so editing, deleting or
-// reordering any record breaks the chain from there on.
+// evidenceRecord is what the evidence log keeps of one envelope: what
+// passed the bus, when, between whom, and the SHA-256 of the envelope.
 type evidenceRecord struct {
-	Seq            int64     `json:"seq"`
 	Time           time.Time `json:"time"`
 	Direction      string    `json:"direction"` // in (accepted), out (handed out), sync-in, sync-out
 	Operation      string    `json:"operation"`
@@ -38,28 +33,31 @@ type evidenceRecord struct {
 	EnvelopeSHA256 string    `json:"envelopeSHA256"`
 	// Body is the envelope (password removed), kept only for services without personal data.
 	Body string `json:"body,omitempty"`
-	Prev string `json:"prev"`
-	Hash string `json:"hash,omitempty"`
 }
 
-// chainHash is the record's own hash: SHA-256 over the previous hash and
-// the record's JSON without its hash.
-func (r evidenceRecord) chainHash() string {
-	r.Hash = ""
-	data, _ := json.Marshal(r)
+// A link of the chain is stored as four stream fields: seq, prev (the hash
+// of the link before), r (the record's JSON) and h, the SHA-256 over prev,
+// seq and r. Editing, deleting or reordering any link breaks the chain
+// from there on.
+func linkHash(prev string, seq int64, record []byte) string {
 	h := sha256.New()
-	h.Write([]byte(r.Prev))
+	h.Write([]byte(prev))
 	h.Write([]byte{'\n'})
-	h.Write(data)
+	h.Write(strconv.AppendInt(nil, seq, 10))
+	h.Write([]byte{'\n'})
+	h.Write(record)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// appendEvidenceScript appends records if the chain's head is still the one
-// they were linked to. KEYS: stream, head. ARGV: expected head, new head, record…
+// appendEvidenceScript appends links if the chain's head is still the one
+// they were linked to. KEYS: stream, head. ARGV: expected head, new head,
+// then per link: seq, prev, record, hash.
 var appendEvidenceScript = redis.NewScript(`
 local head = redis.call('GET', KEYS[2]) or ''
 if head ~= ARGV[1] then return {0, head} end
-for i = 3, #ARGV do redis.call('XADD', KEYS[1], '*', 'r', ARGV[i]) end
+for i = 3, #ARGV, 4 do
+  redis.call('XADD', KEYS[1], '*', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'r', ARGV[i + 2], 'h', ARGV[i + 3])
+end
 redis.call('SET', KEYS[2], ARGV[2])
 return {1, ARGV[2]}
 `)
@@ -72,130 +70,60 @@ return {1, ARGV[2]}
 type evidenceLog struct {
 	rdb          redis.UniversalClient
 	stream, head string
-	log          *slog.Logger
-
-	reqs   chan *evidenceBatch
-	stop   chan struct{}
-	closed sync.Once
-	done   chan struct{}
+	writer       *groupCommit[[][]byte, struct{}]
 
 	headValue string // "seq hash" as last seen; only the writer goroutine touches it
 	headKnown bool
-}
-
-type evidenceBatch struct {
-	recs []evidenceRecord
-	err  chan error
 }
 
 func evidenceKeys(prefix string) (stream, head string) {
 	return prefix + "shep:{evidence}:log", prefix + "shep:{evidence}:head"
 }
 
-func newEvidenceLog(rdb redis.UniversalClient, prefix string, log *slog.Logger) *evidenceLog {
+func newEvidenceLog(rdb redis.UniversalClient, prefix string) *evidenceLog {
 	stream, head := evidenceKeys(prefix)
-	e := &evidenceLog{rdb: rdb, stream: stream, head: head, log: log,
-		reqs: make(chan *evidenceBatch, 1024), stop: make(chan struct{}), done: make(chan struct{})}
-	go e.run()
+	e := &evidenceLog{rdb: rdb, stream: stream, head: head}
+	e.writer = newGroupCommit(512, e.flush)
 	return e
 }
 
-// errEvidenceClosed is returned for records offered after Close.
-var errEvidenceClosed = errors.New("shep: evidence log closed")
-
+// append marshals the records in the caller's goroutine and waits until
+// the writer has linked and stored them.
 func (e *evidenceLog) append(ctx context.Context, recs []evidenceRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	b := &evidenceBatch{recs: recs, err: make(chan error, 1)}
-	select {
-	case e.reqs <- b:
-	case <-e.stop:
-		return errEvidenceClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-b.err:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (e *evidenceLog) close() error {
-	e.closed.Do(func() { close(e.stop) })
-	<-e.done
-	return nil
-}
-
-const maxEvidenceBatch = 512
-
-func (e *evidenceLog) run() {
-	defer close(e.done)
-	for {
-		var first *evidenceBatch
-		select {
-		case first = <-e.reqs:
-		case <-e.stop:
-			// Write what is already queued, then stop.
-			for {
-				select {
-				case b := <-e.reqs:
-					e.write([]*evidenceBatch{b})
-				default:
-					return
-				}
-			}
+	data := make([][]byte, len(recs))
+	for i := range recs {
+		var err error
+		if data[i], err = json.Marshal(&recs[i]); err != nil {
+			return err
 		}
-		batches := []*evidenceBatch{first}
-		n := len(first.recs)
-	drain:
-		for n < maxEvidenceBatch {
-			select {
-			case b := <-e.reqs:
-				batches = append(batches, b)
-				n += len(b.recs)
-			default:
-				break drain
-			}
-		}
-		e.write(batches)
 	}
+	_, err := e.writer.do(ctx, data)
+	return err
 }
 
-func (e *evidenceLog) write(batches []*evidenceBatch) {
-	err := e.writeOnce(batches)
-	for _, b := range batches {
-		b.err <- err
-	}
-}
+func (e *evidenceLog) close() { e.writer.close() }
 
-func (e *evidenceLog) writeOnce(batches []*evidenceBatch) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+// flush links the batches' records to the chain's head and appends them.
+func (e *evidenceLog) flush(ctx context.Context, batches [][][]byte) ([]struct{}, error) {
 	for attempt := 0; attempt < 20; attempt++ {
 		if !e.headKnown {
 			v, err := e.rdb.Get(ctx, e.head).Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
-				return err
+				return nil, err
 			}
 			e.headValue, e.headKnown = v, true
 		}
 		seq, prev := parseHead(e.headValue)
 		args := []any{e.headValue, ""}
-		for _, b := range batches {
-			for i := range b.recs {
+		for _, recs := range batches {
+			for _, rec := range recs {
 				seq++
-				r := &b.recs[i]
-				r.Seq, r.Prev = seq, prev
-				r.Hash = r.chainHash()
-				prev = r.Hash
-				data, err := json.Marshal(r)
-				if err != nil {
-					return err
-				}
-				args = append(args, data)
+				h := linkHash(prev, seq, rec)
+				args = append(args, seq, prev, rec, h)
+				prev = h
 			}
 		}
 		newHead := strconv.FormatInt(seq, 10) + " " + prev
@@ -203,16 +131,16 @@ func (e *evidenceLog) writeOnce(batches []*evidenceBatch) error {
 		res, err := appendEvidenceScript.Run(ctx, e.rdb, []string{e.stream, e.head}, args...).Slice()
 		if err != nil {
 			e.headKnown = false
-			return err
+			return nil, err
 		}
 		if res[0].(int64) == 1 {
 			e.headValue = newHead
-			return nil
+			return make([]struct{}, len(batches)), nil
 		}
 		// Another writer moved the head: link the batch to the new one.
 		e.headValue = res[1].(string)
 	}
-	return errors.New("shep: evidence chain contended, giving up")
+	return nil, errors.New("shep: evidence chain contended, giving up")
 }
 
 func parseHead(v string) (int64, string) {
@@ -269,64 +197,80 @@ type EvidenceReport struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
+// evidenceLink is one stored link.
+type evidenceLink struct {
+	Seq    int64           `json:"seq"`
+	Prev   string          `json:"prev"`
+	Record json.RawMessage `json:"record"`
+	Hash   string          `json:"hash"`
+}
+
 // VerifyEvidence reads the whole chain under prefix and checks every link:
-// consecutive sequence numbers, each record's prev equal to the hash before
-// it, each hash recomputed, and the last record equal to the stored head.
+// consecutive sequence numbers, each link's prev equal to the hash before
+// it, each hash recomputed, and the last link equal to the stored head.
 func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix string) (EvidenceReport, error) {
 	var rep EvidenceReport
-	var prevHash string
-	var prevSeq int64
-	broken := func(seq int64, format string, args ...any) (EvidenceReport, error) {
-		rep.BrokenAt, rep.Reason = seq, fmt.Sprintf(format, args...)
-		return rep, nil
-	}
 	stream, headKey := evidenceKeys(prefix)
 	head, err := rdb.Get(ctx, headKey).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return rep, err
 	}
 	rep.Head, _ = parseHead(head)
-	err = scanEvidence(ctx, rdb, stream, func(r evidenceRecord, raw string) error {
+	var prevHash string
+	var prevSeq int64
+	var broken error
+	err = scanEvidence(ctx, rdb, stream, func(l evidenceLink) bool {
 		rep.Records++
 		switch {
-		case r.Seq != prevSeq+1:
-			return fmt.Errorf("%d|record %d follows record %d", prevSeq+1, r.Seq, prevSeq)
-		case r.Prev != prevHash:
-			return fmt.Errorf("%d|prev does not match the hash of record %d", r.Seq, prevSeq)
-		case r.chainHash() != r.Hash:
-			return fmt.Errorf("%d|content does not match its hash", r.Seq)
+		case l.Seq != prevSeq+1:
+			broken = fmt.Errorf("link %d follows link %d", l.Seq, prevSeq)
+		case l.Prev != prevHash:
+			broken = fmt.Errorf("prev does not match the hash of link %d", prevSeq)
+		case linkHash(l.Prev, l.Seq, l.Record) != l.Hash:
+			broken = fmt.Errorf("content does not match its hash")
 		}
-		prevSeq, prevHash = r.Seq, r.Hash
-		return nil
+		if broken != nil {
+			return false
+		}
+		prevSeq, prevHash = l.Seq, l.Hash
+		return true
 	})
 	if err != nil {
-		seqStr, reason, ok := strings.Cut(err.Error(), "|")
-		if !ok {
-			return rep, err
-		}
-		seq, _ := strconv.ParseInt(seqStr, 10, 64)
-		return broken(seq, "%s", reason)
+		return rep, err
+	}
+	if broken != nil {
+		rep.BrokenAt, rep.Reason = prevSeq+1, broken.Error()
+		return rep, nil
 	}
 	if head != "" && head != strconv.FormatInt(prevSeq, 10)+" "+prevHash {
-		return broken(prevSeq+1, "the chain ends at record %d but its head names record %d", prevSeq, rep.Head)
+		rep.BrokenAt = prevSeq + 1
+		rep.Reason = fmt.Sprintf("the chain ends at link %d but its head names link %d", prevSeq, rep.Head)
+		return rep, nil
 	}
 	rep.Intact = true
 	return rep, nil
 }
 
-// ExportEvidence writes the chain as JSON lines, one record per line.
+// ExportEvidence writes the chain as JSON lines, one link per line:
+// {"seq", "prev", "record", "hash"}.
 func ExportEvidence(ctx context.Context, rdb redis.UniversalClient, prefix string, w io.Writer) (int, error) {
 	stream, _ := evidenceKeys(prefix)
 	n := 0
-	err := scanEvidence(ctx, rdb, stream, func(_ evidenceRecord, raw string) error {
+	enc := json.NewEncoder(w)
+	var werr error
+	err := scanEvidence(ctx, rdb, stream, func(l evidenceLink) bool {
 		n++
-		_, err := io.WriteString(w, raw+"\n")
-		return err
+		werr = enc.Encode(l)
+		return werr == nil
 	})
+	if err == nil {
+		err = werr
+	}
 	return n, err
 }
 
-func scanEvidence(ctx context.Context, rdb redis.UniversalClient, stream string, fn func(evidenceRecord, string) error) error {
+// scanEvidence calls fn for each stored link in order until it returns false.
+func scanEvidence(ctx context.Context, rdb redis.UniversalClient, stream string, fn func(evidenceLink) bool) error {
 	start := "-"
 	for {
 		msgs, err := rdb.XRangeN(ctx, stream, start, "+", 1000).Result()
@@ -334,13 +278,18 @@ func scanEvidence(ctx context.Context, rdb redis.UniversalClient, stream string,
 			return err
 		}
 		for _, m := range msgs {
-			raw, _ := m.Values["r"].(string)
-			var r evidenceRecord
-			if err := json.Unmarshal([]byte(raw), &r); err != nil {
-				r = evidenceRecord{Seq: -1}
+			var l evidenceLink
+			seq, _ := m.Values["seq"].(string)
+			l.Seq, _ = strconv.ParseInt(seq, 10, 64)
+			l.Prev, _ = m.Values["prev"].(string)
+			r, _ := m.Values["r"].(string)
+			l.Record = json.RawMessage(r)
+			if !json.Valid(l.Record) {
+				l.Record = json.RawMessage("null")
 			}
-			if err := fn(r, raw); err != nil {
-				return err
+			l.Hash, _ = m.Values["h"].(string)
+			if !fn(l) {
+				return nil
 			}
 		}
 		if len(msgs) < 1000 {

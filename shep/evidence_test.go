@@ -38,10 +38,13 @@ func TestEvidenceChainIsIntactAndPrivate(t *testing.T) {
 		t.Fatalf("export %d %v", n, err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		var link struct {
+			Record map[string]any `json:"record"`
+		}
+		if err := json.Unmarshal([]byte(line), &link); err != nil {
 			t.Fatal(err)
 		}
+		rec := link.Record
 		if rec["serviceId"] == svcJobSeeker && rec["body"] != nil {
 			t.Fatal("a personal-data service's envelope was kept in the evidence log")
 		}
@@ -142,14 +145,19 @@ func rewrite(t *testing.T, f *fixture, edit func([]string) []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var links []map[string]any
 	var recs []string
 	for _, m := range msgs {
+		links = append(links, m.Values)
 		recs = append(recs, m.Values["r"].(string))
 	}
 	recs = edit(recs)
 	f.redis.Client.Del(ctx, evidenceStream(f))
 	for i, r := range recs {
-		if err := f.redis.Client.XAdd(ctx, &redisXAdd{Stream: evidenceStream(f), ID: msgs[i].ID, Values: []any{"r", r}}).Err(); err != nil {
+		// Sequence numbers and hashes stay where they were: the edit is
+		// of content or order, as someone covering tracks would do.
+		v := []any{"seq", links[i]["seq"], "prev", links[i]["prev"], "r", r, "h", links[i]["h"]}
+		if err := f.redis.Client.XAdd(ctx, &redisXAdd{Stream: evidenceStream(f), ID: msgs[i].ID, Values: v}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

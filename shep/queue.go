@@ -15,71 +15,101 @@ import (
 	"egov/shep/soap"
 )
 
-// enqueueScript stores a message record and appends it to its recipient's
-// stream, atomically with the idempotency check: a repeat with the same key
-// gets the first message's ids back and enqueues nothing.
+// enqueueScript stores message records and appends them to one
+// recipient's stream, each atomically with its idempotency check: a repeat
+// with the same key gets the first message's ids back and enqueues nothing.
 //
-// KEYS: stream, message record, idempotency key
-// ARGV: messageId, correlationId, use idempotency (0/1), idempotency TTL s, field, value, …
+// KEYS: stream, then per message its record and its idempotency key
+// ARGV: idempotency TTL (s), then per message: id, correlation id,
+// use idempotency (0/1), number of fields, field, value, …
+// Returns per message "1 id corr" (enqueued) or "0 id corr" (a repeat).
 var enqueueScript = redis.NewScript(`
-if ARGV[3] == '1' then
-  local prev = redis.call('GET', KEYS[3])
-  if prev then return {0, prev} end
+local out = {}
+local a = 2
+for i = 1, (#KEYS - 1) / 2 do
+  local rec, idem = KEYS[2 * i], KEYS[2 * i + 1]
+  local id, corr, use, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  a = a + 4
+  local prev = false
+  if use == '1' then prev = redis.call('GET', idem) end
+  if prev then
+    out[i] = '0 ' .. prev
+  else
+    redis.call('HSET', rec, unpack(ARGV, a, a + n - 1))
+    local sid = redis.call('XADD', KEYS[1], '*', 'id', id)
+    redis.call('HSET', rec, 'sid', sid)
+    if use == '1' then redis.call('SET', idem, id .. ' ' .. corr, 'EX', ARGV[1]) end
+    out[i] = '1 ' .. id .. ' ' .. corr
+  end
+  a = a + n
 end
-local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[2], unpack(fields))
-local sid = redis.call('XADD', KEYS[1], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[2], 'sid', sid)
-local ids = ARGV[1] .. ' ' .. ARGV[2]
-if ARGV[3] == '1' then redis.call('SET', KEYS[3], ids, 'EX', ARGV[4]) end
-return {1, ids}
+return out
 `)
 
-// deliverScript turns one stream entry into a lease, or retires it: a
+// deliverScript turns stream entries into leases, or retires them: a
 // record already confirmed or stopped is dropped from the stream, an
 // expired one or one leased too often goes to the dead letters as
 // DELIVERY_STOPPED.
 //
-// KEYS: message record, stream, dead letters
-// ARGV: stream id, now (ms), max deliveries, message id
+// KEYS: stream, dead letters, then one message record per entry
+// ARGV: now (ms), max deliveries, then per entry: stream id, message id
+// Returns per entry {"ok", count, info, data}, {"stopped", reason} or {"gone"}.
 var deliverScript = redis.NewScript(`
-local function retire()
-  redis.call('XACK', KEYS[2], 'bus', ARGV[1])
-  redis.call('XDEL', KEYS[2], ARGV[1])
+local out = {}
+for i = 3, #KEYS do
+  local rec = KEYS[i]
+  local sid, id = ARGV[2 * (i - 2) + 1], ARGV[2 * (i - 2) + 2]
+  local function retire()
+    redis.call('XACK', KEYS[1], 'bus', sid)
+    redis.call('XDEL', KEYS[1], sid)
+  end
+  local st = redis.call('HMGET', rec, 'state', 'deliveries', 'eol')
+  if not st[1] or st[1] == 'DELIVERED' or st[1] == 'DELIVERY_STOPPED' then
+    retire()
+    out[#out + 1] = {'gone'}
+  else
+    local n = tonumber(st[2] or '0') + 1
+    local eol = tonumber(st[3] or '0')
+    local reason = nil
+    if eol > 0 and tonumber(ARGV[1]) > eol then reason = 'expired'
+    elseif n > tonumber(ARGV[2]) then reason = 'max-deliveries' end
+    if reason then
+      redis.call('XADD', KEYS[2], '*', 'id', id, 'reason', reason, 'at', ARGV[1])
+      retire()
+      redis.call('HSET', rec, 'state', 'DELIVERY_STOPPED', 'stoppedAt', ARGV[1], 'reason', reason)
+      out[#out + 1] = {'stopped', reason}
+    else
+      redis.call('HSET', rec, 'state', 'ON_DELIVERY', 'deliveries', n, 'leasedAt', ARGV[1])
+      local body = redis.call('HMGET', rec, 'info', 'data')
+      out[#out + 1] = {'ok', tostring(n), body[1], body[2]}
+    end
+  end
 end
-local st = redis.call('HMGET', KEYS[1], 'state', 'deliveries', 'eol')
-if not st[1] then retire() return {'gone'} end
-if st[1] == 'DELIVERED' or st[1] == 'DELIVERY_STOPPED' then retire() return {'done'} end
-local n = tonumber(st[2] or '0') + 1
-local eol = tonumber(st[3] or '0')
-local reason = nil
-if eol > 0 and tonumber(ARGV[2]) > eol then reason = 'expired'
-elseif n > tonumber(ARGV[3]) then reason = 'max-deliveries' end
-if reason then
-  redis.call('XADD', KEYS[3], '*', 'id', ARGV[4], 'reason', reason, 'at', ARGV[2])
-  retire()
-  redis.call('HSET', KEYS[1], 'state', 'DELIVERY_STOPPED', 'stoppedAt', ARGV[2], 'reason', reason)
-  return {'stopped', reason}
-end
-redis.call('HSET', KEYS[1], 'state', 'ON_DELIVERY', 'deliveries', n, 'leasedAt', ARGV[2])
-local body = redis.call('HMGET', KEYS[1], 'info', 'data')
-return {'ok', tostring(n), body[1], body[2]}
+return out
 `)
 
-// confirmScript marks a leased message DELIVERED and removes it from the
-// queue. KEYS: message record, stream, confirmed index. ARGV: now (ms), message id.
+// confirmScript marks leased messages of one queue DELIVERED and removes
+// them from the stream. KEYS: stream, confirmed index, then one record per
+// message. ARGV: now (ms), then the message ids. Returns per message ok,
+// already, stopped, not-leased or unknown.
 var confirmScript = redis.NewScript(`
-local st = redis.call('HMGET', KEYS[1], 'state', 'sid', 'leasedAt')
-if not st[1] then return 'unknown' end
-if st[1] == 'DELIVERED' then return 'already' end
-if st[1] == 'DELIVERY_STOPPED' then return 'stopped' end
-if not st[3] then return 'not-leased' end
-redis.call('XACK', KEYS[2], 'bus', st[2])
-redis.call('XDEL', KEYS[2], st[2])
-redis.call('HSET', KEYS[1], 'state', 'DELIVERED', 'confirmedAt', ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[1], ARGV[2])
-return 'ok'
+local out = {}
+for i = 3, #KEYS do
+  local rec, id = KEYS[i], ARGV[i - 1]
+  local st = redis.call('HMGET', rec, 'state', 'sid', 'leasedAt')
+  if not st[1] then out[#out + 1] = 'unknown'
+  elseif st[1] == 'DELIVERED' then out[#out + 1] = 'already'
+  elseif st[1] == 'DELIVERY_STOPPED' then out[#out + 1] = 'stopped'
+  elseif not st[3] then out[#out + 1] = 'not-leased'
+  else
+    redis.call('XACK', KEYS[1], 'bus', st[2])
+    redis.call('XDEL', KEYS[1], st[2])
+    redis.call('HSET', rec, 'state', 'DELIVERED', 'confirmedAt', ARGV[1])
+    redis.call('XADD', KEYS[2], '*', 'id', id, 'at', ARGV[1])
+    out[#out + 1] = 'ok'
+  end
+end
+return out
 `)
 
 // refuseScript marks a leased message NOT_DELIVERED and makes it due for
@@ -174,25 +204,19 @@ func (b *Bus) SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.Sen
 		return nil, b.internal(op, err)
 	}
 	idemKey, _ := info.Property(PropIdempotencyKey)
-	useIdem := "0"
-	if idemKey != "" {
-		useIdem = "1"
-	}
 	eolMS := int64(0)
 	if !eol.IsZero() {
 		eolMS = eol.UnixMilli()
 	}
-	args := []any{id, corr, useIdem, int64(b.cfg.IdempotencyTTL / time.Second),
-		"id", id, "corr", corr, "service", info.ServiceID, "type", string(info.MessageType),
-		"sender", info.Sender.SenderID, "recipient", recipient, "info", infoJSON,
-		"data", req.Request.MessageData.Data, "state", string(soap.StateOnDelivery),
-		"sentAt", now.UnixMilli(), "deliveries", 0, "eol", eolMS}
-	res, err := enqueueScript.Run(ctx, b.rdb, []string{q.stream, q.message(id), q.idempotency(info.Sender.SenderID, idemKey)}, args...).Slice()
+	res, err := b.enqueuer.do(ctx, enqueueItem{q: q, id: id, corr: corr, sender: info.Sender.SenderID, idemKey: idemKey,
+		fields: []any{"id", id, "corr", corr, "service", info.ServiceID, "type", string(info.MessageType),
+			"sender", info.Sender.SenderID, "recipient", recipient, "info", infoJSON,
+			"data", req.Request.MessageData.Data, "state", string(soap.StateOnDelivery),
+			"sentAt", now.UnixMilli(), "deliveries", 0, "eol", eolMS}})
 	if err != nil {
 		return nil, b.internal(op, err)
 	}
-	fresh := res[0].(int64) == 1
-	gotID, gotCorr, _ := strings.Cut(res[1].(string), " ")
+	fresh, gotID, gotCorr := res.fresh, res.id, res.corr
 	if fresh && len(refs) > 0 {
 		if err := b.grantAttachments(ctx, refs, recipient); err != nil {
 			return nil, b.internal(op, err)
@@ -209,6 +233,92 @@ func (b *Bus) SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.Sen
 	resp := &soap.SendMessageResponse{}
 	resp.Response.MessageID, resp.Response.CorrelationID, resp.Response.ResponseDate = gotID, gotCorr, now
 	return resp, nil
+}
+
+// enqueueItem is one message waiting to be written to its queue.
+type enqueueItem struct {
+	q               queueKeys
+	id, corr        string
+	sender, idemKey string
+	fields          []any
+}
+
+type enqueueResult struct {
+	fresh    bool
+	id, corr string
+}
+
+// flushEnqueue writes a batch of messages: one script call per recipient,
+// all in one pipeline.
+func (b *Bus) flushEnqueue(ctx context.Context, items []enqueueItem) ([]enqueueResult, error) {
+	type group struct {
+		idx  []int
+		keys []string
+		args []any
+	}
+	groups := map[string]*group{}
+	var order []string
+	for i, it := range items {
+		g := groups[it.q.stream]
+		if g == nil {
+			g = &group{keys: []string{it.q.stream}, args: []any{int64(b.cfg.IdempotencyTTL / time.Second)}}
+			groups[it.q.stream] = g
+			order = append(order, it.q.stream)
+		}
+		use := "0"
+		if it.idemKey != "" {
+			use = "1"
+		}
+		g.idx = append(g.idx, i)
+		g.keys = append(g.keys, it.q.message(it.id), it.q.idempotency(it.sender, it.idemKey))
+		g.args = append(g.args, it.id, it.corr, use, len(it.fields))
+		g.args = append(g.args, it.fields...)
+	}
+	cmds, err := runScripts(ctx, b.rdb, enqueueScript, len(order), func(i int) ([]string, []any) {
+		return groups[order[i]].keys, groups[order[i]].args
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]enqueueResult, len(items))
+	for gi, stream := range order {
+		vals, err := cmds[gi].StringSlice()
+		if err != nil {
+			return nil, err
+		}
+		for j, idx := range groups[stream].idx {
+			parts := strings.Fields(vals[j])
+			if len(parts) != 3 {
+				return nil, fmt.Errorf("enqueue: unexpected answer %q", vals[j])
+			}
+			out[idx] = enqueueResult{fresh: parts[0] == "1", id: parts[1], corr: parts[2]}
+		}
+	}
+	return out, nil
+}
+
+// runScripts runs n calls of one script in a pipeline, loading the script
+// first if Redis does not know it (EVALSHA cannot fall back inside a pipeline).
+func runScripts(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, n int, call func(i int) ([]string, []any)) ([]*redis.Cmd, error) {
+	for attempt := 0; ; attempt++ {
+		pipe := rdb.Pipeline()
+		cmds := make([]*redis.Cmd, n)
+		for i := 0; i < n; i++ {
+			keys, args := call(i)
+			cmds[i] = script.EvalSha(ctx, pipe, keys, args...)
+		}
+		_, err := pipe.Exec(ctx)
+		if err != nil && attempt == 0 && strings.Contains(err.Error(), "NOSCRIPT") {
+			if err := script.Load(ctx, rdb).Err(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		return cmds, nil
+	}
 }
 
 // ensureGroup creates the recipient's consumer group once; it starts at
@@ -344,51 +454,41 @@ func (b *Bus) claim(ctx context.Context, q queueKeys, amount int, wait time.Dura
 	return entries, nil
 }
 
-// deliver runs deliverScript for each entry in one pipeline.
+// deliver turns claimed entries into leases with one script call.
 func (b *Bus) deliver(ctx context.Context, q queueKeys, entries []redis.XMessage) ([]soap.AsyncMessage, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	now := b.cfg.Now().UnixMilli()
-	pipe := b.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(entries))
+	keys := []string{q.stream, q.dead}
+	args := []any{b.cfg.Now().UnixMilli(), b.cfg.MaxDeliveries}
 	ids := make([]string, len(entries))
 	for i, e := range entries {
 		ids[i], _ = e.Values["id"].(string)
-		cmds[i] = deliverScript.Run(ctx, pipe, []string{q.message(ids[i]), q.stream, q.dead},
-			e.ID, now, b.cfg.MaxDeliveries, ids[i])
+		keys = append(keys, q.message(ids[i]))
+		args = append(args, e.ID, ids[i])
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		// EVALSHA may have failed with NOSCRIPT inside the pipeline: load and retry once.
-		if !strings.Contains(err.Error(), "NOSCRIPT") {
-			return nil, err
-		}
-		if err := deliverScript.Load(ctx, b.rdb).Err(); err != nil {
-			return nil, err
-		}
-		return b.deliver(ctx, q, entries)
+	res, err := deliverScript.Run(ctx, b.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, err
 	}
 	var out []soap.AsyncMessage
 	var records []evidenceRecord
-	for i, cmd := range cmds {
-		res, err := cmd.Slice()
-		if err != nil {
-			return nil, err
-		}
-		switch res[0].(string) {
+	for i, r := range res {
+		row := r.([]any)
+		switch row[0].(string) {
 		case "ok":
 			var m soap.AsyncMessage
-			if err := json.Unmarshal([]byte(res[2].(string)), &m.MessageInfo); err != nil {
+			if err := json.Unmarshal([]byte(row[2].(string)), &m.MessageInfo); err != nil {
 				return nil, fmt.Errorf("message %s: %w", ids[i], err)
 			}
-			m.MessageData.Data = res[3].(string)
-			m.MessageInfo.Properties = append(m.MessageInfo.Properties, soap.Property{Key: PropDeliveryCount, Value: res[1].(string)})
+			m.MessageData.Data = row[3].(string)
+			m.MessageInfo.Properties = append(m.MessageInfo.Properties, soap.Property{Key: PropDeliveryCount, Value: row[1].(string)})
 			out = append(out, m)
 			records = append(records, evidenceRecord{Direction: "out", Operation: "getMessages",
 				MessageID: ids[i], CorrelationID: m.MessageInfo.CorrelationID, ServiceID: m.MessageInfo.ServiceID,
 				Sender: m.MessageInfo.Sender.SenderID, Recipient: q.recipient})
 		case "stopped":
-			b.metrics.deadLettered.WithLabelValues(q.recipient, res[1].(string)).Inc()
+			b.metrics.deadLettered.WithLabelValues(q.recipient, row[1].(string)).Inc()
 		}
 	}
 	if err := b.recordHandedOut(ctx, records, out); err != nil {
@@ -415,40 +515,38 @@ func (b *Bus) SendDeliveryNotification(ctx context.Context, req *soap.SendDelive
 	if n.MessageID == "" {
 		return nil, b.fault(op, soap.CodeFormat, "messageId is required")
 	}
-	var q queueKeys
-	found := false
+	// The message is in one of the caller's queues (usually its only one):
+	// the scripts answer "unknown" for the others.
+	state := soap.MessageState(n.DeliveryStatus.ReceiveStatus)
+	if state != soap.StateDelivered && state != soap.StateNotDelivered {
+		return nil, b.fault(op, soap.CodeFormat, "receiveStatus must be DELIVERED or NOT_DELIVERED, got %q", n.DeliveryStatus.ReceiveStatus)
+	}
+	now := b.cfg.Now().UnixMilli()
+	res := "unknown"
 	for _, queue := range sys.Poll {
-		cand := b.queue(queue)
-		if ok, err := b.rdb.Exists(ctx, cand.message(n.MessageID)).Result(); err != nil {
+		q := b.queue(queue)
+		var err error
+		if state == soap.StateDelivered {
+			res, err = b.confirmer.do(ctx, confirmItem{q: q, id: n.MessageID, now: now})
+			if err == nil && res == "ok" {
+				b.metrics.confirmed.WithLabelValues(q.recipient).Inc()
+			}
+		} else {
+			reason := "refused by recipient"
+			if e := n.DeliveryStatus.Error; e != nil {
+				reason = e.ErrorCode + " " + e.ErrorMessage
+			}
+			res, err = refuseScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream}, now, b.cfg.Visibility.Milliseconds(), reason).Text()
+		}
+		if err != nil {
 			return nil, b.internal(op, err)
-		} else if ok == 1 {
-			q, found = cand, true
+		}
+		if res != "unknown" {
 			break
 		}
 	}
-	if !found {
+	if res == "unknown" {
 		return nil, b.fault(op, soap.CodeFormat, "no message %q in the caller's queues", n.MessageID)
-	}
-	now := b.cfg.Now().UnixMilli()
-	var res string
-	var err error
-	switch soap.MessageState(n.DeliveryStatus.ReceiveStatus) {
-	case soap.StateDelivered:
-		res, err = confirmScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream, q.done}, now, n.MessageID).Text()
-		if err == nil && res == "ok" {
-			b.metrics.confirmed.WithLabelValues(q.recipient).Inc()
-		}
-	case soap.StateNotDelivered:
-		reason := "refused by recipient"
-		if e := n.DeliveryStatus.Error; e != nil {
-			reason = e.ErrorCode + " " + e.ErrorMessage
-		}
-		res, err = refuseScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream}, now, b.cfg.Visibility.Milliseconds(), reason).Text()
-	default:
-		return nil, b.fault(op, soap.CodeFormat, "receiveStatus must be DELIVERED or NOT_DELIVERED, got %q", n.DeliveryStatus.ReceiveStatus)
-	}
-	if err != nil {
-		return nil, b.internal(op, err)
 	}
 	switch res {
 	case "ok", "already":
@@ -462,41 +560,98 @@ func (b *Bus) SendDeliveryNotification(ctx context.Context, req *soap.SendDelive
 	return resp, nil
 }
 
+// confirmItem is one confirmation waiting to be written.
+type confirmItem struct {
+	q   queueKeys
+	id  string
+	now int64
+}
+
+// flushConfirm writes a batch of confirmations: one script call per queue,
+// all in one pipeline.
+func (b *Bus) flushConfirm(ctx context.Context, items []confirmItem) ([]string, error) {
+	type group struct {
+		idx  []int
+		keys []string
+		args []any
+	}
+	groups := map[string]*group{}
+	var order []string
+	for i, it := range items {
+		g := groups[it.q.stream]
+		if g == nil {
+			g = &group{keys: []string{it.q.stream, it.q.done}, args: []any{it.now}}
+			groups[it.q.stream] = g
+			order = append(order, it.q.stream)
+		}
+		g.idx = append(g.idx, i)
+		g.keys = append(g.keys, it.q.message(it.id))
+		g.args = append(g.args, it.id)
+	}
+	cmds, err := runScripts(ctx, b.rdb, confirmScript, len(order), func(i int) ([]string, []any) {
+		return groups[order[i]].keys, groups[order[i]].args
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(items))
+	for gi, stream := range order {
+		vals, err := cmds[gi].StringSlice()
+		if err != nil {
+			return nil, err
+		}
+		for j, idx := range groups[stream].idx {
+			out[idx] = vals[j]
+		}
+	}
+	return out, nil
+}
+
 // Trim forgets confirmed messages older than KeepConfirmed and, beyond
 // MaxConfirmed per recipient, the oldest ones. Unconfirmed messages are
-// never trimmed.
+// never trimmed: only the confirmation log names candidates.
 func (b *Bus) Trim(ctx context.Context) (int, error) {
 	removed := 0
 	cutoff := b.cfg.Now().Add(-b.cfg.KeepConfirmed).UnixMilli()
 	for recipient := range b.recipients() {
 		q := b.queue(recipient)
-		old, err := b.rdb.ZRangeByScore(ctx, q.done, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(cutoff, 10)}).Result()
+		total, err := b.rdb.XLen(ctx, q.done).Result()
 		if err != nil {
 			return removed, err
 		}
-		if n, err := b.rdb.ZCard(ctx, q.done).Result(); err != nil {
-			return removed, err
-		} else if extra := int(n) - len(old) - b.cfg.MaxConfirmed; extra > 0 {
-			more, err := b.rdb.ZRange(ctx, q.done, int64(len(old)), int64(len(old)+extra-1)).Result()
+		excess := total - int64(b.cfg.MaxConfirmed)
+		for {
+			entries, err := b.rdb.XRangeN(ctx, q.done, "-", "+", 500).Result()
 			if err != nil {
 				return removed, err
 			}
-			old = append(old, more...)
-		}
-		for start := 0; start < len(old); start += 500 {
-			batch := old[start:min(start+500, len(old))]
-			keys := make([]string, len(batch))
-			members := make([]any, len(batch))
-			for i, id := range batch {
-				keys[i], members[i] = q.message(id), id
+			var drop []redis.XMessage
+			for _, e := range entries {
+				at, _ := strconv.ParseInt(fmt.Sprint(e.Values["at"]), 10, 64)
+				if excess <= 0 && at > cutoff {
+					break
+				}
+				drop = append(drop, e)
+				excess--
+			}
+			if len(drop) == 0 {
+				break
+			}
+			keys := make([]string, len(drop))
+			ids := make([]string, len(drop))
+			for i, e := range drop {
+				keys[i], ids[i] = q.message(fmt.Sprint(e.Values["id"])), e.ID
 			}
 			pipe := b.rdb.TxPipeline()
 			pipe.Unlink(ctx, keys...)
-			pipe.ZRem(ctx, q.done, members...)
+			pipe.XDel(ctx, q.done, ids...)
 			if _, err := pipe.Exec(ctx); err != nil {
 				return removed, err
 			}
-			removed += len(batch)
+			removed += len(drop)
+			if len(drop) < len(entries) || len(entries) < 500 {
+				break
+			}
 		}
 	}
 	return removed, nil

@@ -28,6 +28,9 @@ Usage:
   egovctl pki ocsp   --dir D --listen ADDR
   egovctl sign       --key PREFIX.p12 --password P --in FILE --out FILE
   egovctl verify     --trust D/trust [--crl FILE] [--ocsp URL] [--iin IIN] [--bin BIN] [--at T] --in FILE
+  egovctl evidence verify [--redis URL] [--prefix P]      check the bus's evidence chain
+  egovctl evidence export [--redis URL] [--prefix P] [--out FILE]
+  egovctl shep hash-password --password P                 an argon2id hash for the routing file
 
 Times T are RFC 3339 (2026-06-01T09:00:00+05:00) or dates (2026-06-01, UTC midnight).
 Run "egovctl COMMAND -h" for the flags of one command.
@@ -86,6 +89,17 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return pkiCRL(args[2:], stdout, stderr)
 		case "ocsp":
 			return pkiOCSP(ctx, args[2:], stdout, stderr)
+		}
+	case "evidence":
+		if len(args) >= 2 && args[1] == "verify" {
+			return evidenceVerify(ctx, args[2:], stdout, stderr)
+		}
+		if len(args) >= 2 && args[1] == "export" {
+			return evidenceExport(ctx, args[2:], stdout, stderr)
+		}
+	case "shep":
+		if len(args) >= 2 && args[1] == "hash-password" {
+			return shepHashPassword(args[2:], stdout, stderr)
 		}
 	case "sign":
 		return sign(args[1:], stdout, stderr)

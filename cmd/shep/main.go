@@ -1,0 +1,132 @@
+// Command shep serves the simulated SHEP bus (ШЭП) over HTTP on a real Redis:
+// the asynchronous and synchronous SOAP channels, the attachment store, the
+// persons-register simulator (ГБД ФЛ), /healthz and /metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov/shep"
+	"egov/shep/gbdfl"
+	"egov/signing"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "shep:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	var (
+		listen        = flag.String("listen", env("EGOV_SHEP_LISTEN", "127.0.0.1:8081"), "address to serve on ($EGOV_SHEP_LISTEN)")
+		redisURL      = flag.String("redis", env("EGOV_REDIS_URL", ""), "Redis URL ($EGOV_REDIS_URL, required)")
+		routingPath   = flag.String("routing", env("EGOV_SHEP_ROUTING", "fixtures/shep/routing.json"), "routing table ($EGOV_SHEP_ROUTING)")
+		persons       = flag.String("persons", env("EGOV_GBDFL_PERSONS", "fixtures/gbdfl/persons.json"), "persons register data set; empty: no ГБД ФЛ ($EGOV_GBDFL_PERSONS)")
+		trustDir      = flag.String("trust", env("EGOV_TRUST_DIR", "fixtures/pki/trust"), "CA certificates for business-data signatures ($EGOV_TRUST_DIR)")
+		crl           = flag.String("crl", env("EGOV_CRL", "fixtures/pki/crl.pem"), "CRL file or URL ($EGOV_CRL)")
+		ocspURL       = flag.String("ocsp", env("EGOV_OCSP_URL", ""), "OCSP responder URL, asked before the CRL ($EGOV_OCSP_URL)")
+		visibility    = flag.Duration("visibility", 30*time.Second, "lease visibility timeout")
+		maxDeliveries = flag.Int("max-deliveries", 5, "leases before a message is dead-lettered")
+		trimEvery     = flag.Duration("trim-interval", time.Minute, "how often confirmed messages are trimmed")
+		logJSON       = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
+	)
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *logJSON {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if *redisURL == "" {
+		return errors.New("-redis or EGOV_REDIS_URL is required")
+	}
+	opt, err := redis.ParseURL(*redisURL)
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	routing, err := shep.LoadRouting(*routingPath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	trust, err := signing.LoadTrustDir(*trustDir)
+	if err != nil {
+		return err
+	}
+	rev := &signing.Revocation{}
+	if *ocspURL != "" {
+		rev.OCSP = &signing.OCSPClient{URL: *ocspURL}
+	}
+	if *crl != "" {
+		rev.CRL = &signing.CRLSet{Sources: []string{*crl}, Trust: trust}
+		if err := rev.CRL.Refresh(ctx); err != nil {
+			log.Warn("crl not loaded", "err", err)
+		}
+		go rev.CRL.Run(ctx, 10*time.Minute, log)
+	}
+	bus, err := shep.New(rdb, routing, shep.Config{
+		Visibility: *visibility, MaxDeliveries: *maxDeliveries,
+		Verifier: &signing.Verifier{Trust: trust, Revocation: rev}, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+	if *persons != "" {
+		reg, err := gbdfl.Load(*persons)
+		if err != nil {
+			return err
+		}
+		bus.HandleSync(gbdfl.ServiceID, reg)
+	}
+	go func() {
+		t := time.NewTicker(*trimEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := bus.Trim(ctx); err != nil {
+					log.Warn("trim failed", "err", err)
+				} else if n > 0 {
+					log.Info("trimmed confirmed messages", "count", n)
+				}
+			}
+		}
+	}()
+	srv := &http.Server{Addr: *listen, Handler: bus.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 35*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Info("shep bus listening", "addr", *listen, "routing", *routingPath)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
