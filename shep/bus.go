@@ -146,6 +146,9 @@ type Bus struct {
 	refused sync.Map // sha256 of sender and password → time of a failed check
 	argon   singleflight.Group
 	groups  sync.Map // stream key → struct{}: consumer group known to exist
+	// reclaimAfter: stream key → time before which polls skip looking for
+	// expired leases (XAUTOCLAIM), at most a tenth of the visibility timeout.
+	reclaimAfter sync.Map
 }
 
 // New returns a bus; Close stops its evidence writer.

@@ -321,6 +321,12 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, script *redis.Sc
 	}
 }
 
+// reclaimDue says whether a poll should look for expired leases.
+func (b *Bus) reclaimDue(stream string) bool {
+	v, ok := b.reclaimAfter.Load(stream)
+	return !ok || !time.Now().Before(v.(time.Time))
+}
+
 // ensureGroup creates the recipient's consumer group once; it starts at
 // the stream's beginning so that nothing sent before the first poll is missed.
 func (b *Bus) ensureGroup(ctx context.Context, q queueKeys) error {
@@ -424,15 +430,24 @@ func (b *Bus) lease(ctx context.Context, q queueKeys, amount int, wait time.Dura
 // claim returns stream entries for a lease: expired leases first, then new
 // messages, blocking up to wait when there are none.
 func (b *Bus) claim(ctx context.Context, q queueKeys, amount int, wait time.Duration) ([]redis.XMessage, error) {
-	entries, _, err := b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: q.stream, Group: consumerGroup, Consumer: "bus",
-		MinIdle: b.cfg.Visibility, Start: "0-0", Count: int64(amount),
-	}).Result()
-	if err != nil {
-		return nil, err
-	}
-	if len(entries) > 0 {
-		b.metrics.redelivered.WithLabelValues(q.recipient).Add(float64(len(entries)))
+	var entries []redis.XMessage
+	if b.reclaimDue(q.stream) {
+		var err error
+		entries, _, err = b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: q.stream, Group: consumerGroup, Consumer: "bus",
+			MinIdle: b.cfg.Visibility, Start: "0-0", Count: int64(amount),
+		}).Result()
+		if err != nil {
+			return nil, err
+		}
+		if len(entries) > 0 {
+			b.metrics.redelivered.WithLabelValues(q.recipient).Add(float64(len(entries)))
+		}
+		if len(entries) < amount {
+			// Nothing more is overdue now; look again a little later. The
+			// scan of the pending list costs Redis more than the poll itself.
+			b.reclaimAfter.Store(q.stream, time.Now().Add(min(b.cfg.Visibility/10, time.Second)))
+		}
 	}
 	if len(entries) >= amount {
 		return entries, nil
@@ -537,6 +552,9 @@ func (b *Bus) SendDeliveryNotification(ctx context.Context, req *soap.SendDelive
 				reason = e.ErrorCode + " " + e.ErrorMessage
 			}
 			res, err = refuseScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream}, now, b.cfg.Visibility.Milliseconds(), reason).Text()
+			if res == "ok" {
+				b.reclaimAfter.Delete(q.stream) // hand it out again at the next poll
+			}
 		}
 		if err != nil {
 			return nil, b.internal(op, err)
