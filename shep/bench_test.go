@@ -18,16 +18,16 @@ const benchPayload = `<ServiceRequest xmlns="urn:egov-gateway:request:v1"><Reque
 
 // BenchmarkCycle measures send → getMessages → confirm through the
 // in-process bus on real Redis, shaped like the real systems: 32 senders,
-// and a recipient that leases batches of amount and confirms them with a
-// pool of 32 workers. private-data keeps metadata-only evidence, open-data
+// and a recipient that leases batches of amount with one or two poll loops
+// and confirms them with a pool of 32 workers. private-data keeps metadata-only evidence, open-data
 // keeps every envelope in the evidence log. One iteration is one message through the whole cycle.
 func BenchmarkCycle(b *testing.B) {
 	for _, c := range []struct {
-		service string
-		amount  int
-	}{{svcPrivate, 1}, {svcPrivate, 100}, {svcOpen, 100}} {
+		service         string
+		amount, pollers int
+	}{{svcPrivate, 1, 1}, {svcPrivate, 100, 1}, {svcPrivate, 100, 2}, {svcOpen, 100, 2}} {
 		amount := c.amount
-		b.Run(fmt.Sprintf("%s/amount=%d", c.service, amount), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/amount=%d/pollers=%d", c.service, amount, c.pollers), func(b *testing.B) {
 			f := newBus(b, nil)
 			ctx := context.Background()
 			poll(b, f.bus, labour, 1) // steady state: passwords checked once
@@ -63,16 +63,26 @@ func BenchmarkCycle(b *testing.B) {
 					}
 				}()
 			}
-			for handed := 0; handed < b.N && !b.Failed(); {
-				resp, err := f.bus.GetMessages(ctx, shep.NewGetMessages(labour, c.service, amount, time.Second))
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, m := range resp.Response.Messages {
-					jobs <- m.MessageInfo
-				}
-				handed += len(resp.Response.Messages)
+			var handed atomic.Int64
+			var pollers sync.WaitGroup
+			for i := 0; i < c.pollers; i++ {
+				pollers.Add(1)
+				go func() {
+					defer pollers.Done()
+					for handed.Load() < int64(b.N) && !b.Failed() {
+						resp, err := f.bus.GetMessages(ctx, shep.NewGetMessages(labour, c.service, amount, 200*time.Millisecond))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						for _, m := range resp.Response.Messages {
+							jobs <- m.MessageInfo
+						}
+						handed.Add(int64(len(resp.Response.Messages)))
+					}
+				}()
 			}
+			pollers.Wait()
 			close(jobs)
 			pool.Wait()
 			wg.Wait()

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -571,5 +574,104 @@ func TestTrimForgetsOnlyConfirmed(t *testing.T) {
 	}
 	if st := status(t, f.bus, portal, pending); st.Response.MessageState != soap.StateOnDelivery {
 		t.Fatalf("unconfirmed message trimmed: %+v", st.Response)
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	f := newBus(t, func(c *shep.Config) { c.Visibility, c.MaxDeliveries = 100*time.Millisecond, 1 })
+	srv := httptest.NewServer(f.bus.Handler())
+	defer srv.Close()
+	for i := 0; i < 3; i++ {
+		send(t, f.bus, portal, svcOpen, "<D/>")
+	}
+	poll(t, f.bus, labour, 1) // one leased
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Fatalf("healthz %d", code)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`shep_queue_depth{recipient="ais-rynok-truda"} 3`,
+		`shep_queue_leased{recipient="ais-rynok-truda"} 1`,
+		`shep_messages_sent_total{recipient="ais-rynok-truda"} 3`,
+		`shep_queue_oldest_age_seconds{recipient="ais-rynok-truda"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// The leased message expires and, with MaxDeliveries 1, is dead-lettered.
+	time.Sleep(150 * time.Millisecond)
+	poll(t, f.bus, labour, 10)
+	_, metrics = get("/metrics")
+	if !strings.Contains(metrics, `shep_dead_letters_total{reason="max-deliveries",recipient="ais-rynok-truda"} 1`) ||
+		!strings.Contains(metrics, `shep_dead_letters{recipient="ais-rynok-truda"} 1`) {
+		t.Errorf("dead letter not counted:\n%s", grepLines(metrics, "dead"))
+	}
+	// A body over the limit is refused as a format fault, not read whole.
+	resp, err := http.Post(srv.URL+shep.PathAsync, soap.ContentType, strings.NewReader(strings.Repeat("x", shep.MaxEnvelope+10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized envelope: %d", resp.StatusCode)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestHTTPRefusesMalformedEnvelopes(t *testing.T) {
+	f := newBus(t, nil)
+	srv := httptest.NewServer(f.bus.Handler())
+	defer srv.Close()
+	for name, body := range map[string]string{
+		"not xml":         "hello",
+		"wrong namespace": `<S:Envelope xmlns:S="` + soap.NSEnvelope + `"><S:Body><x:sendMessage xmlns:x="http://bip.bee.kz/AsyncChannel/v9/Types"/></S:Body></S:Envelope>`,
+		"doctype":         `<!DOCTYPE x [<!ENTITY a "b">]><S:Envelope xmlns:S="` + soap.NSEnvelope + `"><S:Body/></S:Envelope>`,
+		"a response sent as a request": func() string {
+			data, _ := os.ReadFile("../fixtures/shep/async-sendMessageResponse.xml")
+			return string(data)
+		}(),
+	} {
+		resp, err := http.Post(srv.URL+shep.PathAsync, soap.ContentType, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		v, err := soap.Decode(data)
+		fault, ok := v.(*soap.Fault)
+		if err != nil || !ok || fault.Info.ErrorCode != soap.CodeFormat || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, answer %s", name, resp.StatusCode, data)
+		}
+	}
+	// The golden sendMessage envelope, posted as is, passes decoding and
+	// authentication and is refused for its end of life, long past.
+	data, _ := os.ReadFile("../fixtures/shep/async-sendMessage.xml")
+	resp, err := http.Post(srv.URL+shep.PathAsync, soap.ContentType, strings.NewReader(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if v, _ := soap.Decode(body); v == nil || v.(*soap.Fault).Info.ErrorCode != soap.CodeFormat || !strings.Contains(string(body), "EOL") {
+		t.Errorf("golden envelope: %s", body)
 	}
 }
