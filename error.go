@@ -46,6 +46,30 @@ const (
 	CodeBINInvalid             Code = "bin-invalid"
 )
 
+// Refusal codes of the portal (processes P1–P3 and the submission of the
+// regulations; document refusals P6 come from the provider).
+const (
+	CodeAuthorizationRefused Code = "authorization-refused"
+	CodeRateLimited          Code = "rate-limited"
+	CodeAccountExists        Code = "account-exists"
+	CodePasswordWeak         Code = "password-weak"
+	CodePhoneInvalid         Code = "phone-invalid"
+	CodeNotFound             Code = "not-found"
+	CodeBodyTooLarge         Code = "body-too-large"
+	CodeMediaUnsupported     Code = "media-unsupported"
+	CodeServiceUnknown       Code = "service-unknown"
+	CodeServiceNotOnPortal   Code = "service-not-on-portal"
+	CodeRegionNotServed      Code = "region-not-served"
+	CodeFormInvalid          Code = "form-invalid"
+	CodeAttachmentMissing    Code = "attachment-missing"
+	CodeAttachmentMismatch   Code = "attachment-mismatch"
+	CodeAttachmentUndeclared Code = "attachment-undeclared"
+	CodeAttachmentRejected   Code = "attachment-rejected"
+	CodeRequestStale         Code = "request-stale"
+	CodeRequestReplayed      Code = "request-replayed"
+	CodeUnavailable          Code = "service-unavailable"
+)
+
 // CodeInternal is used when the refusal is our fault, not the caller's.
 const CodeInternal Code = "internal-error"
 
@@ -54,6 +78,18 @@ type Message struct {
 	RU string `json:"ru"`
 	KK string `json:"kk"`
 	EN string `json:"en"`
+}
+
+// In returns the text for a language tag (ru, kk, en); anything else is
+// Russian, the portal's default.
+func (m Message) In(lang string) string {
+	switch lang {
+	case "kk":
+		return m.KK
+	case "en":
+		return m.EN
+	}
+	return m.RU
 }
 
 // codeInfo is one row of the code table.
@@ -75,6 +111,10 @@ func refusal(status int, ru, kk, en string) codeInfo {
 		KK: signatureNotConfirmed.KK + ": " + kk,
 		EN: signatureNotConfirmed.EN + ": " + en,
 	}}
+}
+
+func plain(status int, ru, kk, en string) codeInfo {
+	return codeInfo{status: status, msg: Message{RU: ru, KK: kk, EN: en}}
 }
 
 // codes is the single table of refusal codes: HTTP status and messages.
@@ -181,6 +221,82 @@ var codes = map[Code]codeInfo{
 		KK: "БСН қате көрсетілген",
 		EN: "the BIN is not valid",
 	}},
+	CodeAuthorizationRefused: plain(http.StatusUnauthorized,
+		"Отказ в авторизации: неверный ИИН или пароль, либо сессия недействительна",
+		"Авторизациядан бас тартылды: ЖСН немесе құпиясөз қате, не сессия жарамсыз",
+		"Authorisation refused: wrong IIN or password, or the session is not valid"),
+	CodeRateLimited: plain(http.StatusTooManyRequests,
+		"Слишком много попыток, повторите позже",
+		"Әрекеттер тым көп, кейінірек қайталаңыз",
+		"Too many attempts, try again later"),
+	CodeAccountExists: plain(http.StatusConflict,
+		"Учётная запись с этим ИИН уже существует",
+		"Осы ЖСН бар есептік жазба бұрыннан бар",
+		"An account with this IIN already exists"),
+	CodePasswordWeak: plain(http.StatusBadRequest,
+		"Пароль должен содержать не менее 10 символов, буквы и цифры",
+		"Құпиясөз кемінде 10 таңбадан, әріптер мен сандардан тұруы тиіс",
+		"The password must have at least 10 characters, letters and digits"),
+	CodePhoneInvalid: plain(http.StatusBadRequest,
+		"Номер телефона указан неверно (+7XXXXXXXXXX)",
+		"Телефон нөмірі қате көрсетілген (+7XXXXXXXXXX)",
+		"The phone number is not valid (+7XXXXXXXXXX)"),
+	CodeNotFound: plain(http.StatusNotFound,
+		"Не найдено",
+		"Табылмады",
+		"Not found"),
+	CodeBodyTooLarge: plain(http.StatusRequestEntityTooLarge,
+		"Запрос превышает допустимый размер",
+		"Сұрау рұқсат етілген көлемнен асады",
+		"The request exceeds the size limit"),
+	CodeMediaUnsupported: plain(http.StatusUnsupportedMediaType,
+		"Неподдерживаемый формат запроса",
+		"Сұраудың қолдау көрсетілмейтін пішімі",
+		"Unsupported request format"),
+	CodeServiceUnknown: plain(http.StatusNotFound,
+		"Государственная услуга не найдена",
+		"Мемлекеттік көрсетілетін қызмет табылмады",
+		"No such state service"),
+	CodeServiceNotOnPortal: plain(http.StatusUnprocessableEntity,
+		"Услуга не оказывается через портал, обратитесь к услугодателю или в Государственную корпорацию",
+		"Қызмет портал арқылы көрсетілмейді, көрсетілетін қызметті берушіге немесе Мемлекеттік корпорацияға жүгініңіз",
+		"This service is not provided through the portal; apply to the provider or the State Corporation"),
+	CodeRegionNotServed: plain(http.StatusUnprocessableEntity,
+		"Услуга не оказывается через портал в выбранном регионе",
+		"Қызмет таңдалған өңірде портал арқылы көрсетілмейді",
+		"This service is not provided through the portal in the chosen region"),
+	CodeFormInvalid: plain(http.StatusUnprocessableEntity,
+		"Форма запроса заполнена с нарушением структуры или формата",
+		"Сұрау нысаны құрылымы немесе пішімі бұзыла толтырылған",
+		"The request form does not follow its structure or format"),
+	CodeAttachmentMissing: plain(http.StatusUnprocessableEntity,
+		"Не приложен документ, указанный в запросе или обязательный для услуги",
+		"Сұрауда көрсетілген немесе қызмет үшін міндетті құжат тіркелмеген",
+		"A document declared in the request or required by the service is not attached"),
+	CodeAttachmentMismatch: plain(http.StatusUnprocessableEntity,
+		"Приложенный документ не совпадает с подписанным описанием (хеш или размер)",
+		"Тіркелген құжат қол қойылған сипаттамаға сәйкес келмейді (хэш немесе көлем)",
+		"An attached document does not match its signed description (hash or size)"),
+	CodeAttachmentUndeclared: plain(http.StatusUnprocessableEntity,
+		"Приложен документ, не указанный в подписанном запросе",
+		"Қол қойылған сұрауда көрсетілмеген құжат тіркелген",
+		"A document is attached that the signed request does not declare"),
+	CodeAttachmentRejected: plain(http.StatusUnprocessableEntity,
+		"Документ недопустимого типа, размера или с истёкшим сроком действия",
+		"Құжат рұқсат етілмеген түрде, көлемде немесе мерзімі өткен",
+		"A document has a type or size not allowed, or has expired"),
+	CodeRequestStale: plain(http.StatusUnprocessableEntity,
+		"Время формирования запроса вне допустимого окна, сформируйте и подпишите запрос заново",
+		"Сұраудың жасалу уақыты рұқсат етілген аралықтан тыс, сұрауды қайта жасап, қол қойыңыз",
+		"The request's issue time is outside the accepted window; create and sign it again"),
+	CodeRequestReplayed: plain(http.StatusConflict,
+		"Запрос с этим идентификатором уже был принят",
+		"Осы сәйкестендіргіші бар сұрау бұрын қабылданған",
+		"A request with this id has already been accepted"),
+	CodeUnavailable: plain(http.StatusServiceUnavailable,
+		"Сервис временно недоступен, повторите позже",
+		"Қызмет уақытша қолжетімсіз, кейінірек қайталаңыз",
+		"The service is temporarily unavailable, try again later"),
 	CodeInternal: {status: http.StatusInternalServerError, msg: Message{
 		RU: "Внутренняя ошибка, повторите попытку позже",
 		KK: "Ішкі қате, кейінірек қайталап көріңіз",

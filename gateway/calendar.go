@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	_ "time/tzdata"
+)
+
+// Almaty is the time zone of every term in the regulations.
+var Almaty = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Almaty")
+	if err != nil {
+		panic(err) // time/tzdata is embedded
+	}
+	return loc
+}()
+
+// Calendar counts working time the way the regulations do: Monday to
+// Friday, 09:00–18:30 with a break 13:00–14:30 (8 working hours a day),
+// public holidays off (a holiday on a weekend moves the day off to the next
+// working day, religious ones excepted), in Asia/Almaty.
+type Calendar struct {
+	daysOff     map[string]bool // YYYY-MM-DD
+	workingDays map[string]bool // decreed working Saturdays
+}
+
+// WorkingDay is the length of a working day in working time.
+const WorkingDay = 8 * time.Hour
+
+type holidayFile struct {
+	Holidays []struct {
+		Date     string `json:"date"`
+		Name     string `json:"name"`
+		Transfer *bool  `json:"transfer"`
+	} `json:"holidays"`
+	ExtraDaysOff []string `json:"extraDaysOff"`
+	WorkingDays  []string `json:"workingDays"`
+}
+
+// ParseCalendar reads the holiday data file.
+func ParseCalendar(data []byte) (*Calendar, error) {
+	var f holidayFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("holidays: %w", err)
+	}
+	c := &Calendar{daysOff: map[string]bool{}, workingDays: map[string]bool{}}
+	for _, d := range f.WorkingDays {
+		c.workingDays[d] = true
+	}
+	var transfers []time.Time
+	for _, h := range f.Holidays {
+		day, err := time.ParseInLocation(time.DateOnly, h.Date, Almaty)
+		if err != nil {
+			return nil, fmt.Errorf("holidays: %q: %w", h.Date, err)
+		}
+		c.daysOff[h.Date] = true
+		weekend := day.Weekday() == time.Saturday || day.Weekday() == time.Sunday
+		if weekend && (h.Transfer == nil || *h.Transfer) {
+			transfers = append(transfers, day)
+		}
+	}
+	for _, d := range f.ExtraDaysOff {
+		c.daysOff[d] = true
+	}
+	// Each transferred holiday takes the next day that is neither a
+	// weekend nor already off.
+	for _, day := range transfers {
+		for d := day.AddDate(0, 0, 1); ; d = d.AddDate(0, 0, 1) {
+			key := d.Format(time.DateOnly)
+			if d.Weekday() != time.Saturday && d.Weekday() != time.Sunday && !c.daysOff[key] {
+				c.daysOff[key] = true
+				break
+			}
+		}
+	}
+	return c, nil
+}
+
+// IsWorkingDay reports whether the Almaty calendar day of t is worked.
+func (c *Calendar) IsWorkingDay(t time.Time) bool {
+	t = t.In(Almaty)
+	key := t.Format(time.DateOnly)
+	if c.workingDays[key] {
+		return true
+	}
+	if c.daysOff[key] {
+		return false
+	}
+	return t.Weekday() != time.Saturday && t.Weekday() != time.Sunday
+}
+
+// working periods of a day, as offsets from midnight.
+var periods = [][2]time.Duration{
+	{9 * time.Hour, 13 * time.Hour},
+	{14*time.Hour + 30*time.Minute, 18*time.Hour + 30*time.Minute},
+}
+
+// AddWorkingTime returns the moment when d of working time has passed
+// after start. Time outside working hours does not count; a request filed
+// at night starts counting at 09:00 of the next working day.
+func (c *Calendar) AddWorkingTime(start time.Time, d time.Duration) time.Time {
+	t := start.In(Almaty)
+	for day := 0; day < 3660; day++ {
+		midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, Almaty)
+		if c.IsWorkingDay(midnight) {
+			for _, p := range periods {
+				from, to := midnight.Add(p[0]), midnight.Add(p[1])
+				if t.After(from) {
+					from = t
+				}
+				if !from.Before(to) {
+					continue
+				}
+				if left := to.Sub(from); d <= left {
+					return from.Add(d)
+				} else {
+					d -= left
+				}
+			}
+		}
+		t = midnight.AddDate(0, 0, 1)
+	}
+	return t // unreachable for any term of the regulations
+}
