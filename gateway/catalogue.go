@@ -13,6 +13,11 @@ import (
 //go:embed data/catalogue.json data/holidays.json
 var dataFiles embed.FS
 
+// openAPIDocument describes the HTTP API (served at /api/v1/openapi.yaml).
+//
+//go:embed data/openapi.yaml
+var openAPIDocument []byte
+
 // Names are a text in the portal's three languages.
 type Names struct {
 	RU string `json:"ru"`

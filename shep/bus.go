@@ -33,6 +33,8 @@ type Client interface {
 	SendDeliveryNotification(ctx context.Context, req *soap.SendDeliveryNotification) (*soap.SendDeliveryNotificationResponse, error)
 	GetMessageStatus(ctx context.Context, req *soap.GetMessageStatus) (*soap.GetMessageStatusResponse, error)
 	SendSync(ctx context.Context, req *soap.SyncSendMessage) (*soap.SyncSendMessageResponse, error)
+	PutAttachment(ctx context.Context, sender soap.SenderInfo, data []byte) (string, error)
+	GetAttachment(ctx context.Context, sender soap.SenderInfo, ref string) ([]byte, error)
 }
 
 // Message properties the bus understands.

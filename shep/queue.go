@@ -420,8 +420,9 @@ func (b *Bus) lease(ctx context.Context, q queueKeys, amount int, wait time.Dura
 		}
 		out = append(out, got...)
 		// Entries that were retired (expired, confirmed meanwhile) leave
-		// room: try again while there is time and nothing was handed out.
-		if len(out) > 0 || len(entries) == 0 || !time.Now().Before(deadline) {
+		// room, and a long poll blocks in slices: try again while there is
+		// time and nothing was handed out.
+		if len(out) > 0 || !time.Now().Before(deadline) || ctx.Err() != nil {
 			return out, nil
 		}
 	}
@@ -454,7 +455,9 @@ func (b *Bus) claim(ctx context.Context, q queueKeys, amount int, wait time.Dura
 	}
 	block := time.Duration(-1) // go-redis: negative means no BLOCK argument
 	if len(entries) == 0 && wait > 0 {
-		block = wait
+		// Block in slices of a second: a blocked read does not notice its
+		// context ending, and shutdown should not wait out a long poll.
+		block = min(wait, time.Second)
 	}
 	streams, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: consumerGroup, Consumer: "bus", Streams: []string{q.stream, ">"},

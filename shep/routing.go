@@ -1,9 +1,6 @@
 package shep
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"egov/internal/password"
 )
 
 // Routing is the bus's data file: which system receives each service, and
@@ -84,7 +81,7 @@ func (r *Routing) Validate() error {
 		if strings.ContainsAny(id, "{}:") {
 			errs = append(errs, fmt.Errorf("system %q: name may not contain {, } or :", id))
 		}
-		if _, err := parsePHC(sys.PasswordHash); err != nil {
+		if err := password.Validate(sys.PasswordHash); err != nil {
 			errs = append(errs, fmt.Errorf("system %s: %w", id, err))
 		}
 		for _, svc := range sys.Send {
@@ -102,61 +99,8 @@ func (s *System) MayPoll(queue string) bool { return slices.Contains(s.Poll, que
 // MaySend reports whether system may send requests of service.
 func (s *System) MaySend(service string) bool { return slices.Contains(s.Send, service) }
 
-// argon2id parameters for new hashes (RFC 9106's second recommendation,
-// scaled to a bus that checks a password per call: 19 MiB, 2 passes).
-const (
-	argonMemory  = 19 * 1024
-	argonTime    = 2
-	argonThreads = 1
-	argonKeyLen  = 32
-)
-
 // HashPassword returns an argon2id PHC string for a system's password.
-func HashPassword(password string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
-}
+func HashPassword(secret string) (string, error) { return password.Hash(secret) }
 
-type phc struct {
-	memory, time uint32
-	threads      uint8
-	salt, key    []byte
-}
-
-func parsePHC(s string) (phc, error) {
-	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return phc{}, errors.New("password hash is not an argon2id PHC string")
-	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return phc{}, errors.New("unsupported argon2 version")
-	}
-	var p phc
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {
-		return phc{}, errors.New("bad argon2 parameters")
-	}
-	var err error
-	if p.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil {
-		return phc{}, errors.New("bad argon2 salt")
-	}
-	if p.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(p.key) == 0 {
-		return phc{}, errors.New("bad argon2 hash")
-	}
-	return p, nil
-}
-
-// checkPassword compares password with a PHC hash in constant time.
-func checkPassword(hash, password string) bool {
-	p, err := parsePHC(hash)
-	if err != nil {
-		return false
-	}
-	key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
-	return subtle.ConstantTimeCompare(key, p.key) == 1
-}
+// checkPassword compares a system's password with its hash.
+func checkPassword(hash, secret string) bool { return password.Check(hash, secret) }

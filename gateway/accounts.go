@@ -1,0 +1,248 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov"
+	"egov/internal/password"
+	"egov/signing"
+)
+
+// Session is a logged-in citizen.
+type Session struct {
+	IIN string `json:"iin"`
+	BIN string `json:"bin,omitempty"`
+	// Method is how the citizen logged in: password or signature.
+	Method string `json:"method"`
+}
+
+// Account policy.
+const (
+	minPasswordLen  = 10
+	maxPasswordLen  = 128
+	maxFailures     = 5                // failed logins per IIN before a lockout
+	lockoutFor      = 15 * time.Minute // how long failures are remembered
+	attemptsPerMin  = 20               // login and registration attempts per client address
+	sessionLifetime = 30 * time.Minute // idle time after which a session ends
+	challengeTTL    = 5 * time.Minute
+)
+
+var phoneFormat = regexp.MustCompile(`^\+7[0-9]{10}$`)
+
+// dummyHash is checked when an IIN has no account, so that a login takes
+// the same time whether the account exists or not.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := password.Hash("no such account")
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+func (a *App) accountKey(iin string) string { return a.key("{"+iin+"}", "account") }
+func (a *App) failKey(iin string) string    { return a.key("{"+iin+"}", "login-failures") }
+func (a *App) sessionKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return a.key("session", hex.EncodeToString(sum[:]))
+}
+
+// Register opens an account: a valid IIN, an optional valid BIN, a password
+// of the policy and a phone number.
+func (a *App) Register(ctx context.Context, iin, bin, secret, phone string) error {
+	if _, err := signing.ParseIIN(iin); err != nil {
+		return err
+	}
+	if bin != "" {
+		if _, err := signing.ParseBIN(bin); err != nil {
+			return err
+		}
+	}
+	if err := checkPasswordPolicy(secret, iin); err != nil {
+		return err
+	}
+	if !phoneFormat.MatchString(phone) {
+		return egov.Errorf(egov.CodePhoneInvalid, "registration")
+	}
+	hash, err := password.Hash(secret)
+	if err != nil {
+		return err
+	}
+	ok, err := a.rdb.HSetNX(ctx, a.accountKey(iin), "passwordHash", hash).Result()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return egov.Errorf(egov.CodeAccountExists, "iin %s", signing.MaskIIN(iin))
+	}
+	return a.rdb.HSet(ctx, a.accountKey(iin), "iin", iin, "bin", bin, "phone", phone,
+		"createdAt", a.now().UnixMilli()).Err()
+}
+
+func checkPasswordPolicy(secret, iin string) error {
+	var letter, digit bool
+	for _, r := range secret {
+		letter = letter || unicode.IsLetter(r)
+		digit = digit || unicode.IsDigit(r)
+	}
+	n := len([]rune(secret))
+	if n < minPasswordLen || n > maxPasswordLen || !letter || !digit || secret == iin {
+		return egov.Errorf(egov.CodePasswordWeak, "password policy")
+	}
+	return nil
+}
+
+// allowAttempt counts an attempt from a client address and refuses beyond
+// the per-minute limit.
+func (a *App) allowAttempt(ctx context.Context, clientIP string) error {
+	key := a.key("ratelimit", clientIP, a.now().UTC().Format("200601021504"))
+	pipe := a.rdb.TxPipeline()
+	n := pipe.Incr(ctx, key)
+	pipe.Expire(ctx, key, 2*time.Minute)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if n.Val() > attemptsPerMin {
+		return egov.Errorf(egov.CodeRateLimited, "client address over %d attempts a minute", attemptsPerMin)
+	}
+	return nil
+}
+
+// Login checks an IIN and password and opens a session. Every refusal
+// looks the same: the caller learns nothing of which part was wrong or
+// whether the account is locked.
+func (a *App) Login(ctx context.Context, iin, secret, clientIP string) (string, error) {
+	if err := a.allowAttempt(ctx, clientIP); err != nil {
+		return "", err
+	}
+	refused := egov.Errorf(egov.CodeAuthorizationRefused, "login refused")
+	if _, err := signing.ParseIIN(iin); err != nil {
+		password.Check(dummyHash(), secret)
+		return "", refused
+	}
+	failures, err := a.rdb.Get(ctx, a.failKey(iin)).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", err
+	}
+	acct, err := a.rdb.HMGet(ctx, a.accountKey(iin), "passwordHash", "bin").Result()
+	if err != nil {
+		return "", err
+	}
+	hash, _ := acct[0].(string)
+	if hash == "" {
+		hash = dummyHash()
+	}
+	ok := password.Check(hash, secret) && acct[0] != nil
+	if !ok || failures >= maxFailures {
+		pipe := a.rdb.TxPipeline()
+		pipe.Incr(ctx, a.failKey(iin))
+		pipe.Expire(ctx, a.failKey(iin), lockoutFor)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return "", err
+		}
+		a.log.Info("login refused", "iin", signing.MaskIIN(iin), "locked", failures >= maxFailures)
+		return "", refused
+	}
+	a.rdb.Del(ctx, a.failKey(iin))
+	bin, _ := acct[1].(string)
+	return a.openSession(ctx, Session{IIN: iin, BIN: bin, Method: "password"})
+}
+
+func (a *App) openSession(ctx context.Context, s Session) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	key := a.sessionKey(token)
+	pipe := a.rdb.TxPipeline()
+	pipe.HSet(ctx, key, "iin", s.IIN, "bin", s.BIN, "method", s.Method, "createdAt", a.now().UnixMilli())
+	pipe.Expire(ctx, key, sessionLifetime)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// SessionOf returns the session of a token and extends its life; an
+// unknown, expired or malformed token is refused.
+func (a *App) SessionOf(ctx context.Context, token string) (*Session, error) {
+	if len(token) != 43 {
+		return nil, egov.Errorf(egov.CodeAuthorizationRefused, "malformed session token")
+	}
+	key := a.sessionKey(token)
+	pipe := a.rdb.Pipeline()
+	get := pipe.HMGet(ctx, key, "iin", "bin", "method")
+	pipe.Expire(ctx, key, sessionLifetime)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	v := get.Val()
+	iin, _ := v[0].(string)
+	if iin == "" {
+		return nil, egov.Errorf(egov.CodeAuthorizationRefused, "unknown or expired session")
+	}
+	bin, _ := v[1].(string)
+	method, _ := v[2].(string)
+	return &Session{IIN: iin, BIN: bin, Method: method}, nil
+}
+
+// Logout ends a session.
+func (a *App) Logout(ctx context.Context, token string) error {
+	return a.rdb.Del(ctx, a.sessionKey(token)).Err()
+}
+
+// Challenge issues a one-time value to sign for a login by signature.
+func (a *App) Challenge(ctx context.Context) (string, error) {
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	nonce := hex.EncodeToString(raw)
+	return nonce, a.rdb.Set(ctx, a.key("challenge", nonce), "1", challengeTTL).Err()
+}
+
+// ChallengeNamespace is the namespace of the signed login challenge.
+const ChallengeNamespace = "urn:egov-gateway:auth:v1"
+
+// LoginBySignature opens a session for the IIN of the certificate that
+// signed an AuthChallenge document holding an unused challenge (the
+// Almaty city regulation: login with the digital signature).
+func (a *App) LoginBySignature(ctx context.Context, doc []byte, clientIP string) (string, *Session, error) {
+	if err := a.allowAttempt(ctx, clientIP); err != nil {
+		return "", nil, err
+	}
+	res, err := a.authVerifier.Verify(ctx, doc)
+	if err != nil {
+		return "", nil, err
+	}
+	el := res.Element
+	nonceEl := el.FindElement("./Nonce")
+	if el.Tag != "AuthChallenge" || el.NamespaceURI() != ChallengeNamespace || nonceEl == nil {
+		return "", nil, formError("the signed document must be {%s}AuthChallenge with a Nonce", ChallengeNamespace)
+	}
+	// One use only: the first login with a challenge consumes it.
+	n, err := a.rdb.Del(ctx, a.key("challenge", nonceEl.Text())).Result()
+	if err != nil {
+		return "", nil, err
+	}
+	if n != 1 {
+		return "", nil, egov.Errorf(egov.CodeAuthorizationRefused, "unknown, expired or used challenge")
+	}
+	if _, err := signing.ParseIIN(res.Signer.IIN); err != nil {
+		return "", nil, egov.Errorf(egov.CodeAuthorizationRefused, "certificate without a valid IIN")
+	}
+	s := &Session{IIN: res.Signer.IIN, BIN: res.Signer.BIN, Method: "signature"}
+	token, err := a.openSession(ctx, *s)
+	return token, s, err
+}

@@ -1,0 +1,123 @@
+// Package gateway is the portal's front door: citizens' accounts and
+// sessions, the catalogue of services, the submission of signed requests
+// and their relay to the SHEP bus through an outbox, the consumer of the
+// providers' answers, and the personal cabinet. HTTP (echo) lives in
+// http.go; the rest does not know about it.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov/shep"
+	"egov/shep/soap"
+	"egov/signing"
+)
+
+// Config wires the gateway.
+type Config struct {
+	// KeyPrefix is put before every Redis key (tests use their own).
+	KeyPrefix string
+	// Verifier checks citizens' request signatures (signing keys only).
+	Verifier *signing.Verifier
+	// AuthVerifier checks signed login challenges (authentication keys allowed).
+	AuthVerifier *signing.Verifier
+	// ResultVerifier checks providers' signed results.
+	ResultVerifier *signing.Verifier
+	// Bus is the SHEP bus; Sender the portal's credentials on it.
+	Bus    shep.Client
+	Sender soap.SenderInfo
+	// ProviderBINs maps a recipient system to the BIN of the organisation
+	// whose authorised person must sign its results.
+	ProviderBINs map[string]string
+	// IssueWindow is how far a request's IssuedAt may lie from now, either
+	// way (default 10 minutes).
+	IssueWindow time.Duration
+	// MaxXML bounds the signed XML part, MaxAttachment one attachment,
+	// MaxBody the whole submission (defaults 512 KiB, 10 MiB, 50 MiB).
+	// Attachments travel to the provider through the bus's attachment
+	// store, by reference (DESIGN §3.1).
+	MaxXML, MaxAttachment, MaxBody int64
+	// RelayBackoff is the first retry delay of the outbox relay (default 1 s,
+	// doubling up to 1 min).
+	RelayBackoff time.Duration
+	Catalogue    *Catalogue
+	Calendar     *Calendar
+	Now          func() time.Time
+	Log          *slog.Logger
+}
+
+// App is the gateway on one Redis.
+type App struct {
+	cfg          Config
+	rdb          redis.UniversalClient
+	verifier     *signing.Verifier
+	authVerifier *signing.Verifier
+	log          *slog.Logger
+}
+
+// New returns the gateway. Run starts its background work.
+func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
+	if cfg.IssueWindow <= 0 {
+		cfg.IssueWindow = 10 * time.Minute
+	}
+	if cfg.MaxXML <= 0 {
+		cfg.MaxXML = 512 << 10
+	}
+	if cfg.MaxAttachment <= 0 {
+		cfg.MaxAttachment = 10 << 20
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 50 << 20
+	}
+	if cfg.RelayBackoff <= 0 {
+		cfg.RelayBackoff = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	var err error
+	if cfg.Catalogue == nil {
+		if cfg.Catalogue, err = DefaultCatalogue(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Calendar == nil {
+		if cfg.Calendar, err = DefaultCalendar(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.ResultVerifier == nil {
+		cfg.ResultVerifier = cfg.Verifier
+	}
+	auth := cfg.AuthVerifier
+	if auth == nil && cfg.Verifier != nil {
+		v := cfg.Verifier
+		auth = &signing.Verifier{Trust: v.Trust, Revocation: v.Revocation, Limits: v.Limits, Now: v.Now, AllowAuthKeys: true}
+	}
+	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, log: cfg.Log}, nil
+}
+
+func (a *App) now() time.Time { return a.cfg.Now() }
+
+func (a *App) key(parts ...string) string {
+	k := a.cfg.KeyPrefix + "gw"
+	for _, p := range parts {
+		k += ":" + p
+	}
+	return k
+}
+
+// Run relays the outbox and consumes the providers' answers until ctx ends.
+func (a *App) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { a.runRelay(ctx); close(done) }()
+	a.runConsumer(ctx)
+	<-done
+}

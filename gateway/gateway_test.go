@@ -1,0 +1,441 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"egov/gateway"
+	"egov/internal/redistest"
+	"egov/shep"
+	"egov/shep/soap"
+	"egov/signing"
+)
+
+const (
+	citizenIIN  = "791028302728"
+	citizen2IIN = "900101300811"
+	providerBIN = "940140000385"
+	passwordOK  = "Samal-2026-parol"
+)
+
+var (
+	portalSender = soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"}
+	labourSender = soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}
+)
+
+// clock is the adjustable time of the gateway under test: a Tuesday
+// morning in Almaty, inside every fixture certificate's validity.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Set(t time.Time)     { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// switchableBus is the real in-process bus behind a switch that makes it
+// unreachable, for the outbox tests.
+type switchableBus struct {
+	shep.Client
+	mu   sync.Mutex
+	down bool
+}
+
+var errBusDown = errors.New("dial tcp: connection refused")
+
+func (s *switchableBus) isDown() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.down }
+func (s *switchableBus) SetDown(v bool) { s.mu.Lock(); s.down = v; s.mu.Unlock() }
+func (s *switchableBus) SendMessage(ctx context.Context, r *soap.SendMessage) (*soap.SendMessageResponse, error) {
+	if s.isDown() {
+		return nil, errBusDown
+	}
+	return s.Client.SendMessage(ctx, r)
+}
+func (s *switchableBus) PutAttachment(ctx context.Context, sender soap.SenderInfo, data []byte) (string, error) {
+	if s.isDown() {
+		return "", errBusDown
+	}
+	return s.Client.PutAttachment(ctx, sender, data)
+}
+
+type env struct {
+	t       *testing.T
+	app     *gateway.App
+	bus     *shep.Bus
+	switch_ *switchableBus
+	srv     *httptest.Server
+	clock   *clock
+	cancel  context.CancelFunc
+	redis   *redistest.Redis
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	r := redistest.New(t)
+	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl := &signing.CRLSet{Sources: []string{"../fixtures/pki/crl.pem"}, Trust: trust}
+	if err := crl.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, gateway.Almaty)}
+	verifier := &signing.Verifier{Trust: trust, Revocation: &signing.Revocation{CRL: crl}, Now: c.Now}
+	routing, err := shep.LoadRouting("../fixtures/shep/routing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Verifier: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := &switchableBus{Client: bus}
+	app, err := gateway.New(r.Client, gateway.Config{
+		KeyPrefix: r.Prefix, Verifier: verifier, Bus: sw, Sender: portalSender,
+		ProviderBINs: map[string]string{"ais-rynok-truda": providerBIN},
+		RelayBackoff: 20 * time.Millisecond, Now: c.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app.Handler(gateway.HTTPOptions{}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { app.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		srv.Close()
+		_ = bus.Close()
+	})
+	return &env{t: t, app: app, bus: bus, switch_: sw, srv: srv, clock: c, cancel: cancel, redis: r}
+}
+
+// call sends a JSON (or raw) request and decodes the JSON answer.
+func (e *env) call(method, path, token string, body any, out any) (int, http.Header) {
+	e.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd, ct = bytes.NewReader(b), "application/xml"
+	default:
+		data, _ := json.Marshal(b)
+		rd, ct = bytes.NewReader(data), "application/json"
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return e.do(req, out)
+}
+
+func (e *env) do(req *http.Request, out any) (int, http.Header) {
+	e.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			if s, ok := out.(*string); ok {
+				*s = string(data)
+			} else {
+				e.t.Fatalf("%s %s: %v\n%s", req.Method, req.URL.Path, err, data)
+			}
+		}
+	}
+	return resp.StatusCode, resp.Header
+}
+
+type problem struct {
+	Status   int               `json:"status"`
+	Code     string            `json:"code"`
+	Title    string            `json:"title"`
+	Links    map[string]string `json:"links"`
+	Messages map[string]string `json:"messages"`
+}
+
+func (e *env) register(iin string) {
+	e.t.Helper()
+	if code, _ := e.call("POST", "/api/v1/accounts", "", map[string]string{"iin": iin, "password": passwordOK, "phone": "+77010000000"}, nil); code != http.StatusCreated {
+		e.t.Fatalf("register %s: %d", iin, code)
+	}
+}
+
+func (e *env) login(iin string) string {
+	e.t.Helper()
+	var s struct{ Token string }
+	if code, _ := e.call("POST", "/api/v1/sessions", "", map[string]string{"iin": iin, "password": passwordOK}, &s); code != http.StatusCreated {
+		e.t.Fatalf("login %s: %d", iin, code)
+	}
+	return s.Token
+}
+
+func signer(t *testing.T, name string) *signing.Signer {
+	t.Helper()
+	s, err := signing.LoadSigner(filepath.Join("../fixtures/pki/keys", name+".p12"), "Qwerty12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type file struct {
+	name, mime string
+	data       []byte
+}
+
+var idScan = file{"udostoverenie.pdf", "application/pdf", []byte("%PDF-1.7 scan of an identity card")}
+
+// requestDoc builds a signed job-seeker registration of iin.
+func requestDoc(t *testing.T, key, iin string, issued time.Time, files []file, mutate func(string) string) ([]byte, string) {
+	t.Helper()
+	id := uuid.NewString()
+	var atts strings.Builder
+	for _, f := range files {
+		sum := sha256.Sum256(f.data)
+		fmt.Fprintf(&atts, `<Attachment kind="identity-document" fileName="%s" mimeType="%s" size="%d" sha256="%s" expires="2030-01-01"/>`,
+			f.name, f.mime, len(f.data), hex.EncodeToString(sum[:]))
+	}
+	doc := `<?xml version="1.0" encoding="UTF-8"?>
+<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1">
+  <RequestId>` + id + `</RequestId>
+  <ServiceCode>job-seeker-registration</ServiceCode>
+  <Region>east-kazakhstan</Region>
+  <IssuedAt>` + issued.Format(time.RFC3339) + `</IssuedAt>
+  <Applicant><IIN>` + iin + `</IIN><Surname>ЖАҚСЫЛЫҚОВ</Surname><GivenName>АЙДОС</GivenName><Phone>+77010000000</Phone></Applicant>
+  <Form><Field name="education">higher</Field><Field name="profession">Инженер</Field></Form>
+  <Attachments>` + atts.String() + `</Attachments>
+</ServiceRequest>
+`
+	if mutate != nil {
+		doc = mutate(doc)
+	}
+	signed, err := signer(t, key).Sign([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed, id
+}
+
+// submit posts a multipart submission.
+func (e *env) submit(token string, doc []byte, files []file, out any) int {
+	e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="request"; filename="request.xml"`)
+	h.Set("Content-Type", "application/xml")
+	pw, _ := mw.CreatePart(h)
+	pw.Write(doc)
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, f.name))
+		h.Set("Content-Type", f.mime)
+		pw, _ := mw.CreatePart(h)
+		pw.Write(f.data)
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/requests", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	code, _ := e.do(req, out)
+	return code
+}
+
+type requestView struct {
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	DueAt     time.Time `json:"dueAt"`
+	LastError string    `json:"lastError"`
+	Outcome   string    `json:"outcome"`
+	History   []struct {
+		State string `json:"state"`
+	} `json:"history"`
+}
+
+type cabinetPage struct {
+	Messages []struct {
+		ID          string            `json:"id"`
+		Kind        string            `json:"kind"`
+		RequestID   string            `json:"requestId"`
+		Read        bool              `json:"read"`
+		HasDocument bool              `json:"hasDocument"`
+		TitleText   string            `json:"titleText"`
+		BodyText    string            `json:"bodyText"`
+		Data        map[string]string `json:"data"`
+	} `json:"messages"`
+	Unread int    `json:"unread"`
+	Next   string `json:"next"`
+}
+
+func (e *env) waitState(token, id, state string) requestView {
+	e.t.Helper()
+	var r requestView
+	for i := 0; i < 300; i++ {
+		e.call("GET", "/api/v1/requests/"+id, token, nil, &r)
+		if r.State == state {
+			return r
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("request %s stayed %s (last error %q), want %s", id, r.State, r.LastError, state)
+	return r
+}
+
+// provider plays the labour-market system: it takes the request from its
+// queue, confirms it, and answers with a notification and a signed result.
+func (e *env) provider(outcome string) {
+	e.t.Helper()
+	ctx := context.Background()
+	resp, err := e.bus.GetMessages(ctx, shep.NewGetMessages(labourSender, "job-seeker-registration", 10, 5*time.Second))
+	if err != nil || len(resp.Response.Messages) != 1 {
+		e.t.Fatalf("provider poll: %v %v", resp, err)
+	}
+	m := resp.Response.Messages[0]
+	if _, err := e.bus.SendDeliveryNotification(ctx, shep.NewDeliveryNotification(labourSender, m.MessageInfo, true, "")); err != nil {
+		e.t.Fatal(err)
+	}
+	corr := m.MessageInfo.CorrelationID
+	if _, err := e.bus.SendMessage(ctx, shep.NewSendMessage(labourSender, m.MessageInfo.ServiceID, soap.TypeNotification, corr,
+		`<ProviderNotice xmlns="urn:egov-gateway:result:v1"><Status>accepted-for-processing</Status></ProviderNotice>`)); err != nil {
+		e.t.Fatal(err)
+	}
+	// The request id comes from the signed request the provider received.
+	start := strings.Index(m.MessageData.Data, "<RequestId>") + len("<RequestId>")
+	id := m.MessageData.Data[start : start+36]
+	result := `<?xml version="1.0" encoding="UTF-8"?>
+<ServiceResult xmlns="urn:egov-gateway:result:v1"><RequestId>` + id + `</RequestId><Outcome>` + outcome + `</Outcome>` +
+		`<Number>JS-2026-000123</Number><Date>2026-11-24</Date>` +
+		map[bool]string{true: `<RefusalGround code="underage"><Ru>Заявителю нет 16 лет</Ru><Kk>Өтініш берушіге 16 жас толмаған</Kk><En>The applicant is under 16</En></RefusalGround>`}[outcome == "refused"] +
+		`</ServiceResult>`
+	signed, err := signer(e.t, "provider").Sign([]byte(result))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.bus.SendMessage(ctx, shep.NewSendMessage(labourSender, m.MessageInfo.ServiceID, soap.TypeResponse, corr, string(signed))); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestJourneyToTheCabinet(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	var acc struct {
+		ID    string    `json:"id"`
+		State string    `json:"state"`
+		DueAt time.Time `json:"dueAt"`
+	}
+	if code := e.submit(token, doc, []file{idScan}, &acc); code != http.StatusAccepted {
+		t.Fatalf("submit: %d %+v", code, acc)
+	}
+	// East Kazakhstan declares 1 working day: Tuesday 10:00 → Wednesday 10:00.
+	if acc.ID != id || acc.State != gateway.StateWaitingForRelay || !acc.DueAt.Equal(time.Date(2026, 11, 25, 10, 0, 0, 0, gateway.Almaty)) {
+		t.Fatalf("accepted %+v", acc)
+	}
+	var page cabinetPage
+	e.call("GET", "/api/v1/cabinet/messages", token, nil, &page)
+	if len(page.Messages) != 1 || page.Messages[0].Kind != "accepted" || !strings.Contains(page.Messages[0].BodyText, "25.11.2026 10:00") {
+		t.Fatalf("cabinet after acceptance: %+v", page)
+	}
+	e.waitState(token, id, gateway.StateRelayed)
+
+	e.provider("registered")
+	r := e.waitState(token, id, gateway.StateCompleted)
+	var states []string
+	for _, h := range r.History {
+		states = append(states, h.State)
+	}
+	if got := strings.Join(states, ","); got != "accepted,relayed,delivered,in-progress,completed" {
+		t.Fatalf("history %s", got)
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/cabinet/messages", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept-Language", "kk-KZ, ru;q=0.8")
+	e.do(req, &page)
+	kinds := map[string]string{}
+	for _, m := range page.Messages {
+		kinds[m.Kind] = m.ID
+	}
+	if len(page.Messages) != 4 || kinds["result"] == "" || kinds["access"] == "" || kinds["status"] == "" || page.Unread != 4 {
+		t.Fatalf("cabinet: %+v", page)
+	}
+	if page.Messages[0].Kind != "result" || !strings.HasPrefix(page.Messages[0].TitleText, "Қызмет көрсету нәтижесі") {
+		t.Fatalf("newest first, in Kazakh: %+v", page.Messages[0])
+	}
+	var xmlDoc string
+	code, hdr := e.call("GET", "/api/v1/cabinet/messages/"+kinds["result"]+"/document", token, nil, &xmlDoc)
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/xml") {
+		t.Fatalf("document: %d", code)
+	}
+	// The downloaded result verifies: the provider's authorised person signed it.
+	v := &signing.Verifier{Trust: mustTrust(t), Revocation: &signing.Revocation{AllowUnknown: true}, Now: e.clock.Now}
+	res, err := v.Verify(context.Background(), []byte(xmlDoc))
+	if err != nil || res.Signer.BIN != providerBIN {
+		t.Fatalf("result document: %v", err)
+	}
+	if code, _ := e.call("POST", "/api/v1/cabinet/messages/"+kinds["result"]+"/read", token, nil, nil); code != http.StatusNoContent {
+		t.Fatalf("mark read: %d", code)
+	}
+	e.call("GET", "/api/v1/cabinet/messages?unread=true", token, nil, &page)
+	if page.Unread != 3 || len(page.Messages) != 3 {
+		t.Fatalf("unread after reading one: %+v", page)
+	}
+}
+
+func mustTrust(t *testing.T) *signing.TrustStore {
+	ts, err := signing.LoadTrustDir("../fixtures/pki/trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+func TestRefusalReachesTheCabinet(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
+		t.Fatalf("submit %d", code)
+	}
+	e.waitState(token, id, gateway.StateRelayed)
+	e.provider("refused")
+	r := e.waitState(token, id, gateway.StateRefused)
+	if r.Outcome != "refused" {
+		t.Fatalf("%+v", r)
+	}
+	var page cabinetPage
+	e.call("GET", "/api/v1/cabinet/messages", token, nil, &page)
+	if page.Messages[0].Kind != "refusal" || page.Messages[0].Data["ground"] != "underage" || !strings.Contains(page.Messages[0].BodyText, "16") {
+		t.Fatalf("refusal message %+v", page.Messages[0])
+	}
+}

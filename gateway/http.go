@@ -1,0 +1,545 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"egov"
+)
+
+// HealthCheck is one named dependency /healthz asks about.
+type HealthCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// HTTPOptions tune the HTTP front.
+type HTTPOptions struct {
+	// IPExtractor decides the client address for rate limits; the default
+	// takes the connection's address, so forged X-Forwarded-For headers do
+	// not help. Behind a proxy use echo.ExtractIPFromXFFHeader with its range.
+	IPExtractor echo.IPExtractor
+	// Health lists extra checks of /healthz (the bus, revocation data).
+	Health []HealthCheck
+	// RequestTimeout bounds a handler (default 30 s).
+	RequestTimeout time.Duration
+}
+
+// Handler returns the portal's HTTP API, versioned under /api/v1.
+func (a *App) Handler(opt HTTPOptions) http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = opt.IPExtractor
+	if e.IPExtractor == nil {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	if opt.RequestTimeout <= 0 {
+		opt.RequestTimeout = 30 * time.Second
+	}
+	e.HTTPErrorHandler = a.errorHandler
+	reg := prometheus.NewRegistry()
+	metrics := newHTTPMetrics(reg)
+
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
+		HSTSMaxAge: 31536000, ContentSecurityPolicy: "default-src 'none'", ReferrerPolicy: "no-referrer",
+	}))
+	e.Use(a.accessLog(metrics))
+	e.Use(middleware.ContextTimeout(opt.RequestTimeout))
+
+	small := middleware.BodyLimit("64K")
+	api := e.Group("/api/v1")
+	api.POST("/accounts", a.handleRegister, small)
+	api.POST("/sessions", a.handleLogin, small)
+	api.DELETE("/sessions", a.handleLogout, a.requireSession)
+	api.GET("/auth/challenge", a.handleChallenge)
+	api.POST("/sessions/signature", a.handleSignatureLogin, middleware.BodyLimit("512K"))
+	api.GET("/services", a.handleServices)
+	api.GET("/services/:code", a.handleService)
+	api.GET("/services/:code/skeleton", a.handleSkeleton)
+	api.POST("/requests", a.handleSubmit, a.requireSession)
+	api.GET("/requests", a.handleRequests, a.requireSession)
+	api.GET("/requests/:id", a.handleRequest, a.requireSession)
+	api.GET("/cabinet/messages", a.handleCabinet, a.requireSession)
+	api.GET("/cabinet/messages/:id", a.handleCabinetMessage, a.requireSession)
+	api.GET("/cabinet/messages/:id/document", a.handleCabinetDocument, a.requireSession)
+	api.POST("/cabinet/messages/:id/read", a.handleMarkRead, a.requireSession)
+	api.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", openAPIDocument)
+	})
+	e.GET("/healthz", a.healthHandler(opt.Health))
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	return e
+}
+
+// Problem is an application/problem+json body (RFC 9457) with the
+// refusal's stable code.
+type Problem struct {
+	Type      string        `json:"type"`
+	Title     string        `json:"title"`
+	Status    int           `json:"status"`
+	Code      egov.Code     `json:"code"`
+	Messages  *egov.Message `json:"messages,omitempty"`
+	Instance  string        `json:"instance,omitempty"`
+	RequestID string        `json:"requestId,omitempty"`
+	// Links point at related resources (the first request of a replay).
+	Links map[string]string `json:"links,omitempty"`
+}
+
+// language picks ru, kk or en from Accept-Language; Russian by default.
+func language(r *http.Request) string {
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case strings.HasPrefix(tag, "kk"), strings.HasPrefix(tag, "kz"):
+			return "kk"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		case strings.HasPrefix(tag, "ru"):
+			return "ru"
+		}
+	}
+	return "ru"
+}
+
+func (a *App) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code := egov.ErrorCode(err)
+	var he *echo.HTTPError
+	var replay *ErrReplayed
+	links := map[string]string(nil)
+	switch {
+	case errors.As(err, &replay):
+		code = egov.CodeRequestReplayed
+		links = map[string]string{"first": "/api/v1/requests/" + replay.RequestID}
+	case errors.As(err, &he):
+		switch he.Code {
+		case http.StatusNotFound, http.StatusMethodNotAllowed:
+			code = egov.CodeNotFound
+		case http.StatusRequestEntityTooLarge:
+			code = egov.CodeBodyTooLarge
+		case http.StatusServiceUnavailable:
+			code = egov.CodeUnavailable
+		default:
+			code = egov.CodeInternal
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		code = egov.CodeUnavailable
+	case code == egov.CodeInternal && isRedisDown(err):
+		code = egov.CodeUnavailable
+	}
+	rid := c.Response().Header().Get(echo.HeaderXRequestID)
+	if code == egov.CodeInternal || code == egov.CodeUnavailable {
+		a.log.Error("request failed", "request_id", rid, "path", c.Path(), "err", err)
+	} else {
+		a.log.Info("request refused", "request_id", rid, "path", c.Path(), "code", code, "detail", err.Error())
+	}
+	msg := code.Message()
+	p := Problem{Type: "urn:egov-gateway:problem:" + string(code), Title: msg.In(language(c.Request())),
+		Status: code.HTTPStatus(), Code: code, Messages: &msg, Instance: c.Request().URL.Path, RequestID: rid, Links: links}
+	if code == egov.CodeRequestReplayed {
+		p.Status = http.StatusConflict
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	c.Response().WriteHeader(p.Status)
+	_ = json.NewEncoder(c.Response()).Encode(p)
+}
+
+// isRedisDown tells a dead connection from other internal errors, so new
+// work is answered 503 (try later) rather than 500.
+func isRedisDown(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "connection refused") || strings.Contains(s, "i/o timeout") ||
+		strings.Contains(s, "connection reset") || strings.Contains(s, "EOF") || strings.Contains(s, "pool timeout")
+}
+
+const sessionContextKey = "session"
+
+func (a *App) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if !ok {
+			return egov.Errorf(egov.CodeAuthorizationRefused, "no bearer token")
+		}
+		s, err := a.SessionOf(c.Request().Context(), strings.TrimSpace(token))
+		if err != nil {
+			return err
+		}
+		c.Set(sessionContextKey, s)
+		c.Set("token", strings.TrimSpace(token))
+		return next(c)
+	}
+}
+
+func sessionOf(c echo.Context) *Session { return c.Get(sessionContextKey).(*Session) }
+
+func bindJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) || strings.Contains(err.Error(), "too large") {
+			return egov.Errorf(egov.CodeBodyTooLarge, "body")
+		}
+		return egov.Errorf(egov.CodeFormInvalid, "JSON body: %v", err)
+	}
+	return nil
+}
+
+func (a *App) handleRegister(c echo.Context) error {
+	if err := a.allowAttempt(c.Request().Context(), c.RealIP()); err != nil {
+		return err
+	}
+	var in struct {
+		IIN      string `json:"iin"`
+		BIN      string `json:"bin"`
+		Password string `json:"password"`
+		Phone    string `json:"phone"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if err := a.Register(c.Request().Context(), in.IIN, in.BIN, in.Password, in.Phone); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"iin": in.IIN})
+}
+
+type sessionAnswer struct {
+	Token     string `json:"token"`
+	ExpiresIn int    `json:"expiresIn"` // seconds of idle time
+	IIN       string `json:"iin"`
+	Method    string `json:"method"`
+}
+
+func (a *App) handleLogin(c echo.Context) error {
+	var in struct {
+		IIN      string `json:"iin"`
+		Password string `json:"password"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	token, err := a.Login(c.Request().Context(), in.IIN, in.Password, c.RealIP())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: in.IIN, Method: "password"})
+}
+
+func (a *App) handleLogout(c echo.Context) error {
+	if err := a.Logout(c.Request().Context(), c.Get("token").(string)); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *App) handleChallenge(c echo.Context) error {
+	nonce, err := a.Challenge(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	doc := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<AuthChallenge xmlns="` + ChallengeNamespace + `"><Nonce>` + nonce + `</Nonce></AuthChallenge>` + "\n"
+	return c.JSON(http.StatusOK, map[string]any{"nonce": nonce, "expiresIn": int(challengeTTL / time.Second), "document": doc})
+}
+
+func (a *App) handleSignatureLogin(c echo.Context) error {
+	doc, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return egov.Errorf(egov.CodeBodyTooLarge, "signed challenge")
+	}
+	token, s, err := a.LoginBySignature(c.Request().Context(), doc, c.RealIP())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: s.IIN, Method: s.Method})
+}
+
+// serviceView is a catalogue entry in one language.
+type serviceView struct {
+	Code     string         `json:"code"`
+	Name     string         `json:"name"`
+	Names    Names          `json:"names"`
+	Provider string         `json:"provider"`
+	Channels []string       `json:"channels"`
+	Portal   bool           `json:"portal"`
+	Results  any            `json:"results"`
+	Details  *PortalService `json:"portalDetails,omitempty"`
+	Terms    map[string]any `json:"terms,omitempty"`
+}
+
+func view(s *Service, lang string, details bool) serviceView {
+	v := serviceView{Code: s.Code, Names: s.Names, Channels: s.Channels, Portal: s.Portal != nil, Results: s.Results}
+	v.Name = egov.Message{RU: s.Names.RU, KK: s.Names.KK, EN: s.Names.EN}.In(lang)
+	v.Provider = egov.Message{RU: s.Provider.RU, KK: s.Provider.KK, EN: s.Provider.EN}.In(lang)
+	if details && s.Portal != nil {
+		v.Details = s.Portal
+		v.Terms = map[string]any{}
+		for region, sch := range s.Portal.Regions {
+			v.Terms[region] = map[string]any{"workingMinutes": int(sch.Term() / time.Minute), "declaredWorkingDays": sch.TermWorkingDays}
+		}
+	}
+	return v
+}
+
+func (a *App) handleServices(c echo.Context) error {
+	lang := language(c.Request())
+	out := make([]serviceView, 0, len(a.cfg.Catalogue.Services))
+	for _, s := range a.cfg.Catalogue.Services {
+		if c.QueryParam("portal") == "true" && s.Portal == nil {
+			continue
+		}
+		out = append(out, view(s, lang, false))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"services": out})
+}
+
+func (a *App) handleService(c echo.Context) error {
+	s, err := a.cfg.Catalogue.Lookup(c.Param("code"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, view(s, language(c.Request()), true))
+}
+
+func (a *App) handleSkeleton(c echo.Context) error {
+	region := c.QueryParam("region")
+	s, _, err := a.cfg.Catalogue.PortalSchedule(c.Param("code"), region)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/xml; charset=utf-8", []byte(s.Skeleton(region, uuid.NewString(), a.now())))
+}
+
+// handleSubmit reads a multipart submission: the part named "request"
+// (or the first part, in multipart/related) is the signed XML, every other
+// part an attachment with its file name.
+func (a *App) handleSubmit(c echo.Context) error {
+	r := c.Request()
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if err != nil || (mediaType != "multipart/form-data" && mediaType != "multipart/related") || params["boundary"] == "" {
+		return egov.Errorf(egov.CodeMediaUnsupported, "use multipart/form-data or multipart/related")
+	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, a.cfg.MaxBody)
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	sub := Submission{Session: sessionOf(c)}
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return bodyError(err)
+		}
+		isRequest := part.FormName() == "request" || (mediaType == "multipart/related" && i == 0)
+		if isRequest {
+			if sub.Document != nil {
+				return egov.Errorf(egov.CodeFormInvalid, "more than one request part")
+			}
+			ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+			if ct != "" && ct != "application/xml" && ct != "text/xml" {
+				return egov.Errorf(egov.CodeMediaUnsupported, "request part must be application/xml")
+			}
+			if sub.Document, err = readLimited(part, a.cfg.MaxXML, egov.CodeXMLTooLarge); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(sub.Attachments) >= 20 {
+			return egov.Errorf(egov.CodeAttachmentUndeclared, "more than 20 attachments")
+		}
+		data, err := readLimited(part, a.cfg.MaxAttachment, egov.CodeAttachmentRejected)
+		if err != nil {
+			return err
+		}
+		name := part.FileName()
+		if name == "" {
+			name = part.FormName()
+		}
+		sub.Attachments = append(sub.Attachments, Attachment{FileName: name, MIMEType: part.Header.Get("Content-Type"), Data: data})
+	}
+	if sub.Document == nil {
+		return egov.Errorf(egov.CodeFormInvalid, "no request part")
+	}
+	req, err := a.Submit(r.Context(), sub)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{
+		"id": req.ID, "state": req.State, "acceptedAt": req.AcceptedAt, "dueAt": req.DueAt,
+		"links": map[string]string{"self": "/api/v1/requests/" + req.ID, "cabinet": "/api/v1/cabinet/messages"},
+	})
+}
+
+func readLimited(r io.Reader, limit int64, code egov.Code) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if int64(len(data)) > limit {
+		return nil, egov.Errorf(code, "part larger than %d bytes", limit)
+	}
+	return data, nil
+}
+
+func bodyError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return egov.Errorf(egov.CodeBodyTooLarge, "submission")
+	}
+	return egov.Errorf(egov.CodeFormInvalid, "multipart body: %v", err)
+}
+
+func (a *App) handleRequests(c echo.Context) error {
+	list, err := a.Requests(c.Request().Context(), sessionOf(c).IIN, atoi(c.QueryParam("limit")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"requests": list})
+}
+
+func (a *App) handleRequest(c echo.Context) error {
+	r, err := a.RequestOf(c.Request().Context(), sessionOf(c).IIN, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+// cabinetView is a cabinet message in the requested language.
+type cabinetView struct {
+	CabinetMessage
+	TitleText string `json:"titleText"`
+	BodyText  string `json:"bodyText"`
+}
+
+func localized(m CabinetMessage, lang string) cabinetView {
+	return cabinetView{CabinetMessage: m,
+		TitleText: egov.Message{RU: m.Title.RU, KK: m.Title.KK, EN: m.Title.EN}.In(lang),
+		BodyText:  egov.Message{RU: m.Text.RU, KK: m.Text.KK, EN: m.Text.EN}.In(lang)}
+}
+
+func (a *App) handleCabinet(c echo.Context) error {
+	limit, _ := strconv.Atoi(c.QueryParam("limit"))
+	page, err := a.Cabinet(c.Request().Context(), sessionOf(c).IIN, c.QueryParam("cursor"), limit, c.QueryParam("unread") == "true")
+	if err != nil {
+		return err
+	}
+	lang := language(c.Request())
+	out := make([]cabinetView, len(page.Messages))
+	for i, m := range page.Messages {
+		out[i] = localized(m, lang)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": out, "unread": page.Unread, "next": page.Next})
+}
+
+func (a *App) handleCabinetMessage(c echo.Context) error {
+	m, _, err := a.CabinetMessageOf(c.Request().Context(), sessionOf(c).IIN, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, localized(*m, language(c.Request())))
+}
+
+func (a *App) handleCabinetDocument(c echo.Context) error {
+	m, doc, err := a.CabinetMessageOf(c.Request().Context(), sessionOf(c).IIN, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if !m.HasDocument || doc == "" {
+		return egov.Errorf(egov.CodeNotFound, "message has no document")
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="result-`+m.RequestID+`.xml"`)
+	return c.Blob(http.StatusOK, "application/xml; charset=utf-8", []byte(doc))
+}
+
+func (a *App) handleMarkRead(c echo.Context) error {
+	if err := a.MarkRead(c.Request().Context(), sessionOf(c).IIN, c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *App) healthHandler(checks []HealthCheck) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+		defer cancel()
+		status := map[string]string{}
+		ok := true
+		all := append([]HealthCheck{{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }}}, checks...)
+		for _, h := range all {
+			if err := h.Check(ctx); err != nil {
+				status[h.Name], ok = "unavailable", false
+			} else {
+				status[h.Name] = "ok"
+			}
+		}
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		return c.JSON(code, status)
+	}
+}
+
+// httpMetrics counts requests by route and status.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "gateway", Name: "http_requests_total",
+			Help: "HTTP requests by route and status."}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "gateway", Name: "http_request_seconds",
+			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"route"}),
+	}
+	reg.MustRegister(m.requests, m.latency, prometheus.NewGoCollector())
+	return m
+}
+
+var twelveDigits = regexp.MustCompile(`\b\d{12}\b`)
+
+// accessLog logs every request with IINs masked and feeds the metrics.
+func (a *App) accessLog(m *httpMetrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			status := c.Response().Status
+			route := c.Path()
+			m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+			m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			path := twelveDigits.ReplaceAllStringFunc(c.Request().URL.Path, func(s string) string { return s[:4] + "******" + s[10:] })
+			a.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http",
+				slog.String("method", c.Request().Method), slog.String("path", path), slog.Int("status", status),
+				slog.Duration("latency", time.Since(start)), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.String("client", c.RealIP()))
+			return nil
+		}
+	}
+}

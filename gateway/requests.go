@@ -1,0 +1,299 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov"
+	"egov/signing"
+)
+
+// Request states, in the order a request passes them.
+const (
+	StateWaitingForRelay = "waiting-for-relay"
+	StateRelayed         = "relayed"
+	StateDelivered       = "delivered"
+	StateInProgress      = "in-progress" // accepted for processing by the provider
+	StateCompleted       = "completed"
+	StateRefused         = "refused"
+)
+
+// Request is a citizen's accepted request as the portal tracks it.
+type Request struct {
+	ID          string             `json:"id"`
+	Service     string             `json:"service"`
+	Region      string             `json:"region"`
+	State       string             `json:"state"`
+	AcceptedAt  time.Time          `json:"acceptedAt"`
+	DueAt       time.Time          `json:"dueAt"`
+	Attachments []AttachmentHeader `json:"attachments,omitempty"`
+	LastError   string             `json:"lastError,omitempty"`
+	Outcome     string             `json:"outcome,omitempty"`
+	History     []HistoryEntry     `json:"history"`
+	// Evidence of the citizen's signature.
+	Evidence *signing.Evidence `json:"evidence,omitempty"`
+}
+
+// HistoryEntry is one step of a request's life.
+type HistoryEntry struct {
+	State string    `json:"state"`
+	At    time.Time `json:"at"`
+	Note  string    `json:"note,omitempty"`
+}
+
+// Attachment is one uploaded document of a submission.
+type Attachment struct {
+	FileName string
+	MIMEType string
+	Data     []byte
+}
+
+// Submission is what a citizen sends: the signed XML and the attachments.
+type Submission struct {
+	Session     *Session
+	Document    []byte
+	Attachments []Attachment
+}
+
+// ErrReplayed carries the id of the request already accepted under the
+// same request id.
+type ErrReplayed struct{ RequestID string }
+
+func (e *ErrReplayed) Error() string { return "request already accepted: " + e.RequestID }
+
+func (a *App) requestKey(iin, id string) string { return a.key("{"+iin+"}", "request", id) }
+func (a *App) historyKey(iin, id string) string {
+	return a.key("{"+iin+"}", "request", id, "history")
+}
+func (a *App) requestIndexKey(iin string) string { return a.key("{"+iin+"}", "requests") }
+func (a *App) outboxKey(iin string) string       { return a.key("{"+iin+"}", "outbox") }
+func (a *App) attachmentKey(iin, sum string) string {
+	return a.key("{"+iin+"}", "attachment", sum)
+}
+func (a *App) relayStream() string { return a.key("{outbox}") }
+
+// attachmentRetention keeps submitted bytes until long after the relay.
+const attachmentRetention = 30 * 24 * time.Hour
+
+// Submit runs the submission pipeline of DESIGN §3.1 and SPEC §1 (C2, P4,
+// acceptance): signature and certificate, the IIN of request, certificate
+// and session, the service and its form, the attachments against their
+// signed headers, freshness and replay; then it persists the request, its
+// outbox entry and the cabinet's "accepted" message in one transaction.
+func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
+	if int64(len(sub.Document)) > a.cfg.MaxXML {
+		return nil, egov.Errorf(egov.CodeXMLTooLarge, "%d bytes", len(sub.Document))
+	}
+	res, err := a.verifier.Verify(ctx, sub.Document)
+	if err != nil {
+		return nil, err
+	}
+	req, err := ParseServiceRequest(res.Element)
+	if err != nil {
+		return nil, err
+	}
+	// C2: the IIN of the request, of the certificate and of the session agree.
+	if err := res.RequireIIN(req.Applicant.IIN); err != nil {
+		return nil, err
+	}
+	if req.Applicant.IIN != sub.Session.IIN {
+		return nil, egov.Errorf(egov.CodeIINMismatch, "request IIN differs from the session's")
+	}
+	if req.Applicant.BIN != "" {
+		if err := res.RequireBIN(req.Applicant.BIN); err != nil {
+			return nil, err
+		}
+		if req.Applicant.BIN != sub.Session.BIN {
+			return nil, egov.Errorf(egov.CodeBINMismatch, "request BIN differs from the session's")
+		}
+	}
+	svc, schedule, err := a.cfg.Catalogue.PortalSchedule(req.ServiceCode, req.Region)
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.Portal.CheckForm(req); err != nil {
+		return nil, err
+	}
+	now := a.now()
+	if err := svc.Portal.CheckDocuments(req, now); err != nil {
+		return nil, err
+	}
+	if err := a.matchAttachments(req, sub.Attachments); err != nil {
+		return nil, err
+	}
+	if d := now.Sub(req.IssuedAt); d > a.cfg.IssueWindow || d < -a.cfg.IssueWindow {
+		return nil, egov.Errorf(egov.CodeRequestStale, "issued %s, now %s", req.IssuedAt.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+
+	iin := req.Applicant.IIN
+	r := &Request{ID: req.RequestID, Service: req.ServiceCode, Region: req.Region, State: StateWaitingForRelay,
+		AcceptedAt: now, DueAt: a.cfg.Calendar.AddWorkingTime(now, schedule.Term()),
+		Attachments: req.Attachments, Evidence: &res.Evidence}
+	r.History = []HistoryEntry{{State: "accepted", At: now}}
+	seq, err := a.cabinetSeq(ctx, iin, 1)
+	if err != nil {
+		return nil, err
+	}
+	// Attachments first: content-addressed, so a failed transaction leaves
+	// nothing wrong behind, only bytes that expire.
+	if len(sub.Attachments) > 0 {
+		pipe := a.rdb.Pipeline()
+		for _, att := range sub.Attachments {
+			sum := sha256.Sum256(att.Data)
+			pipe.Set(ctx, a.attachmentKey(iin, hex.EncodeToString(sum[:])), att.Data, attachmentRetention)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	key := a.requestKey(iin, r.ID)
+	err = a.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		if n, err := tx.Exists(ctx, key).Result(); err != nil {
+			return err
+		} else if n == 1 {
+			return &ErrReplayed{RequestID: r.ID}
+		}
+		attJSON, _ := json.Marshal(r.Attachments)
+		evJSON, _ := json.Marshal(r.Evidence)
+		histJSON, _ := json.Marshal(r.History[0])
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, "id", r.ID, "iin", iin, "bin", req.Applicant.BIN, "service", r.Service, "region", r.Region,
+				"state", r.State, "acceptedAt", now.UnixMilli(), "dueAt", r.DueAt.UnixMilli(),
+				"recipient", svc.Portal.Recipient, "document", sub.Document, "attachments", attJSON, "evidence", evJSON)
+			p.RPush(ctx, a.historyKey(iin, r.ID), histJSON)
+			p.ZAdd(ctx, a.requestIndexKey(iin), redis.Z{Score: float64(now.UnixMilli()), Member: r.ID})
+			p.SAdd(ctx, a.outboxKey(iin), r.ID)
+			a.fileMessage(ctx, p, iin, seq, acceptedMessage(r, svc), "")
+			return nil
+		})
+		return err
+	}, key)
+	if err != nil {
+		return nil, err
+	}
+	// Wake the relay. Were this lost, the sweeper finds the outbox entry.
+	if err := a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(), Values: []any{"iin", iin, "id", r.ID}}).Err(); err != nil {
+		a.log.Warn("relay hint lost, the sweeper will find the request", "err", err)
+	}
+	a.log.Info("request accepted", "request", r.ID, "service", r.Service, "iin", signing.MaskIIN(iin),
+		"certificate", res.Evidence.CertificateSerial, "due", r.DueAt)
+	return r, nil
+}
+
+// matchAttachments pairs the uploaded files with the signed headers: each
+// header has exactly one file of its size and SHA-256, and no file is left
+// over.
+func (a *App) matchAttachments(req *ServiceRequest, files []Attachment) error {
+	used := make([]bool, len(files))
+	for _, h := range req.Attachments {
+		found := false
+		for i, f := range files {
+			if used[i] || f.FileName != h.FileName {
+				continue
+			}
+			sum := sha256.Sum256(f.Data)
+			if hex.EncodeToString(sum[:]) != h.SHA256 || int64(len(f.Data)) != h.Size {
+				return egov.Errorf(egov.CodeAttachmentMismatch, "%s", h.FileName)
+			}
+			if int64(len(f.Data)) > a.cfg.MaxAttachment {
+				return egov.Errorf(egov.CodeAttachmentRejected, "%s larger than %d bytes", h.FileName, a.cfg.MaxAttachment)
+			}
+			used[i], found = true, true
+			break
+		}
+		if !found {
+			return egov.Errorf(egov.CodeAttachmentMissing, "%s declared but not attached", h.FileName)
+		}
+	}
+	for i, f := range files {
+		if !used[i] {
+			return egov.Errorf(egov.CodeAttachmentUndeclared, "%s", f.FileName)
+		}
+	}
+	return nil
+}
+
+func acceptedMessage(r *Request, svc *Service) CabinetMessage {
+	due := r.DueAt.In(Almaty).Format("02.01.2006 15:04")
+	return CabinetMessage{
+		ID: "accepted-" + r.ID, Kind: "accepted", RequestID: r.ID, At: r.AcceptedAt,
+		Title: Names{RU: "Запрос принят: " + svc.Names.RU, KK: "Сұрау қабылданды: " + svc.Names.KK, EN: "Request accepted: " + svc.Names.EN},
+		Text: Names{
+			RU: "Ваш запрос принят. Результат будет готов не позднее " + due + " (время Астаны).",
+			KK: "Сұрауыңыз қабылданды. Нәтиже " + due + " кешіктірілмей дайын болады (Астана уақыты).",
+			EN: "Your request has been accepted. The result will be ready by " + due + " (Astana time).",
+		},
+		Data: map[string]string{"dueAt": r.DueAt.Format(time.RFC3339), "service": svc.Code},
+	}
+}
+
+// RequestOf returns one of the citizen's requests with its history;
+// another citizen's request is not found.
+func (a *App) RequestOf(ctx context.Context, iin, id string) (*Request, error) {
+	pipe := a.rdb.Pipeline()
+	h := pipe.HGetAll(ctx, a.requestKey(iin, id))
+	hist := pipe.LRange(ctx, a.historyKey(iin, id), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	v := h.Val()
+	if v["id"] == "" {
+		return nil, egov.Errorf(egov.CodeNotFound, "request")
+	}
+	r := &Request{ID: v["id"], Service: v["service"], Region: v["region"], State: v["state"],
+		AcceptedAt: msToTime(v["acceptedAt"]), DueAt: msToTime(v["dueAt"]), LastError: v["lastError"], Outcome: v["outcome"]}
+	_ = json.Unmarshal([]byte(v["attachments"]), &r.Attachments)
+	if v["evidence"] != "" {
+		r.Evidence = &signing.Evidence{}
+		_ = json.Unmarshal([]byte(v["evidence"]), r.Evidence)
+	}
+	for _, e := range hist.Val() {
+		var he HistoryEntry
+		if json.Unmarshal([]byte(e), &he) == nil {
+			r.History = append(r.History, he)
+		}
+	}
+	return r, nil
+}
+
+// Requests lists the citizen's requests, newest first.
+func (a *App) Requests(ctx context.Context, iin string, limit int) ([]*Request, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 50
+	}
+	ids, err := a.rdb.ZRevRange(ctx, a.requestIndexKey(iin), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Request, 0, len(ids))
+	for _, id := range ids {
+		r, err := a.RequestOf(ctx, iin, id)
+		if err != nil {
+			return nil, err
+		}
+		r.History, r.Evidence = nil, nil
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func msToTime(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// appendHistory adds an entry inside a transaction.
+func (a *App) appendHistory(ctx context.Context, p redis.Pipeliner, iin, id string, e HistoryEntry) {
+	data, _ := json.Marshal(e)
+	p.RPush(ctx, a.historyKey(iin, id), data)
+}
