@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -61,7 +62,7 @@ type switchableBus struct {
 
 var errBusDown = errors.New("dial tcp: connection refused")
 
-func (s *switchableBus) isDown() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.down }
+func (s *switchableBus) isDown() bool   { s.mu.Lock(); defer s.mu.Unlock(); return s.down }
 func (s *switchableBus) SetDown(v bool) { s.mu.Lock(); s.down = v; s.mu.Unlock() }
 func (s *switchableBus) SendMessage(ctx context.Context, r *soap.SendMessage) (*soap.SendMessageResponse, error) {
 	if s.isDown() {
@@ -104,7 +105,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Verifier: verifier})
+	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func newEnv(t *testing.T) *env {
 	app, err := gateway.New(r.Client, gateway.Config{
 		KeyPrefix: r.Prefix, Verifier: verifier, Bus: sw, Sender: portalSender,
 		ProviderBINs: map[string]string{"ais-rynok-truda": providerBIN},
-		RelayBackoff: 20 * time.Millisecond, Now: c.Now,
+		RelayBackoff: 20 * time.Millisecond, Now: c.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,9 @@ func (a *App) relayOne(ctx context.Context, iin, id string) bool {
 		a.rdb.SRem(ctx, a.outboxKey(iin), id)
 		return true
 	}
-	if next := msToTime(str(v[5])); a.now().Before(next) {
+	// Backoff runs on the machine's clock: it paces retries, it is not a
+	// term of the regulations.
+	if next := msToTime(str(v[5])); time.Now().Before(next) {
 		return false
 	}
 	service, doc := str(v[1]), str(v[2])
@@ -136,7 +138,7 @@ func (a *App) relayOne(ctx context.Context, iin, id string) bool {
 	attempts := atoi(str(v[4])) + 1
 	backoff := a.cfg.RelayBackoff << min(attempts-1, 6)
 	backoff = min(backoff, time.Minute)
-	a.rdb.HSet(ctx, key, "relayAttempts", attempts, "nextRelayAt", a.now().Add(backoff).UnixMilli(),
+	a.rdb.HSet(ctx, key, "relayAttempts", attempts, "nextRelayAt", time.Now().Add(backoff).UnixMilli(),
 		"lastError", "the bus did not accept the request yet: "+errorText(err))
 	a.log.Warn("relay failed, will retry", "request", id, "attempt", attempts, "retry_in", backoff, "err", err)
 	return false

@@ -1,0 +1,323 @@
+package gateway_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"egov/gateway"
+)
+
+func TestAuthorisationRefusals(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	var p problem
+	tests := []struct {
+		name string
+		body map[string]string
+		code int
+		want string
+	}{
+		{"invalid IIN at registration", map[string]string{"iin": "123456789011", "password": passwordOK, "phone": "+77010000000"}, 400, "iin-invalid"},
+		{"weak password", map[string]string{"iin": citizen2IIN, "password": "short1", "phone": "+77010000000"}, 400, "password-weak"},
+		{"bad phone", map[string]string{"iin": citizen2IIN, "password": passwordOK, "phone": "8-701"}, 400, "phone-invalid"},
+		{"existing account", map[string]string{"iin": citizenIIN, "password": passwordOK, "phone": "+77010000000"}, 409, "account-exists"},
+	}
+	for _, tt := range tests {
+		if code, _ := e.call("POST", "/api/v1/accounts", "", tt.body, &p); code != tt.code || p.Code != tt.want {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, code, p.Code, tt.code, tt.want)
+		}
+	}
+	// Wrong password, unknown IIN, malformed IIN: one and the same refusal.
+	for _, body := range []map[string]string{
+		{"iin": citizenIIN, "password": "Wrong-password-1"},
+		{"iin": citizen2IIN, "password": passwordOK},
+		{"iin": "not-an-iin", "password": passwordOK},
+	} {
+		code, _ := e.call("POST", "/api/v1/sessions", "", body, &p)
+		if code != 401 || p.Code != "authorization-refused" || p.Messages["kk"] == "" {
+			t.Errorf("login %v: %d %+v", body, code, p)
+		}
+	}
+	// Locked after repeated failures, even with the right password.
+	for i := 0; i < 5; i++ {
+		e.call("POST", "/api/v1/sessions", "", map[string]string{"iin": citizenIIN, "password": "Wrong-password-1"}, nil)
+	}
+	if code, _ := e.call("POST", "/api/v1/sessions", "", map[string]string{"iin": citizenIIN, "password": passwordOK}, &p); code != 401 {
+		t.Fatalf("locked account logged in: %d", code)
+	}
+	// Session tokens: missing, forged, after logout.
+	for _, token := range []string{"", "forged", strings.Repeat("A", 43)} {
+		if code, _ := e.call("GET", "/api/v1/requests", token, nil, &p); code != 401 || p.Code != "authorization-refused" {
+			t.Errorf("token %q: %d %s", token, code, p.Code)
+		}
+	}
+}
+
+func TestRateLimitIgnoresForwardedHeaders(t *testing.T) {
+	e := newEnv(t)
+	var last int
+	for i := 0; i < 25; i++ {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/sessions", strings.NewReader(`{"iin":"791028302728","password":"x"}`))
+		req.Header.Set("Content-Type", "application/json")
+		// A forged client address must not buy more attempts.
+		req.Header.Set("X-Forwarded-For", "10.0.0."+strings.Repeat("1", 1+i%2))
+		req.Header.Set("X-Real-IP", "10.1.1.1")
+		var p problem
+		last, _ = e.do(req, &p)
+		if i == 24 && p.Code != "rate-limited" {
+			t.Fatalf("attempt %d: %d %s", i+1, last, p.Code)
+		}
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("25 attempts a minute from one address: last answer %d", last)
+	}
+}
+
+func TestSignatureRefusalsThroughHTTP(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	// Documents of the signing corpus: the pipeline refuses before reading them.
+	for file, want := range map[string]string{
+		"tampered-iin.xml":            "signature-invalid",
+		"expired.xml":                 "certificate-expired",
+		"revoked.xml":                 "certificate-revoked",
+		"untrusted-ca.xml":            "certificate-untrusted",
+		"auth-key.xml":                "key-usage-invalid",
+		"weak-1024.xml":               "key-too-weak",
+		"gost.xml":                    "algorithm-gost-unsupported",
+		"sha1.xml":                    "algorithm-forbidden",
+		"unsigned.xml":                "signature-missing",
+		"two-signatures.xml":          "signature-multiple",
+		"wrapping-moved.xml":          "signature-invalid",
+		"comment-in-iin.xml":          "xml-comment-forbidden",
+		"billion-laughs.xml":          "xml-doctype-forbidden",
+		"doctype-external-entity.xml": "xml-doctype-forbidden",
+		"too-deep.xml":                "xml-too-deep",
+		"invalid-utf8.xml":            "xml-malformed",
+		"oversized.xml":               "xml-too-large",
+	} {
+		doc, err := os.ReadFile(filepath.Join("../fixtures/signing", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p problem
+		code := e.submit(token, doc, nil, &p)
+		if p.Code != want || code < 400 || p.Title == "" {
+			t.Errorf("%s: %d %s, want %s", file, code, p.Code, want)
+		}
+	}
+}
+
+func TestSubmissionRefusals(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	e.register(citizen2IIN)
+	token := e.login(citizenIIN)
+	token2 := e.login(citizen2IIN)
+	now := e.clock.Now()
+	otherScan := file{"other.pdf", "application/pdf", []byte("%PDF another file")}
+	tests := []struct {
+		name   string
+		token  string
+		key    string
+		iin    string
+		issued time.Time
+		files  []file // declared in the document
+		send   []file // sent as parts
+		mutate func(string) string
+		want   string
+		status int
+	}{
+		{"session of another citizen", token2, "citizen", citizenIIN, now, []file{idScan}, []file{idScan}, nil, "iin-mismatch", 403},
+		{"request IIN not the certificate's", token2, "citizen", citizen2IIN, now, []file{idScan}, []file{idScan}, nil, "iin-mismatch", 403},
+		{"stale issue time", token, "citizen", citizenIIN, now.Add(-time.Hour), []file{idScan}, []file{idScan}, nil, "request-stale", 422},
+		{"declared attachment missing", token, "citizen", citizenIIN, now, []file{idScan}, nil, nil, "attachment-missing", 422},
+		{"attachment bytes differ", token, "citizen", citizenIIN, now, []file{idScan}, []file{{idScan.name, idScan.mime, []byte("%PDF changed")}}, nil, "attachment-mismatch", 422},
+		{"undeclared attachment", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan, otherScan}, nil, "attachment-undeclared", 422},
+		{"required document absent", token, "citizen", citizenIIN, now, nil, nil, nil, "attachment-missing", 422},
+		{"unknown service", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
+			func(d string) string { return strings.Replace(d, "job-seeker-registration", "space-travel", 1) }, "service-unknown", 404},
+		{"office-only service", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
+			func(d string) string { return strings.Replace(d, "job-seeker-registration", "child-benefit", 1) }, "service-not-on-portal", 422},
+		{"region without portal regulation", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
+			func(d string) string {
+				return strings.Replace(strings.Replace(d, "job-seeker-registration", "employment-referral", 1), `<Field name="education">higher</Field><Field name="profession">Инженер</Field>`, `<Field name="measure">public-works</Field>`, 1)
+			}, "region-not-served", 422},
+		{"form value outside its list", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
+			func(d string) string { return strings.Replace(d, ">higher<", ">astronaut<", 1) }, "form-invalid", 422},
+		{"unknown form field", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
+			func(d string) string {
+				return strings.Replace(d, "</Form>", `<Field name="salary">1000000</Field></Form>`, 1)
+			}, "form-invalid", 422},
+		{"expired identity document", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
+			func(d string) string { return strings.Replace(d, `expires="2030-01-01"`, `expires="2020-01-01"`, 1) }, "attachment-rejected", 422},
+	}
+	for _, tt := range tests {
+		doc, _ := requestDoc(t, tt.key, tt.iin, tt.issued, tt.files, tt.mutate)
+		var p problem
+		code := e.submit(tt.token, doc, tt.send, &p)
+		if code != tt.status || p.Code != tt.want {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, code, p.Code, tt.status, tt.want)
+		}
+	}
+	// Nothing refused reached the citizen's requests.
+	var list struct{ Requests []any }
+	e.call("GET", "/api/v1/requests", token, nil, &list)
+	if len(list.Requests) != 0 {
+		t.Fatalf("refused submissions were stored: %d", len(list.Requests))
+	}
+}
+
+func TestReplayAnswers409WithTheFirstRequest(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
+		t.Fatalf("first: %d", code)
+	}
+	var p problem
+	if code := e.submit(token, doc, []file{idScan}, &p); code != http.StatusConflict || p.Code != "request-replayed" || p.Links["first"] != "/api/v1/requests/"+id {
+		t.Fatalf("replay: %d %+v", code, p)
+	}
+}
+
+func TestBusOutageDelaysButLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	e.switch_.SetDown(true)
+	doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
+		t.Fatalf("submit while the bus is down: %d", code)
+	}
+	var r requestView
+	for i := 0; i < 200 && r.LastError == ""; i++ {
+		e.call("GET", "/api/v1/requests/"+id, token, nil, &r)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r.State != gateway.StateWaitingForRelay || r.LastError == "" {
+		t.Fatalf("during the outage: %+v", r)
+	}
+	e.switch_.SetDown(false)
+	e.waitState(token, id, gateway.StateRelayed)
+}
+
+func TestCitizensSeeOnlyTheirOwn(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	e.register(citizen2IIN)
+	token := e.login(citizenIIN)
+	token2 := e.login(citizen2IIN)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+		if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
+			t.Fatalf("submit %d: %d", i, code)
+		}
+		ids = append(ids, id)
+	}
+	var p problem
+	if code, _ := e.call("GET", "/api/v1/requests/"+ids[0], token2, nil, &p); code != 404 || p.Code != "not-found" {
+		t.Fatalf("another citizen's request: %d %s", code, p.Code)
+	}
+	var page cabinetPage
+	e.call("GET", "/api/v1/cabinet/messages", token, nil, &page)
+	msgID := page.Messages[0].ID
+	for _, path := range []string{"/api/v1/cabinet/messages/" + msgID, "/api/v1/cabinet/messages/" + msgID + "/document"} {
+		if code, _ := e.call("GET", path, token2, nil, &p); code != 404 {
+			t.Fatalf("%s for another citizen: %d", path, code)
+		}
+	}
+	if code, _ := e.call("POST", "/api/v1/cabinet/messages/"+msgID+"/read", token2, nil, &p); code != 404 {
+		t.Fatalf("marking another citizen's message: %d", code)
+	}
+	e.call("GET", "/api/v1/cabinet/messages", token2, nil, &page)
+	if len(page.Messages) != 0 {
+		t.Fatalf("citizen 2 sees %d messages", len(page.Messages))
+	}
+	// Pagination: one per page, newest first, each once.
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		e.call("GET", "/api/v1/cabinet/messages?limit=1&cursor="+cursor, token, nil, &page)
+		for _, m := range page.Messages {
+			if seen[m.ID] {
+				t.Fatalf("message %s on two pages", m.ID)
+			}
+			seen[m.ID] = true
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	if len(seen) != 3 || !seen["accepted-"+ids[2]] {
+		t.Fatalf("pages held %v", seen)
+	}
+}
+
+func TestLoginBySignature(t *testing.T) {
+	e := newEnv(t)
+	var ch struct {
+		Nonce    string `json:"nonce"`
+		Document string `json:"document"`
+	}
+	e.call("GET", "/api/v1/auth/challenge", "", nil, &ch)
+	signed, err := signer(t, "citizen-auth").Sign([]byte(ch.Document))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Token, IIN, Method string
+	}
+	if code, _ := e.call("POST", "/api/v1/sessions/signature", "", signed, &s); code != http.StatusCreated || s.IIN != citizenIIN || s.Method != "signature" {
+		t.Fatalf("login by signature: %d %+v", code, s)
+	}
+	if code, _ := e.call("GET", "/api/v1/requests", s.Token, nil, nil); code != 200 {
+		t.Fatalf("session from signature: %d", code)
+	}
+	var p problem
+	if code, _ := e.call("POST", "/api/v1/sessions/signature", "", signed, &p); code != 401 || p.Code != "authorization-refused" {
+		t.Fatalf("challenge used twice: %d %s", code, p.Code)
+	}
+}
+
+func TestCatalogueAndSkeleton(t *testing.T) {
+	e := newEnv(t)
+	var list struct {
+		Services []struct {
+			Code, Name string
+			Portal     bool
+		}
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/services?portal=true", nil)
+	req.Header.Set("Accept-Language", "en")
+	e.do(req, &list)
+	if len(list.Services) != 3 || list.Services[0].Name != "Registration of job seekers" {
+		t.Fatalf("portal services %+v", list.Services)
+	}
+	var skeleton string
+	code, _ := e.call("GET", "/api/v1/services/job-seeker-registration/skeleton?region=aktobe", "", nil, &skeleton)
+	if code != 200 || !strings.Contains(skeleton, `<Field name="education">secondary|vocational|higher</Field>`) || !strings.Contains(skeleton, `kind="identity-document"`) {
+		t.Fatalf("skeleton %d:\n%s", code, skeleton)
+	}
+	var p problem
+	if code, _ := e.call("GET", "/api/v1/services/child-benefit/skeleton?region=aktobe", "", nil, &p); code != 422 || p.Code != "service-not-on-portal" {
+		t.Fatalf("skeleton of an office service: %d %s", code, p.Code)
+	}
+	var hdr http.Header
+	code, hdr = e.call("GET", "/api/v1/no-such", "", nil, &p)
+	if code != 404 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/problem+json") || hdr.Get("X-Request-Id") == "" || hdr.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("unknown path: %d %v", code, hdr)
+	}
+	var health map[string]string
+	if code, _ := e.call("GET", "/healthz", "", nil, &health); code != 200 || health["redis"] != "ok" {
+		t.Fatalf("health %d %v", code, health)
+	}
+}
