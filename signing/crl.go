@@ -178,3 +178,19 @@ func (s *CRLSet) fetch(ctx context.Context, src string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// Fresh reports an error when no list is loaded or one of them is past
+// its nextUpdate at now: revocation answers would be "unknown".
+func (s *CRLSet) Fresh(now time.Time) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.lists) == 0 {
+		return errors.New("crl: no list loaded")
+	}
+	for _, l := range s.lists {
+		if now.After(l.nextUpdate) {
+			return fmt.Errorf("crl: a list went stale at %s", l.nextUpdate.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}

@@ -176,7 +176,13 @@ func TestCRL(t *testing.T) {
 	if err := a.Revoke(bad.Certificate, revokedAt, 1); err != nil {
 		t.Fatal(err)
 	}
+	if (&signing.CRLSet{}).Fresh(corpusTime) == nil {
+		t.Fatal("an empty CRL set reads as fresh")
+	}
 	set := crlSet(t, a, corpusTime.Add(-time.Hour), corpusTime.Add(time.Hour))
+	if set.Fresh(corpusTime) != nil || set.Fresh(corpusTime.Add(2*time.Hour)) == nil {
+		t.Fatal("Fresh does not follow nextUpdate")
+	}
 	rev := &signing.Revocation{CRL: set}
 	if _, err := rev.Check(context.Background(), good.Certificate, a.CA, corpusTime); err != nil {
 		t.Fatalf("good: %v", err)
