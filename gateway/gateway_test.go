@@ -118,7 +118,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(app.Handler(gateway.HTTPOptions{}))
+	srv := httptest.NewServer(conformance(t, app.Handler(gateway.HTTPOptions{})))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { app.Run(ctx); close(done) }()
