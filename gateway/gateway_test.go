@@ -440,3 +440,41 @@ func TestRefusalReachesTheCabinet(t *testing.T) {
 		t.Fatalf("refusal message %+v", page.Messages[0])
 	}
 }
+
+func TestAnswerFiledOnce(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
+		t.Fatalf("submit %d", code)
+	}
+	e.waitState(token, id, gateway.StateRelayed)
+	// Stop the gateway's own consumer to hand it the same message twice.
+	e.cancel()
+	time.Sleep(1500 * time.Millisecond)
+	e.provider("registered")
+	ctx := context.Background()
+	resp, err := e.bus.GetMessages(ctx, shep.NewGetMessages(portalSender, "job-seeker-registration", 10, time.Second))
+	if err != nil || len(resp.Response.Messages) != 2 {
+		t.Fatalf("answers on the portal's queue: %v %v", resp, err)
+	}
+	for round := 0; round < 2; round++ {
+		for _, m := range resp.Response.Messages {
+			if err := e.app.HandleAnswer(ctx, m); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+	r, err := e.app.RequestOf(ctx, citizenIIN, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.History) != 5 || r.State != gateway.StateCompleted {
+		t.Fatalf("after handling each answer twice: %s %+v", r.State, r.History)
+	}
+	page, err := e.app.Cabinet(ctx, citizenIIN, "", 50, false)
+	if err != nil || len(page.Messages) != 4 {
+		t.Fatalf("cabinet holds %d messages, want 4 (accepted, access, status, result)", len(page.Messages))
+	}
+}
