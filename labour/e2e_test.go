@@ -1,0 +1,432 @@
+package labour_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"egov/gateway"
+	"egov/internal/redistest"
+	"egov/labour"
+	"egov/shep"
+	"egov/shep/gbdfl"
+	"egov/shep/soap"
+	"egov/signing"
+	"egov/signing/pki"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// stack is the bus, the portal and the labour-market system, each behind
+// its own HTTP server or client, on one real Redis.
+type stack struct {
+	t        *testing.T
+	r        *redistest.Redis
+	bus      *shep.Bus
+	busSrv   *httptest.Server
+	portal   *httptest.Server
+	now      func() time.Time
+	verifier *signing.Verifier
+	labour   func() context.CancelFunc
+	keys     map[string]*signing.Signer
+}
+
+// The stack's clock: Thursday 15 January 2026, 10:00 in Almaty, when the
+// citizen born 3 February 2010 is still 15.
+var stackTime = time.Date(2026, 1, 15, 10, 0, 0, 0, gateway.Almaty)
+
+func newStack(t *testing.T, visibility time.Duration) *stack {
+	t.Helper()
+	r := redistest.New(t)
+	now := func() time.Time { return stackTime }
+	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl := &signing.CRLSet{Sources: []string{"../fixtures/pki/crl.pem"}, Trust: trust}
+	if err := crl.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	verifier := &signing.Verifier{Trust: trust, Revocation: &signing.Revocation{CRL: crl}, Now: now}
+	routing, err := shep.LoadRouting("../fixtures/shep/routing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Visibility: visibility, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	persons, err := gbdfl.Load("../fixtures/gbdfl/persons.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus.HandleSync(gbdfl.ServiceID, persons)
+	busSrv := httptest.NewServer(bus.Handler())
+	busClient := &shep.HTTPClient{BaseURL: busSrv.URL}
+
+	app, err := gateway.New(r.Client, gateway.Config{KeyPrefix: r.Prefix, Verifier: verifier, Bus: busClient,
+		Sender:       soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"},
+		ProviderBINs: map[string]string{"ais-rynok-truda": "940140000385"}, RelayBackoff: 50 * time.Millisecond, Now: now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	portal := httptest.NewServer(app.Handler(gateway.HTTPOptions{}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { app.Run(ctx); close(done) }()
+
+	s := &stack{t: t, r: r, bus: bus, busSrv: busSrv, portal: portal, now: now, verifier: verifier, keys: map[string]*signing.Signer{}}
+	provider := s.key("provider")
+	var mu sync.Mutex
+	var stops []context.CancelFunc
+	s.labour = func() context.CancelFunc {
+		sys, err := labour.New(r.Client, labour.Config{Bus: &shep.HTTPClient{BaseURL: busSrv.URL},
+			Sender: soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}, Signer: provider,
+			Verifier: verifier, KeyPrefix: r.Prefix, Now: now, Log: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lctx, lcancel := context.WithCancel(context.Background())
+		ldone := make(chan struct{})
+		go func() { sys.Run(lctx); close(ldone) }()
+		stop := func() { lcancel(); <-ldone }
+		mu.Lock()
+		stops = append(stops, stop)
+		mu.Unlock()
+		return stop
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		for _, stop := range stops {
+			stop()
+		}
+		mu.Unlock()
+		cancel()
+		<-done
+		portal.Close()
+		busSrv.Close()
+		_ = bus.Close()
+	})
+	return s
+}
+
+// key opens a fixture key, or issues a fresh certificate for an IIN from
+// a copy of the test authority.
+func (s *stack) key(name string) *signing.Signer {
+	if k, ok := s.keys[name]; ok {
+		return k
+	}
+	var k *signing.Signer
+	var err error
+	if strings.HasPrefix(name, "iin:") {
+		a := copyAuthority(s.t)
+		var iss *pki.Issued
+		iss, err = a.Issue(pki.IssueOptions{IIN: strings.TrimPrefix(name, "iin:"), Name: "ТЕСТОВ ТЕСТ",
+			NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+		if err == nil {
+			k = &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}
+		}
+	} else {
+		k, err = signing.LoadSigner(filepath.Join("../fixtures/pki/keys", name+".p12"), "Qwerty12")
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.keys[name] = k
+	return k
+}
+
+func copyAuthority(t *testing.T) *pki.Authority {
+	dir := t.TempDir()
+	for _, f := range []string{"root.crt", "root.key", "ca.crt", "ca.key", "index.json"} {
+		data, err := os.ReadFile(filepath.Join("../fixtures/pki", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := pki.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+type citizen struct {
+	iin, token string
+	key        *signing.Signer
+}
+
+func (s *stack) citizen(iin, keyName string) *citizen {
+	s.t.Helper()
+	body := fmt.Sprintf(`{"iin":%q,"password":"Samal-2026-parol","phone":"+77010000000"}`, iin)
+	if code, _ := s.post("/api/v1/accounts", "", "application/json", []byte(body), nil); code != http.StatusCreated {
+		s.t.Fatalf("register %s: %d", iin, code)
+	}
+	var sess struct{ Token string }
+	if code, _ := s.post("/api/v1/sessions", "", "application/json", []byte(fmt.Sprintf(`{"iin":%q,"password":"Samal-2026-parol"}`, iin)), &sess); code != http.StatusCreated {
+		s.t.Fatalf("login %s: %d", iin, code)
+	}
+	return &citizen{iin: iin, token: sess.Token, key: s.key(keyName)}
+}
+
+func (s *stack) post(path, token, ct string, body []byte, out any) (int, []byte) {
+	s.t.Helper()
+	req, _ := http.NewRequest("POST", s.portal.URL+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.do(req, out)
+}
+
+func (s *stack) get(path, token string, out any) int {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", s.portal.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	code, _ := s.do(req, out)
+	return code
+}
+
+func (s *stack) do(req *http.Request, out any) (int, []byte) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(data, out)
+	}
+	return resp.StatusCode, data
+}
+
+var scan = []byte("%PDF-1.7 identity card scan")
+
+// submit signs and sends a request of service with form fields; the
+// identity document is attached for registrations.
+func (s *stack) submit(c *citizen, service, form string) string {
+	s.t.Helper()
+	id := uuid.NewString()
+	atts := ""
+	if service == "job-seeker-registration" || service == "employment-referral" {
+		sum := sha256.Sum256(scan)
+		atts = fmt.Sprintf(`<Attachment kind="identity-document" fileName="id.pdf" mimeType="application/pdf" size="%d" sha256="%s" expires="2031-01-01"/>`,
+			len(scan), hex.EncodeToString(sum[:]))
+	}
+	doc := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1"><RequestId>%s</RequestId><ServiceCode>%s</ServiceCode><Region>aktobe</Region><IssuedAt>%s</IssuedAt><Applicant><IIN>%s</IIN><Surname>ТЕСТОВ</Surname><GivenName>ТЕСТ</GivenName></Applicant><Form>%s</Form><Attachments>%s</Attachments></ServiceRequest>
+`, id, service, s.now().Format(time.RFC3339), c.iin, form, atts)
+	signed, err := c.key.Sign([]byte(doc))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="request"`)
+	h.Set("Content-Type", "application/xml")
+	w, _ := mw.CreatePart(h)
+	w.Write(signed)
+	if atts != "" {
+		fw, _ := mw.CreateFormFile("file", "id.pdf")
+		fw.Write(scan)
+	}
+	mw.Close()
+	code, data := s.post("/api/v1/requests", c.token, mw.FormDataContentType(), body.Bytes(), nil)
+	if code != http.StatusAccepted {
+		s.t.Fatalf("submit %s for %s: %d %s", service, c.iin, code, data)
+	}
+	return id
+}
+
+type request struct {
+	State, Outcome string
+}
+
+// await waits for a request to reach its result and returns the state.
+func (s *stack) await(c *citizen, id string) request {
+	s.t.Helper()
+	var r request
+	for i := 0; i < 500; i++ {
+		s.get("/api/v1/requests/"+id, c.token, &r)
+		if r.State == gateway.StateCompleted || r.State == gateway.StateRefused {
+			return r
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("request %s stuck in %s", id, r.State)
+	return r
+}
+
+type message struct {
+	ID, Kind, RequestID string
+	Data                map[string]string
+	HasDocument         bool
+}
+
+func (s *stack) results(c *citizen) []message {
+	var page struct{ Messages []message }
+	s.get("/api/v1/cabinet/messages?limit=100", c.token, &page)
+	var out []message
+	for _, m := range page.Messages {
+		if m.Kind == "result" || m.Kind == "refusal" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestJobSeekerJourneyAndRefusals(t *testing.T) {
+	s := newStack(t, 30*time.Second)
+	s.labour()
+	aidos := s.citizen("791028302728", "citizen")
+	id := s.submit(aidos, "job-seeker-registration", `<Field name="education">higher</Field>`)
+	if r := s.await(aidos, id); r.State != gateway.StateCompleted || r.Outcome != "registered" {
+		t.Fatalf("registration: %+v", r)
+	}
+	res := s.results(aidos)
+	if len(res) != 1 || !res[0].HasDocument || !strings.HasPrefix(res[0].Data["number"], "JS-2026-") {
+		t.Fatalf("cabinet results: %+v", res)
+	}
+	// The notice in the cabinet is signed by the employment centre.
+	var doc []byte
+	req, _ := http.NewRequest("GET", s.portal.URL+"/api/v1/cabinet/messages/"+res[0].ID+"/document", nil)
+	req.Header.Set("Authorization", "Bearer "+aidos.token)
+	_, doc = s.do(req, nil)
+	vr, err := s.verifier.Verify(context.Background(), doc)
+	if err != nil || vr.Signer.BIN != "940140000385" || !vr.Signer.HasKeyUser(signing.KeyUserCEO) {
+		t.Fatalf("notice signature: %v", err)
+	}
+
+	// A second registration of the same citizen is refused.
+	again := s.submit(aidos, "job-seeker-registration", `<Field name="education">higher</Field>`)
+	if r := s.await(aidos, again); r.State != gateway.StateRefused {
+		t.Fatalf("second registration: %+v", r)
+	}
+	if g := groundOf(s.results(aidos), again); g != "already-registered" {
+		t.Fatalf("second registration ground %q", g)
+	}
+
+	// Under 16 on the day of the request.
+	teen := s.citizen("100203500443", "iin:100203500443")
+	tid := s.submit(teen, "job-seeker-registration", `<Field name="education">secondary</Field>`)
+	s.await(teen, tid)
+	if g := groundOf(s.results(teen), tid); g != "underage" {
+		t.Fatalf("underage ground %q", g)
+	}
+
+	// The persons register holds an expired identity card for this citizen.
+	daniyar := s.citizen("900101300811", "citizen2")
+	did := s.submit(daniyar, "job-seeker-registration", `<Field name="education">vocational</Field>`)
+	s.await(daniyar, did)
+	if g := groundOf(s.results(daniyar), did); g != "document-expired" {
+		t.Fatalf("expired document ground %q", g)
+	}
+
+	// Referral: refused before registration, granted after it.
+	aigerim := s.citizen("050815600217", "iin:050815600217")
+	r1 := s.submit(aigerim, "employment-referral", `<Field name="measure">youth-practice</Field>`)
+	s.await(aigerim, r1)
+	if g := groundOf(s.results(aigerim), r1); g != "not-registered" {
+		t.Fatalf("referral before registration: %q", g)
+	}
+	reg := s.submit(aigerim, "job-seeker-registration", `<Field name="education">secondary</Field>`)
+	if r := s.await(aigerim, reg); r.Outcome != "registered" {
+		t.Fatalf("registration: %+v", r)
+	}
+	r2 := s.submit(aigerim, "employment-referral", `<Field name="measure">youth-practice</Field>`)
+	if r := s.await(aigerim, r2); r.Outcome != "referred" {
+		t.Fatalf("referral after registration: %+v", r)
+	}
+	for _, m := range s.results(aigerim) {
+		if m.RequestID == r2 && (m.Data["kind"] != "youth-practice" || !strings.HasPrefix(m.Data["number"], "REF-")) {
+			t.Fatalf("referral message %+v", m)
+		}
+	}
+}
+
+func groundOf(msgs []message, id string) string {
+	for _, m := range msgs {
+		if m.RequestID == id {
+			return m.Data["ground"]
+		}
+	}
+	return ""
+}
+
+func TestCrashedLabourLosesNothingAndAnswersOnce(t *testing.T) {
+	s := newStack(t, time.Second)
+	aidos := s.citizen("791028302728", "citizen")
+	var ids []string
+	for _, svc := range []string{"job-seeker-registration", "employment-referral", "employment-referral"} {
+		form := `<Field name="education">higher</Field>`
+		if svc == "employment-referral" {
+			form = `<Field name="measure">public-works</Field>`
+		}
+		ids = append(ids, s.submit(aidos, svc, form))
+	}
+	// A labour-market process leases the three requests and dies: no
+	// confirmation, no answer.
+	labourSender := soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}
+	var leased []soap.AsyncMessage
+	for i := 0; i < 100 && len(leased) < 3; i++ {
+		resp, err := s.bus.GetMessages(context.Background(), shep.NewGetMessages(labourSender, "job-seeker-registration", 10, time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		leased = append(leased, resp.Response.Messages...)
+	}
+	if len(leased) != 3 {
+		t.Fatalf("leased %d requests", len(leased))
+	}
+	// Another dies after answering one of them but before confirming it.
+	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"),
+		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Process(context.Background(), leased[0]); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh process starts; the leases expire and everything comes back.
+	s.labour()
+	for _, id := range ids {
+		s.await(aidos, id)
+	}
+	time.Sleep(2 * time.Second) // room for any duplicate to show up
+	counts := map[string]int{}
+	for _, m := range s.results(aidos) {
+		counts[m.RequestID]++
+	}
+	for _, id := range ids {
+		if counts[id] != 1 {
+			t.Fatalf("request %s has %d results in the cabinet, want exactly 1", id, counts[id])
+		}
+	}
+	// The registration happened once: the referrals went through.
+	var r request
+	s.get("/api/v1/requests/"+ids[0], aidos.token, &r)
+	if r.Outcome != "registered" {
+		t.Fatalf("registration: %+v", r)
+	}
+}

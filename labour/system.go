@@ -1,0 +1,360 @@
+package labour
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"egov/shep"
+	"egov/shep/gbdfl"
+	"egov/shep/soap"
+	"egov/signing"
+)
+
+// ResultNamespace is the namespace of the signed result document
+// (fixtures/schemas/service-result-v1.xsd).
+const ResultNamespace = "urn:egov-gateway:result:v1"
+
+// Config wires the labour-market system.
+type Config struct {
+	Bus    shep.Client
+	Sender soap.SenderInfo
+	// Signer is the provider's authorised person (an organisation key).
+	Signer *signing.Signer
+	// Verifier re-checks the citizen's signature (defence in depth); nil
+	// switches the check off.
+	Verifier *signing.Verifier
+	Rules    *Rules
+	// KeyPrefix is put before every Redis key.
+	KeyPrefix string
+	// Services polled (their requests share the system's queue).
+	Services []string
+	// Batch is getMessages' amount, Workers the processing pool (defaults 20, 8).
+	Batch, Workers int
+	// Pace: "fast" answers at once; "regulation" waits the regional
+	// regulation's step durations multiplied by PaceFactor before the answer.
+	Pace       string
+	PaceFactor float64
+	// StepDurations returns the regulation's total for a service and region
+	// (used with Pace "regulation").
+	StepDurations func(service, region string) time.Duration
+	Now           func() time.Time
+	Log           *slog.Logger
+}
+
+// System is the labour-market system on one Redis.
+type System struct {
+	cfg Config
+	rdb redis.UniversalClient
+}
+
+// New returns the system; Run polls until its context ends.
+func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
+	if cfg.Bus == nil || cfg.Signer == nil {
+		return nil, errors.New("labour: a bus and the provider's signer are required")
+	}
+	if cfg.Rules == nil {
+		var err error
+		if cfg.Rules, err = DefaultRules(); err != nil {
+			return nil, err
+		}
+	}
+	if len(cfg.Services) == 0 {
+		cfg.Services = []string{"job-seeker-registration", "employment-referral"}
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 20
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &System{cfg: cfg, rdb: rdb}, nil
+}
+
+func (s *System) key(parts ...string) string {
+	k := s.cfg.KeyPrefix + "lm"
+	for _, p := range parts {
+		k += ":" + p
+	}
+	return k
+}
+
+// Run polls the system's queue in batches and processes them with a
+// bounded pool of workers. Each message is confirmed only after its
+// answers are on the bus; a failure refuses it and it comes back.
+func (s *System) Run(ctx context.Context) {
+	jobs := make(chan soap.AsyncMessage)
+	var wg sync.WaitGroup
+	for i := 0; i < s.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range jobs {
+				err := s.Process(ctx, m)
+				if err != nil && ctx.Err() == nil {
+					s.cfg.Log.Warn("labour: processing failed, the message will come back", "message", m.MessageInfo.MessageID, "err", err)
+				}
+				if ctx.Err() != nil {
+					continue // shutting down: the lease expires and the bus hands it out again
+				}
+				if _, nerr := s.cfg.Bus.SendDeliveryNotification(ctx, shep.NewDeliveryNotification(s.cfg.Sender, m.MessageInfo, err == nil, fmt.Sprint(err))); nerr != nil {
+					s.cfg.Log.Warn("labour: delivery notification failed", "message", m.MessageInfo.MessageID, "err", nerr)
+				}
+			}
+		}()
+	}
+	backoff := time.Second
+	for ctx.Err() == nil {
+		resp, err := s.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(s.cfg.Sender, s.cfg.Services[0], s.cfg.Batch, 10*time.Second))
+		if err != nil {
+			if ctx.Err() == nil {
+				s.cfg.Log.Warn("labour: polling failed", "err", err)
+				sleep(ctx, backoff)
+				backoff = min(backoff*2, 30*time.Second)
+			}
+			continue
+		}
+		backoff = time.Second
+		for _, m := range resp.Response.Messages {
+			select {
+			case jobs <- m:
+			case <-ctx.Done():
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// record is what the system keeps per request: its decision and the
+// signed answer, so that processing a message again answers the same.
+type record struct {
+	Decision Decision `json:"decision"`
+	Number   string   `json:"number,omitempty"`
+	Date     string   `json:"date"`
+	Result   string   `json:"result"`
+}
+
+// Process handles one request message: decide (once per request id), send
+// the NOTIFICATION and the signed RESPONSE (both idempotent on the bus).
+func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
+	info := m.MessageInfo
+	if info.MessageType != soap.TypeRequest {
+		return nil // nothing else is addressed to a provider
+	}
+	data := []byte(m.MessageData.Data)
+	root, err := s.readRequest(ctx, data)
+	if err != nil {
+		return err
+	}
+	app, err := ReadApplication(root)
+	if err != nil {
+		return err
+	}
+	rec, err := s.decideOnce(ctx, app, info)
+	if err != nil {
+		return err
+	}
+	notice := fmt.Sprintf(`<ProviderNotice xmlns="%s"><RequestId>%s</RequestId><Status>accepted-for-processing</Status></ProviderNotice>`, ResultNamespace, app.RequestID)
+	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, info.ServiceID, soap.TypeNotification, info.CorrelationID, notice,
+		soap.Property{Key: shep.PropIdempotencyKey, Value: "notice-" + app.RequestID})); err != nil {
+		return fmt.Errorf("notification: %w", err)
+	}
+	if s.cfg.Pace == "regulation" && s.cfg.StepDurations != nil {
+		d := time.Duration(float64(s.cfg.StepDurations(app.Service, app.Region)) * s.cfg.PaceFactor)
+		sleep(ctx, d)
+	}
+	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, info.ServiceID, soap.TypeResponse, info.CorrelationID, rec.Result,
+		soap.Property{Key: shep.PropIdempotencyKey, Value: "result-" + app.RequestID})); err != nil {
+		return fmt.Errorf("response: %w", err)
+	}
+	s.cfg.Log.Info("labour: answered", "request", app.RequestID, "outcome", rec.Decision.Outcome, "ground", rec.Decision.Ground,
+		"iin", signing.MaskIIN(app.IIN))
+	return nil
+}
+
+// readRequest verifies the citizen's signature again when configured, and
+// returns the element to read.
+func (s *System) readRequest(ctx context.Context, data []byte) (*etree.Element, error) {
+	if s.cfg.Verifier != nil {
+		res, err := s.cfg.Verifier.Verify(ctx, data)
+		if err != nil {
+			return nil, fmt.Errorf("citizen signature: %w", err)
+		}
+		return res.Element, nil
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(data); err != nil || doc.Root() == nil {
+		return nil, fmt.Errorf("request is not XML: %v", err)
+	}
+	return doc.Root(), nil
+}
+
+// decideOnce returns the stored decision for the request, or decides,
+// registers and signs the result and stores them, exactly once per request
+// id even under concurrent deliveries.
+func (s *System) decideOnce(ctx context.Context, app *Application, info soap.AsyncMessageInfo) (*record, error) {
+	key := s.key("request", app.RequestID)
+	if rec, err := s.loadRecord(ctx, key); err != nil || rec != nil {
+		return rec, err
+	}
+	// One worker decides; a concurrent duplicate waits for its record.
+	lock := key + ":lock"
+	ok, err := s.rdb.SetNX(ctx, lock, "1", time.Minute).Result()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errors.New("another worker is deciding this request")
+	}
+	defer s.rdb.Del(ctx, lock)
+	if rec, err := s.loadRecord(ctx, key); err != nil || rec != nil {
+		return rec, err
+	}
+	now := s.cfg.Now()
+	facts := Facts{Now: now, AttachmentDigest: map[string]string{}}
+	if facts.Person, err = s.lookupPerson(ctx, app.IIN); err != nil {
+		return nil, err
+	}
+	seeker := s.key("{"+app.IIN+"}", "job-seeker")
+	n, err := s.rdb.Exists(ctx, seeker).Result()
+	if err != nil {
+		return nil, err
+	}
+	facts.JobSeeker = n == 1
+	for _, p := range info.Properties {
+		if p.Key != shep.PropAttachment {
+			continue
+		}
+		bytes, err := s.cfg.Bus.GetAttachment(ctx, s.cfg.Sender, p.Value)
+		if err != nil {
+			return nil, fmt.Errorf("attachment %s: %w", p.Value, err)
+		}
+		facts.AttachmentDigest[strings.TrimPrefix(p.Value, "sha256:")] = sha256Hex(bytes)
+	}
+	d := s.cfg.Rules.Decide(app, facts)
+	rec := &record{Decision: d, Date: now.Format(time.DateOnly)}
+	if d.Outcome != "refused" {
+		seq, err := s.rdb.Incr(ctx, s.key("sequence", app.Service)).Result()
+		if err != nil {
+			return nil, err
+		}
+		prefix := map[string]string{"registered": "JS", "referred": "REF", "certificate": "TSA"}[d.Outcome]
+		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.Year(), seq)
+	}
+	if rec.Result, err = s.resultDocument(app, rec); err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(rec)
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, key, body, 0)
+		if d.Outcome == "registered" {
+			p.HSet(ctx, seeker, "number", rec.Number, "registeredAt", now.UnixMilli(), "requestId", app.RequestID)
+		}
+		if d.Outcome == "referred" {
+			p.RPush(ctx, s.key("{"+app.IIN+"}", "referrals"), rec.Number+" "+d.Kind)
+		}
+		return nil
+	})
+	return rec, err
+}
+
+func (s *System) loadRecord(ctx context.Context, key string) (*record, error) {
+	data, err := s.rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec record
+	return &rec, json.Unmarshal(data, &rec)
+}
+
+// lookupPerson asks the persons register (ГБД ФЛ) over the bus's sync channel.
+func (s *System) lookupPerson(ctx context.Context, iin string) (Person, error) {
+	req := &soap.SyncSendMessage{}
+	req.Request.RequestInfo = soap.SyncMessageInfo{MessageID: uuid.NewString(), ServiceID: gbdfl.ServiceID,
+		MessageDate: s.cfg.Now().UTC(), Sender: s.cfg.Sender}
+	q, _ := xml.Marshal(gbdfl.Request{IIN: iin})
+	req.Request.RequestData.Data = string(q)
+	resp, err := s.cfg.Bus.SendSync(ctx, req)
+	if err != nil {
+		return Person{}, fmt.Errorf("persons register: %w", err)
+	}
+	var ans gbdfl.Response
+	if err := xml.Unmarshal([]byte(resp.Response.ResponseData.Data), &ans); err != nil {
+		return Person{}, fmt.Errorf("persons register answer: %w", err)
+	}
+	if ans.Result.Code != gbdfl.CodeFound || ans.Person == nil {
+		return Person{Found: false}, nil
+	}
+	return Person{Found: true, IdentityDocExpires: ans.Person.IdentityDocument.Expires}, nil
+}
+
+// resultDocument writes and signs the result: a notice of registration, a
+// referral, a certificate, or a reasoned refusal with its ground in Russian,
+// Kazakh and English.
+func (s *System) resultDocument(app *Application, rec *record) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ServiceResult xmlns=\"%s\" version=\"1\">\n", ResultNamespace)
+	w := func(tag, v string) {
+		if v != "" {
+			b.WriteString("  <" + tag + ">")
+			_ = xml.EscapeText(&b, []byte(v))
+			b.WriteString("</" + tag + ">\n")
+		}
+	}
+	w("RequestId", app.RequestID)
+	w("ServiceCode", app.Service)
+	w("Outcome", rec.Decision.Outcome)
+	w("ProviderBIN", signing.IdentityOf(s.cfg.Signer.Certificate).BIN)
+	w("Applicant", app.IIN)
+	w("Number", rec.Number)
+	w("Date", rec.Date)
+	w("Kind", rec.Decision.Kind)
+	if g := rec.Decision.Ground; g != "" {
+		t := s.cfg.Rules.Grounds[g]
+		fmt.Fprintf(&b, "  <RefusalGround code=\"%s\">", g)
+		for _, x := range [][2]string{{"Ru", t.RU}, {"Kk", t.KK}, {"En", t.EN}} {
+			b.WriteString("<" + x[0] + ">")
+			_ = xml.EscapeText(&b, []byte(x[1]))
+			b.WriteString("</" + x[0] + ">")
+		}
+		b.WriteString("</RefusalGround>\n")
+	}
+	b.WriteString("</ServiceResult>\n")
+	signed, err := s.cfg.Signer.Sign([]byte(b.String()))
+	if err != nil {
+		return "", err
+	}
+	return string(signed), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
