@@ -3,15 +3,17 @@
 GO        ?= go
 FUZZTIME  ?= 10s
 DATA      ?= data
-OCSP_ADDR ?= 127.0.0.1:8889
+GATEWAY   ?= http://127.0.0.1:8080
 
-.PHONY: run test vet unit fuzz-short fuzz bench build clean
+.PHONY: run demo test vet unit fuzz-short fuzz bench build clean
 
-## run: start what the stack has today (see README): a local test PKI and its OCSP responder
-run: build
-	@test -f $(DATA)/pki/ca.crt || ./bin/egovctl pki init --dir $(DATA)/pki
-	./bin/egovctl pki crl --dir $(DATA)/pki --out $(DATA)/pki/crl.pem
-	./bin/egovctl pki ocsp --dir $(DATA)/pki --listen $(OCSP_ADDR)
+## run: the whole stack in one process (bus, labour-market system, portal, OCSP, CRL); EGOV_REDIS_URL or an embedded Redis
+run:
+	$(GO) run ./cmd/egovctl up --data $(DATA)
+
+## demo: a citizen's whole journey against the stack that `make run` started
+demo:
+	$(GO) run ./cmd/egovctl demo --gateway $(GATEWAY) --data $(DATA)
 
 ## test: everything CI runs: vet, all tests with the race detector, a short fuzz pass
 test: vet unit fuzz-short

@@ -31,6 +31,8 @@ Usage:
   egovctl evidence verify [--redis URL] [--prefix P]      check the bus's evidence chain
   egovctl evidence export [--redis URL] [--prefix P] [--out FILE]
   egovctl shep hash-password --password P                 an argon2id hash for the routing file
+  egovctl up   [--data DIR] [--listen ADDR] [--pace fast|regulation]   the whole stack in one process
+  egovctl demo [--gateway URL] [--data DIR] [--iin IIN]   a citizen's whole journey against a running stack
 
 Times T are RFC 3339 (2026-06-01T09:00:00+05:00) or dates (2026-06-01, UTC midnight).
 Run "egovctl COMMAND -h" for the flags of one command.
@@ -101,6 +103,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(args) >= 2 && args[1] == "hash-password" {
 			return shepHashPassword(args[2:], stdout, stderr)
 		}
+	case "up":
+		return up(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return demo(ctx, args[1:], stdout, stderr)
 	case "sign":
 		return sign(args[1:], stdout, stderr)
 	case "verify":

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"egov/gateway"
+	"egov/signing"
+)
+
+// demo walks a citizen through the whole journey against a running stack.
+func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", stderr)
+	gatewayURL := fs.String("gateway", "http://127.0.0.1:8080", "portal API base URL")
+	dataDir := fs.String("data", "data", "the data directory of egovctl up (demo keys, trust)")
+	iin := fs.String("iin", demoCitizens[0].iin, "demo citizen")
+	region := fs.String("region", "east-kazakhstan", "region of the request")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the result")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	d := &demoRun{base: strings.TrimSuffix(*gatewayURL, "/") + "/api/v1", out: stdout, client: &http.Client{Timeout: 30 * time.Second}}
+	password := "Demo-parol-" + (*iin)[:4]
+
+	d.step("register the account of %s", signing.MaskIIN(*iin))
+	code, body, err := d.call(ctx, "POST", "/accounts", "", "application/json", mustJSON(map[string]string{"iin": *iin, "password": password, "phone": "+77010000000"}))
+	switch {
+	case err != nil:
+		return d.fail(err)
+	case code == http.StatusConflict:
+		d.ok("the account exists already")
+	case code != http.StatusCreated:
+		return d.failHTTP(code, body)
+	default:
+		d.ok("registered")
+	}
+
+	d.step("log in with IIN and password")
+	code, body, err = d.call(ctx, "POST", "/sessions", "", "application/json", mustJSON(map[string]string{"iin": *iin, "password": password}))
+	if err != nil || code != http.StatusCreated {
+		return d.failHTTP(code, body, err)
+	}
+	var sess struct{ Token string }
+	_ = json.Unmarshal(body, &sess)
+	d.ok("session opened")
+
+	const service = "job-seeker-registration"
+	d.step("fetch the form of %q", service)
+	code, body, err = d.call(ctx, "GET", "/services/"+service+"/skeleton?region="+*region, "", "", nil)
+	if err != nil || code != http.StatusOK {
+		return d.failHTTP(code, body, err)
+	}
+	d.ok("request skeleton received (%d bytes)", len(body))
+
+	d.step("fill in the form and attach the identity card")
+	scan := []byte("%PDF-1.7 demo identity card of " + *iin)
+	filled, err := fillSkeleton(body, *iin, scan)
+	if err != nil {
+		return d.fail(err)
+	}
+	d.ok("education: higher; identity card: id-card.pdf (%d bytes)", len(scan))
+
+	d.step("sign with the citizen's key (%s-sign.p12)", *iin)
+	signer, err := signing.LoadSigner(filepath.Join(*dataDir, "citizens", *iin+"-sign.p12"), demoPassword)
+	if err != nil {
+		return d.fail(err)
+	}
+	signed, err := signer.Sign(filled)
+	if err != nil {
+		return d.fail(err)
+	}
+	d.ok("signed by %s, certificate %s", signer.Certificate.Subject.CommonName, signing.IdentityOf(signer.Certificate).Serial)
+
+	d.step("submit the request")
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="request"; filename="request.xml"`)
+	h.Set("Content-Type", "application/xml")
+	w, _ := mw.CreatePart(h)
+	_, _ = w.Write(signed)
+	h = textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="id-card.pdf"`)
+	h.Set("Content-Type", "application/pdf")
+	w, _ = mw.CreatePart(h)
+	_, _ = w.Write(scan)
+	_ = mw.Close()
+	code, body, err = d.call(ctx, "POST", "/requests", sess.Token, mw.FormDataContentType(), mp.Bytes())
+	if err != nil || code != http.StatusAccepted {
+		return d.failHTTP(code, body, err)
+	}
+	var acc struct {
+		ID    string
+		DueAt time.Time
+	}
+	_ = json.Unmarshal(body, &acc)
+	d.ok("accepted: request %s, result due by %s (Astana time)", acc.ID, acc.DueAt.In(gateway.Almaty).Format("02.01.2006 15:04"))
+
+	d.step("watch the status")
+	var req struct {
+		State, Outcome, LastError string
+	}
+	last := ""
+	deadline := time.Now().Add(*timeout)
+	for req.State != "completed" && req.State != "refused" {
+		if time.Now().After(deadline) {
+			return d.fail(fmt.Errorf("no result after %s (state %s %s)", *timeout, req.State, req.LastError))
+		}
+		code, body, err = d.call(ctx, "GET", "/requests/"+acc.ID, sess.Token, "", nil)
+		if err != nil || code != http.StatusOK {
+			return d.failHTTP(code, body, err)
+		}
+		_ = json.Unmarshal(body, &req)
+		if req.State != last {
+			fmt.Fprintf(d.out, "      … %s\n", req.State)
+			last = req.State
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.ok("finished: %s (%s)", req.State, req.Outcome)
+
+	d.step("read the result from the personal cabinet")
+	code, body, err = d.call(ctx, "GET", "/cabinet/messages?limit=50", sess.Token, "", nil)
+	if err != nil || code != http.StatusOK {
+		return d.failHTTP(code, body, err)
+	}
+	var page struct {
+		Messages []struct {
+			ID, Kind, RequestID, TitleText, BodyText string
+			Data                                     map[string]string
+		}
+	}
+	_ = json.Unmarshal(body, &page)
+	msgID := ""
+	for _, m := range page.Messages {
+		if m.RequestID == acc.ID {
+			fmt.Fprintf(d.out, "      [%s] %s\n", m.Kind, m.TitleText)
+		}
+		if m.RequestID == acc.ID && (m.Kind == "result" || m.Kind == "refusal") {
+			msgID = m.ID
+			if n := m.Data["number"]; n != "" {
+				fmt.Fprintf(d.out, "      number %s of %s\n", n, m.Data["date"])
+			}
+			if g := m.Data["ground"]; g != "" {
+				fmt.Fprintf(d.out, "      ground %s: %s\n", g, m.BodyText)
+			}
+		}
+	}
+	if msgID == "" {
+		return d.fail(fmt.Errorf("no result message in the cabinet"))
+	}
+	code, body, err = d.call(ctx, "GET", "/cabinet/messages/"+msgID+"/document", sess.Token, "", nil)
+	if err != nil || code != http.StatusOK {
+		return d.failHTTP(code, body, err)
+	}
+	d.ok("signed result document downloaded (%d bytes)", len(body))
+
+	d.step("verify the result's signature")
+	trust, err := signing.LoadTrustDir(filepath.Join(*dataDir, "pki", "trust"))
+	if err != nil {
+		return d.fail(err)
+	}
+	crl := &signing.CRLSet{Sources: []string{filepath.Join(*dataDir, "pki", "crl.pem")}, Trust: trust}
+	if err := crl.Refresh(ctx); err != nil {
+		return d.fail(err)
+	}
+	res, err := (&signing.Verifier{Trust: trust, Revocation: &signing.Revocation{CRL: crl}}).Verify(ctx, body)
+	if err != nil {
+		return d.fail(err)
+	}
+	if !res.Signer.HasKeyUser(signing.KeyUserOrganization) {
+		return d.fail(fmt.Errorf("result not signed with an organisation certificate"))
+	}
+	d.ok("signed by %s for BIN %s (%s)", res.Signer.CommonName, res.Signer.BIN, res.Signer.Organization)
+	fmt.Fprintf(d.out, "\nThe whole journey worked.\n")
+	return nil
+}
+
+type demoRun struct {
+	base   string
+	out    io.Writer
+	client *http.Client
+	n      int
+}
+
+func (d *demoRun) step(format string, args ...any) {
+	d.n++
+	fmt.Fprintf(d.out, "%2d. %s\n", d.n, fmt.Sprintf(format, args...))
+}
+
+func (d *demoRun) ok(format string, args ...any) {
+	fmt.Fprintf(d.out, "    ✓ %s\n", fmt.Sprintf(format, args...))
+}
+
+func (d *demoRun) fail(err error) error {
+	fmt.Fprintf(d.out, "    ✗ %v\n", err)
+	return fmt.Errorf("demo failed at step %d: %w", d.n, err)
+}
+
+func (d *demoRun) failHTTP(code int, body []byte, errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return d.fail(err)
+		}
+	}
+	return d.fail(fmt.Errorf("HTTP %d: %s", code, bytes.TrimSpace(body)))
+}
+
+func (d *demoRun) call(ctx context.Context, method, path, token, ct string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, d.base+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Accept-Language", "ru")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 10<<20))
+	return resp.StatusCode, data, err
+}
+
+func mustJSON(v any) []byte {
+	data, _ := json.Marshal(v)
+	return data
+}
+
+// fillSkeleton fills the service's request skeleton like a citizen would.
+func fillSkeleton(skeleton []byte, iin string, scan []byte) ([]byte, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(skeleton); err != nil {
+		return nil, err
+	}
+	root := doc.Root()
+	set := func(path, v string) {
+		if e := root.FindElement(path); e != nil {
+			e.SetText(v)
+		}
+	}
+	set("./Applicant/IIN", iin)
+	set("./Applicant/Surname", "ДЕМО")
+	set("./Applicant/GivenName", "ДЕМО")
+	set("./Applicant/Phone", "+77010000000")
+	for _, f := range root.FindElements("./Form/Field") {
+		switch f.SelectAttrValue("name", "") {
+		case "education":
+			f.SetText("higher")
+		default:
+			f.Parent().RemoveChild(f)
+		}
+	}
+	atts := root.FindElement("./Attachments")
+	for _, a := range atts.ChildElements() {
+		if a.SelectAttrValue("kind", "") != "identity-document" {
+			atts.RemoveChild(a)
+			continue
+		}
+		sum := sha256.Sum256(scan)
+		a.CreateAttr("fileName", "id-card.pdf")
+		a.CreateAttr("mimeType", "application/pdf")
+		a.CreateAttr("size", fmt.Sprint(len(scan)))
+		a.CreateAttr("sha256", hex.EncodeToString(sum[:]))
+		a.CreateAttr("expires", time.Now().AddDate(5, 0, 0).Format(time.DateOnly))
+	}
+	return doc.WriteToBytes()
+}
