@@ -1,0 +1,59 @@
+package labour_test
+
+import (
+	"testing"
+	"time"
+
+	"egov/labour"
+)
+
+func TestDecide(t *testing.T) {
+	rules, err := labour.DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+	id := labour.Attachment{Kind: "identity-document", SHA256: "aa", Expires: "2030-01-01"}
+	found := labour.Person{Found: true, IdentityDocExpires: "2030-01-01"}
+	reg := func(iin string, atts ...labour.Attachment) *labour.Application {
+		return &labour.Application{Service: "job-seeker-registration", IIN: iin, Attachments: atts}
+	}
+	ref := func(iin, measure string) *labour.Application {
+		return &labour.Application{Service: "employment-referral", IIN: iin, Form: map[string]string{"measure": measure}}
+	}
+	tests := []struct {
+		name    string
+		app     *labour.Application
+		facts   labour.Facts
+		outcome string
+		ground  string
+	}{
+		{"adult registers", reg("791028302728", id), labour.Facts{Now: now, Person: found}, "registered", ""},
+		{"not in the persons register", reg("791028302728", id), labour.Facts{Now: now}, "refused", "data-unavailable"},
+		{"under 16", reg("100203500443", id), labour.Facts{Now: now, Person: found}, "refused", "underage"},
+		{"16 on the birthday", reg("100203500443", id), labour.Facts{Now: time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC), Person: found}, "registered", ""},
+		{"no identity document", reg("791028302728"), labour.Facts{Now: now, Person: found}, "refused", "document-missing"},
+		{"expired by its header", reg("791028302728", labour.Attachment{Kind: "identity-document", Expires: "2025-12-31"}), labour.Facts{Now: now, Person: found}, "refused", "document-expired"},
+		{"expired by the register", reg("791028302728", id), labour.Facts{Now: now, Person: labour.Person{Found: true, IdentityDocExpires: "2024-02-10"}}, "refused", "document-expired"},
+		{"already registered", reg("791028302728", id), labour.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "already-registered"},
+		{"bytes differ from the header", reg("791028302728", id), labour.Facts{Now: now, Person: found, AttachmentDigest: map[string]string{"aa": "bb"}}, "refused", "document-hash-mismatch"},
+		{"referral without registration", ref("791028302728", "public-works"), labour.Facts{Now: now, Person: found}, "refused", "not-registered"},
+		{"referral granted", ref("791028302728", "public-works"), labour.Facts{Now: now, Person: found, JobSeeker: true}, "referred", ""},
+		{"unknown measure", ref("791028302728", "space-programme"), labour.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "measure-unknown"},
+		{"youth practice at 46", ref("791028302728", "youth-practice"), labour.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "measure-not-eligible"},
+		{"youth practice at 20", ref("050815600217", "youth-practice"), labour.Facts{Now: now, Person: found, JobSeeker: true}, "referred", ""},
+		{"TSA certificate, recipient", &labour.Application{Service: "tsa-membership-certificate", IIN: "800515400122"}, labour.Facts{Now: now, Person: found}, "certificate", ""},
+	}
+	for _, tt := range tests {
+		d := rules.Decide(tt.app, tt.facts)
+		if d.Outcome != tt.outcome || d.Ground != tt.ground {
+			t.Errorf("%s: %+v, want %s %s", tt.name, d, tt.outcome, tt.ground)
+		}
+		if d.Ground != "" && rules.Grounds[d.Ground].KK == "" {
+			t.Errorf("%s: ground %s has no Kazakh text", tt.name, d.Ground)
+		}
+	}
+	if d := rules.Decide(&labour.Application{Service: "tsa-membership-certificate", IIN: "791028302728"}, labour.Facts{Now: now, Person: found}); d.Kind != "does-not-belong" {
+		t.Errorf("non-recipient certificate: %+v", d)
+	}
+}
