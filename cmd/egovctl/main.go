@@ -33,6 +33,8 @@ Usage:
   egovctl shep hash-password --password P                 an argon2id hash for the routing file
   egovctl up   [--data DIR] [--listen ADDR] [--pace fast|regulation]   the whole stack in one process
   egovctl demo [--gateway URL] [--data DIR] [--iin IIN]   a citizen's whole journey against a running stack
+  egovctl replay DIR [--target URL] [--bus URL] [--junit FILE] [--concurrency N] [--rate R]
+                     [--only PATTERN] [--resign-with KEY.p12 --password P]   replay a recorded corpus
 
 Times T are RFC 3339 (2026-06-01T09:00:00+05:00) or dates (2026-06-01, UTC midnight).
 Run "egovctl COMMAND -h" for the flags of one command.
@@ -107,6 +109,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return up(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return replay(ctx, args[1:], stdout, stderr)
 	case "sign":
 		return sign(args[1:], stdout, stderr)
 	case "verify":

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov/gateway"
+	"egov/internal/corpus"
 	"egov/labour"
 	"egov/shep"
 	"egov/shep/gbdfl"
@@ -51,6 +52,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		factor     = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with -pace regulation")
 		redisURL   = fs.String("redis", os.Getenv("EGOV_REDIS_URL"), "Redis URL (default $EGOV_REDIS_URL; none: an embedded Redis)")
 		prefix     = fs.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
+		recordDir  = fs.String("record", "", "record every portal request and SHEP envelope with its answer into this corpus directory")
+		mask       = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
 	)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -133,14 +136,25 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	busHandler := bus.Handler()
+	portalHandler := app.Handler(gateway.HTTPOptions{Health: []gateway.HealthCheck{
+		{Name: "revocation", Check: func(context.Context) error { return crl.Fresh(time.Now()) }}}})
+	if *recordDir != "" {
+		rec, err := corpus.NewRecorder(*recordDir, *mask)
+		if err != nil {
+			return err
+		}
+		busHandler = rec.Middleware(corpus.KindSHEP, busHandler)
+		portalHandler = rec.Middleware(corpus.KindPortal, portalHandler)
+		fmt.Fprintf(stdout, "Recording every portal request and SHEP envelope into %s (masked: %v).\n", *recordDir, *mask)
+	}
 	servers := []struct {
 		name, addr string
 		handler    http.Handler
 	}{
 		{"OCSP responder", *ocspListen, &pki.Responder{Authority: authority}},
-		{"SHEP bus", *busListen, bus.Handler()},
-		{"portal API", *listen, app.Handler(gateway.HTTPOptions{Health: []gateway.HealthCheck{
-			{Name: "revocation", Check: func(context.Context) error { return crl.Fresh(time.Now()) }}}})},
+		{"SHEP bus", *busListen, busHandler},
+		{"portal API", *listen, portalHandler},
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov/gateway"
+	"egov/internal/corpus"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -48,6 +49,8 @@ func run() error {
 		crl         = flag.String("crl", env("EGOV_CRL", "fixtures/pki/crl.pem"), "CRL file or URL ($EGOV_CRL)")
 		ocspURL     = flag.String("ocsp", env("EGOV_OCSP_URL", ""), "OCSP responder URL, asked before the CRL ($EGOV_OCSP_URL)")
 		providerBIN = flag.String("provider-bin", env("EGOV_PROVIDER_BIN", "940140000385"), "BIN whose authorised person signs the labour-market results ($EGOV_PROVIDER_BIN)")
+		recordDir   = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
+		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
 	)
 	flag.Parse()
@@ -115,7 +118,15 @@ func run() error {
 			return rev.CRL.Fresh(time.Now())
 		}})
 	}
-	srv := &http.Server{Addr: *listen, Handler: app.Handler(gateway.HTTPOptions{Health: health}),
+	handler := app.Handler(gateway.HTTPOptions{Health: health})
+	if *recordDir != "" {
+		rec, err := corpus.NewRecorder(*recordDir, *mask)
+		if err != nil {
+			return err
+		}
+		handler = rec.Middleware(corpus.KindPortal, handler)
+	}
+	srv := &http.Server{Addr: *listen, Handler: handler,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	done := make(chan struct{})
 	go func() { app.Run(ctx); close(done) }()

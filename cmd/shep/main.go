@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/corpus"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/signing"
@@ -48,6 +49,8 @@ func run() error {
 		visibility    = flag.Duration("visibility", 30*time.Second, "lease visibility timeout")
 		maxDeliveries = flag.Int("max-deliveries", 5, "leases before a message is dead-lettered")
 		trimEvery     = flag.Duration("trim-interval", time.Minute, "how often confirmed messages are trimmed")
+		recordDir     = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
+		mask          = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON       = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
 	)
 	flag.Parse()
@@ -117,7 +120,15 @@ func run() error {
 			}
 		}
 	}()
-	srv := &http.Server{Addr: *listen, Handler: bus.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	handler := bus.Handler()
+	if *recordDir != "" {
+		rec, err := corpus.NewRecorder(*recordDir, *mask)
+		if err != nil {
+			return err
+		}
+		handler = rec.Middleware(corpus.KindSHEP, handler)
+	}
+	srv := &http.Server{Addr: *listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 35*time.Second)

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+
+	"egov/internal/corpus"
+	"egov/signing"
+)
+
+func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("replay", stderr)
+	var (
+		target      = fs.String("target", "http://127.0.0.1:8080", "portal base URL (portal requests go here)")
+		bus         = fs.String("bus", "http://127.0.0.1:8081", "bus base URL (SOAP envelopes go here)")
+		junit       = fs.String("junit", "", "write a JUnit XML report to this file")
+		concurrency = fs.Int("concurrency", 1, "messages in flight at once (sessions keep their order)")
+		rate        = fs.Float64("rate", 0, "at most this many messages a second (0: no cap)")
+		only        = fs.String("only", "", "replay only messages whose name matches this regular expression")
+		resignKey   = fs.String("resign-with", "", "refresh issue time and request id of submitted documents and sign them with this key (.p12)")
+		password    = fs.String("password", "Qwerty12", "password of the --resign-with key")
+	)
+	if len(args) == 0 || len(args[0]) == 0 || args[0][0] == '-' {
+		return fmt.Errorf("%w: egovctl replay DIR [flags]", errUsage)
+	}
+	dir := args[0]
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	c, err := corpus.Load(dir)
+	if err != nil {
+		return err
+	}
+	opt := corpus.Options{Portal: *target, Bus: *bus, Concurrency: *concurrency, Rate: *rate}
+	if *only != "" {
+		if opt.Only, err = regexp.Compile(*only); err != nil {
+			return fmt.Errorf("%w: --only: %v", errUsage, err)
+		}
+	}
+	if *resignKey != "" {
+		if opt.Resign, err = signing.LoadSigner(*resignKey, *password); err != nil {
+			return err
+		}
+	}
+	rep, err := corpus.Replay(ctx, c, opt)
+	if err != nil {
+		return err
+	}
+	rep.WriteTable(stdout)
+	if *junit != "" {
+		f, err := os.Create(*junit)
+		if err != nil {
+			return err
+		}
+		if err := rep.WriteJUnit(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if rep.Differences > 0 {
+		return errRefused
+	}
+	return nil
+}

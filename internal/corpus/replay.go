@@ -1,0 +1,412 @@
+package corpus
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
+	"egov/signing"
+)
+
+// Options of a replay.
+type Options struct {
+	// Portal and Bus are the base URLs portal requests and SOAP envelopes
+	// go to (e.g. http://127.0.0.1:8080 and http://127.0.0.1:8081).
+	Portal, Bus string
+	// Concurrency is how many messages may be in flight (default 1). Order
+	// is kept where it matters: the messages of one session, the portal's
+	// anonymous calls and the bus's envelopes each keep their order, and a
+	// session's messages wait for the login that opens it.
+	Concurrency int
+	// Rate caps messages per second; 0 means no cap.
+	Rate float64
+	// Only keeps the messages whose name matches.
+	Only *regexp.Regexp
+	// Resign refreshes the issue time and request id of submitted request
+	// documents and signs them again with this key; without it such
+	// documents are expected to be refused as stale.
+	Resign *signing.Signer
+	Client *http.Client
+	Now    func() time.Time
+}
+
+// Result is the outcome of one message.
+type Result struct {
+	Entry    Entry         `json:"entry"`
+	Got      Expect        `json:"got"`
+	Match    bool          `json:"match"`
+	Note     string        `json:"note,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Report is the outcome of a replay.
+type Report struct {
+	Results     []Result `json:"results"`
+	Matches     int      `json:"matches"`
+	Differences int      `json:"differences"`
+	Elapsed     time.Duration
+}
+
+// Replay sends the corpus's messages in order and compares every answer
+// with its expectation.
+func Replay(ctx context.Context, c *Corpus, opt Options) (*Report, error) {
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 1
+	}
+	if opt.Client == nil {
+		opt.Client = &http.Client{Timeout: time.Minute}
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	var entries []Entry
+	for _, e := range c.Entries {
+		if opt.Only == nil || opt.Only.MatchString(e.Name) {
+			entries = append(entries, e)
+		}
+	}
+	r := &replayer{opt: opt, corpus: c, sessions: map[string]*session{}, ids: map[string]string{}}
+	for _, e := range entries {
+		if e.Opens != "" {
+			r.sessions[e.Opens] = &session{ready: make(chan struct{})}
+		}
+	}
+	start := time.Now()
+	results := make([]Result, len(entries))
+	sem := make(chan struct{}, opt.Concurrency)
+	var tick <-chan time.Time
+	if opt.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / opt.Rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	// Messages travel in lanes: one per session, one for the portal's
+	// anonymous calls, one for the bus. A lane keeps the corpus's order;
+	// lanes run side by side, at most Concurrency messages at a time.
+	lanes := map[string][]int{}
+	var order []string
+	for i, e := range entries {
+		lane := e.Kind
+		if e.Session != "" {
+			lane = "session:" + e.Session
+		}
+		if _, ok := lanes[lane]; !ok {
+			order = append(order, lane)
+		}
+		lanes[lane] = append(lanes[lane], i)
+	}
+	var wg sync.WaitGroup
+	for _, lane := range order {
+		wg.Add(1)
+		go func(idx []int) {
+			defer wg.Done()
+			for _, i := range idx {
+				e := entries[i]
+				// A session's messages wait for the login that opens it.
+				if s := r.sessions[e.Session]; s != nil {
+					select {
+					case <-s.ready:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if tick != nil {
+					select {
+					case <-tick:
+					case <-ctx.Done():
+						return
+					}
+				}
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				results[i] = r.one(ctx, e)
+				<-sem
+			}
+		}(lanes[lane])
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	rep := &Report{Results: results, Elapsed: time.Since(start)}
+	for _, res := range results {
+		if res.Match {
+			rep.Matches++
+		} else {
+			rep.Differences++
+		}
+	}
+	return rep, nil
+}
+
+type session struct {
+	token string
+	ready chan struct{}
+	once  sync.Once
+}
+
+type replayer struct {
+	opt    Options
+	corpus *Corpus
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	ids      map[string]string // recorded request id → the one sent
+}
+
+func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
+	res.Entry = e
+	start := time.Now()
+	defer func() {
+		res.Duration = time.Since(start)
+		if s := r.sessions[e.Opens]; s != nil {
+			s.once.Do(func() { close(s.ready) })
+		}
+	}()
+	body, err := r.corpus.Body(e)
+	if err != nil {
+		res.Note = err.Error()
+		return res
+	}
+	// Only documents that passed the signature check when recorded are
+	// re-signed: an expired certificate must stay expired.
+	stale := false
+	timely := e.Expect.Status == http.StatusAccepted || e.Expect.Code == "request-replayed"
+	if timely && e.Kind == KindPortal && e.Method == http.MethodPost && strings.HasPrefix(e.Path, "/api/v1/requests") {
+		if r.opt.Resign != nil {
+			if body, err = r.resign(e.ContentType, body); err != nil {
+				res.Note = "re-signing failed: " + err.Error()
+				return res
+			}
+		} else {
+			stale = true
+		}
+	}
+	base := r.opt.Portal
+	if e.Kind == KindSHEP {
+		base = r.opt.Bus
+	}
+	req, err := http.NewRequestWithContext(ctx, e.Method, strings.TrimSuffix(base, "/")+e.Path, bytes.NewReader(body))
+	if err != nil {
+		res.Note = err.Error()
+		return res
+	}
+	if e.ContentType != "" {
+		req.Header.Set("Content-Type", e.ContentType)
+	}
+	if e.Language != "" {
+		req.Header.Set("Accept-Language", e.Language)
+	}
+	if e.Session != "" {
+		token := "unknown-session-" + e.Session
+		if s := r.sessions[e.Session]; s != nil {
+			token = s.token
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := r.opt.Client.Do(req)
+	if err != nil {
+		res.Note = err.Error()
+		return res
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	resp.Body.Close()
+	res.Got = expectation(e.Kind, resp.StatusCode, data)
+	if s := r.sessions[e.Opens]; s != nil && resp.StatusCode == http.StatusCreated {
+		var ans struct{ Token string }
+		_ = json.Unmarshal(data, &ans)
+		s.token = ans.Token
+	}
+	res.Match, res.Note = judge(e.Expect, res.Got, stale)
+	return res
+}
+
+// judge compares an answer with the recorded one. A time-bound document
+// sent as recorded (no --resign-with) may come back refused as stale: that
+// is the expected fate of an old recording, and the report says so.
+func judge(want, got Expect, sentAsRecorded bool) (bool, string) {
+	if got == want {
+		return true, ""
+	}
+	if sentAsRecorded && got.Code == "request-stale" {
+		return true, "refused as stale, as expected without --resign-with"
+	}
+	return false, ""
+}
+
+// resign rewrites a multipart submission: the request document gets a new
+// issue time and request id (the same new id for every replay of one
+// recorded id, so a recorded replay stays a replay) and a new signature.
+func (r *replayer) resign(contentType string, body []byte) ([]byte, error) {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["boundary"] == "" {
+		return nil, fmt.Errorf("not a multipart body")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var out bytes.Buffer
+	mw := multipart.NewWriter(&out)
+	if err := mw.SetBoundary(params["boundary"]); err != nil {
+		return nil, err
+	}
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return nil, err
+		}
+		if part.FormName() == "request" || (i == 0 && strings.Contains(contentType, "related")) {
+			if data, err = r.refresh(data); err != nil {
+				return nil, err
+			}
+		}
+		h := textproto.MIMEHeader{}
+		for k, v := range part.Header {
+			h[k] = v
+		}
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func (r *replayer) refresh(doc []byte) ([]byte, error) {
+	tree := etree.NewDocument()
+	if err := tree.ReadFromBytes(doc); err != nil {
+		return nil, err
+	}
+	root := tree.Root()
+	if root == nil {
+		return nil, fmt.Errorf("empty document")
+	}
+	for _, c := range root.ChildElements() {
+		if c.Tag == "Signature" {
+			root.RemoveChild(c)
+		}
+	}
+	if id := root.FindElement("./RequestId"); id != nil {
+		r.mu.Lock()
+		fresh, ok := r.ids[id.Text()]
+		if !ok {
+			fresh = uuid.NewString()
+			r.ids[id.Text()] = fresh
+		}
+		r.mu.Unlock()
+		id.SetText(fresh)
+	}
+	if at := root.FindElement("./IssuedAt"); at != nil {
+		at.SetText(r.opt.Now().Format(time.RFC3339))
+	}
+	data, err := tree.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	return r.opt.Resign.Sign(data)
+}
+
+// WriteTable prints one line per message and a summary.
+func (rep *Report) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "%-5s %-52s %-30s %-30s %s\n", "SEQ", "MESSAGE", "EXPECTED", "GOT", "")
+	for _, res := range rep.Results {
+		mark := "ok"
+		if !res.Match {
+			mark = "DIFFERENT"
+		}
+		if res.Note != "" {
+			mark += " (" + res.Note + ")"
+		}
+		fmt.Fprintf(w, "%-5d %-52s %-30s %-30s %s\n", res.Entry.Seq, truncate(res.Entry.Name, 52),
+			res.Entry.Expect.String(), res.Got.String(), mark)
+	}
+	fmt.Fprintf(w, "\n%d messages: %d as recorded, %d different, in %s\n", len(rep.Results), rep.Matches, rep.Differences, rep.Elapsed.Round(time.Millisecond))
+}
+
+func (e Expect) String() string {
+	if e.Status == 0 {
+		return "no answer"
+	}
+	if e.Code == "" {
+		return fmt.Sprint(e.Status)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Code)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// WriteJUnit writes the report as JUnit XML for CI.
+func (rep *Report) WriteJUnit(w io.Writer) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      string   `xml:"time,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+		SystemOut string   `xml:"system-out,omitempty"`
+	}
+	type suite struct {
+		XMLName  xml.Name   `xml:"testsuite"`
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Time     string     `xml:"time,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	s := suite{Name: "egov-gateway replay", Tests: len(rep.Results), Failures: rep.Differences,
+		Time: fmt.Sprintf("%.3f", rep.Elapsed.Seconds())}
+	for _, res := range rep.Results {
+		tc := testcase{Name: res.Entry.Name, Classname: res.Entry.Kind, Time: fmt.Sprintf("%.3f", res.Duration.Seconds()), SystemOut: res.Note}
+		if !res.Match {
+			tc.Failure = &failure{Message: fmt.Sprintf("expected %s, got %s", res.Entry.Expect, res.Got),
+				Text: fmt.Sprintf("%s %s: expected %s, got %s. %s", res.Entry.Method, res.Entry.Path, res.Entry.Expect, res.Got, res.Note)}
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
