@@ -79,11 +79,10 @@ func (a *App) Cabinet(ctx context.Context, iin, cursor string, limit int, unread
 		max = "(" + strconv.FormatInt(ms, 10)
 	}
 	page := &CabinetPage{}
-	unreadSet, err := a.rdb.SMembersMap(ctx, unread).Result()
-	if err != nil {
+	var err error
+	if page.Unread, err = a.rdb.SCard(ctx, unread).Result(); err != nil {
 		return nil, err
 	}
-	page.Unread = int64(len(unreadSet))
 	for len(page.Messages) < limit {
 		zs, err := a.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: index, Start: max, Stop: "-inf",
 			ByScore: true, Rev: true, Count: int64(limit + 1)}).Result()
@@ -95,9 +94,12 @@ func (a *App) Cabinet(ctx context.Context, iin, cursor string, limit int, unread
 		}
 		pipe := a.rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(zs))
+		ids := make([]any, len(zs))
 		for i, z := range zs {
+			ids[i] = z.Member
 			cmds[i] = pipe.HGet(ctx, a.cabinetMessageKey(iin, z.Member.(string)), "message")
 		}
+		unreadFlags := pipe.SMIsMember(ctx, unread, ids...)
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, err
 		}
@@ -112,8 +114,7 @@ func (a *App) Cabinet(ctx context.Context, iin, cursor string, limit int, unread
 			if err := json.Unmarshal([]byte(cmds[i].Val()), &m); err != nil {
 				continue
 			}
-			_, m.Read = unreadSet[m.ID]
-			m.Read = !m.Read
+			m.Read = !unreadFlags.Val()[i]
 			if unreadOnly && m.Read {
 				continue
 			}
