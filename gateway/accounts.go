@@ -33,7 +33,7 @@ const (
 	maxPasswordLen  = 128
 	maxFailures     = 5                // failed logins per IIN before a lockout
 	lockoutFor      = 15 * time.Minute // how long failures are remembered
-	attemptsPerMin  = 20               // login and registration attempts per client address
+	attemptsPerMin  = 20               // default login and registration attempts a minute per client address
 	sessionLifetime = 30 * time.Minute // idle time after which a session ends
 	challengeTTL    = 5 * time.Minute
 )
@@ -112,8 +112,8 @@ func (a *App) allowAttempt(ctx context.Context, clientIP string) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
-	if n.Val() > attemptsPerMin {
-		return egov.Errorf(egov.CodeRateLimited, "client address over %d attempts a minute", attemptsPerMin)
+	if n.Val() > a.cfg.AttemptsPerMinute {
+		return egov.Errorf(egov.CodeRateLimited, "client address over %d attempts a minute", a.cfg.AttemptsPerMinute)
 	}
 	return nil
 }

@@ -41,6 +41,9 @@ type Config struct {
 	// Attachments travel to the provider through the bus's attachment
 	// store, by reference (DESIGN §3.1).
 	MaxXML, MaxAttachment, MaxBody int64
+	// AttemptsPerMinute is how many logins and registrations one client
+	// address may try a minute (default 20); load tests raise it.
+	AttemptsPerMinute int64
 	// RelayBackoff is the first retry delay of the outbox relay (default 1 s,
 	// doubling up to 1 min).
 	RelayBackoff time.Duration
@@ -72,6 +75,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 50 << 20
+	}
+	if cfg.AttemptsPerMinute <= 0 {
+		cfg.AttemptsPerMinute = attemptsPerMin
 	}
 	if cfg.RelayBackoff <= 0 {
 		cfg.RelayBackoff = time.Second

@@ -515,7 +515,8 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "gateway", Name: "http_request_seconds",
 			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"route"}),
 	}
-	reg.MustRegister(m.requests, m.latency, prometheus.NewGoCollector())
+	reg.MustRegister(m.requests, m.latency, prometheus.NewGoCollector(),
+		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 

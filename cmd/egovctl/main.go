@@ -33,6 +33,7 @@ Usage:
   egovctl shep hash-password --password P                 an argon2id hash for the routing file
   egovctl up   [--data DIR] [--listen ADDR] [--pace fast|regulation]   the whole stack in one process
   egovctl demo [--gateway URL] [--data DIR] [--iin IIN]   a citizen's whole journey against a running stack
+  egovctl loadtest [--gateway URL] [--data DIR] (--rate R | --concurrency C) [--duration D] [--json FILE]
   egovctl replay DIR [--target URL] [--bus URL] [--junit FILE] [--concurrency N] [--rate R]
                      [--only PATTERN] [--resign-with KEY.p12 --password P]   replay a recorded corpus
 
@@ -111,6 +112,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return demo(ctx, args[1:], stdout, stderr)
 	case "replay":
 		return replay(ctx, args[1:], stdout, stderr)
+	case "loadtest":
+		return loadtest(ctx, args[1:], stdout, stderr)
 	case "sign":
 		return sign(args[1:], stdout, stderr)
 	case "verify":

@@ -54,6 +54,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		prefix     = fs.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
 		recordDir  = fs.String("record", "", "record every portal request and SHEP envelope with its answer into this corpus directory")
 		mask       = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
+		attempts   = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
+		workers    = fs.Int("labour-workers", 8, "labour-market processing workers")
 	)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -119,7 +121,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	labourSystem, err := labour.New(rdb, labour.Config{Bus: bus, Sender: soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"},
-		Signer: provider, Verifier: verifier, Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix,
+		Signer: provider, Verifier: verifier, Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers,
 		StepDurations: func(service, region string) time.Duration {
 			if _, sch, err := cat.PortalSchedule(service, region); err == nil {
 				return sch.Term()
@@ -131,7 +133,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	app, err := gateway.New(rdb, gateway.Config{KeyPrefix: *prefix, Verifier: verifier, Bus: bus, Catalogue: cat,
 		Sender:       soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"},
-		ProviderBINs: map[string]string{"ais-rynok-truda": signing.IdentityOf(provider.Certificate).BIN}, Log: log})
+		ProviderBINs: map[string]string{"ais-rynok-truda": signing.IdentityOf(provider.Certificate).BIN}, Log: log,
+		AttemptsPerMinute: *attempts})
 	if err != nil {
 		return err
 	}

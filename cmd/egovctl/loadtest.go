@@ -1,0 +1,604 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+	"github.com/jonboulle/clockwork"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"egov/signing"
+	"egov/signing/pki"
+)
+
+// loadReport is the summary of a load test (also written as JSON).
+type loadReport struct {
+	Mode         string           `json:"mode"`
+	Citizens     int              `json:"citizens"`
+	Duration     float64          `json:"durationSeconds"`
+	Sent         int64            `json:"sent"`
+	Accepted     int64            `json:"accepted"`
+	Errors       map[string]int64 `json:"errors"`
+	Submission   latency          `json:"submission"`
+	RoundTrip    latency          `json:"roundTrip"`
+	Results      int64            `json:"results"`
+	Missing      []string         `json:"missing,omitempty"`
+	Duplicated   []string         `json:"duplicated,omitempty"`
+	Floors       floors           `json:"floors"`
+	GatewayRSSMB float64          `json:"gatewayMaxRSSMiB,omitempty"`
+}
+
+type latency struct {
+	PerSecond float64 `json:"perSecond"`
+	P50       float64 `json:"p50ms"`
+	P90       float64 `json:"p90ms"`
+	P99       float64 `json:"p99ms"`
+	Max       float64 `json:"maxms"`
+}
+
+type floors struct {
+	GoxmldsigVerifyPerSecond float64 `json:"goxmldsigVerifyPerSecond"`
+	RSASignPerSecond         float64 `json:"rsa2048SignPerSecond"`
+	RSAVerifyPerSecond       float64 `json:"rsa2048VerifyPerSecond"`
+	// RoundTripRSABound is the round trips per second the RSA operations
+	// of one request alone allow: one provider signature and four
+	// signature checks (portal, bus, labour-market system, result).
+	RoundTripRSABound float64 `json:"roundTripRSABound"`
+}
+
+func fromHistogram(h *hdrhistogram.Histogram, perSecond float64) latency {
+	ms := func(v int64) float64 { return float64(v) / 1000 }
+	return latency{PerSecond: perSecond, P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
+		P99: ms(h.ValueAtQuantile(99)), Max: ms(h.Max())}
+}
+
+type loadCitizen struct {
+	iin   string
+	token string
+	key   *signing.Signer
+}
+
+type prepared struct {
+	citizen int
+	id      string
+	body    []byte
+	ct      string
+}
+
+func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("loadtest", stderr)
+	var (
+		gatewayURL  = fs.String("gateway", "http://127.0.0.1:8080", "portal base URL")
+		dataDir     = fs.String("data", "data", "data directory of egovctl up (its test PKI issues the synthetic citizens)")
+		citizens    = fs.Int("citizens", 40, "synthetic citizens")
+		rate        = fs.Float64("rate", 0, "open loop: submissions a second")
+		concurrency = fs.Int("concurrency", 0, "closed loop: submissions in flight")
+		duration    = fs.Duration("duration", 20*time.Second, "how long to drive load")
+		maxRequests = fs.Int("max-requests", 0, "requests prepared (default: rate × duration, or 400 × duration for a closed loop)")
+		region      = fs.String("region", "almaty-city", "region of the requests")
+		wait        = fs.Duration("result-timeout", 2*time.Minute, "how long to wait for the last results")
+		jsonOut     = fs.String("json", "", "write the summary as JSON to this file")
+		metricsURL  = fs.String("metrics", "", "gateway /metrics URL to sample its resident memory (default: GATEWAY/metrics)")
+	)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if (*rate > 0) == (*concurrency > 0) {
+		return fmt.Errorf("%w: give either --rate (open loop) or --concurrency (closed loop)", errUsage)
+	}
+	base := strings.TrimSuffix(*gatewayURL, "/")
+	if *metricsURL == "" {
+		*metricsURL = base + "/metrics"
+	}
+	total := *maxRequests
+	if total == 0 {
+		if *rate > 0 {
+			total = int(*rate * duration.Seconds())
+		} else {
+			total = int(400 * duration.Seconds())
+		}
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}
+
+	fmt.Fprintf(stdout, "preparing %d synthetic citizens and %d signed requests…\n", *citizens, total)
+	people, err := prepareCitizens(ctx, client, base, *dataDir, *citizens)
+	if err != nil {
+		return err
+	}
+	reqs := presign(people, total, *region)
+	if len(reqs) == 0 {
+		return fmt.Errorf("no request could be prepared")
+	}
+
+	fmt.Fprintln(stdout, "measuring the floors on this machine…")
+	fl := measureFloors(reqs[0].body, people[0].key)
+
+	rep := &loadReport{Citizens: len(people), Errors: map[string]int64{}}
+	submitHist := hdrhistogram.New(1, 60_000_000, 3)
+	var mu sync.Mutex
+	type acceptedReq struct {
+		citizen int
+		id      string
+	}
+	var accepted []acceptedReq
+	var sent, ok atomic.Int64
+	send := func(p prepared) {
+		start := time.Now()
+		code, body := post(ctx, client, base+"/api/v1/requests", people[p.citizen].token, p.ct, p.body)
+		elapsed := time.Since(start)
+		mu.Lock()
+		defer mu.Unlock()
+		if code == http.StatusAccepted {
+			_ = submitHist.RecordValue(elapsed.Microseconds())
+			accepted = append(accepted, acceptedReq{p.citizen, p.id})
+			ok.Add(1)
+			return
+		}
+		var prob struct{ Code string }
+		_ = json.Unmarshal(body, &prob)
+		if prob.Code == "" {
+			prob.Code = fmt.Sprintf("http-%d", code)
+		}
+		rep.Errors[prob.Code]++
+	}
+
+	var rssMax atomic.Int64
+	stopSampling := sampleRSS(ctx, client, *metricsURL, &rssMax)
+	fmt.Fprintln(stdout, "driving load…")
+	begin := time.Now()
+	deadline := begin.Add(*duration)
+	var next atomic.Int64
+	progressDone := make(chan struct{})
+	go progress(stdout, begin, *duration, &sent, &ok, progressDone)
+	var wg sync.WaitGroup
+	if *rate > 0 {
+		rep.Mode = fmt.Sprintf("open loop, %.0f/s for %s", *rate, *duration)
+		interval := time.Duration(float64(time.Second) / *rate)
+		inflight := make(chan struct{}, 4096)
+		for i := 0; time.Now().Before(deadline) && i < len(reqs); i++ {
+			due := begin.Add(time.Duration(i) * interval)
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+			select {
+			case inflight <- struct{}{}:
+			default:
+				mu.Lock()
+				rep.Errors["client-overloaded"]++
+				mu.Unlock()
+				continue
+			}
+			sent.Add(1)
+			wg.Add(1)
+			go func(p prepared) {
+				defer wg.Done()
+				send(p)
+				<-inflight
+			}(reqs[i])
+		}
+	} else {
+		rep.Mode = fmt.Sprintf("closed loop, %d in flight for %s", *concurrency, *duration)
+		for w := 0; w < *concurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) {
+					i := next.Add(1) - 1
+					if int(i) >= len(reqs) {
+						return
+					}
+					sent.Add(1)
+					send(reqs[i])
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(progressDone)
+	elapsed := time.Since(begin)
+	rep.Duration = elapsed.Seconds()
+	rep.Sent, rep.Accepted = sent.Load(), ok.Load()
+	rep.Submission = fromHistogram(submitHist, float64(rep.Accepted)/elapsed.Seconds())
+
+	fmt.Fprintf(stdout, "\nwaiting for %d results in the cabinets…\n", rep.Accepted)
+	results, err := collectResults(ctx, client, base, people, len(accepted), *wait)
+	stopSampling()
+	if err != nil {
+		return err
+	}
+	rtHist := hdrhistogram.New(1, 600_000_000, 3)
+	byID := map[string][]resultSeen{}
+	for _, r := range results {
+		byID[r.requestID] = append(byID[r.requestID], r)
+	}
+	var firstAccept, lastResult time.Time
+	for _, a := range accepted {
+		seen := byID[a.id]
+		switch {
+		case len(seen) == 0:
+			rep.Missing = append(rep.Missing, a.id)
+		case len(seen) > 1:
+			rep.Duplicated = append(rep.Duplicated, a.id)
+		}
+		if len(seen) > 0 {
+			rep.Results++
+			s := seen[0]
+			_ = rtHist.RecordValue(s.filedAt.Sub(s.acceptedAt).Microseconds())
+			if firstAccept.IsZero() || s.acceptedAt.Before(firstAccept) {
+				firstAccept = s.acceptedAt
+			}
+			if s.filedAt.After(lastResult) {
+				lastResult = s.filedAt
+			}
+		}
+	}
+	rtRate := 0.0
+	if span := lastResult.Sub(firstAccept).Seconds(); span > 0 {
+		rtRate = float64(rep.Results) / span
+	}
+	rep.RoundTrip = fromHistogram(rtHist, rtRate)
+	rep.Floors = fl
+	rep.GatewayRSSMB = float64(rssMax.Load()) / (1 << 20)
+	printLoadReport(stdout, rep)
+	if *jsonOut != "" {
+		data, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if len(rep.Missing) > 0 || len(rep.Duplicated) > 0 {
+		return fmt.Errorf("loss check failed: %d missing, %d duplicated results", len(rep.Missing), len(rep.Duplicated))
+	}
+	return nil
+}
+
+func post(ctx context.Context, client *http.Client, url, token, ct string, body []byte) (int, []byte) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil
+	}
+	req.Header.Set("Content-Type", ct)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, []byte(`{"code":"connection-failed"}`)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// prepareCitizens issues a certificate for each synthetic citizen from the
+// stack's test authority, registers the account (or finds it) and logs in.
+func prepareCitizens(ctx context.Context, client *http.Client, base, dataDir string, n int) ([]*loadCitizen, error) {
+	authority, err := pki.Open(filepath.Join(dataDir, "pki"))
+	if err != nil {
+		return nil, err
+	}
+	iins := syntheticIINs(n)
+	people := make([]*loadCitizen, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, iin := range iins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			now := time.Now().UTC()
+			iss, err := authority.Issue(pki.IssueOptions{IIN: iin, Name: "НАГРУЗКА ТЕСТ", NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 1, 0)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			people[i] = &loadCitizen{iin: iin, key: &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	const password = "Load-test-2026"
+	for _, c := range people {
+		acct, _ := json.Marshal(map[string]string{"iin": c.iin, "password": password, "phone": "+77010000000"})
+		if code, body := post(ctx, client, base+"/api/v1/accounts", "", "application/json", acct); code != http.StatusCreated && code != http.StatusConflict {
+			return nil, fmt.Errorf("registering a synthetic citizen: HTTP %d %s (raise up's --attempts-per-minute)", code, body)
+		}
+		login, _ := json.Marshal(map[string]string{"iin": c.iin, "password": password})
+		code, body := post(ctx, client, base+"/api/v1/sessions", "", "application/json", login)
+		if code != http.StatusCreated {
+			return nil, fmt.Errorf("logging in a synthetic citizen: HTTP %d %s", code, body)
+		}
+		var s struct{ Token string }
+		_ = json.Unmarshal(body, &s)
+		c.token = s.Token
+	}
+	return people, nil
+}
+
+// syntheticIINs makes n valid IINs of adults born 1970–1999 that no demo
+// citizen uses.
+func syntheticIINs(n int) []string {
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		year, day := 70+i%30, 1+i%28
+		base := fmt.Sprintf("%02d%02d%02d3%04d", year, 1+(i/30)%12, day, 5000+i%5000)
+		for k := 0; k < 10; k++ {
+			if _, err := signing.ParseIIN(base + strconv.Itoa(k)); err == nil {
+				out = append(out, base+strconv.Itoa(k))
+				break
+			}
+		}
+	}
+	return out
+}
+
+var loadScan = bytes.Repeat([]byte("%PDF-1.7 load test identity card "), 30)
+
+// presign prepares total signed submissions round-robin over the citizens,
+// signing on every core.
+func presign(people []*loadCitizen, total int, region string) []prepared {
+	out := make([]prepared, total)
+	sum := sha256.Sum256(loadScan)
+	scanHash := hex.EncodeToString(sum[:])
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= total {
+					return
+				}
+				ci := i % len(people)
+				c := people[ci]
+				id := uuid.NewString()
+				doc := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1"><RequestId>%s</RequestId><ServiceCode>job-seeker-registration</ServiceCode><Region>%s</Region><IssuedAt>%s</IssuedAt><Applicant><IIN>%s</IIN><Surname>НАГРУЗКА</Surname><GivenName>ТЕСТ</GivenName></Applicant><Form><Field name="education">higher</Field></Form><Attachments><Attachment kind="identity-document" fileName="id.pdf" mimeType="application/pdf" size="%d" sha256="%s" expires="2031-01-01"/></Attachments></ServiceRequest>
+`, id, region, time.Now().Format(time.RFC3339), c.iin, len(loadScan), scanHash)
+				signed, err := c.key.Sign([]byte(doc))
+				if err != nil {
+					continue
+				}
+				var body bytes.Buffer
+				mw := multipart.NewWriter(&body)
+				h := textproto.MIMEHeader{}
+				h.Set("Content-Disposition", `form-data; name="request"`)
+				h.Set("Content-Type", "application/xml")
+				w, _ := mw.CreatePart(h)
+				_, _ = w.Write(signed)
+				fw, _ := mw.CreateFormFile("file", "id.pdf")
+				_, _ = fw.Write(loadScan)
+				_ = mw.Close()
+				out[i] = prepared{citizen: ci, id: id, body: body.Bytes(), ct: mw.FormDataContentType()}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+type resultSeen struct {
+	requestID           string
+	acceptedAt, filedAt time.Time
+}
+
+// collectResults reads every citizen's cabinet until as many results as
+// accepted requests are there, or the wait is over. Times come from the
+// server: acceptance (the "accepted" message) and filing of the result.
+func collectResults(ctx context.Context, client *http.Client, base string, people []*loadCitizen, want int, wait time.Duration) ([]resultSeen, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		var all []resultSeen
+		for _, c := range people {
+			accepted := map[string]time.Time{}
+			var results []resultSeen
+			cursor := ""
+			for {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/cabinet/messages?limit=100&cursor="+cursor, nil)
+				req.Header.Set("Authorization", "Bearer "+c.token)
+				resp, err := client.Do(req)
+				if err != nil {
+					return nil, err
+				}
+				var page struct {
+					Messages []struct {
+						Kind, RequestID string
+						At              time.Time
+					}
+					Next string
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&page)
+				resp.Body.Close()
+				for _, m := range page.Messages {
+					switch m.Kind {
+					case "accepted":
+						accepted[m.RequestID] = m.At
+					case "result", "refusal":
+						results = append(results, resultSeen{requestID: m.RequestID, filedAt: m.At})
+					}
+				}
+				if page.Next == "" {
+					break
+				}
+				cursor = page.Next
+			}
+			for i := range results {
+				results[i].acceptedAt = accepted[results[i].requestID]
+			}
+			all = append(all, results...)
+		}
+		distinct := map[string]bool{}
+		for _, r := range all {
+			distinct[r.requestID] = true
+		}
+		if len(distinct) >= want || time.Now().After(deadline) || ctx.Err() != nil {
+			return all, nil
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// measureFloors measures, in this process and on all cores, what bounds
+// the stack: goxmldsig verifications of the request document, and RSA-2048
+// signatures and verifications.
+func measureFloors(submission []byte, key *signing.Signer) floors {
+	doc := extractRequest(submission)
+	leaf := key.Certificate
+	clock := dsig.NewFakeClock(clockwork.NewFakeClockAt(time.Now()))
+	verify := func() {
+		tree := etree.NewDocument()
+		if err := tree.ReadFromBytes(doc); err != nil {
+			return
+		}
+		vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{leaf}})
+		vctx.Clock = clock
+		_, _ = vctx.Validate(tree.Root())
+	}
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	digest := sha256.Sum256([]byte("floor"))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, rsaKey, crypto.SHA256, digest[:])
+	f := floors{
+		GoxmldsigVerifyPerSecond: opsPerSecond(verify),
+		RSASignPerSecond:         opsPerSecond(func() { _, _ = rsa.SignPKCS1v15(rand.Reader, rsaKey, crypto.SHA256, digest[:]) }),
+		RSAVerifyPerSecond:       opsPerSecond(func() { _ = rsa.VerifyPKCS1v15(&rsaKey.PublicKey, crypto.SHA256, digest[:], sig) }),
+	}
+	perRequest := 1/f.RSASignPerSecond + 4/f.RSAVerifyPerSecond
+	f.RoundTripRSABound = 1 / perRequest
+	return f
+}
+
+func extractRequest(multipartBody []byte) []byte {
+	i := bytes.Index(multipartBody, []byte("<?xml"))
+	j := bytes.Index(multipartBody, []byte("</ServiceRequest>"))
+	if i < 0 || j < 0 {
+		return nil
+	}
+	return multipartBody[i : j+len("</ServiceRequest>")]
+}
+
+// opsPerSecond runs op on every core for a second.
+func opsPerSecond(op func()) float64 {
+	var n atomic.Int64
+	stop := time.Now().Add(time.Second)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				op()
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load())
+}
+
+// sampleRSS reads process_resident_memory_bytes from the gateway's metrics
+// every second and keeps the largest value.
+func sampleRSS(ctx context.Context, client *http.Client, url string, max *atomic.Int64) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if resp, err := client.Do(req); err == nil {
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				for _, line := range strings.Split(string(data), "\n") {
+					if v, ok := strings.CutPrefix(line, "process_resident_memory_bytes "); ok {
+						if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && int64(f) > max.Load() {
+							max.Store(int64(f))
+						}
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func progress(w io.Writer, begin time.Time, total time.Duration, sent, ok *atomic.Int64, done <-chan struct{}) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			fmt.Fprintln(w)
+			return
+		case <-t.C:
+			frac := min(float64(time.Since(begin))/float64(total), 1)
+			bar := strings.Repeat("█", int(frac*30)) + strings.Repeat("·", 30-int(frac*30))
+			fmt.Fprintf(w, "\r  [%s] %3.0f%%  sent %d  accepted %d", bar, frac*100, sent.Load(), ok.Load())
+		}
+	}
+}
+
+func printLoadReport(w io.Writer, r *loadReport) {
+	fmt.Fprintf(w, "\n%s, %d citizens, %.1f s\n\n", r.Mode, r.Citizens, r.Duration)
+	fmt.Fprintf(w, "%-22s %10s %9s %9s %9s %9s\n", "", "per second", "p50 ms", "p90 ms", "p99 ms", "max ms")
+	for _, row := range []struct {
+		name string
+		l    latency
+	}{{"submission (→ 202)", r.Submission}, {"round trip (→ result)", r.RoundTrip}} {
+		fmt.Fprintf(w, "%-22s %10.0f %9.1f %9.1f %9.1f %9.1f\n", row.name, row.l.PerSecond, row.l.P50, row.l.P90, row.l.P99, row.l.Max)
+	}
+	fmt.Fprintf(w, "\nsent %d, accepted %d, results %d, missing %d, duplicated %d\n", r.Sent, r.Accepted, r.Results, len(r.Missing), len(r.Duplicated))
+	if len(r.Errors) > 0 {
+		var codes []string
+		for c := range r.Errors {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		fmt.Fprint(w, "errors:")
+		for _, c := range codes {
+			fmt.Fprintf(w, " %s=%d", c, r.Errors[c])
+		}
+		fmt.Fprintln(w)
+	}
+	f := r.Floors
+	fmt.Fprintf(w, "\nfloors on this machine: goxmldsig verify %.0f/s, RSA-2048 sign %.0f/s, verify %.0f/s\n", f.GoxmldsigVerifyPerSecond, f.RSASignPerSecond, f.RSAVerifyPerSecond)
+	fmt.Fprintf(w, "submissions / goxmldsig verifications: %.2f\n", r.Submission.PerSecond/f.GoxmldsigVerifyPerSecond)
+	fmt.Fprintf(w, "round trips / RSA bound (1 sign + 4 verifies a request, %.0f/s): %.2f\n", f.RoundTripRSABound, r.RoundTrip.PerSecond/f.RoundTripRSABound)
+	if r.GatewayRSSMB > 0 {
+		fmt.Fprintf(w, "stack resident memory, largest sample: %.0f MiB\n", r.GatewayRSSMB)
+	}
+}
