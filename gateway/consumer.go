@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,13 +20,36 @@ import (
 // ResultNamespace is the namespace of the provider's signed result document.
 const ResultNamespace = "urn:egov-gateway:result:v1"
 
+// consumerWorkers is how many answers are filed at once. Answers of one
+// request always go to the same worker, so they are filed in the order
+// the bus handed them out.
+const consumerWorkers = 16
+
 // runConsumer polls the portal's queue on the bus for the providers'
 // answers (NOTIFICATION, UPDATE, RESPONSE), files each, and confirms it only
 // once it is filed; an answer it cannot file yet is refused and comes back.
 func (a *App) runConsumer(ctx context.Context) {
+	lanes := make([]chan soap.AsyncMessage, consumerWorkers)
+	var wg sync.WaitGroup
+	for i := range lanes {
+		lanes[i] = make(chan soap.AsyncMessage, 64)
+		wg.Add(1)
+		go func(in <-chan soap.AsyncMessage) {
+			defer wg.Done()
+			for m := range in {
+				a.fileAndConfirm(ctx, m)
+			}
+		}(lanes[i])
+	}
+	defer func() {
+		for _, l := range lanes {
+			close(l)
+		}
+		wg.Wait()
+	}()
 	backoff := a.cfg.RelayBackoff
 	for ctx.Err() == nil {
-		resp, err := a.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(a.cfg.Sender, a.anyPortalService(), 50, 10*time.Second))
+		resp, err := a.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(a.cfg.Sender, a.anyPortalService(), 100, 10*time.Second))
 		if err != nil {
 			if ctx.Err() == nil {
 				a.log.Warn("consumer: polling the bus failed", "err", err)
@@ -35,14 +60,23 @@ func (a *App) runConsumer(ctx context.Context) {
 		}
 		backoff = a.cfg.RelayBackoff
 		for _, m := range resp.Response.Messages {
-			err := a.HandleAnswer(ctx, m)
-			if err != nil {
-				a.log.Warn("consumer: answer not filed, refusing it for now", "message", m.MessageInfo.MessageID, "err", err)
-			}
-			if _, nerr := a.cfg.Bus.SendDeliveryNotification(ctx, shep.NewDeliveryNotification(a.cfg.Sender, m.MessageInfo, err == nil, errText(err))); nerr != nil {
-				a.log.Warn("consumer: delivery notification failed", "message", m.MessageInfo.MessageID, "err", nerr)
-			}
+			h := fnv.New32a()
+			h.Write([]byte(m.MessageInfo.CorrelationID))
+			lanes[h.Sum32()%consumerWorkers] <- m
 		}
+	}
+}
+
+func (a *App) fileAndConfirm(ctx context.Context, m soap.AsyncMessage) {
+	err := a.HandleAnswer(ctx, m)
+	if err != nil {
+		a.log.Warn("consumer: answer not filed, refusing it for now", "message", m.MessageInfo.MessageID, "err", err)
+	}
+	if ctx.Err() != nil {
+		return // the lease expires and the answer comes back
+	}
+	if _, nerr := a.cfg.Bus.SendDeliveryNotification(ctx, shep.NewDeliveryNotification(a.cfg.Sender, m.MessageInfo, err == nil, errText(err))); nerr != nil {
+		a.log.Warn("consumer: delivery notification failed", "message", m.MessageInfo.MessageID, "err", nerr)
 	}
 }
 

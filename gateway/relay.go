@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,6 +15,9 @@ import (
 )
 
 const relayGroup = "relay"
+
+// relayWorkers is how many requests are sent to the bus at once.
+const relayWorkers = 32
 
 // runRelay sends accepted requests to the bus: it reads the outbox hints,
 // sends each request as an asynchronous REQUEST (with its id as the
@@ -43,21 +47,31 @@ func (a *App) runRelay(ctx context.Context) {
 			}
 			continue
 		}
+		// Requests are independent: relay a batch side by side.
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, relayWorkers)
 		for _, e := range entries {
-			iin, _ := e.Values["iin"].(string)
-			id, _ := e.Values["id"].(string)
-			if done := a.relayOne(ctx, iin, id); done {
-				a.rdb.XAck(ctx, stream, relayGroup, e.ID)
-				a.rdb.XDel(ctx, stream, e.ID)
-			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(e redis.XMessage) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				iin, _ := e.Values["iin"].(string)
+				id, _ := e.Values["id"].(string)
+				if done := a.relayOne(ctx, iin, id); done {
+					a.rdb.XAck(ctx, stream, relayGroup, e.ID)
+					a.rdb.XDel(ctx, stream, e.ID)
+				}
+			}(e)
 		}
+		wg.Wait()
 	}
 }
 
 // relayEntries returns hints due for another try, then new ones.
 func (a *App) relayEntries(ctx context.Context, stream string) ([]redis.XMessage, error) {
 	retry, _, err := a.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: relayGroup, Consumer: "relay",
-		MinIdle: a.cfg.RelayBackoff, Start: "0-0", Count: 50}).Result()
+		MinIdle: max(a.cfg.RelayBackoff, 5*time.Second), Start: "0-0", Count: 100}).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +79,7 @@ func (a *App) relayEntries(ctx context.Context, stream string) ([]redis.XMessage
 		return retry, nil
 	}
 	res, err := a.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: relayGroup, Consumer: "relay",
-		Streams: []string{stream, ">"}, Count: 50, Block: a.cfg.RelayBackoff}).Result()
+		Streams: []string{stream, ">"}, Count: 100, Block: a.cfg.RelayBackoff}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}

@@ -39,7 +39,7 @@ type Config struct {
 	KeyPrefix string
 	// Services polled (their requests share the system's queue).
 	Services []string
-	// Batch is getMessages' amount, Workers the processing pool (defaults 20, 8).
+	// Batch is getMessages' amount, Workers the processing pool (defaults 50, 16).
 	Batch, Workers int
 	// Pace: "fast" answers at once; "regulation" waits the regional
 	// regulation's step durations multiplied by PaceFactor before the answer.
@@ -73,10 +73,10 @@ func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
 		cfg.Services = []string{"job-seeker-registration", "employment-referral"}
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 20
+		cfg.Batch = 50
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = 16
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		recordDir  = fs.String("record", "", "record every portal request and SHEP envelope with its answer into this corpus directory")
 		mask       = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
 		attempts   = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
-		workers    = fs.Int("labour-workers", 8, "labour-market processing workers")
+		workers    = fs.Int("labour-workers", 16, "labour-market processing workers")
+		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
 	)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -155,6 +157,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name, addr string
 		handler    http.Handler
 	}{
+		{"pprof", *pprofAddr, http.DefaultServeMux},
 		{"OCSP responder", *ocspListen, &pki.Responder{Authority: authority}},
 		{"SHEP bus", *busListen, busHandler},
 		{"portal API", *listen, portalHandler},
@@ -164,6 +167,9 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(servers))
 	for _, s := range servers {
+		if s.addr == "" {
+			continue
+		}
 		ln, err := net.Listen("tcp", s.addr)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
