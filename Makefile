@@ -32,9 +32,9 @@ fuzz-short:
 fuzz:
 	@FUZZTIME=2m ./.ci/fuzz
 
-## bench: the Go benchmarks of every package
+## bench: every Go benchmark and load tests against egovctl up on a private redis-server; writes BENCHMARKS.md
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	./.ci/bench
 
 build:
 	$(GO) build -o bin/ ./cmd/...
