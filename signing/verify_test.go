@@ -215,3 +215,26 @@ func TestLoadTrustDir(t *testing.T) {
 		t.Fatal("end-entity certificate accepted as an authority")
 	}
 }
+
+func TestSourcesOpen(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := signing.Sources{TrustDir: filepath.Join(fixturesPKI, "trust"), CRL: filepath.Join(fixturesPKI, "crl.pem")}.Open(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := os.ReadFile(filepath.Join(fixturesSigning, "valid.xml"))
+	if res, err := v.Verify(ctx, doc); err != nil || res.Evidence.Revocation.Source != signing.SourceCRL {
+		t.Fatalf("verifier from sources: %v", err)
+	}
+	if _, err := (signing.Sources{TrustDir: t.TempDir()}).Open(ctx, nil); err == nil {
+		t.Fatal("an empty trust directory opened")
+	}
+	v, err = signing.Sources{TrustDir: filepath.Join(fixturesPKI, "trust")}.Open(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, doc); egov.ErrorCode(err) != egov.CodeRevocationUnknown {
+		t.Fatalf("no revocation source must fail closed: %v", err)
+	}
+}

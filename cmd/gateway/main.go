@@ -73,24 +73,14 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	trust, err := signing.LoadTrustDir(*trustDir)
+	verifier, err := signing.Sources{TrustDir: *trustDir, CRL: *crl, OCSPURL: *ocspURL}.Open(ctx, log)
 	if err != nil {
 		return err
 	}
-	rev := &signing.Revocation{}
-	if *ocspURL != "" {
-		rev.OCSP = &signing.OCSPClient{URL: *ocspURL}
-	}
-	if *crl != "" {
-		rev.CRL = &signing.CRLSet{Sources: []string{*crl}, Trust: trust}
-		if err := rev.CRL.Refresh(ctx); err != nil {
-			log.Warn("crl not loaded", "err", err)
-		}
-		go rev.CRL.Run(ctx, 10*time.Minute, log)
-	}
+	rev := verifier.Revocation
 	bus := &shep.HTTPClient{BaseURL: *busURL}
 	app, err := gateway.New(rdb, gateway.Config{
-		Verifier: &signing.Verifier{Trust: trust, Revocation: rev},
+		Verifier: verifier,
 		Bus:      bus, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		ProviderBINs: map[string]string{"ais-rynok-truda": *providerBIN, "arm-rshep": *providerBIN},
 		Log:          log,

@@ -77,22 +77,9 @@ func run() error {
 	defer stop()
 	var verifier *signing.Verifier
 	if *trustDir != "" {
-		trust, err := signing.LoadTrustDir(*trustDir)
-		if err != nil {
+		if verifier, err = (signing.Sources{TrustDir: *trustDir, CRL: *crl, OCSPURL: *ocspURL}).Open(ctx, log); err != nil {
 			return err
 		}
-		rev := &signing.Revocation{}
-		if *ocspURL != "" {
-			rev.OCSP = &signing.OCSPClient{URL: *ocspURL}
-		}
-		if *crl != "" {
-			rev.CRL = &signing.CRLSet{Sources: []string{*crl}, Trust: trust}
-			if err := rev.CRL.Refresh(ctx); err != nil {
-				log.Warn("crl not loaded", "err", err)
-			}
-			go rev.CRL.Run(ctx, 10*time.Minute, log)
-		}
-		verifier = &signing.Verifier{Trust: trust, Revocation: rev}
 	}
 	sys, err := labour.New(rdb, labour.Config{
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},

@@ -74,24 +74,12 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	trust, err := signing.LoadTrustDir(*trustDir)
+	verifier, err := signing.Sources{TrustDir: *trustDir, CRL: *crl, OCSPURL: *ocspURL}.Open(ctx, log)
 	if err != nil {
 		return err
 	}
-	rev := &signing.Revocation{}
-	if *ocspURL != "" {
-		rev.OCSP = &signing.OCSPClient{URL: *ocspURL}
-	}
-	if *crl != "" {
-		rev.CRL = &signing.CRLSet{Sources: []string{*crl}, Trust: trust}
-		if err := rev.CRL.Refresh(ctx); err != nil {
-			log.Warn("crl not loaded", "err", err)
-		}
-		go rev.CRL.Run(ctx, 10*time.Minute, log)
-	}
 	bus, err := shep.New(rdb, routing, shep.Config{
-		Visibility: *visibility, MaxDeliveries: *maxDeliveries,
-		Verifier: &signing.Verifier{Trust: trust, Revocation: rev}, Log: log,
+		Visibility: *visibility, MaxDeliveries: *maxDeliveries, Verifier: verifier, Log: log,
 	})
 	if err != nil {
 		return err
