@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -154,17 +153,7 @@ func (s *stack) key(name string) *signing.Signer {
 }
 
 func copyAuthority(t *testing.T) *pki.Authority {
-	dir := t.TempDir()
-	for _, f := range []string{"root.crt", "root.key", "ca.crt", "ca.key", "index.json"} {
-		data, err := os.ReadFile(filepath.Join("../fixtures/pki", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := pki.Open(dir)
+	a, err := pki.Clone("../fixtures/pki", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

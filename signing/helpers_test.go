@@ -15,17 +15,7 @@ import (
 // authority, so that issuing and revoking never touch the fixtures.
 func copyAuthority(t testing.TB) *pki.Authority {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"root.crt", "root.key", "ca.crt", "ca.key", "index.json"} {
-		data, err := os.ReadFile(filepath.Join(fixturesPKI, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := pki.Open(dir)
+	a, err := pki.Clone(fixturesPKI, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

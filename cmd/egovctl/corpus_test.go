@@ -23,6 +23,7 @@ import (
 	"egov/internal/corpus"
 	"egov/internal/redistest"
 	"egov/signing"
+	"egov/signing/pki"
 )
 
 // go test ./cmd/egovctl -run TestCuratedCorpus -update
@@ -37,7 +38,9 @@ func upStack(t *testing.T, record string, extra ...string) (portal, bus string) 
 	t.Helper()
 	r := redistest.New(t)
 	data := t.TempDir()
-	copyDir(t, "../../fixtures/pki", filepath.Join(data, "pki"))
+	if _, err := pki.Clone("../../fixtures/pki", filepath.Join(data, "pki")); err != nil {
+		t.Fatal(err)
+	}
 	p, b, o := freeAddr(t), freeAddr(t), freeAddr(t)
 	args := []string{"up", "--data", data, "--listen", p, "--bus-listen", b, "--ocsp-listen", o,
 		"--redis", r.URL, "--key-prefix", r.Prefix,
@@ -58,27 +61,6 @@ func upStack(t *testing.T, record string, extra ...string) (portal, bus string) 
 	})
 	waitUp(t, p, &out)
 	return "http://" + p, "http://" + b
-}
-
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.Walk(from, func(path string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, path)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), data, 0o600)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestCuratedCorpus replays fixtures/envelopes against a fresh stack, once

@@ -485,3 +485,31 @@ func keyPEM(k crypto.Signer) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
+
+// Clone copies an authority's directory (certificates, keys, index, trust
+// directory, issued key files) to a new directory and opens the copy: a
+// writable authority for tests that issue and revoke without touching the
+// original, such as the committed fixtures/pki.
+func Clone(from, to string) (*Authority, error) {
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o600)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pki: clone: %w", err)
+	}
+	return Open(to)
+}

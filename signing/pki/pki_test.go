@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,17 +21,7 @@ import (
 // openCopy gives the test a writable copy of the committed test authority.
 func openCopy(t *testing.T) *pki.Authority {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{"root.crt", "root.key", "ca.crt", "ca.key", "index.json"} {
-		data, err := os.ReadFile(filepath.Join("../../fixtures/pki", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := pki.Open(dir)
+	a, err := pki.Clone("../../fixtures/pki", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
