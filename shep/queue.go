@@ -251,47 +251,75 @@ type enqueueResult struct {
 // flushEnqueue writes a batch of messages: one script call per recipient,
 // all in one pipeline.
 func (b *Bus) flushEnqueue(ctx context.Context, items []enqueueItem) ([]enqueueResult, error) {
-	type group struct {
-		idx  []int
-		keys []string
-		args []any
-	}
-	groups := map[string]*group{}
-	var order []string
-	for i, it := range items {
-		g := groups[it.q.stream]
-		if g == nil {
-			g = &group{keys: []string{it.q.stream}, args: []any{int64(b.cfg.IdempotencyTTL / time.Second)}}
-			groups[it.q.stream] = g
-			order = append(order, it.q.stream)
-		}
-		use := "0"
-		if it.idemKey != "" {
-			use = "1"
-		}
-		g.idx = append(g.idx, i)
-		g.keys = append(g.keys, it.q.message(it.id), it.q.idempotency(it.sender, it.idemKey))
-		g.args = append(g.args, it.id, it.corr, use, len(it.fields))
-		g.args = append(g.args, it.fields...)
-	}
-	cmds, err := runScripts(ctx, b.rdb, enqueueScript, len(order), func(i int) ([]string, []any) {
-		return groups[order[i]].keys, groups[order[i]].args
-	})
+	answers, err := perQueue(ctx, b.rdb, enqueueScript, items,
+		func(it enqueueItem) queueKeys { return it.q },
+		func(q queueKeys) ([]string, []any) {
+			return []string{q.stream}, []any{int64(b.cfg.IdempotencyTTL / time.Second)}
+		},
+		func(it enqueueItem, keys *[]string, args *[]any) {
+			use := "0"
+			if it.idemKey != "" {
+				use = "1"
+			}
+			*keys = append(*keys, it.q.message(it.id), it.q.idempotency(it.sender, it.idemKey))
+			*args = append(append(*args, it.id, it.corr, use, len(it.fields)), it.fields...)
+		})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]enqueueResult, len(items))
-	for gi, stream := range order {
-		vals, err := cmds[gi].StringSlice()
+	for i, a := range answers {
+		parts := strings.Fields(a)
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("enqueue: unexpected answer %q", a)
+		}
+		out[i] = enqueueResult{fresh: parts[0] == "1", id: parts[1], corr: parts[2]}
+	}
+	return out, nil
+}
+
+// perQueue runs script once per queue for a batch of items, all calls in
+// one pipeline: head gives a queue's leading keys and arguments, add
+// appends one item's. The script answers one string per item; the answers
+// come back in the items' order.
+func perQueue[T any](ctx context.Context, rdb redis.UniversalClient, script *redis.Script, items []T,
+	queueOf func(T) queueKeys, head func(queueKeys) ([]string, []any), add func(T, *[]string, *[]any)) ([]string, error) {
+	type call struct {
+		idx  []int
+		keys []string
+		args []any
+	}
+	calls := map[string]*call{}
+	var order []string
+	for i, it := range items {
+		q := queueOf(it)
+		c := calls[q.stream]
+		if c == nil {
+			c = &call{}
+			c.keys, c.args = head(q)
+			calls[q.stream] = c
+			order = append(order, q.stream)
+		}
+		c.idx = append(c.idx, i)
+		add(it, &c.keys, &c.args)
+	}
+	cmds, err := runScripts(ctx, rdb, script, len(order), func(i int) ([]string, []any) {
+		return calls[order[i]].keys, calls[order[i]].args
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(items))
+	for ci, stream := range order {
+		vals, err := cmds[ci].StringSlice()
 		if err != nil {
 			return nil, err
 		}
-		for j, idx := range groups[stream].idx {
-			parts := strings.Fields(vals[j])
-			if len(parts) != 3 {
-				return nil, fmt.Errorf("enqueue: unexpected answer %q", vals[j])
-			}
-			out[idx] = enqueueResult{fresh: parts[0] == "1", id: parts[1], corr: parts[2]}
+		if len(vals) != len(calls[stream].idx) {
+			return nil, fmt.Errorf("script answered %d times for %d items", len(vals), len(calls[stream].idx))
+		}
+		for j, idx := range calls[stream].idx {
+			out[idx] = vals[j]
 		}
 	}
 	return out, nil
@@ -591,41 +619,16 @@ type confirmItem struct {
 // flushConfirm writes a batch of confirmations: one script call per queue,
 // all in one pipeline.
 func (b *Bus) flushConfirm(ctx context.Context, items []confirmItem) ([]string, error) {
-	type group struct {
-		idx  []int
-		keys []string
-		args []any
-	}
-	groups := map[string]*group{}
-	var order []string
-	for i, it := range items {
-		g := groups[it.q.stream]
-		if g == nil {
-			g = &group{keys: []string{it.q.stream, it.q.done}, args: []any{it.now}}
-			groups[it.q.stream] = g
-			order = append(order, it.q.stream)
-		}
-		g.idx = append(g.idx, i)
-		g.keys = append(g.keys, it.q.message(it.id))
-		g.args = append(g.args, it.id)
-	}
-	cmds, err := runScripts(ctx, b.rdb, confirmScript, len(order), func(i int) ([]string, []any) {
-		return groups[order[i]].keys, groups[order[i]].args
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(items))
-	for gi, stream := range order {
-		vals, err := cmds[gi].StringSlice()
-		if err != nil {
-			return nil, err
-		}
-		for j, idx := range groups[stream].idx {
-			out[idx] = vals[j]
-		}
-	}
-	return out, nil
+	return perQueue(ctx, b.rdb, confirmScript, items,
+		func(it confirmItem) queueKeys { return it.q },
+		func(q queueKeys) ([]string, []any) { return []string{q.stream, q.done}, nil },
+		func(it confirmItem, keys *[]string, args *[]any) {
+			if len(*args) == 0 {
+				*args = append(*args, it.now)
+			}
+			*keys = append(*keys, it.q.message(it.id))
+			*args = append(*args, it.id)
+		})
 }
 
 // Trim forgets confirmed messages older than KeepConfirmed and, beyond
