@@ -39,6 +39,12 @@ type HTTPOptions struct {
 	Health []HealthCheck
 	// RequestTimeout bounds a handler (default 30 s).
 	RequestTimeout time.Duration
+	// MaxSubmissions bounds the submissions processed at once (default
+	// 256); one more waits up to SubmissionQueueWait (default 2 s) and is
+	// then answered 503, so that overload costs a retry, not memory and
+	// everyone's latency.
+	MaxSubmissions      int
+	SubmissionQueueWait time.Duration
 }
 
 // Handler returns the portal's HTTP API, versioned under /api/v1.
@@ -75,7 +81,7 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	api.GET("/services", a.handleServices)
 	api.GET("/services/:code", a.handleService)
 	api.GET("/services/:code/skeleton", a.handleSkeleton)
-	api.POST("/requests", a.handleSubmit, a.requireSession)
+	api.POST("/requests", a.handleSubmit, a.requireSession, admission(opt.MaxSubmissions, opt.SubmissionQueueWait))
 	api.GET("/requests", a.handleRequests, a.requireSession)
 	api.GET("/requests/:id", a.handleRequest, a.requireSession)
 	api.GET("/cabinet/messages", a.handleCabinet, a.requireSession)
@@ -88,6 +94,34 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	e.GET("/healthz", a.healthHandler(opt.Health))
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	return e
+}
+
+// admission lets at most max requests through at once; a request finding
+// no room waits up to wait, then is refused with service-unavailable.
+func admission(max int, wait time.Duration) echo.MiddlewareFunc {
+	if max <= 0 {
+		max = 256
+	}
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	slots := make(chan struct{}, max)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case slots <- struct{}{}:
+			case <-t.C:
+				c.Response().Header().Set("Retry-After", "1")
+				return egov.Errorf(egov.CodeUnavailable, "%d submissions in progress", max)
+			case <-c.Request().Context().Done():
+				return c.Request().Context().Err()
+			}
+			defer func() { <-slots }()
+			return next(c)
+		}
+	}
 }
 
 // Problem is an application/problem+json body (RFC 9457) with the

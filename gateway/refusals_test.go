@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -316,5 +318,43 @@ func TestCatalogueAndSkeleton(t *testing.T) {
 	var health map[string]string
 	if code, _ := e.call("GET", "/healthz", "", nil, &health); code != 200 || health["redis"] != "ok" {
 		t.Fatalf("health %d %v", code, health)
+	}
+}
+
+// TestOverloadIsShedNotQueuedForever holds the only submission slot with a
+// slow upload; the next submission is answered 503 service-unavailable.
+func TestOverloadIsShedNotQueuedForever(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	srv := httptest.NewServer(e.app.Handler(gateway.HTTPOptions{MaxSubmissions: 1, SubmissionQueueWait: 100 * time.Millisecond}))
+	defer srv.Close()
+
+	pr, pw := io.Pipe()
+	slow, _ := http.NewRequest("POST", srv.URL+"/api/v1/requests", pr)
+	slow.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	slow.Header.Set("Authorization", "Bearer "+token)
+	done := make(chan struct{})
+	go func() {
+		if resp, err := http.DefaultClient.Do(slow); err == nil {
+			resp.Body.Close()
+		}
+		close(done)
+	}()
+	pw.Write([]byte("--x\r\n")) // the handler is now reading this body
+	time.Sleep(200 * time.Millisecond)
+
+	doc, _ := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	var p problem
+	portal := e.srv
+	e.srv = srv // submit through the server with one slot
+	defer func() { e.srv = portal }()
+	if code := e.submit(token, doc, []file{idScan}, &p); code != http.StatusServiceUnavailable || p.Code != "service-unavailable" {
+		t.Fatalf("second submission while the slot is held: %d %s", code, p.Code)
+	}
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	<-done
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
+		t.Fatalf("after the slot was freed: %d", code)
 	}
 }
