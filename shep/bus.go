@@ -230,6 +230,15 @@ func (b *Bus) authenticate(op string, s soap.SenderInfo) (*System, *soap.Fault) 
 	return sys, nil
 }
 
+// authenticateOptional is authenticate for operations whose contract makes
+// the sender optional: the bus requires it all the same.
+func (b *Bus) authenticateOptional(op string, s *soap.SenderInfo) (*System, *soap.Fault) {
+	if s == nil {
+		return nil, b.fault(op, soap.CodeFormat, "sender is required")
+	}
+	return b.authenticate(op, *s)
+}
+
 // checkSignature verifies the business data where routing asks for it and
 // maps refusals to SCE015–SCE017.
 func (b *Bus) checkSignature(ctx context.Context, op string, svc *Service, sender *System, data string) *soap.Fault {

@@ -379,10 +379,7 @@ func isNoGroup(err error) bool { return err != nil && strings.HasPrefix(err.Erro
 func (b *Bus) GetMessages(ctx context.Context, req *soap.GetMessages) (*soap.GetMessagesResponse, error) {
 	const op = "getMessages"
 	r := req.Request
-	if r.Sender == nil {
-		return nil, b.fault(op, soap.CodeFormat, "sender is required")
-	}
-	sys, f := b.authenticate(op, *r.Sender)
+	sys, f := b.authenticateOptional(op, r.Sender)
 	if f != nil {
 		return nil, f
 	}
@@ -550,10 +547,7 @@ func (b *Bus) deliver(ctx context.Context, q queueKeys, entries []redis.XMessage
 func (b *Bus) SendDeliveryNotification(ctx context.Context, req *soap.SendDeliveryNotification) (*soap.SendDeliveryNotificationResponse, error) {
 	const op = "sendDeliveryNotification"
 	r := req.Request
-	if r.Sender == nil {
-		return nil, b.fault(op, soap.CodeFormat, "sender is required")
-	}
-	sys, f := b.authenticate(op, *r.Sender)
+	sys, f := b.authenticateOptional(op, r.Sender)
 	if f != nil {
 		return nil, f
 	}
