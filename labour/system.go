@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,11 @@ type Config struct {
 	Services []string
 	// Batch is getMessages' amount, Workers the processing pool (defaults 50, 16).
 	Batch, Workers int
+	// Signers bounds how many results are signed at once (default: one
+	// fewer than the cores, at least one). Signing is the system's largest
+	// cost; were all workers to sign at once they would take every core
+	// from whatever shares the machine, the portal's front door included.
+	Signers int
 	// Pace: "fast" answers at once; "regulation" waits the regional
 	// regulation's step durations multiplied by PaceFactor before the answer.
 	Pace       string
@@ -54,8 +60,9 @@ type Config struct {
 
 // System is the labour-market system on one Redis.
 type System struct {
-	cfg Config
-	rdb redis.UniversalClient
+	cfg     Config
+	rdb     redis.UniversalClient
+	signing chan struct{} // one token per signature in progress
 }
 
 // New returns the system; Run polls until its context ends.
@@ -78,13 +85,16 @@ func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
 	}
+	if cfg.Signers <= 0 {
+		cfg.Signers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &System{cfg: cfg, rdb: rdb}, nil
+	return &System{cfg: cfg, rdb: rdb, signing: make(chan struct{}, cfg.Signers)}, nil
 }
 
 func (s *System) key(parts ...string) string {
@@ -340,7 +350,9 @@ func (s *System) resultDocument(app *Application, rec *record) (string, error) {
 		b.WriteString("</RefusalGround>\n")
 	}
 	b.WriteString("</ServiceResult>\n")
+	s.signing <- struct{}{}
 	signed, err := s.cfg.Signer.Sign([]byte(b.String()))
+	<-s.signing
 	if err != nil {
 		return "", err
 	}

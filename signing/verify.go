@@ -33,8 +33,12 @@ type Verifier struct {
 	// keyEncipherment) for signing, as the login-by-signature challenge
 	// needs. Requests must be signed with a signing key.
 	AllowAuthKeys bool
+	// Uncached verifies every document from scratch, even one this
+	// Verifier accepted a moment ago (see verdictCache).
+	Uncached bool
 
-	chains chainCache
+	chains   chainCache
+	verdicts verdictCache
 }
 
 // Evidence is what the verifier records about an accepted signature, so
@@ -89,6 +93,16 @@ func (r *Result) RequireBIN(bin string) error {
 // a store pinned to that one certificate.
 func (v *Verifier) Verify(ctx context.Context, doc []byte) (*Result, error) {
 	now := v.now()
+	sum := sha256.Sum256(doc)
+	if !v.Uncached {
+		if seen, ok := v.verdicts.get(sum); ok {
+			chain, err := v.certificate(ctx, seen.shape, now)
+			if err != nil {
+				return nil, err
+			}
+			return v.result(detachedCopy(seen.element), seen.shape, chain, sum, now), nil
+		}
+	}
 	tree, err := parseScreened(doc, v.Limits.withDefaults())
 	if err != nil {
 		return nil, err
@@ -109,7 +123,14 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte) (*Result, error) {
 	if err != nil {
 		return nil, egov.Errorf(egov.CodeSignatureInvalid, "%v", err)
 	}
-	sum := sha256.Sum256(doc)
+	if !v.Uncached {
+		v.verdicts.put(sum, len(doc), &verdict{shape: shape, element: verified})
+		verified = detachedCopy(verified)
+	}
+	return v.result(verified, shape, chain, sum, now), nil
+}
+
+func (v *Verifier) result(verified *etree.Element, shape signatureShape, chain *checkedChain, sum [32]byte, now time.Time) *Result {
 	return &Result{
 		Element:     verified,
 		Signer:      chain.identity,
@@ -124,7 +145,7 @@ func (v *Verifier) Verify(ctx context.Context, doc []byte) (*Result, error) {
 			DocumentSHA256:    hex.EncodeToString(sum[:]),
 			VerifiedAt:        now,
 		},
-	}, nil
+	}
 }
 
 // checkedChain is the verdict on one signer certificate.

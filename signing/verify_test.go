@@ -238,3 +238,56 @@ func TestSourcesOpen(t *testing.T) {
 		t.Fatalf("no revocation source must fail closed: %v", err)
 	}
 }
+
+// A Verifier remembers documents it accepted, so that the bus and the
+// labour-market system do not repeat the portal's work on the same bytes.
+// What may change between two verifications must still be checked.
+func TestVerifyRemembersOnlyWhatStillHolds(t *testing.T) {
+	a := copyAuthority(t)
+	citizen := issueCitizen(t, a)
+	signer := &signing.Signer{Key: citizen.Key, Certificate: citizen.Certificate}
+	doc := mustSign(t, signer, requestXML("791028302728", "ЖАҚСЫЛЫҚОВ", "АЙДОС"))
+
+	crl := crlSet(t, a, corpusTime.Add(-time.Hour), corpusTime.Add(time.Hour))
+	v := &signing.Verifier{Trust: a.TrustStore(), Revocation: &signing.Revocation{CRL: crl}, Now: fixedClock(corpusTime)}
+	first, err := v.Verify(context.Background(), doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The caller owns its Element: changing it must not change what the
+	// next caller reads.
+	first.Element.SelectElement("Applicant").CreateAttr("tampered", "yes")
+	first.Element.SelectAttr("version").Element().CreateAttr("tampered", "yes")
+
+	second, err := v.Verify(context.Background(), doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Element.SelectElement("Applicant").SelectAttr("tampered") != nil || second.Element.SelectAttr("tampered") != nil {
+		t.Fatal("a remembered verdict handed out an element another caller changed")
+	}
+	if second.Signer.IIN != "791028302728" || second.Evidence.DocumentSHA256 != first.Evidence.DocumentSHA256 {
+		t.Fatalf("remembered result differs: %+v", second.Evidence)
+	}
+
+	// One byte more and it is another document, verified from scratch.
+	tampered := []byte(strings.Replace(string(doc), "АЙДОС", "АЙДОT", 1))
+	if _, err := v.Verify(context.Background(), tampered); egov.ErrorCode(err) != egov.CodeSignatureInvalid {
+		t.Fatalf("tampered copy of a remembered document: got %v", err)
+	}
+
+	// Revoked after the first verification: the same bytes are refused.
+	if err := a.Revoke(citizen.Certificate, corpusTime.Add(-time.Minute), 1); err != nil {
+		t.Fatal(err)
+	}
+	newer, err := a.CRL(corpusTime, corpusTime.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.Add(newer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), doc); egov.ErrorCode(err) != egov.CodeCertificateRevoked {
+		t.Fatalf("revoked since it was remembered: got %v", err)
+	}
+}
