@@ -195,6 +195,9 @@ func (a *App) errorHandler(err error, c echo.Context) {
 		p.Status = http.StatusConflict
 	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	if p.Status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", "5") // storage or a dependency is down: ask again shortly
+	}
 	c.Response().WriteHeader(p.Status)
 	_ = json.NewEncoder(c.Response()).Encode(p)
 }

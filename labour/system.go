@@ -216,6 +216,9 @@ func (s *System) readRequest(ctx context.Context, data []byte) (*etree.Element, 
 	return doc.Root(), nil
 }
 
+// decisionLockTTL bounds how long one worker may hold a request's decision.
+const decisionLockTTL = 10 * time.Second
+
 // decideOnce returns the stored decision for the request, or decides,
 // registers and signs the result and stores them, exactly once per request
 // id even under concurrent deliveries.
@@ -224,9 +227,12 @@ func (s *System) decideOnce(ctx context.Context, app *Application, info soap.Asy
 	if rec, err := s.loadRecord(ctx, key); err != nil || rec != nil {
 		return rec, err
 	}
-	// One worker decides; a concurrent duplicate waits for its record.
+	// One worker decides; a concurrent duplicate waits for its record. The
+	// lock outlives a decision (a second or so) but not the bus's retries
+	// of a refused message (1 + 2 + 4 + 8 s): a lock left behind by a
+	// crash must not send the request to the dead letters.
 	lock := key + ":lock"
-	ok, err := s.rdb.SetNX(ctx, lock, "1", time.Minute).Result()
+	ok, err := s.rdb.SetNX(ctx, lock, "1", decisionLockTTL).Result()
 	if err != nil {
 		return nil, err
 	}

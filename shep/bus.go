@@ -65,6 +65,11 @@ type Config struct {
 	// MaxDeliveries is how many leases a message gets before it is
 	// dead-lettered as DELIVERY_STOPPED (default 5).
 	MaxDeliveries int
+	// RefusalDelay is how long a refused message (NOT_DELIVERED) waits
+	// before it is handed out again; it doubles with every delivery, up to
+	// Visibility (default 1 s). A recipient that refuses because a
+	// dependency is down must not spend its deliveries in a millisecond.
+	RefusalDelay time.Duration
 	// MaxWait caps a long poll (default 30 s).
 	MaxWait time.Duration
 	// MaxAmount caps getMessages' amount (default 500).
@@ -90,6 +95,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Visibility <= 0 {
 		c.Visibility = 30 * time.Second
+	}
+	if c.RefusalDelay <= 0 {
+		c.RefusalDelay = time.Second
 	}
 	if c.MaxDeliveries <= 0 {
 		c.MaxDeliveries = 5

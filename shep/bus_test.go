@@ -291,20 +291,38 @@ func TestExpiredLeaseIsRedeliveredAndDeadLettered(t *testing.T) {
 	})
 }
 
-func TestRefusedMessageComesBackAtOnce(t *testing.T) {
-	clients(t, nil, func(t *testing.T, f *fixture, c shep.Client) {
+// A refused message comes back after RefusalDelay, doubled with each
+// delivery: a recipient whose database is down must not burn its
+// deliveries in a millisecond and send the message to the dead letters.
+func TestRefusedMessageComesBackAfterADelay(t *testing.T) {
+	tune := func(c *shep.Config) { c.RefusalDelay, c.Visibility = 300*time.Millisecond, 10*time.Second }
+	clients(t, tune, func(t *testing.T, f *fixture, c shep.Client) {
 		id := send(t, c, portal, svcOpen, "<Doc/>").Response.MessageID
 		got := poll(t, c, labour, 1)
-		if _, err := c.SendDeliveryNotification(context.Background(), shep.NewDeliveryNotification(labour, got[0].MessageInfo, false, "database busy")); err != nil {
-			t.Fatal(err)
-		}
-		st := status(t, c, portal, id)
-		if st.Response.MessageState != soap.StateNotDelivered || prop(st.Response.Properties, "REASON") == "" {
-			t.Fatalf("after refusal: %+v", st.Response)
-		}
-		again := poll(t, c, labour, 1)
-		if len(again) != 1 || again[0].MessageInfo.MessageID != id || prop(again[0].MessageInfo.Properties, shep.PropDeliveryCount) != "2" {
-			t.Fatalf("refused message not handed out again: %+v", again)
+		for delivery, delay := 1, 300*time.Millisecond; delivery <= 2; delivery, delay = delivery+1, delay*2 {
+			refused := time.Now()
+			if _, err := c.SendDeliveryNotification(context.Background(), shep.NewDeliveryNotification(labour, got[0].MessageInfo, false, "database busy")); err != nil {
+				t.Fatal(err)
+			}
+			st := status(t, c, portal, id)
+			if st.Response.MessageState != soap.StateNotDelivered || prop(st.Response.Properties, "REASON") == "" {
+				t.Fatalf("after refusal: %+v", st.Response)
+			}
+			if again := poll(t, c, labour, 1); len(again) != 0 {
+				t.Fatalf("refused message handed out again at once")
+			}
+			resp, err := c.GetMessages(context.Background(), shep.NewGetMessages(labour, svcOpen, 1, 5*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = resp.Response.Messages
+			waited := time.Since(refused)
+			if len(got) != 1 || got[0].MessageInfo.MessageID != id || prop(got[0].MessageInfo.Properties, shep.PropDeliveryCount) != fmt.Sprint(delivery+1) {
+				t.Fatalf("refused message not handed out again: %+v", got)
+			}
+			if waited < delay {
+				t.Fatalf("delivery %d came back after %s, before its delay of %s", delivery+1, waited, delay)
+			}
 		}
 	})
 }

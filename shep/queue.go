@@ -113,14 +113,18 @@ return out
 `)
 
 // refuseScript marks a leased message NOT_DELIVERED and makes it due for
-// redelivery at the next poll. KEYS: message record, stream.
-// ARGV: now (ms), visibility (ms), reason.
+// redelivery after a delay that doubles with each delivery, capped at the
+// visibility timeout: the lease is re-dated so that it expires then.
+// KEYS: message record, stream. ARGV: now (ms), visibility (ms), reason,
+// first delay (ms).
 var refuseScript = redis.NewScript(`
-local st = redis.call('HMGET', KEYS[1], 'state', 'sid', 'leasedAt')
+local st = redis.call('HMGET', KEYS[1], 'state', 'sid', 'leasedAt', 'deliveries')
 if not st[1] then return 'unknown' end
 if st[1] == 'DELIVERED' or st[1] == 'DELIVERY_STOPPED' then return 'final' end
 if not st[3] then return 'not-leased' end
-redis.call('XCLAIM', KEYS[2], 'bus', 'bus', 0, st[2], 'IDLE', ARGV[2], 'JUSTID')
+local visibility = tonumber(ARGV[2])
+local delay = math.min(visibility, tonumber(ARGV[4]) * 2 ^ (tonumber(st[4] or '1') - 1))
+redis.call('XCLAIM', KEYS[2], 'bus', 'bus', 0, st[2], 'IDLE', math.floor(visibility - delay), 'JUSTID')
 redis.call('HSET', KEYS[1], 'state', 'NOT_DELIVERED', 'refusedAt', ARGV[1], 'reason', ARGV[3])
 return 'ok'
 `)
@@ -576,10 +580,8 @@ func (b *Bus) SendDeliveryNotification(ctx context.Context, req *soap.SendDelive
 			if e := n.DeliveryStatus.Error; e != nil {
 				reason = e.ErrorCode + " " + e.ErrorMessage
 			}
-			res, err = refuseScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream}, now, b.cfg.Visibility.Milliseconds(), reason).Text()
-			if res == "ok" {
-				b.reclaimAfter.Delete(q.stream) // hand it out again at the next poll
-			}
+			res, err = refuseScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream}, now,
+				b.cfg.Visibility.Milliseconds(), reason, b.cfg.RefusalDelay.Milliseconds()).Text()
 		}
 		if err != nil {
 			return nil, b.internal(op, err)

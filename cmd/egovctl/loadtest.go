@@ -8,13 +8,10 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,10 +24,10 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/beevik/etree"
-	"github.com/google/uuid"
 	"github.com/jonboulle/clockwork"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"egov/internal/loadgen"
 	"egov/signing"
 	"egov/signing/pki"
 )
@@ -65,8 +62,8 @@ type floors struct {
 	RSASignPerSecond         float64 `json:"rsa2048SignPerSecond"`
 	RSAVerifyPerSecond       float64 `json:"rsa2048VerifyPerSecond"`
 	// RoundTripRSABound is the round trips per second the RSA operations
-	// of one request alone allow: one provider signature and four
-	// signature checks (portal, bus, labour-market system, result).
+	// of one request alone allow: one provider signature and two signature
+	// checks (the portal's of the request, the bus's of the result).
 	RoundTripRSABound float64 `json:"roundTripRSABound"`
 }
 
@@ -74,19 +71,6 @@ func fromHistogram(h *hdrhistogram.Histogram, perSecond float64) latency {
 	ms := func(v int64) float64 { return float64(v) / 1000 }
 	return latency{PerSecond: perSecond, P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
 		P99: ms(h.ValueAtQuantile(99)), Max: ms(h.Max())}
-}
-
-type loadCitizen struct {
-	iin   string
-	token string
-	key   *signing.Signer
-}
-
-type prepared struct {
-	citizen int
-	id      string
-	body    []byte
-	ct      string
 }
 
 func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -125,17 +109,21 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0}}
 
 	fmt.Fprintf(stdout, "preparing %d synthetic citizens and %d signed requests…\n", *citizens, total)
-	people, err := prepareCitizens(ctx, client, base, *dataDir, *citizens)
+	authority, err := pki.Open(filepath.Join(*dataDir, "pki"))
 	if err != nil {
 		return err
 	}
-	reqs := presign(people, total, *region)
+	people, err := loadgen.PrepareCitizens(ctx, client, base, authority, *citizens)
+	if err != nil {
+		return err
+	}
+	reqs := loadgen.Presign(people, total, *region)
 	if len(reqs) == 0 {
 		return fmt.Errorf("no request could be prepared")
 	}
 
 	fmt.Fprintln(stdout, "measuring the floors on this machine…")
-	fl := measureFloors(reqs[0].body, people[0].key)
+	fl := measureFloors(reqs[0].Body, people[0].Key)
 
 	rep := &loadReport{Citizens: len(people), Errors: map[string]int64{}}
 	submitHist := hdrhistogram.New(1, 60_000_000, 3)
@@ -146,15 +134,15 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var accepted []acceptedReq
 	var sent, ok atomic.Int64
-	send := func(p prepared) {
+	send := func(p loadgen.Request) {
 		start := time.Now()
-		code, body := post(ctx, client, base+"/api/v1/requests", people[p.citizen].token, p.ct, p.body)
+		code, body := loadgen.Submit(ctx, client, base, people, p)
 		elapsed := time.Since(start)
 		mu.Lock()
 		defer mu.Unlock()
 		if code == http.StatusAccepted {
 			_ = submitHist.RecordValue(elapsed.Microseconds())
-			accepted = append(accepted, acceptedReq{p.citizen, p.id})
+			accepted = append(accepted, acceptedReq{p.Citizen, p.ID})
 			ok.Add(1)
 			return
 		}
@@ -194,7 +182,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			sent.Add(1)
 			wg.Add(1)
-			go func(p prepared) {
+			go func(p loadgen.Request) {
 				defer wg.Done()
 				send(p)
 				<-inflight
@@ -225,15 +213,15 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep.Submission = fromHistogram(submitHist, float64(rep.Accepted)/elapsed.Seconds())
 
 	fmt.Fprintf(stdout, "\nwaiting for %d results in the cabinets…\n", rep.Accepted)
-	results, err := collectResults(ctx, client, base, people, len(accepted), *wait)
+	results, err := loadgen.CollectResults(ctx, client, base, people, len(accepted), *wait)
 	stopSampling()
 	if err != nil {
 		return err
 	}
 	rtHist := hdrhistogram.New(1, 600_000_000, 3)
-	byID := map[string][]resultSeen{}
+	byID := map[string][]loadgen.Result{}
 	for _, r := range results {
-		byID[r.requestID] = append(byID[r.requestID], r)
+		byID[r.RequestID] = append(byID[r.RequestID], r)
 	}
 	var firstAccept, lastResult time.Time
 	for _, a := range accepted {
@@ -247,12 +235,12 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(seen) > 0 {
 			rep.Results++
 			s := seen[0]
-			_ = rtHist.RecordValue(s.filedAt.Sub(s.acceptedAt).Microseconds())
-			if firstAccept.IsZero() || s.acceptedAt.Before(firstAccept) {
-				firstAccept = s.acceptedAt
+			_ = rtHist.RecordValue(s.FiledAt.Sub(s.AcceptedAt).Microseconds())
+			if firstAccept.IsZero() || s.AcceptedAt.Before(firstAccept) {
+				firstAccept = s.AcceptedAt
 			}
-			if s.filedAt.After(lastResult) {
-				lastResult = s.filedAt
+			if s.FiledAt.After(lastResult) {
+				lastResult = s.FiledAt
 			}
 		}
 	}
@@ -274,199 +262,6 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("loss check failed: %d missing, %d duplicated results", len(rep.Missing), len(rep.Duplicated))
 	}
 	return nil
-}
-
-func post(ctx context.Context, client *http.Client, url, token, ct string, body []byte) (int, []byte) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil
-	}
-	req.Header.Set("Content-Type", ct)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, []byte(`{"code":"connection-failed"}`)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data
-}
-
-// prepareCitizens issues a certificate for each synthetic citizen from the
-// stack's test authority, registers the account (or finds it) and logs in.
-func prepareCitizens(ctx context.Context, client *http.Client, base, dataDir string, n int) ([]*loadCitizen, error) {
-	authority, err := pki.Open(filepath.Join(dataDir, "pki"))
-	if err != nil {
-		return nil, err
-	}
-	iins := syntheticIINs(n)
-	people := make([]*loadCitizen, n)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, iin := range iins {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			now := time.Now().UTC()
-			iss, err := authority.Issue(pki.IssueOptions{IIN: iin, Name: "НАГРУЗКА ТЕСТ", NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 1, 0)})
-			if err != nil {
-				errs <- err
-				return
-			}
-			people[i] = &loadCitizen{iin: iin, key: &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
-	}
-	const password = "Load-test-2026"
-	for _, c := range people {
-		acct, _ := json.Marshal(map[string]string{"iin": c.iin, "password": password, "phone": "+77010000000"})
-		if code, body := post(ctx, client, base+"/api/v1/accounts", "", "application/json", acct); code != http.StatusCreated && code != http.StatusConflict {
-			return nil, fmt.Errorf("registering a synthetic citizen: HTTP %d %s (raise up's --attempts-per-minute)", code, body)
-		}
-		login, _ := json.Marshal(map[string]string{"iin": c.iin, "password": password})
-		code, body := post(ctx, client, base+"/api/v1/sessions", "", "application/json", login)
-		if code != http.StatusCreated {
-			return nil, fmt.Errorf("logging in a synthetic citizen: HTTP %d %s", code, body)
-		}
-		var s struct{ Token string }
-		_ = json.Unmarshal(body, &s)
-		c.token = s.Token
-	}
-	return people, nil
-}
-
-// syntheticIINs makes n valid IINs of adults born 1970–1999 that no demo
-// citizen uses.
-func syntheticIINs(n int) []string {
-	var out []string
-	for i := 0; len(out) < n; i++ {
-		year, day := 70+i%30, 1+i%28
-		base := fmt.Sprintf("%02d%02d%02d3%04d", year, 1+(i/30)%12, day, 5000+i%5000)
-		for k := 0; k < 10; k++ {
-			if _, err := signing.ParseIIN(base + strconv.Itoa(k)); err == nil {
-				out = append(out, base+strconv.Itoa(k))
-				break
-			}
-		}
-	}
-	return out
-}
-
-var loadScan = bytes.Repeat([]byte("%PDF-1.7 load test identity card "), 30)
-
-// presign prepares total signed submissions round-robin over the citizens,
-// signing on every core.
-func presign(people []*loadCitizen, total int, region string) []prepared {
-	out := make([]prepared, total)
-	sum := sha256.Sum256(loadScan)
-	scanHash := hex.EncodeToString(sum[:])
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= total {
-					return
-				}
-				ci := i % len(people)
-				c := people[ci]
-				id := uuid.NewString()
-				doc := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1"><RequestId>%s</RequestId><ServiceCode>job-seeker-registration</ServiceCode><Region>%s</Region><IssuedAt>%s</IssuedAt><Applicant><IIN>%s</IIN><Surname>НАГРУЗКА</Surname><GivenName>ТЕСТ</GivenName></Applicant><Form><Field name="education">higher</Field></Form><Attachments><Attachment kind="identity-document" fileName="id.pdf" mimeType="application/pdf" size="%d" sha256="%s" expires="2031-01-01"/></Attachments></ServiceRequest>
-`, id, region, time.Now().Format(time.RFC3339), c.iin, len(loadScan), scanHash)
-				signed, err := c.key.Sign([]byte(doc))
-				if err != nil {
-					continue
-				}
-				var body bytes.Buffer
-				mw := multipart.NewWriter(&body)
-				h := textproto.MIMEHeader{}
-				h.Set("Content-Disposition", `form-data; name="request"`)
-				h.Set("Content-Type", "application/xml")
-				w, _ := mw.CreatePart(h)
-				_, _ = w.Write(signed)
-				fw, _ := mw.CreateFormFile("file", "id.pdf")
-				_, _ = fw.Write(loadScan)
-				_ = mw.Close()
-				out[i] = prepared{citizen: ci, id: id, body: body.Bytes(), ct: mw.FormDataContentType()}
-			}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
-type resultSeen struct {
-	requestID           string
-	acceptedAt, filedAt time.Time
-}
-
-// collectResults reads every citizen's cabinet until as many results as
-// accepted requests are there, or the wait is over. Times come from the
-// server: acceptance (the "accepted" message) and filing of the result.
-func collectResults(ctx context.Context, client *http.Client, base string, people []*loadCitizen, want int, wait time.Duration) ([]resultSeen, error) {
-	deadline := time.Now().Add(wait)
-	for {
-		var all []resultSeen
-		for _, c := range people {
-			accepted := map[string]time.Time{}
-			var results []resultSeen
-			cursor := ""
-			for {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/cabinet/messages?limit=100&cursor="+cursor, nil)
-				req.Header.Set("Authorization", "Bearer "+c.token)
-				resp, err := client.Do(req)
-				if err != nil {
-					return nil, err
-				}
-				var page struct {
-					Messages []struct {
-						Kind, RequestID string
-						At              time.Time
-					}
-					Next string
-				}
-				_ = json.NewDecoder(resp.Body).Decode(&page)
-				resp.Body.Close()
-				for _, m := range page.Messages {
-					switch m.Kind {
-					case "accepted":
-						accepted[m.RequestID] = m.At
-					case "result", "refusal":
-						results = append(results, resultSeen{requestID: m.RequestID, filedAt: m.At})
-					}
-				}
-				if page.Next == "" {
-					break
-				}
-				cursor = page.Next
-			}
-			for i := range results {
-				results[i].acceptedAt = accepted[results[i].requestID]
-			}
-			all = append(all, results...)
-		}
-		distinct := map[string]bool{}
-		for _, r := range all {
-			distinct[r.requestID] = true
-		}
-		if len(distinct) >= want || time.Now().After(deadline) || ctx.Err() != nil {
-			return all, nil
-		}
-		time.Sleep(time.Second)
-	}
 }
 
 // measureFloors measures, in this process and on all cores, what bounds

@@ -21,6 +21,7 @@ import (
 
 	"egov/gateway"
 	"egov/internal/corpus"
+	"egov/internal/redisconn"
 	"egov/labour"
 	"egov/shep"
 	"egov/shep/gbdfl"
@@ -239,15 +240,14 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 // openOrEmbedRedis connects to url, or starts an in-process Redis.
 func openOrEmbedRedis(url string, stdout io.Writer) (redis.UniversalClient, func(), error) {
 	if url != "" {
-		opt, err := redis.ParseURL(url)
+		rdb, err := redisconn.Open(url)
 		if err != nil {
 			return nil, nil, err
 		}
-		rdb := redis.NewClient(opt)
 		if err := rdb.Ping(context.Background()).Err(); err != nil {
-			return nil, nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+			return nil, nil, fmt.Errorf("redis %s: %w", rdb.Options().Addr, err)
 		}
-		fmt.Fprintf(stdout, "Using Redis at %s.\n", opt.Addr)
+		fmt.Fprintf(stdout, "Using Redis at %s.\n", rdb.Options().Addr)
 		return rdb, func() { _ = rdb.Close() }, nil
 	}
 	m := miniredis.NewMiniRedis()

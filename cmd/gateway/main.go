@@ -15,10 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"egov/gateway"
 	"egov/internal/corpus"
+	"egov/internal/redisconn"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -52,6 +51,7 @@ func run() error {
 		recordDir   = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
 		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
+		attempts    = flag.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -64,11 +64,10 @@ func run() error {
 	if *password == "" {
 		return errors.New("-sender-password or EGOV_SHEP_PASSWORD is required")
 	}
-	opt, err := redis.ParseURL(*redisURL)
+	rdb, err := redisconn.Open(*redisURL)
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -83,7 +82,7 @@ func run() error {
 		Verifier: verifier,
 		Bus:      bus, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		ProviderBINs: map[string]string{"ais-rynok-truda": *providerBIN, "arm-rshep": *providerBIN},
-		Log:          log,
+		Log:          log, AttemptsPerMinute: *attempts,
 	})
 	if err != nil {
 		return err

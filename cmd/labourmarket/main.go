@@ -15,9 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"egov/gateway"
+	"egov/internal/redisconn"
 	"egov/labour"
 	"egov/shep"
 	"egov/shep/soap"
@@ -63,11 +62,10 @@ func run() error {
 	if *redisURL == "" || *password == "" {
 		return errors.New("-redis ($EGOV_REDIS_URL) and -sender-password ($EGOV_LABOUR_PASSWORD) are required")
 	}
-	opt, err := redis.ParseURL(*redisURL)
+	rdb, err := redisconn.Open(*redisURL)
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	signer, err := signing.LoadSigner(*keyPath, *keyPassword)
 	if err != nil {

@@ -15,9 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"egov/internal/corpus"
+	"egov/internal/redisconn"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/signing"
@@ -61,11 +60,10 @@ func run() error {
 	if *redisURL == "" {
 		return errors.New("-redis or EGOV_REDIS_URL is required")
 	}
-	opt, err := redis.ParseURL(*redisURL)
+	rdb, err := redisconn.Open(*redisURL)
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	routing, err := shep.LoadRouting(*routingPath)
 	if err != nil {

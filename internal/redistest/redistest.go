@@ -29,6 +29,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
+
+	"egov/internal/childproc"
 )
 
 // EnvURL names the environment variable with the URL of a Redis to use.
@@ -166,7 +168,7 @@ func startShared() (string, error) {
 	}
 	cmd := exec.Command(path, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", os.TempDir(),
 		"--save", "", "--appendonly", "no", "--logfile", "")
-	cmd.SysProcAttr = parentDeathSignal()
+	cmd.SysProcAttr = childproc.DieWithParent()
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}

@@ -1,0 +1,244 @@
+// Package loadgen drives a running portal the way many citizens would:
+// synthetic citizens with keys from the stack's test authority, signed
+// submissions prepared up front, and the reading of every cabinet at the
+// end. The load test and the reliability soak share it.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"egov/signing"
+	"egov/signing/pki"
+)
+
+// Citizen is a synthetic citizen: an IIN, a signing key issued by the
+// stack's test authority, and a session token of the portal.
+type Citizen struct {
+	IIN   string
+	Token string
+	Key   *signing.Signer
+}
+
+// Request is one signed submission ready to send: the multipart body of
+// POST /api/v1/requests for the citizen at index Citizen.
+type Request struct {
+	Citizen     int
+	ID          string
+	Body        []byte
+	ContentType string
+}
+
+// Submit sends r for its citizen and returns the status and body.
+func Submit(ctx context.Context, client *http.Client, base string, people []*Citizen, r Request) (int, []byte) {
+	return Post(ctx, client, base+"/api/v1/requests", people[r.Citizen].Token, r.ContentType, r.Body)
+}
+
+// Post sends body and returns the status and the answer; a failed
+// connection reads as status 0 with the code connection-failed.
+func Post(ctx context.Context, client *http.Client, url, token, ct string, body []byte) (int, []byte) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil
+	}
+	req.Header.Set("Content-Type", ct)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, []byte(`{"code":"connection-failed"}`)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// PrepareCitizens issues a certificate for each synthetic citizen from the
+// stack's test authority, registers the account (or finds it) and logs in.
+func PrepareCitizens(ctx context.Context, client *http.Client, base string, authority *pki.Authority, n int) ([]*Citizen, error) {
+	iins := SyntheticIINs(n)
+	people := make([]*Citizen, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, iin := range iins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			now := time.Now().UTC()
+			iss, err := authority.Issue(pki.IssueOptions{IIN: iin, Name: "НАГРУЗКА ТЕСТ", NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 1, 0)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			people[i] = &Citizen{IIN: iin, Key: &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	const password = "Load-test-2026"
+	for _, c := range people {
+		acct, _ := json.Marshal(map[string]string{"iin": c.IIN, "password": password, "phone": "+77010000000"})
+		if code, body := Post(ctx, client, base+"/api/v1/accounts", "", "application/json", acct); code != http.StatusCreated && code != http.StatusConflict {
+			return nil, fmt.Errorf("registering a synthetic citizen: HTTP %d %s (raise up's --attempts-per-minute)", code, body)
+		}
+		login, _ := json.Marshal(map[string]string{"iin": c.IIN, "password": password})
+		code, body := Post(ctx, client, base+"/api/v1/sessions", "", "application/json", login)
+		if code != http.StatusCreated {
+			return nil, fmt.Errorf("logging in a synthetic citizen: HTTP %d %s", code, body)
+		}
+		var s struct{ Token string }
+		_ = json.Unmarshal(body, &s)
+		c.Token = s.Token
+	}
+	return people, nil
+}
+
+// SyntheticIINs makes n valid IINs of adults born 1970–1999 that no demo
+// citizen uses.
+func SyntheticIINs(n int) []string {
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		year, day := 70+i%30, 1+i%28
+		base := fmt.Sprintf("%02d%02d%02d3%04d", year, 1+(i/30)%12, day, 5000+i%5000)
+		for k := 0; k < 10; k++ {
+			if _, err := signing.ParseIIN(base + strconv.Itoa(k)); err == nil {
+				out = append(out, base+strconv.Itoa(k))
+				break
+			}
+		}
+	}
+	return out
+}
+
+var scan = bytes.Repeat([]byte("%PDF-1.7 load test identity card "), 30)
+
+// Presign prepares total signed submissions round-robin over the citizens,
+// signing on every core.
+func Presign(people []*Citizen, total int, region string) []Request {
+	out := make([]Request, total)
+	sum := sha256.Sum256(scan)
+	scanHash := hex.EncodeToString(sum[:])
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= total {
+					return
+				}
+				ci := i % len(people)
+				c := people[ci]
+				id := uuid.NewString()
+				doc := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1"><RequestId>%s</RequestId><ServiceCode>job-seeker-registration</ServiceCode><Region>%s</Region><IssuedAt>%s</IssuedAt><Applicant><IIN>%s</IIN><Surname>НАГРУЗКА</Surname><GivenName>ТЕСТ</GivenName></Applicant><Form><Field name="education">higher</Field></Form><Attachments><Attachment kind="identity-document" fileName="id.pdf" mimeType="application/pdf" size="%d" sha256="%s" expires="2031-01-01"/></Attachments></ServiceRequest>
+`, id, region, time.Now().Format(time.RFC3339), c.IIN, len(scan), scanHash)
+				signed, err := c.Key.Sign([]byte(doc))
+				if err != nil {
+					continue
+				}
+				var body bytes.Buffer
+				mw := multipart.NewWriter(&body)
+				h := textproto.MIMEHeader{}
+				h.Set("Content-Disposition", `form-data; name="request"`)
+				h.Set("Content-Type", "application/xml")
+				w, _ := mw.CreatePart(h)
+				_, _ = w.Write(signed)
+				fw, _ := mw.CreateFormFile("file", "id.pdf")
+				_, _ = fw.Write(scan)
+				_ = mw.Close()
+				out[i] = Request{Citizen: ci, ID: id, Body: body.Bytes(), ContentType: mw.FormDataContentType()}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Result is a result or refusal found in a cabinet, with the server's
+// times of acceptance and of filing.
+type Result struct {
+	RequestID           string
+	Kind                string // result or refusal
+	AcceptedAt, FiledAt time.Time
+}
+
+// CollectResults reads every citizen's cabinet until as many results as
+// accepted requests are there, or the wait is over. Times come from the
+// server: acceptance (the "accepted" message) and filing of the result.
+func CollectResults(ctx context.Context, client *http.Client, base string, people []*Citizen, want int, wait time.Duration) ([]Result, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		var all []Result
+		for _, c := range people {
+			accepted := map[string]time.Time{}
+			var results []Result
+			cursor := ""
+			for {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/cabinet/messages?limit=100&cursor="+cursor, nil)
+				req.Header.Set("Authorization", "Bearer "+c.Token)
+				resp, err := client.Do(req)
+				if err != nil {
+					return nil, err
+				}
+				var page struct {
+					Messages []struct {
+						Kind, RequestID string
+						At              time.Time
+					}
+					Next string
+				}
+				_ = json.NewDecoder(resp.Body).Decode(&page)
+				resp.Body.Close()
+				for _, m := range page.Messages {
+					switch m.Kind {
+					case "accepted":
+						accepted[m.RequestID] = m.At
+					case "result", "refusal":
+						results = append(results, Result{RequestID: m.RequestID, Kind: m.Kind, FiledAt: m.At})
+					}
+				}
+				if page.Next == "" {
+					break
+				}
+				cursor = page.Next
+			}
+			for i := range results {
+				results[i].AcceptedAt = accepted[results[i].RequestID]
+			}
+			all = append(all, results...)
+		}
+		distinct := map[string]bool{}
+		for _, r := range all {
+			distinct[r.RequestID] = true
+		}
+		if len(distinct) >= want || time.Now().After(deadline) || ctx.Err() != nil {
+			return all, nil
+		}
+		time.Sleep(time.Second)
+	}
+}

@@ -1,0 +1,332 @@
+package reliability
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov/internal/loadgen"
+	"egov/internal/redisconn"
+	"egov/shep"
+)
+
+// Fault is one thing that goes wrong during a soak.
+type Fault string
+
+const (
+	KillLabour  Fault = "kill the labour-market system (SIGKILL), start it again"
+	KillPortal  Fault = "kill the portal (SIGKILL), start it again"
+	KillBus     Fault = "kill the bus (SIGKILL), start it again"
+	KillRedis   Fault = "kill Redis (SIGKILL), start it again from its append-only file"
+	PauseRedis  Fault = "Redis unreachable (SIGSTOP) for 3 s"
+	PauseLabour Fault = "labour-market system frozen (SIGSTOP) past the bus's lease"
+)
+
+// AllFaults are the faults a soak draws from.
+var AllFaults = []Fault{KillLabour, KillPortal, KillBus, KillRedis, PauseRedis, PauseLabour}
+
+// Inject applies fault f to the stack and returns once the stack is whole
+// again (every component started and answering).
+func (s *Stack) Inject(ctx context.Context, f Fault) error {
+	switch f {
+	case KillLabour:
+		return s.Restart(ctx, Labour)
+	case KillPortal:
+		return s.Restart(ctx, Portal)
+	case KillBus:
+		return s.Restart(ctx, Bus)
+	case KillRedis:
+		return s.Restart(ctx, Redis)
+	case PauseRedis:
+		return s.pauseFor(ctx, Redis, 3*time.Second)
+	case PauseLabour:
+		return s.pauseFor(ctx, Labour, s.opt.Visibility+time.Second)
+	}
+	return fmt.Errorf("unknown fault %q", f)
+}
+
+func (s *Stack) pauseFor(ctx context.Context, c Component, d time.Duration) error {
+	if err := s.Pause(c); err != nil {
+		return err
+	}
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+	return s.Resume(c)
+}
+
+// SoakOptions shape a soak.
+type SoakOptions struct {
+	Requests   int           // signed submissions to send (each retried until answered)
+	Citizens   int           // synthetic citizens they are spread over
+	Rate       float64       // submissions a second
+	FaultEvery time.Duration // mean time between faults; 0: none
+	Faults     []Fault       // drawn at random (default AllFaults)
+	Seed       uint64        // of the fault schedule; 0: from the clock
+	ResultWait time.Duration // how long to wait for the last results
+}
+
+// SoakReport is what a soak proved.
+type SoakReport struct {
+	Seed       uint64         `json:"seed"`
+	Sent       int            `json:"sent"`
+	Accepted   int            `json:"accepted"`           // answered 202, at once or on a retry
+	Replayed   int            `json:"acceptedOnRetry"`    // a retry answered request-replayed: the first try had been accepted
+	Attempts   int            `json:"submissionAttempts"` // including retries after 503 or a lost connection
+	Refused    map[string]int `json:"refusedByCode,omitempty"`
+	GaveUp     int            `json:"gaveUp"` // never answered 202 or request-replayed
+	Results    int            `json:"results"`
+	Refusals   int            `json:"refusals"`
+	Missing    []string       `json:"missing,omitempty"`
+	Duplicated []string       `json:"duplicated,omitempty"`
+	// Unexpected are results for requests the portal refused.
+	Unexpected []string `json:"unexpected,omitempty"`
+	// Unacknowledged are requests whose every try failed but that had been
+	// accepted all the same (the answer was lost): they have their result.
+	Unacknowledged int                 `json:"acceptedUnacknowledged"`
+	Faults         []FaultRecord       `json:"faults"`
+	Evidence       shep.EvidenceReport `json:"evidence"`
+	Duration       float64             `json:"durationSeconds"`
+}
+
+// FaultRecord is one injected fault and when.
+type FaultRecord struct {
+	At    float64 `json:"atSeconds"`
+	Fault Fault   `json:"fault"`
+	Error string  `json:"error,omitempty"`
+}
+
+// OK tells whether the soak lost nothing: every accepted request has
+// exactly one result or refusal, nothing else has one, and the evidence
+// chain is intact.
+func (r *SoakReport) OK() bool {
+	return len(r.Missing) == 0 && len(r.Duplicated) == 0 && len(r.Unexpected) == 0 && r.Evidence.Intact
+}
+
+// Soak drives opt.Requests signed submissions through the portal at
+// opt.Rate while injecting faults at random, then reads every cabinet and
+// the evidence log. A submission that fails (503, a lost connection) is
+// sent again, unchanged, as a citizen would press the button again.
+func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*SoakReport, error) {
+	if opt.Citizens <= 0 {
+		opt.Citizens = 20
+	}
+	if opt.Rate <= 0 {
+		opt.Rate = 150
+	}
+	if len(opt.Faults) == 0 {
+		opt.Faults = AllFaults
+	}
+	if opt.Seed == 0 {
+		opt.Seed = uint64(time.Now().UnixNano())
+	}
+	if opt.ResultWait <= 0 {
+		opt.ResultWait = 5 * time.Minute
+	}
+	rep := &SoakReport{Seed: opt.Seed, Refused: map[string]int{}}
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	people, err := loadgen.PrepareCitizens(ctx, client, s.PortalURL, s.Authority, opt.Citizens)
+	if err != nil {
+		return nil, err
+	}
+	reqs := loadgen.Presign(people, opt.Requests, "almaty-city")
+	fmt.Fprintf(progress, "soak: %d requests from %d citizens at %.0f/s, faults every ~%s (seed %d)\n",
+		len(reqs), len(people), opt.Rate, opt.FaultEvery, opt.Seed)
+
+	begin := time.Now()
+	driveCtx, stopFaults := context.WithCancel(ctx)
+	var faultsDone sync.WaitGroup
+	if opt.FaultEvery > 0 {
+		faultsDone.Add(1)
+		go func() {
+			defer faultsDone.Done()
+			rep.Faults = injectAtRandom(driveCtx, s, opt, begin, progress)
+		}()
+	}
+
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	refused := map[string]bool{}
+	var wg sync.WaitGroup
+	var attempts atomic.Int64
+	inflight := make(chan struct{}, 512)
+	interval := time.Duration(float64(time.Second) / opt.Rate)
+	for i, r := range reqs {
+		if d := time.Until(begin.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		inflight <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-inflight }()
+			outcome := submitUntilAnswered(ctx, client, s.PortalURL, people, r, &attempts)
+			mu.Lock()
+			defer mu.Unlock()
+			switch outcome {
+			case "accepted":
+				rep.Accepted++
+				accepted[r.ID] = true
+			case "replayed":
+				rep.Accepted++
+				rep.Replayed++
+				accepted[r.ID] = true
+			case "gave-up":
+				rep.GaveUp++
+			default:
+				rep.Refused[outcome]++
+				refused[r.ID] = true
+			}
+		}()
+		if (i+1)%2000 == 0 {
+			fmt.Fprintf(progress, "soak: %d sent after %.0f s\n", i+1, time.Since(begin).Seconds())
+		}
+	}
+	wg.Wait()
+	stopFaults()
+	faultsDone.Wait()
+	rep.Sent = len(reqs)
+	rep.Attempts = int(attempts.Load())
+	fmt.Fprintf(progress, "soak: %d accepted (%d on a retry), %d refused, %d gave up; waiting for the results…\n",
+		rep.Accepted, rep.Replayed, len(rep.Refused), rep.GaveUp)
+
+	// Requests that were never acknowledged may still have been accepted
+	// (the answer was lost with a killed portal): wait for what was
+	// acknowledged, then count every result.
+	results, err := loadgen.CollectResults(ctx, client, s.PortalURL, people, len(accepted), opt.ResultWait)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]int{}
+	for _, r := range results {
+		seen[r.RequestID]++
+		if r.Kind == "refusal" {
+			rep.Refusals++
+		} else {
+			rep.Results++
+		}
+	}
+	for id := range accepted {
+		switch seen[id] {
+		case 0:
+			rep.Missing = append(rep.Missing, id)
+		case 1:
+		default:
+			rep.Duplicated = append(rep.Duplicated, id)
+		}
+	}
+	for id, n := range seen {
+		switch {
+		case accepted[id]:
+			continue
+		case refused[id]:
+			rep.Unexpected = append(rep.Unexpected, id)
+		default:
+			rep.Unacknowledged++
+		}
+		if n > 1 {
+			rep.Duplicated = append(rep.Duplicated, id)
+		}
+	}
+	sort.Strings(rep.Missing)
+	sort.Strings(rep.Duplicated)
+	sort.Strings(rep.Unexpected)
+
+	rdb, err := s.Redis()
+	if err != nil {
+		return nil, err
+	}
+	defer rdb.Close()
+	if rep.Evidence, err = shep.VerifyEvidence(ctx, rdb, ""); err != nil {
+		return nil, err
+	}
+	rep.Duration = time.Since(begin).Seconds()
+	return rep, nil
+}
+
+// submitUntilAnswered sends r until the portal answers it: accepted,
+// replayed (accepted before), or refused with a code other than
+// service-unavailable. Lost connections and 503s are retried for up to a
+// minute.
+func submitUntilAnswered(ctx context.Context, client *http.Client, base string, people []*loadgen.Citizen, r loadgen.Request, attempts *atomic.Int64) string {
+	deadline := time.Now().Add(time.Minute)
+	backoff := 200 * time.Millisecond
+	for {
+		attempts.Add(1)
+		code, body := loadgen.Submit(ctx, client, base, people, r)
+		var prob struct{ Code string }
+		_ = json.Unmarshal(body, &prob)
+		switch {
+		case code == http.StatusAccepted:
+			return "accepted"
+		case prob.Code == "request-replayed":
+			return "replayed"
+		case code != 0 && code != http.StatusServiceUnavailable && code < 500:
+			return prob.Code
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return "gave-up"
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 3*time.Second)
+	}
+}
+
+func injectAtRandom(ctx context.Context, s *Stack, opt SoakOptions, begin time.Time, progress io.Writer) []FaultRecord {
+	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed>>1|1))
+	var out []FaultRecord
+	for {
+		wait := time.Duration(float64(opt.FaultEvery) * (0.5 + rng.Float64()))
+		select {
+		case <-ctx.Done():
+			return out
+		case <-time.After(wait):
+		}
+		f := opt.Faults[rng.IntN(len(opt.Faults))]
+		rec := FaultRecord{At: time.Since(begin).Seconds(), Fault: f}
+		fmt.Fprintf(progress, "soak: %5.1f s  %s\n", rec.At, f)
+		if err := s.Inject(context.Background(), f); err != nil {
+			rec.Error = err.Error()
+			fmt.Fprintf(progress, "soak: fault failed: %v\n", err)
+		}
+		out = append(out, rec)
+	}
+}
+
+// Redis connects to the stack's Redis.
+func (s *Stack) Redis() (*redis.Client, error) {
+	return redisconn.Open(s.RedisURL)
+}
+
+// Print writes the report as a table.
+func (r *SoakReport) Print(w io.Writer) {
+	fmt.Fprintf(w, "\nsoak of %.0f s, seed %d, %d faults:\n", r.Duration, r.Seed, len(r.Faults))
+	counts := map[Fault]int{}
+	for _, f := range r.Faults {
+		counts[f.Fault]++
+	}
+	for _, f := range AllFaults {
+		if counts[f] > 0 {
+			fmt.Fprintf(w, "  %3d × %s\n", counts[f], f)
+		}
+	}
+	fmt.Fprintf(w, "requests sent %d, submission attempts %d, accepted %d (%d on a retry), refused %v, gave up %d\n",
+		r.Sent, r.Attempts, r.Accepted, r.Replayed, r.Refused, r.GaveUp)
+	fmt.Fprintf(w, "in the cabinets: %d results + %d refusals; missing %d, duplicated %d, for refused requests %d, accepted though unacknowledged %d\n",
+		r.Results, r.Refusals, len(r.Missing), len(r.Duplicated), len(r.Unexpected), r.Unacknowledged)
+	fmt.Fprintf(w, "evidence log: %d records, intact %v", r.Evidence.Records, r.Evidence.Intact)
+	if !r.Evidence.Intact {
+		fmt.Fprintf(w, " (broken at %d: %s)", r.Evidence.BrokenAt, r.Evidence.Reason)
+	}
+	fmt.Fprintln(w)
+}
