@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 
 	"egov"
 )
@@ -45,6 +46,11 @@ type HTTPOptions struct {
 	// everyone's latency.
 	MaxSubmissions      int
 	SubmissionQueueWait time.Duration
+	// MaxSubmissionBytes bounds the bytes of the submissions processed at
+	// once (default 256 MiB): each holds its declared Content-Length, or
+	// the largest body allowed when it declares none. Without it 256 huge
+	// uploads at once could take 12 GiB.
+	MaxSubmissionBytes int64
 }
 
 // Handler returns the portal's HTTP API, versioned under /api/v1.
@@ -81,7 +87,7 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	api.GET("/services", a.handleServices)
 	api.GET("/services/:code", a.handleService)
 	api.GET("/services/:code/skeleton", a.handleSkeleton)
-	api.POST("/requests", a.handleSubmit, a.requireSession, admission(opt.MaxSubmissions, opt.SubmissionQueueWait))
+	api.POST("/requests", a.handleSubmit, a.requireSession, admission(opt.MaxSubmissions, opt.MaxSubmissionBytes, a.cfg.MaxBody, opt.SubmissionQueueWait))
 	api.GET("/requests", a.handleRequests, a.requireSession)
 	api.GET("/requests/:id", a.handleRequest, a.requireSession)
 	api.GET("/cabinet/messages", a.handleCabinet, a.requireSession)
@@ -96,29 +102,49 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	return e
 }
 
-// admission lets at most max requests through at once; a request finding
-// no room waits up to wait, then is refused with service-unavailable.
-func admission(max int, wait time.Duration) echo.MiddlewareFunc {
+// admission lets at most max requests and maxBytes of their bodies through
+// at once; a request finding no room waits up to wait, then is refused with
+// service-unavailable.
+func admission(max int, maxBytes, maxBody int64, wait time.Duration) echo.MiddlewareFunc {
 	if max <= 0 {
 		max = 256
+	}
+	if maxBytes <= 0 {
+		maxBytes = 256 << 20
 	}
 	if wait <= 0 {
 		wait = 2 * time.Second
 	}
 	slots := make(chan struct{}, max)
+	budget := semaphore.NewWeighted(maxBytes)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			t := time.NewTimer(wait)
-			defer t.Stop()
+			r := c.Request()
+			size := r.ContentLength
+			if size < 0 || size > maxBody {
+				size = maxBody // unknown length, or refused later as too large: count the most it may read
+			}
+			size = min(size, maxBytes)
+			ctx, cancel := context.WithTimeout(r.Context(), wait)
+			defer cancel()
 			select {
 			case slots <- struct{}{}:
-			case <-t.C:
+			case <-ctx.Done():
+				if r.Context().Err() != nil {
+					return r.Context().Err()
+				}
 				c.Response().Header().Set("Retry-After", "1")
 				return egov.Errorf(egov.CodeUnavailable, "%d submissions in progress", max)
-			case <-c.Request().Context().Done():
-				return c.Request().Context().Err()
 			}
 			defer func() { <-slots }()
+			if err := budget.Acquire(ctx, size); err != nil {
+				if r.Context().Err() != nil {
+					return r.Context().Err()
+				}
+				c.Response().Header().Set("Retry-After", "1")
+				return egov.Errorf(egov.CodeUnavailable, "submissions of %d bytes in progress", maxBytes)
+			}
+			defer budget.Release(size)
 			return next(c)
 		}
 	}

@@ -323,38 +323,53 @@ func TestCatalogueAndSkeleton(t *testing.T) {
 
 // TestOverloadIsShedNotQueuedForever holds the only submission slot with a
 // slow upload; the next submission is answered 503 service-unavailable.
+// A submission in progress holds a slot and its declared bytes; one more
+// finding no slot, or no room for its bytes, is shed with 503 instead of
+// waiting for ever or taking the memory.
 func TestOverloadIsShedNotQueuedForever(t *testing.T) {
 	e := newEnv(t)
 	e.register(citizenIIN)
 	token := e.login(citizenIIN)
-	srv := httptest.NewServer(e.app.Handler(gateway.HTTPOptions{MaxSubmissions: 1, SubmissionQueueWait: 100 * time.Millisecond}))
-	defer srv.Close()
-
-	pr, pw := io.Pipe()
-	slow, _ := http.NewRequest("POST", srv.URL+"/api/v1/requests", pr)
-	slow.Header.Set("Content-Type", "multipart/form-data; boundary=x")
-	slow.Header.Set("Authorization", "Bearer "+token)
-	done := make(chan struct{})
-	go func() {
-		if resp, err := http.DefaultClient.Do(slow); err == nil {
-			resp.Body.Close()
-		}
-		close(done)
-	}()
-	pw.Write([]byte("--x\r\n")) // the handler is now reading this body
-	time.Sleep(200 * time.Millisecond)
-
 	doc, _ := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
-	var p problem
-	portal := e.srv
-	e.srv = srv // submit through the server with one slot
-	defer func() { e.srv = portal }()
-	if code := e.submit(token, doc, []file{idScan}, &p); code != http.StatusServiceUnavailable || p.Code != "service-unavailable" {
-		t.Fatalf("second submission while the slot is held: %d %s", code, p.Code)
-	}
-	pw.CloseWithError(io.ErrUnexpectedEOF)
-	<-done
-	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
-		t.Fatalf("after the slot was freed: %d", code)
+	for _, tt := range []struct {
+		name string
+		opt  gateway.HTTPOptions
+	}{
+		{"no slot", gateway.HTTPOptions{MaxSubmissions: 1, SubmissionQueueWait: 100 * time.Millisecond}},
+		{"no room for the bytes", gateway.HTTPOptions{MaxSubmissionBytes: 1 << 20, SubmissionQueueWait: 100 * time.Millisecond}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(e.app.Handler(tt.opt))
+			defer srv.Close()
+
+			// A slow upload that declares almost the whole byte budget.
+			pr, pw := io.Pipe()
+			slow, _ := http.NewRequest("POST", srv.URL+"/api/v1/requests", pr)
+			slow.ContentLength = 1<<20 - 512
+			slow.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+			slow.Header.Set("Authorization", "Bearer "+token)
+			done := make(chan struct{})
+			go func() {
+				if resp, err := http.DefaultClient.Do(slow); err == nil {
+					resp.Body.Close()
+				}
+				close(done)
+			}()
+			pw.Write([]byte("--x\r\n")) // the handler is now reading this body
+			time.Sleep(200 * time.Millisecond)
+
+			var p problem
+			portal := e.srv
+			e.srv = srv // submit through the server under test
+			defer func() { e.srv = portal }()
+			if code := e.submit(token, doc, []file{idScan}, &p); code != http.StatusServiceUnavailable || p.Code != "service-unavailable" {
+				t.Fatalf("second submission while the first holds the room: %d %s", code, p.Code)
+			}
+			pw.CloseWithError(io.ErrUnexpectedEOF)
+			<-done
+			if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted && code != http.StatusConflict {
+				t.Fatalf("after the room was freed: %d", code)
+			}
+		})
 	}
 }

@@ -52,6 +52,8 @@ func run() error {
 		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
 		attempts    = flag.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute")
+		headerWait  = flag.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
+		bodyWait    = flag.Duration("read-timeout", 2*time.Minute, "how long a client may take to send a whole request (a 50 MiB submission on a slow line)")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -116,7 +118,7 @@ func run() error {
 		handler = rec.Middleware(corpus.KindPortal, handler)
 	}
 	srv := &http.Server{Addr: *listen, Handler: handler,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+		ReadHeaderTimeout: *headerWait, ReadTimeout: *bodyWait, WriteTimeout: *bodyWait, IdleTimeout: 2 * time.Minute}
 	done := make(chan struct{})
 	go func() { app.Run(ctx); close(done) }()
 	go func() {

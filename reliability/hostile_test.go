@@ -1,0 +1,275 @@
+package reliability
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"egov/internal/loadgen"
+	"egov/shep"
+	"egov/shep/soap"
+)
+
+// portalCall sends one request to the running portal and decodes the
+// answer's problem code, if any.
+func portalCall(t *testing.T, s *Stack, method, path, token, contentType string, body io.Reader) (int, string, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.PortalURL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var p struct{ Code string }
+	_ = json.Unmarshal(data, &p)
+	return resp.StatusCode, p.Code, data
+}
+
+// submission builds a multipart submission of doc with the given files.
+func submission(doc []byte, files map[string][]byte) (string, *bytes.Buffer) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="request"`)
+	h.Set("Content-Type", "application/xml")
+	w, _ := mw.CreatePart(h)
+	_, _ = w.Write(doc)
+	for name, data := range files {
+		fw, _ := mw.CreateFormFile("file", name)
+		_, _ = fw.Write(data)
+	}
+	_ = mw.Close()
+	return mw.FormDataContentType(), &body
+}
+
+// TestHostileInputAgainstTheRunningStack sends what an attacker would to
+// the portal and the bus running as their own processes: every refused
+// document of the signing corpus, oversized, deep and broken documents,
+// huge attachments, a client that never finishes its headers, forged and
+// revoked sessions, another citizen's records, and SHEP envelopes from a
+// spoofed sender. Each gets its stable code and nothing gets in.
+func TestHostileInputAgainstTheRunningStack(t *testing.T) {
+	s := startStack(t, Options{})
+	ctx := context.Background()
+
+	// The owner of the corpus's signatures, and two synthetic citizens.
+	const corpusIIN, password = "791028302728", "Corpus-owner-2026"
+	acct, _ := json.Marshal(map[string]string{"iin": corpusIIN, "password": password, "phone": "+77010000000"})
+	if code, _ := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/accounts", "", "application/json", acct); code != http.StatusCreated {
+		t.Fatalf("registering the corpus's citizen: %d", code)
+	}
+	login, _ := json.Marshal(map[string]string{"iin": corpusIIN, "password": password})
+	_, body := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", login)
+	var sess struct{ Token string }
+	_ = json.Unmarshal(body, &sess)
+	people, reqs := citizens(t, s, 2, 2)
+	alice, bob := people[0], people[1]
+
+	t.Run("signing corpus", func(t *testing.T) {
+		table, err := os.ReadFile(filepath.Join(s.opt.Root, "fixtures", "signing", "expected.tsv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(table)), "\n") {
+			cols := strings.Split(line, "\t")
+			if strings.HasPrefix(line, "#") || len(cols) < 2 || cols[1] == "-" || cols[1] == "iin-mismatch" {
+				continue
+			}
+			doc, err := os.ReadFile(filepath.Join(s.opt.Root, "fixtures", "signing", cols[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct, b := submission(doc, nil)
+			if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", sess.Token, ct, b); code != cols[1] || status < 400 {
+				t.Errorf("%s: %d %s, want %s", cols[0], status, code, cols[1])
+			}
+			n++
+		}
+		t.Logf("%d attacks of the signing corpus refused with their codes", n)
+	})
+
+	t.Run("malformed documents", func(t *testing.T) {
+		deep := strings.Repeat("<a>", 200) + strings.Repeat("</a>", 200)
+		for _, tt := range []struct {
+			name, doc, code string
+		}{
+			{"too deep", `<?xml version="1.0"?><ServiceRequest>` + deep + `</ServiceRequest>`, "xml-too-deep"},
+			{"invalid UTF-8", "<?xml version=\"1.0\"?><ServiceRequest><IIN>\xff\xfe</IIN></ServiceRequest>", "xml-malformed"},
+			{"entity expansion", `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">]><ServiceRequest>&a;</ServiceRequest>`, "xml-doctype-forbidden"},
+			{"not XML", "%PDF-1.7", "xml-malformed"},
+		} {
+			ct, b := submission([]byte(tt.doc), nil)
+			if status, code, body := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, b); code != tt.code || status < 400 {
+				t.Errorf("%s: %d %s, want %s (%s)", tt.name, status, code, tt.code, body)
+			}
+		}
+	})
+
+	t.Run("oversized body and attachment", func(t *testing.T) {
+		ct, b := submission(reqs[0].Body, map[string][]byte{"huge.pdf": bytes.Repeat([]byte("A"), 11<<20)})
+		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, b); status < 400 || code == "" {
+			t.Errorf("11 MiB attachment: %d %s", status, code)
+		}
+		ct, b = submission(reqs[0].Body, map[string][]byte{"a.pdf": bytes.Repeat([]byte("A"), 9<<20),
+			"b.pdf": bytes.Repeat([]byte("B"), 9<<20), "c.pdf": bytes.Repeat([]byte("C"), 9<<20),
+			"d.pdf": bytes.Repeat([]byte("D"), 9<<20), "e.pdf": bytes.Repeat([]byte("E"), 9<<20), "f.pdf": bytes.Repeat([]byte("F"), 9<<20)})
+		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, b); status != http.StatusRequestEntityTooLarge || code != "body-too-large" {
+			t.Errorf("54 MiB body: %d %s, want 413 body-too-large", status, code)
+		}
+		big := bytes.NewReader(bytes.Repeat([]byte("x"), 70<<10))
+		if status, code, _ := portalCall(t, s, "POST", "/api/v1/sessions", "", "application/json", big); status != http.StatusRequestEntityTooLarge || code != "body-too-large" {
+			t.Errorf("70 KiB login: %d %s, want 413 body-too-large", status, code)
+		}
+	})
+
+	t.Run("slow client", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.PortalURL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		start := time.Now()
+		// Headers that never end: the portal hangs up after its
+		// read-header timeout (2 s in this stack).
+		fmt.Fprintf(conn, "GET /api/v1/services HTTP/1.1\r\nHost: x\r\n")
+		_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+		for time.Since(start) < 12*time.Second {
+			if _, err := fmt.Fprintf(conn, "X-Slow: %d\r\n", time.Now().UnixNano()); err != nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+			if _, err := bufio.NewReader(conn).ReadByte(); err != nil && !isTimeout(err) {
+				break // closed by the portal
+			}
+		}
+		if held := time.Since(start); held > 10*time.Second {
+			t.Fatalf("a client trickling headers held its connection for %s", held)
+		} else {
+			t.Logf("a client trickling headers was cut off after %s", held.Round(100*time.Millisecond))
+		}
+	})
+
+	t.Run("sessions and other citizens' records", func(t *testing.T) {
+		for _, token := range []string{"forged", strings.Repeat("A", 43), alice.Token + "x"} {
+			if status, code, _ := portalCall(t, s, "GET", "/api/v1/requests", token, "", nil); status != 401 || code != "authorization-refused" {
+				t.Errorf("token %.10q…: %d %s", token, status, code)
+			}
+		}
+		// Alice's request, accepted and answered.
+		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, reqs[0].ContentType, bytes.NewReader(reqs[0].Body)); status != http.StatusAccepted {
+			t.Fatalf("alice's request: %d %s", status, code)
+		}
+		expectEachOnce(t, s, people[:1], []string{reqs[0].ID})
+		_, _, page := portalCall(t, s, "GET", "/api/v1/cabinet/messages", alice.Token, "", nil)
+		var cab struct{ Messages []struct{ ID string } }
+		_ = json.Unmarshal(page, &cab)
+		if len(cab.Messages) == 0 {
+			t.Fatal("alice's cabinet is empty")
+		}
+		msg := cab.Messages[0].ID
+		for _, tt := range []struct{ method, path string }{
+			{"GET", "/api/v1/requests/" + reqs[0].ID},
+			{"GET", "/api/v1/cabinet/messages/" + msg},
+			{"GET", "/api/v1/cabinet/messages/" + msg + "/document"},
+			{"POST", "/api/v1/cabinet/messages/" + msg + "/read"},
+		} {
+			if status, code, _ := portalCall(t, s, tt.method, tt.path, bob.Token, "", nil); status != 404 || code != "not-found" {
+				t.Errorf("bob %s %s: %d %s, want 404", tt.method, tt.path, status, code)
+			}
+		}
+		// Bob replaying Alice's signed request under his own session.
+		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", bob.Token, reqs[0].ContentType, bytes.NewReader(reqs[0].Body)); status < 400 || code == "" {
+			t.Errorf("bob submitting alice's request: %d %s", status, code)
+		}
+		// After logout the token is dead.
+		portalCall(t, s, "DELETE", "/api/v1/sessions", alice.Token, "", nil)
+		if status, _, _ := portalCall(t, s, "GET", "/api/v1/requests", alice.Token, "", nil); status != 401 {
+			t.Errorf("token after logout: %d", status)
+		}
+	})
+
+	t.Run("password guessing", func(t *testing.T) {
+		guess, _ := json.Marshal(map[string]string{"iin": corpusIIN, "password": "Guess-2026-x"})
+		for i := 0; i < 6; i++ {
+			loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", guess)
+		}
+		if code, _ := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", login); code != 401 {
+			t.Errorf("the right password after 6 wrong guesses: %d, want 401 (locked)", code)
+		}
+	})
+
+	t.Run("SHEP senders", func(t *testing.T) {
+		bus := &shep.HTTPClient{BaseURL: s.BusURL}
+		portal := soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"}
+		spoof := soap.SenderInfo{SenderID: "egov-portal", Password: "labour-secret"} // another system's password
+		if _, err := bus.SendMessage(ctx, shep.NewSendMessage(spoof, "job-seeker-registration", soap.TypeRequest, "", "<D/>")); faultCode(err) != soap.CodeUnknownService {
+			t.Errorf("spoofed sender: %v", err)
+		}
+		// Polling the labour-market system's queue: with the portal's
+		// password under the system's name it is refused; under its own
+		// name the portal gets only what is addressed to it.
+		if _, err := bus.GetMessages(ctx, shep.NewGetMessages(soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "portal-secret"},
+			"job-seeker-registration", 10, 0)); faultCode(err) != soap.CodeUnknownService {
+			t.Errorf("polling another's queue with a wrong password: %v", err)
+		}
+		resp, err := bus.GetMessages(ctx, shep.NewGetMessages(portal, "job-seeker-registration", 10, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range resp.Response.Messages {
+			if m.MessageInfo.MessageType == soap.TypeRequest {
+				t.Errorf("the portal was handed a request addressed to the labour-market system")
+			}
+		}
+		// A replayed envelope: the same idempotency key is one message.
+		signed, err := os.ReadFile(filepath.Join(s.opt.Root, "fixtures", "signing", "valid.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := soap.Property{Key: shep.PropIdempotencyKey, Value: "replay-" + reqs[1].ID}
+		first, err := bus.SendMessage(ctx, shep.NewSendMessage(portal, "job-seeker-registration", soap.TypeRequest, "", string(signed), key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := bus.SendMessage(ctx, shep.NewSendMessage(portal, "job-seeker-registration", soap.TypeRequest, "", string(signed), key))
+		if err != nil || again.Response.MessageID != first.Response.MessageID {
+			t.Errorf("replayed envelope became a second message: %v %v", again, err)
+		}
+	})
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+func faultCode(err error) string {
+	if f, ok := err.(*soap.Fault); ok {
+		return f.Info.ErrorCode
+	}
+	return fmt.Sprint(err)
+}
