@@ -5,7 +5,7 @@ FUZZTIME  ?= 10s
 DATA      ?= data
 GATEWAY   ?= http://127.0.0.1:8080
 
-.PHONY: run demo test vet unit fuzz-short fuzz bench build clean
+.PHONY: run demo test vet unit soak fuzz-short fuzz bench build clean
 
 ## run: the whole stack in one process (bus, labour-market system, portal, OCSP, CRL); EGOV_REDIS_URL or an embedded Redis
 run:
@@ -15,14 +15,22 @@ run:
 demo:
 	$(GO) run ./cmd/egovctl demo --gateway $(GATEWAY) --data $(DATA)
 
-## test: everything CI runs: vet, all tests with the race detector, a short fuzz pass
-test: vet unit fuzz-short
+## test: everything CI runs: vet, all tests with the race detector, the soak, a short fuzz pass
+test: vet unit soak fuzz-short
 
 vet:
 	$(GO) vet ./...
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+SOAK_REQUESTS ?= 20000
+SOAK_RATE     ?= 100
+
+## soak: the stack as separate processes on redis-server (append-only), SOAK_REQUESTS requests with a fault every ~8 s; prints the counts
+soak:
+	EGOV_SOAK_REQUESTS=$(SOAK_REQUESTS) EGOV_SOAK_RATE=$(SOAK_RATE) EGOV_SOAK_SEED=$(SOAK_SEED) EGOV_SOAK_REPORT=$(SOAK_REPORT) \
+		$(GO) test ./reliability -run '^TestSoak$$' -count=1 -v -timeout 30m
 
 # Every Fuzz target of every package, briefly (FUZZTIME each).
 fuzz-short:

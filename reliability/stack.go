@@ -7,6 +7,7 @@ package reliability
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,9 @@ import (
 	"time"
 
 	"egov/internal/childproc"
+	"egov/internal/loadgen"
+	"egov/shep/gbdfl"
+	"egov/signing"
 	"egov/signing/pki"
 )
 
@@ -103,6 +107,9 @@ func Start(ctx context.Context, bin Binaries, opt Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := writePersons(filepath.Join(opt.Root, "fixtures", "gbdfl", "persons.json"), filepath.Join(opt.Dir, "persons.json")); err != nil {
+		return nil, err
+	}
 	s := &Stack{Authority: authority, bin: bin, opt: opt, ports: map[Component]int{},
 		procs: map[Component]*exec.Cmd{}, exits: map[Component]chan struct{}{}}
 	for _, c := range []Component{Redis, Bus, Portal} {
@@ -131,7 +138,7 @@ func (s *Stack) args(c Component) []string {
 			"--appendonly", "yes", "--appendfsync", s.opt.Fsync, "--save", ""}
 	case Bus:
 		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Bus]), "-redis", s.RedisURL,
-			"-routing", filepath.Join(root, "fixtures", "shep", "routing.json"), "-persons", filepath.Join(root, "fixtures", "gbdfl", "persons.json"),
+			"-routing", filepath.Join(root, "fixtures", "shep", "routing.json"), "-persons", filepath.Join(s.opt.Dir, "persons.json"),
 			"-trust", trust, "-crl", crl, "-visibility", s.opt.Visibility.String()}
 	case Labour:
 		return []string{"-redis", s.RedisURL, "-bus", s.BusURL, "-sender-password", "labour-secret",
@@ -304,6 +311,38 @@ func (s *Stack) Close() {
 		_ = s.Resume(c)
 		_ = s.Stop(c)
 	}
+}
+
+// syntheticPersons is how many of loadgen's synthetic citizens the persons
+// register knows, so that their requests are decided on the merits (the
+// first registers the citizen, later ones are refused as already
+// registered) rather than all refused for want of data.
+const syntheticPersons = 200
+
+// writePersons writes the committed persons register with the synthetic
+// citizens added.
+func writePersons(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	var reg struct {
+		Persons []gbdfl.Person `json:"persons"`
+	}
+	if err := json.Unmarshal(data, &reg); err != nil {
+		return err
+	}
+	for i, iin := range loadgen.SyntheticIINs(syntheticPersons) {
+		birth, _ := signing.ParseIIN(iin)
+		reg.Persons = append(reg.Persons, gbdfl.Person{IIN: iin, Surname: "НАГРУЗКА", Name: "ТЕСТ", BirthDate: birth.BirthDate.Format(time.DateOnly),
+			Sex: "male", Citizenship: "KZ", Address: gbdfl.Address{Region: "almaty-city", Text: "г. Алматы"},
+			IdentityDocument: gbdfl.Document{Type: "id-card", Number: fmt.Sprintf("9%08d", i), IssuedBy: "МВД РК", Issued: "2021-01-01", Expires: "2031-01-01"}})
+	}
+	out, err := json.Marshal(reg)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, out, 0o644)
 }
 
 func freePort() (int, error) {

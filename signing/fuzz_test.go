@@ -2,6 +2,8 @@ package signing_test
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,4 +108,74 @@ func validDate(s string) bool {
 	m := int(s[2]-'0')*10 + int(s[3]-'0')
 	d := int(s[4]-'0')*10 + int(s[5]-'0')
 	return m >= 1 && m <= 12 && d >= 1 && d <= 28
+}
+
+// FuzzCertificateIdentity reads the identity out of arbitrary certificates
+// (KeyInfo carries whatever a sender puts there): never a panic.
+func FuzzCertificateIdentity(f *testing.F) {
+	entries, _ := filepath.Glob(filepath.Join(fixturesPKI, "keys", "*.crt"))
+	for _, path := range entries {
+		if data, err := os.ReadFile(path); err == nil {
+			if block, _ := pem.Decode(data); block != nil {
+				f.Add(block.Bytes)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return
+		}
+		id := signing.IdentityOf(cert)
+		_ = signing.PurposeOf(cert)
+		_ = signing.IsGOST(cert)
+		if id.IIN != "" {
+			if _, err := signing.ParseIIN(id.IIN); err != nil {
+				t.Fatalf("identity with an invalid IIN %q", id.IIN)
+			}
+		}
+	})
+}
+
+// FuzzCRLAdd offers arbitrary revocation lists (they come from a URL): a
+// list is taken only when the trusted authority signed it.
+func FuzzCRLAdd(f *testing.F) {
+	if data, err := os.ReadFile(filepath.Join(fixturesPKI, "crl.pem")); err == nil {
+		if block, _ := pem.Decode(data); block != nil {
+			f.Add(block.Bytes)
+		}
+		f.Add(data)
+	}
+	trust, err := signing.LoadTrustDir(filepath.Join(fixturesPKI, "trust"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set := &signing.CRLSet{Trust: trust}
+		if err := set.Add(data); err != nil {
+			return
+		}
+		list, err := x509.ParseRevocationList(data)
+		if err != nil {
+			if block, _ := pem.Decode(data); block != nil {
+				list, err = x509.ParseRevocationList(block.Bytes)
+			}
+		}
+		if err != nil {
+			t.Fatalf("accepted a list that does not parse: %v", err)
+		}
+		signedByTrusted := false
+		for _, ca := range []string{"ca.crt", "root.crt"} {
+			if pemData, err := os.ReadFile(filepath.Join(fixturesPKI, ca)); err == nil {
+				if block, _ := pem.Decode(pemData); block != nil {
+					if c, err := x509.ParseCertificate(block.Bytes); err == nil && list.CheckSignatureFrom(c) == nil {
+						signedByTrusted = true
+					}
+				}
+			}
+		}
+		if !signedByTrusted {
+			t.Fatal("accepted a list no trusted authority signed")
+		}
+	})
 }
