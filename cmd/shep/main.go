@@ -47,6 +47,7 @@ func run() error {
 		ocspURL       = flag.String("ocsp", env("EGOV_OCSP_URL", ""), "OCSP responder URL, asked before the CRL ($EGOV_OCSP_URL)")
 		visibility    = flag.Duration("visibility", 30*time.Second, "lease visibility timeout")
 		maxDeliveries = flag.Int("max-deliveries", 5, "leases before a message is dead-lettered")
+		refusalDelay  = flag.Duration("refusal-delay", time.Second, "wait before a refused message is handed out again (doubles with each delivery)")
 		trimEvery     = flag.Duration("trim-interval", time.Minute, "how often confirmed messages are trimmed")
 		recordDir     = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
 		mask          = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
@@ -77,7 +78,7 @@ func run() error {
 		return err
 	}
 	bus, err := shep.New(rdb, routing, shep.Config{
-		Visibility: *visibility, MaxDeliveries: *maxDeliveries, Verifier: verifier, Log: log,
+		Visibility: *visibility, MaxDeliveries: *maxDeliveries, RefusalDelay: *refusalDelay, Verifier: verifier, Log: log,
 	})
 	if err != nil {
 		return err
