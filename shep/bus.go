@@ -275,8 +275,10 @@ func (b *Bus) checkSignature(ctx context.Context, op string, svc *Service, sende
 	}
 }
 
-func (b *Bus) key(parts ...string) string {
-	k := b.cfg.KeyPrefix + "shep"
+func (b *Bus) key(parts ...string) string { return busKey(b.cfg.KeyPrefix, parts...) }
+
+func busKey(prefix string, parts ...string) string {
+	k := prefix + "shep"
 	for _, p := range parts {
 		k += ":" + p
 	}
@@ -293,14 +295,16 @@ type queueKeys struct {
 	prefix    string // message records and idempotency keys start here
 }
 
-func (b *Bus) queue(recipient string) queueKeys {
+func (b *Bus) queue(recipient string) queueKeys { return queueOf(b.cfg.KeyPrefix, recipient) }
+
+func queueOf(prefix, recipient string) queueKeys {
 	tag := "{" + recipient + "}"
 	return queueKeys{
 		recipient: recipient,
-		stream:    b.key(tag, "q"),
-		dead:      b.key(tag, "dlq"),
-		done:      b.key(tag, "done"),
-		prefix:    b.key(tag) + ":",
+		stream:    busKey(prefix, tag, "q"),
+		dead:      busKey(prefix, tag, "dlq"),
+		done:      busKey(prefix, tag, "done"),
+		prefix:    busKey(prefix, tag) + ":",
 	}
 }
 

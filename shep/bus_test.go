@@ -288,6 +288,30 @@ func TestExpiredLeaseIsRedeliveredAndDeadLettered(t *testing.T) {
 		if err != nil || len(dead) != 1 || dead[0].Values["id"] != id {
 			t.Fatalf("dead letters %v %v", dead, err)
 		}
+
+		// The operator sees it, with the reason, and hands it out again.
+		letters, err := shep.DeadLetters(context.Background(), f.redis.Client, f.redis.Prefix, "ais-rynok-truda")
+		if err != nil || len(letters) != 1 || letters[0].MessageID != id || letters[0].Reason != "max-deliveries" ||
+			letters[0].Info.ServiceID != svcOpen || letters[0].StoppedAt.IsZero() {
+			t.Fatalf("DeadLetters: %+v %v", letters, err)
+		}
+		if err := shep.Redeliver(context.Background(), f.redis.Client, f.redis.Prefix, "ais-rynok-truda", id); err != nil {
+			t.Fatal(err)
+		}
+		if err := shep.Redeliver(context.Background(), f.redis.Client, f.redis.Prefix, "ais-rynok-truda", id); !errors.Is(err, shep.ErrNotStopped) {
+			t.Fatalf("redelivering a message twice: %v", err)
+		}
+		got := poll(t, c, labour, 10)
+		if len(got) != 1 || got[0].MessageInfo.MessageID != id || prop(got[0].MessageInfo.Properties, shep.PropDeliveryCount) != "1" {
+			t.Fatalf("redelivered dead letter: %+v", got)
+		}
+		confirm(t, c, labour, got[0])
+		if st := status(t, c, portal, id); st.Response.MessageState != soap.StateDelivered {
+			t.Fatalf("after redelivery and confirmation: %+v", st.Response)
+		}
+		if letters, _ := shep.DeadLetters(context.Background(), f.redis.Client, f.redis.Prefix, "ais-rynok-truda"); len(letters) != 0 {
+			t.Fatalf("a delivered message is still listed as a dead letter: %+v", letters)
+		}
 	})
 }
 

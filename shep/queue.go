@@ -125,7 +125,7 @@ if not st[3] then return 'not-leased' end
 local visibility = tonumber(ARGV[2])
 local delay = math.min(visibility, tonumber(ARGV[4]) * 2 ^ (tonumber(st[4] or '1') - 1))
 redis.call('XCLAIM', KEYS[2], 'bus', 'bus', 0, st[2], 'IDLE', math.floor(visibility - delay), 'JUSTID')
-redis.call('HSET', KEYS[1], 'state', 'NOT_DELIVERED', 'refusedAt', ARGV[1], 'reason', ARGV[3])
+redis.call('HSET', KEYS[1], 'state', 'NOT_DELIVERED', 'refusedAt', ARGV[1], 'reason', ARGV[3], 'lastRefusal', ARGV[3])
 return 'ok'
 `)
 

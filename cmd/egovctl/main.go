@@ -31,6 +31,7 @@ Usage:
   egovctl evidence verify [--redis URL] [--prefix P]      check the bus's evidence chain
   egovctl evidence export [--redis URL] [--prefix P] [--out FILE]
   egovctl shep hash-password --password P                 an argon2id hash for the routing file
+  egovctl shep dead-letters [--redis URL] [--recipient SYS] [--redeliver ID|all]   stuck messages, with the reason
   egovctl up   [--data DIR] [--listen ADDR] [--pace fast|regulation]   the whole stack in one process
   egovctl demo [--gateway URL] [--data DIR] [--iin IIN]   a citizen's whole journey against a running stack
   egovctl loadtest [--gateway URL] [--data DIR] (--rate R | --concurrency C) [--duration D] [--json FILE]
@@ -105,6 +106,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "shep":
 		if len(args) >= 2 && args[1] == "hash-password" {
 			return shepHashPassword(args[2:], stdout, stderr)
+		}
+		if len(args) >= 2 && args[1] == "dead-letters" {
+			return shepDeadLetters(ctx, args[2:], stdout, stderr)
 		}
 	case "up":
 		return up(ctx, args[1:], stdout, stderr)

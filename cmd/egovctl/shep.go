@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/redisconn"
 	"egov/shep"
 )
 
@@ -25,11 +28,11 @@ func openRedis(url string) (*redis.Client, error) {
 	if url == "" {
 		return nil, fmt.Errorf("%w: --redis or EGOV_REDIS_URL is required", errUsage)
 	}
-	opt, err := redis.ParseURL(url)
+	rdb, err := redisconn.Open(url)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --redis: %v", errUsage, err)
 	}
-	return redis.NewClient(opt), nil
+	return rdb, nil
 }
 
 func evidenceVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -98,5 +101,58 @@ func shepHashPassword(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, h)
+	return nil
+}
+
+// shepDeadLetters lists the messages the bus stopped delivering, with the
+// reason, and hands them out again on request.
+func shepDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("shep dead-letters", stderr)
+	url, prefix := redisFlags(fs)
+	routing := fs.String("routing", "fixtures/shep/routing.json", "routing table: whose queues to look at")
+	recipient := fs.String("recipient", "", "only this system's queue")
+	redeliver := fs.String("redeliver", "", `hand this message id out again ("all": every one listed)`)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	routes, err := shep.LoadRouting(*routing)
+	if err != nil {
+		return err
+	}
+	rdb, err := openRedis(*url)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	var systems []string
+	for id := range routes.Systems {
+		if *recipient == "" || id == *recipient {
+			systems = append(systems, id)
+		}
+	}
+	sort.Strings(systems)
+	found := 0
+	for _, sys := range systems {
+		letters, err := shep.DeadLetters(ctx, rdb, *prefix, sys)
+		if err != nil {
+			return err
+		}
+		for _, d := range letters {
+			found++
+			fmt.Fprintf(stdout, "%s  %s  to %s from %s  %s %s  correlation %s  reason %s", d.StoppedAt.Format(time.RFC3339), d.MessageID,
+				d.Recipient, d.Info.Sender.SenderID, d.Info.ServiceID, d.Info.MessageType, d.Info.CorrelationID, d.Reason)
+			if d.LastError != "" {
+				fmt.Fprintf(stdout, " (last refusal: %s)", d.LastError)
+			}
+			fmt.Fprintln(stdout)
+			if *redeliver == "all" || *redeliver == d.MessageID {
+				if err := shep.Redeliver(ctx, rdb, *prefix, sys, d.MessageID); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "  handed out again\n")
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "%d dead letters\n", found)
 	return nil
 }
