@@ -47,10 +47,14 @@ type Config struct {
 	// RelayBackoff is the first retry delay of the outbox relay (default 1 s,
 	// doubling up to 1 min).
 	RelayBackoff time.Duration
-	Catalogue    *Catalogue
-	Calendar     *Calendar
-	Now          func() time.Time
-	Log          *slog.Logger
+	// StuckAfter is how long a relayed request may wait for its answer
+	// before the portal asks the bus whether it is still being delivered
+	// (default 15 min; again every StuckAfter while it waits).
+	StuckAfter time.Duration
+	Catalogue  *Catalogue
+	Calendar   *Calendar
+	Now        func() time.Time
+	Log        *slog.Logger
 }
 
 // App is the gateway on one Redis.
@@ -78,6 +82,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 	}
 	if cfg.AttemptsPerMinute <= 0 {
 		cfg.AttemptsPerMinute = attemptsPerMin
+	}
+	if cfg.StuckAfter <= 0 {
+		cfg.StuckAfter = 15 * time.Minute
 	}
 	if cfg.RelayBackoff <= 0 {
 		cfg.RelayBackoff = time.Second

@@ -101,7 +101,7 @@ func (a *App) anyPortalService() string {
 // HandleAnswer files one answer of a provider. Handling the same message
 // twice changes nothing: the message id is recorded in the same
 // transaction as its effects.
-func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
+func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) (err error) {
 	info := m.MessageInfo
 	ref, err := a.rdb.Get(ctx, a.key("correlation", info.CorrelationID)).Result()
 	if errors.Is(err, redis.Nil) {
@@ -165,7 +165,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 			state = StateRefused
 		}
 		entries = append(entries, HistoryEntry{State: state, At: now, Note: outcome})
-		fields = append(fields, "state", state, "outcome", outcome, "result", m.MessageData.Data)
+		fields = append(fields, "state", state, "outcome", outcome, "result", m.MessageData.Data, "lastError", "")
 		messages = append(messages, msg)
 		document = m.MessageData.Data
 	default:
@@ -177,6 +177,15 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 		return err
 	}
 	seen := a.key("{"+iin+"}", "request", id, "answers")
+	if info.MessageType == soap.TypeResponse {
+		// Answered: no longer watched for being stuck. Done once the answer
+		// is filed; a failure here only costs checkStuck a look.
+		defer func() {
+			if err == nil {
+				a.rdb.ZRem(ctx, a.openKey(), iin+" "+id)
+			}
+		}()
+	}
 	return a.rdb.Watch(ctx, func(tx *redis.Tx) error {
 		if done, err := tx.SIsMember(ctx, seen, info.MessageID).Result(); err != nil || done {
 			return err // already filed

@@ -23,3 +23,6 @@ func (a *App) FileForBenchmark(ctx context.Context, iin string) error {
 	})
 	return err
 }
+
+// CheckStuck runs the check for stuck requests now.
+func (a *App) CheckStuck(ctx context.Context) (int, error) { return a.checkStuck(ctx) }

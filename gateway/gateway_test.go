@@ -88,7 +88,7 @@ type env struct {
 	redis   *redistest.Redis
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, tune ...func(*shep.Config)) *env {
 	t.Helper()
 	r := redistest.New(t)
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
@@ -105,7 +105,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	busCfg := shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range tune {
+		f(&busCfg)
+	}
+	bus, err := shep.New(r.Client, routing, busCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,4 +481,60 @@ func TestAnswerFiledOnce(t *testing.T) {
 	if err != nil || len(page.Messages) != 4 {
 		t.Fatalf("cabinet holds %d messages, want 4 (accepted, access, status, result)", len(page.Messages))
 	}
+}
+
+// A request the bus stopped delivering never gets an answer by itself: the
+// portal finds it, marks it with the reason where the citizen sees it, and
+// clears the mark once an operator has redelivered it.
+func TestStuckRequestIsMarkedWithTheReason(t *testing.T) {
+	e := newEnv(t, func(c *shep.Config) { c.MaxDeliveries, c.Visibility = 1, 100*time.Millisecond })
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
+		t.Fatalf("submit %d", code)
+	}
+	e.waitState(token, id, gateway.StateRelayed)
+
+	// The provider's system leases the request and dies; with one delivery
+	// allowed, the bus stops delivering it at the next poll.
+	ctx := context.Background()
+	resp, err := e.bus.GetMessages(ctx, shep.NewGetMessages(labourSender, "job-seeker-registration", 10, 5*time.Second))
+	if err != nil || len(resp.Response.Messages) != 1 {
+		t.Fatalf("provider poll: %v %v", resp, err)
+	}
+	busID := resp.Response.Messages[0].MessageInfo.MessageID
+	time.Sleep(250 * time.Millisecond)
+	if again, _ := e.bus.GetMessages(ctx, shep.NewGetMessages(labourSender, "job-seeker-registration", 10, 0)); len(again.Response.Messages) != 0 {
+		t.Fatal("handed out past MaxDeliveries")
+	}
+
+	if n, err := e.app.CheckStuck(ctx); err != nil || n != 0 {
+		t.Fatalf("checked before StuckAfter: %d %v", n, err)
+	}
+	e.clock.Add(16 * time.Minute)
+	if n, err := e.app.CheckStuck(ctx); err != nil || n != 1 {
+		t.Fatalf("stuck requests marked: %d %v", n, err)
+	}
+	var r requestView
+	e.call("GET", "/api/v1/requests/"+id, token, nil, &r)
+	if !strings.HasPrefix(r.LastError, gateway.StuckPrefix) || !strings.Contains(r.LastError, "max-deliveries") {
+		t.Fatalf("stuck request shows %q", r.LastError)
+	}
+
+	// The operator redelivers it; the mark goes, and the answer comes.
+	if err := shep.Redeliver(ctx, e.redis.Client, e.redis.Prefix, "ais-rynok-truda", busID); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(16 * time.Minute)
+	if n, err := e.app.CheckStuck(ctx); err != nil || n != 0 {
+		t.Fatalf("after redelivery: %d %v", n, err)
+	}
+	var after requestView
+	e.call("GET", "/api/v1/requests/"+id, token, nil, &after)
+	if after.LastError != "" {
+		t.Fatalf("redelivered request still shows %q", after.LastError)
+	}
+	e.provider("registered")
+	e.waitState(token, id, gateway.StateCompleted)
 }

@@ -37,6 +37,9 @@ func (a *App) runRelay(ctx context.Context) {
 		select {
 		case <-sweep.C:
 			a.sweepOutboxes(ctx)
+			if _, err := a.checkStuck(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("relay: checking for stuck requests failed", "err", err)
+			}
 		default:
 		}
 		entries, err := a.relayEntries(ctx, stream)
@@ -134,6 +137,10 @@ func (a *App) relayOne(ctx context.Context, iin, id string) bool {
 		now := a.now()
 		// The answer to this correlation comes back through the consumer.
 		if err := a.rdb.Set(ctx, a.key("correlation", resp.Response.CorrelationID), iin+" "+id, 0).Err(); err != nil {
+			return err
+		}
+		// Watched until its answer comes (see checkStuck).
+		if err := a.rdb.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: iin + " " + id}).Err(); err != nil {
 			return err
 		}
 		_, err = a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

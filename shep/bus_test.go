@@ -301,6 +301,9 @@ func TestExpiredLeaseIsRedeliveredAndDeadLettered(t *testing.T) {
 		if err := shep.Redeliver(context.Background(), f.redis.Client, f.redis.Prefix, "ais-rynok-truda", id); !errors.Is(err, shep.ErrNotStopped) {
 			t.Fatalf("redelivering a message twice: %v", err)
 		}
+		if st := status(t, c, portal, id); st.Response.MessageState != soap.StateOnDelivery {
+			t.Fatalf("status after redelivery: %+v", st.Response)
+		}
 		got := poll(t, c, labour, 10)
 		if len(got) != 1 || got[0].MessageInfo.MessageID != id || prop(got[0].MessageInfo.Properties, shep.PropDeliveryCount) != "1" {
 			t.Fatalf("redelivered dead letter: %+v", got)

@@ -65,8 +65,8 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'unknown' end
 if state ~= 'DELIVERY_STOPPED' then return 'not-stopped' end
 local sid = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[1], 'state', 'ON_DELIVERY', 'deliveries', 0, 'sid', sid, 'eol', 0)
-redis.call('HDEL', KEYS[1], 'leasedAt', 'stoppedAt', 'reason')
+redis.call('HSET', KEYS[1], 'state', 'ON_DELIVERY', 'deliveries', 0, 'sid', sid)
+redis.call('HDEL', KEYS[1], 'leasedAt', 'stoppedAt', 'reason', 'eol')
 return 'ok'
 `)
 

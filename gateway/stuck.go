@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov/shep"
+	"egov/shep/soap"
+	"egov/signing"
+)
+
+// openKey is the index of relayed requests still waiting for their answer,
+// scored by when they were last looked at.
+func (a *App) openKey() string { return a.key("{open}") }
+
+// StuckPrefix starts the lastError of a request the bus stopped delivering.
+const StuckPrefix = "stuck: "
+
+// checkStuck asks the bus about requests that have waited StuckAfter for
+// their answer. One the bus stopped delivering to the provider (expired, or
+// refused by it time and again) will never be answered by itself: it is
+// marked with the reason, where the citizen and the operators see it
+// (GET /api/v1/requests/{id}, the log), until an operator redelivers it
+// (egovctl shep dead-letters). The others are looked at again after
+// another StuckAfter. It returns how many it marked.
+func (a *App) checkStuck(ctx context.Context) (int, error) {
+	now := a.now()
+	due := now.Add(-a.cfg.StuckAfter).UnixMilli()
+	members, err := a.rdb.ZRangeByScore(ctx, a.openKey(), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(due, 10), Count: 200}).Result()
+	if err != nil {
+		return 0, err
+	}
+	marked := 0
+	for _, member := range members {
+		iin, id, _ := strings.Cut(member, " ")
+		key := a.requestKey(iin, id)
+		v, err := a.rdb.HMGet(ctx, key, "state", "busMessageId", "lastError").Result()
+		if err != nil {
+			return marked, err
+		}
+		state, busID, lastError := str(v[0]), str(v[1]), str(v[2])
+		if state == "" || state == StateCompleted || state == StateRefused {
+			a.rdb.ZRem(ctx, a.openKey(), member)
+			continue
+		}
+		st, err := a.cfg.Bus.GetMessageStatus(ctx, shep.NewGetMessageStatus(a.cfg.Sender, busID))
+		if err != nil {
+			return marked, err // the bus is down: look again at the next sweep
+		}
+		a.rdb.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: member})
+		if st.Response.MessageState != soap.StateDeliveryStopped {
+			if strings.HasPrefix(lastError, StuckPrefix) {
+				a.rdb.HSet(ctx, key, "lastError", "") // redelivered by an operator
+			}
+			continue
+		}
+		reason := "delivery stopped"
+		for _, p := range st.Response.Properties {
+			if p.Key == "REASON" {
+				reason += " (" + p.Value + ")"
+			}
+		}
+		note := StuckPrefix + "the bus stopped delivering the request to the provider's system: " + reason +
+			"; the operators redeliver it once the cause is fixed"
+		if lastError == note {
+			continue
+		}
+		if err := a.rdb.HSet(ctx, key, "lastError", note).Err(); err != nil {
+			return marked, err
+		}
+		marked++
+		a.log.Warn("request stuck: the bus stopped delivering it", "request", id, "iin", signing.MaskIIN(iin),
+			"busMessageId", busID, "reason", reason)
+	}
+	return marked, nil
+}
