@@ -78,7 +78,7 @@ func (s *switchableBus) PutAttachment(ctx context.Context, sender soap.SenderInf
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	app     *gateway.App
 	bus     *shep.Bus
 	switch_ *switchableBus
@@ -88,7 +88,7 @@ type env struct {
 	redis   *redistest.Redis
 }
 
-func newEnv(t *testing.T, tune ...func(*shep.Config)) *env {
+func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 	t.Helper()
 	r := redistest.New(t)
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
@@ -202,7 +202,7 @@ func (e *env) login(iin string) string {
 	return s.Token
 }
 
-func signer(t *testing.T, name string) *signing.Signer {
+func signer(t testing.TB, name string) *signing.Signer {
 	t.Helper()
 	s, err := signing.LoadSigner(filepath.Join("../fixtures/pki/keys", name+".p12"), "Qwerty12")
 	if err != nil {
@@ -219,7 +219,7 @@ type file struct {
 var idScan = file{"udostoverenie.pdf", "application/pdf", []byte("%PDF-1.7 scan of an identity card")}
 
 // requestDoc builds a signed job-seeker registration of iin.
-func requestDoc(t *testing.T, key, iin string, issued time.Time, files []file, mutate func(string) string) ([]byte, string) {
+func requestDoc(t testing.TB, key, iin string, issued time.Time, files []file, mutate func(string) string) ([]byte, string) {
 	t.Helper()
 	id := uuid.NewString()
 	var atts strings.Builder

@@ -399,51 +399,12 @@ func (a *App) handleSkeleton(c echo.Context) error {
 // part an attachment with its file name.
 func (a *App) handleSubmit(c echo.Context) error {
 	r := c.Request()
-	mediaType, params, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	if err != nil || (mediaType != "multipart/form-data" && mediaType != "multipart/related") || params["boundary"] == "" {
-		return egov.Errorf(egov.CodeMediaUnsupported, "use multipart/form-data or multipart/related")
-	}
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, a.cfg.MaxBody)
-	mr := multipart.NewReader(r.Body, params["boundary"])
-	sub := Submission{Session: sessionOf(c)}
-	for i := 0; ; i++ {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return bodyError(err)
-		}
-		isRequest := part.FormName() == "request" || (mediaType == "multipart/related" && i == 0)
-		if isRequest {
-			if sub.Document != nil {
-				return egov.Errorf(egov.CodeFormInvalid, "more than one request part")
-			}
-			ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
-			if ct != "" && ct != "application/xml" && ct != "text/xml" {
-				return egov.Errorf(egov.CodeMediaUnsupported, "request part must be application/xml")
-			}
-			if sub.Document, err = readLimited(part, a.cfg.MaxXML, egov.CodeXMLTooLarge); err != nil {
-				return err
-			}
-			continue
-		}
-		if len(sub.Attachments) >= 20 {
-			return egov.Errorf(egov.CodeAttachmentUndeclared, "more than 20 attachments")
-		}
-		data, err := readLimited(part, a.cfg.MaxAttachment, egov.CodeAttachmentRejected)
-		if err != nil {
-			return err
-		}
-		name := part.FileName()
-		if name == "" {
-			name = part.FormName()
-		}
-		sub.Attachments = append(sub.Attachments, Attachment{FileName: name, MIMEType: part.Header.Get("Content-Type"), Data: data})
+	sub, err := ReadSubmission(r.Header.Get(echo.HeaderContentType), r.Body, a.cfg.MaxXML, a.cfg.MaxAttachment)
+	if err != nil {
+		return err
 	}
-	if sub.Document == nil {
-		return egov.Errorf(egov.CodeFormInvalid, "no request part")
-	}
+	sub.Session = sessionOf(c)
 	req, err := a.Submit(r.Context(), sub)
 	if err != nil {
 		return err
@@ -452,6 +413,58 @@ func (a *App) handleSubmit(c echo.Context) error {
 		"id": req.ID, "state": req.State, "acceptedAt": req.AcceptedAt, "dueAt": req.DueAt,
 		"links": map[string]string{"self": "/api/v1/requests/" + req.ID, "cabinet": "/api/v1/cabinet/messages"},
 	})
+}
+
+// ReadSubmission reads a multipart submission: the part named "request"
+// (or the first part of multipart/related) is the signed XML, at most
+// maxXML bytes; every other part an attachment with its file name, at most
+// maxAttachment bytes and 20 of them. Every refusal carries a code.
+func ReadSubmission(contentType string, body io.Reader, maxXML, maxAttachment int64) (Submission, error) {
+	var sub Submission
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || (mediaType != "multipart/form-data" && mediaType != "multipart/related") || params["boundary"] == "" {
+		return sub, egov.Errorf(egov.CodeMediaUnsupported, "use multipart/form-data or multipart/related")
+	}
+	mr := multipart.NewReader(body, params["boundary"])
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return sub, bodyError(err)
+		}
+		isRequest := part.FormName() == "request" || (mediaType == "multipart/related" && i == 0)
+		if isRequest {
+			if sub.Document != nil {
+				return sub, egov.Errorf(egov.CodeFormInvalid, "more than one request part")
+			}
+			ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+			if ct != "" && ct != "application/xml" && ct != "text/xml" {
+				return sub, egov.Errorf(egov.CodeMediaUnsupported, "request part must be application/xml")
+			}
+			if sub.Document, err = readLimited(part, maxXML, egov.CodeXMLTooLarge); err != nil {
+				return sub, err
+			}
+			continue
+		}
+		if len(sub.Attachments) >= 20 {
+			return sub, egov.Errorf(egov.CodeAttachmentUndeclared, "more than 20 attachments")
+		}
+		data, err := readLimited(part, maxAttachment, egov.CodeAttachmentRejected)
+		if err != nil {
+			return sub, err
+		}
+		name := part.FileName()
+		if name == "" {
+			name = part.FormName()
+		}
+		sub.Attachments = append(sub.Attachments, Attachment{FileName: name, MIMEType: part.Header.Get("Content-Type"), Data: data})
+	}
+	if sub.Document == nil {
+		return sub, egov.Errorf(egov.CodeFormInvalid, "no request part")
+	}
+	return sub, nil
 }
 
 func readLimited(r io.Reader, limit int64, code egov.Code) ([]byte, error) {

@@ -24,7 +24,7 @@ var (
 
 // conformance wraps the API so that every answer of every test is checked
 // against the OpenAPI document the gateway publishes.
-func conformance(t *testing.T, next http.Handler) http.Handler {
+func conformance(t testing.TB, next http.Handler) http.Handler {
 	specOnce.Do(func() {
 		// XML bodies (skeletons, signed documents) are checked as strings.
 		openapi3filter.RegisterBodyDecoder("application/xml", func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {

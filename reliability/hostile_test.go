@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -205,6 +207,21 @@ func TestHostileInputAgainstTheRunningStack(t *testing.T) {
 		// Bob replaying Alice's signed request under his own session.
 		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", bob.Token, reqs[0].ContentType, bytes.NewReader(reqs[0].Body)); status != http.StatusForbidden || code != "iin-mismatch" {
 			t.Errorf("bob submitting alice's request: %d %s, want 403 iin-mismatch", status, code)
+		}
+		// A session past its lifetime: Redis expires its key, as the
+		// lifetime's TTL would.
+		rdb, err := s.Redis()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(bob.Token))
+		if ok, err := rdb.PExpire(ctx, "gw:session:"+hex.EncodeToString(sum[:]), time.Millisecond).Result(); err != nil || !ok {
+			t.Fatalf("expiring bob's session: %v %v", ok, err)
+		}
+		rdb.Close()
+		time.Sleep(20 * time.Millisecond)
+		if status, code, _ := portalCall(t, s, "GET", "/api/v1/requests", bob.Token, "", nil); status != 401 || code != "authorization-refused" {
+			t.Errorf("expired session: %d %s", status, code)
 		}
 		// After logout the token is dead.
 		portalCall(t, s, "DELETE", "/api/v1/sessions", alice.Token, "", nil)
