@@ -58,6 +58,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mask       = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
 		attempts   = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
 		workers    = fs.Int("labour-workers", 16, "labour-market processing workers")
+		noLabour   = fs.Bool("no-labour", false, "do not run the labour-market system: requests wait in its queue (to measure the front door alone)")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
 	)
 	if err := parseFlags(fs, args); err != nil {
@@ -192,11 +193,15 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			_ = srv.Shutdown(shutdown)
 		}()
 	}
-	for _, run := range []func(context.Context){app.Run, labourSystem.Run,
+	runs := []func(context.Context){app.Run,
 		func(ctx context.Context) { crl.Run(ctx, time.Minute, log) },
 		func(ctx context.Context) { every(ctx, time.Hour, func() { _ = writeCRL() }) },
 		func(ctx context.Context) { every(ctx, time.Minute, func() { _, _ = bus.Trim(ctx) }) },
-	} {
+	}
+	if !*noLabour {
+		runs = append(runs, labourSystem.Run)
+	}
+	for _, run := range runs {
 		wg.Add(1)
 		go func() { defer wg.Done(); run(ctx) }()
 	}
