@@ -394,9 +394,8 @@ func (a *App) handleSkeleton(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/xml; charset=utf-8", []byte(s.Skeleton(region, uuid.NewString(), a.now())))
 }
 
-// handleSubmit reads a multipart submission: the part named "request"
-// (or the first part, in multipart/related) is the signed XML, every other
-// part an attachment with its file name.
+// handleSubmit reads a submission (ReadSubmission) within the body limit
+// and accepts it for the session's citizen.
 func (a *App) handleSubmit(c echo.Context) error {
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, a.cfg.MaxBody)

@@ -97,25 +97,15 @@ func submit(s *Stack, people []*loadgen.Citizen, reqs []loadgen.Request, rate fl
 	out.wg.Add(1)
 	go func() {
 		defer out.wg.Done()
-		var each sync.WaitGroup
-		for i, r := range reqs {
-			if i > 0 {
-				time.Sleep(time.Duration(float64(time.Second) / rate))
+		sendAtRate(context.Background(), client, s.PortalURL, people, reqs, rate, &out.attempts, func(r loadgen.Request, outcome string) {
+			out.mu.Lock()
+			defer out.mu.Unlock()
+			if outcome == "accepted" || outcome == "replayed" {
+				out.accepted = append(out.accepted, r.ID)
+			} else {
+				out.other[outcome]++
 			}
-			each.Add(1)
-			go func() {
-				defer each.Done()
-				outcome := submitUntilAnswered(context.Background(), client, s.PortalURL, people, r, &out.attempts)
-				out.mu.Lock()
-				defer out.mu.Unlock()
-				if outcome == "accepted" || outcome == "replayed" {
-					out.accepted = append(out.accepted, r.ID)
-				} else {
-					out.other[outcome]++
-				}
-			}()
-		}
-		each.Wait()
+		}, nil)
 	}()
 	return out
 }

@@ -9,10 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,23 +45,6 @@ func portalCall(t *testing.T, s *Stack, method, path, token, contentType string,
 	var p struct{ Code string }
 	_ = json.Unmarshal(data, &p)
 	return resp.StatusCode, p.Code, data
-}
-
-// submission builds a multipart submission of doc with the given files.
-func submission(doc []byte, files map[string][]byte) (string, *bytes.Buffer) {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="request"`)
-	h.Set("Content-Type", "application/xml")
-	w, _ := mw.CreatePart(h)
-	_, _ = w.Write(doc)
-	for name, data := range files {
-		fw, _ := mw.CreateFormFile("file", name)
-		_, _ = fw.Write(data)
-	}
-	_ = mw.Close()
-	return mw.FormDataContentType(), &body
 }
 
 // TestHostileInputAgainstTheRunningStack sends what an attacker would to
@@ -104,8 +85,8 @@ func TestHostileInputAgainstTheRunningStack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ct, b := submission(doc, nil)
-			if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", sess.Token, ct, b); code != cols[1] || status < 400 {
+			ct, b := loadgen.Multipart(doc)
+			if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", sess.Token, ct, bytes.NewReader(b)); code != cols[1] || status < 400 {
 				t.Errorf("%s: %d %s, want %s", cols[0], status, code, cols[1])
 			}
 			n++
@@ -124,22 +105,24 @@ func TestHostileInputAgainstTheRunningStack(t *testing.T) {
 			{"entity expansion", `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">]><ServiceRequest>&a;</ServiceRequest>`, "xml-doctype-forbidden", 400},
 			{"not XML", "%PDF-1.7", "xml-malformed", 400},
 		} {
-			ct, b := submission([]byte(tt.doc), nil)
-			if status, code, body := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, b); code != tt.code || status != tt.status {
+			ct, b := loadgen.Multipart([]byte(tt.doc))
+			if status, code, body := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, bytes.NewReader(b)); code != tt.code || status != tt.status {
 				t.Errorf("%s: %d %s, want %d %s (%s)", tt.name, status, code, tt.status, tt.code, body)
 			}
 		}
 	})
 
 	t.Run("oversized body and attachment", func(t *testing.T) {
-		ct, b := submission(reqs[0].Body, map[string][]byte{"huge.pdf": bytes.Repeat([]byte("A"), 11<<20)})
-		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, b); status != http.StatusUnprocessableEntity || code != "attachment-rejected" {
+		ct, b := loadgen.Multipart(reqs[0].Body, loadgen.File{Name: "huge.pdf", Data: bytes.Repeat([]byte("A"), 11<<20)})
+		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, bytes.NewReader(b)); status != http.StatusUnprocessableEntity || code != "attachment-rejected" {
 			t.Errorf("11 MiB attachment: %d %s, want 422 attachment-rejected", status, code)
 		}
-		ct, b = submission(reqs[0].Body, map[string][]byte{"a.pdf": bytes.Repeat([]byte("A"), 9<<20),
-			"b.pdf": bytes.Repeat([]byte("B"), 9<<20), "c.pdf": bytes.Repeat([]byte("C"), 9<<20),
-			"d.pdf": bytes.Repeat([]byte("D"), 9<<20), "e.pdf": bytes.Repeat([]byte("E"), 9<<20), "f.pdf": bytes.Repeat([]byte("F"), 9<<20)})
-		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, b); status != http.StatusRequestEntityTooLarge || code != "body-too-large" {
+		var parts []loadgen.File
+		for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
+			parts = append(parts, loadgen.File{Name: name + ".pdf", Data: bytes.Repeat([]byte(name), 9<<20)})
+		}
+		ct, b = loadgen.Multipart(reqs[0].Body, parts...)
+		if status, code, _ := portalCall(t, s, "POST", "/api/v1/requests", alice.Token, ct, bytes.NewReader(b)); status != http.StatusRequestEntityTooLarge || code != "body-too-large" {
 			t.Errorf("54 MiB body: %d %s, want 413 body-too-large", status, code)
 		}
 		big := bytes.NewReader(bytes.Repeat([]byte("x"), 70<<10))

@@ -157,42 +157,29 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	var mu sync.Mutex
 	accepted := map[string]bool{}
 	refused := map[string]bool{}
-	var wg sync.WaitGroup
 	var attempts atomic.Int64
-	inflight := make(chan struct{}, 512)
-	interval := time.Duration(float64(time.Second) / opt.Rate)
-	for i, r := range reqs {
-		if d := time.Until(begin.Add(time.Duration(i) * interval)); d > 0 {
-			time.Sleep(d)
+	sendAtRate(ctx, client, s.PortalURL, people, reqs, opt.Rate, &attempts, func(r loadgen.Request, outcome string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch outcome {
+		case "accepted":
+			rep.Accepted++
+			accepted[r.ID] = true
+		case "replayed":
+			rep.Accepted++
+			rep.Replayed++
+			accepted[r.ID] = true
+		case "gave-up":
+			rep.GaveUp++
+		default:
+			rep.Refused[outcome]++
+			refused[r.ID] = true
 		}
-		inflight <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-inflight }()
-			outcome := submitUntilAnswered(ctx, client, s.PortalURL, people, r, &attempts)
-			mu.Lock()
-			defer mu.Unlock()
-			switch outcome {
-			case "accepted":
-				rep.Accepted++
-				accepted[r.ID] = true
-			case "replayed":
-				rep.Accepted++
-				rep.Replayed++
-				accepted[r.ID] = true
-			case "gave-up":
-				rep.GaveUp++
-			default:
-				rep.Refused[outcome]++
-				refused[r.ID] = true
-			}
-		}()
-		if (i+1)%2000 == 0 {
-			fmt.Fprintf(progress, "soak: %d sent after %.0f s\n", i+1, time.Since(begin).Seconds())
+	}, func(sent int) {
+		if sent%2000 == 0 {
+			fmt.Fprintf(progress, "soak: %d sent after %.0f s\n", sent, time.Since(begin).Seconds())
 		}
-	}
-	wg.Wait()
+	})
 	stopFaults()
 	faultsDone.Wait()
 	rep.Sent = len(reqs)
@@ -252,6 +239,33 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	}
 	rep.Duration = time.Since(begin).Seconds()
 	return rep, nil
+}
+
+// sendAtRate sends every request at rate a second (at most 512 waiting
+// for their answer at once), each until answered, and returns when all are:
+// answered is called with each request's outcome, sent after each send.
+func sendAtRate(ctx context.Context, client *http.Client, base string, people []*loadgen.Citizen, reqs []loadgen.Request,
+	rate float64, attempts *atomic.Int64, answered func(loadgen.Request, string), sent func(int)) {
+	var wg sync.WaitGroup
+	inflight := make(chan struct{}, 512)
+	begin := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	for i, r := range reqs {
+		if d := time.Until(begin.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		inflight <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-inflight }()
+			answered(r, submitUntilAnswered(ctx, client, base, people, r, attempts))
+		}()
+		if sent != nil {
+			sent(i + 1)
+		}
+	}
+	wg.Wait()
 }
 
 // submitUntilAnswered sends r until the portal answers it: accepted,

@@ -161,22 +161,38 @@ func Presign(people []*Citizen, total int, region string) []Request {
 				if err != nil {
 					continue
 				}
-				var body bytes.Buffer
-				mw := multipart.NewWriter(&body)
-				h := textproto.MIMEHeader{}
-				h.Set("Content-Disposition", `form-data; name="request"`)
-				h.Set("Content-Type", "application/xml")
-				w, _ := mw.CreatePart(h)
-				_, _ = w.Write(signed)
-				fw, _ := mw.CreateFormFile("file", "id.pdf")
-				_, _ = fw.Write(scan)
-				_ = mw.Close()
-				out[i] = Request{Citizen: ci, ID: id, Body: body.Bytes(), ContentType: mw.FormDataContentType()}
+				ct, body := Multipart(signed, File{Name: "id.pdf", Data: scan})
+				out[i] = Request{Citizen: ci, ID: id, Body: body, ContentType: ct}
 			}
 		}()
 	}
 	wg.Wait()
 	return out
+}
+
+// File is an attachment of a submission.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Multipart builds the body of POST /api/v1/requests: the signed document
+// as the part named "request", then the files; it returns the content type
+// with its boundary and the body.
+func Multipart(doc []byte, files ...File) (string, []byte) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="request"`)
+	h.Set("Content-Type", "application/xml")
+	w, _ := mw.CreatePart(h)
+	_, _ = w.Write(doc)
+	for _, f := range files {
+		fw, _ := mw.CreateFormFile("file", f.Name)
+		_, _ = fw.Write(f.Data)
+	}
+	_ = mw.Close()
+	return mw.FormDataContentType(), body.Bytes()
 }
 
 // Result is a result or refusal found in a cabinet, with the server's
