@@ -190,7 +190,11 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	// Requests that were never acknowledged may still have been accepted
 	// (the answer was lost with a killed portal): wait for what was
 	// acknowledged, then count every result.
-	results, err := loadgen.CollectResults(ctx, client, s.PortalURL, people, len(accepted), opt.ResultWait)
+	ids := make([]string, 0, len(accepted))
+	for id := range accepted {
+		ids = append(ids, id)
+	}
+	results, err := loadgen.CollectResults(ctx, client, s.PortalURL, people, ids, opt.ResultWait)
 	if err != nil {
 		return nil, err
 	}

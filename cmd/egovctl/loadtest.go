@@ -213,7 +213,11 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep.Submission = fromHistogram(submitHist, float64(rep.Accepted)/elapsed.Seconds())
 
 	fmt.Fprintf(stdout, "\nwaiting for %d results in the cabinets…\n", rep.Accepted)
-	results, err := loadgen.CollectResults(ctx, client, base, people, len(accepted), *wait)
+	ids := make([]string, len(accepted))
+	for i, a := range accepted {
+		ids[i] = a.id
+	}
+	results, err := loadgen.CollectResults(ctx, client, base, people, ids, *wait)
 	stopSampling()
 	if err != nil {
 		return err

@@ -203,10 +203,12 @@ type Result struct {
 	AcceptedAt, FiledAt time.Time
 }
 
-// CollectResults reads every citizen's cabinet until as many results as
-// accepted requests are there, or the wait is over. Times come from the
-// server: acceptance (the "accepted" message) and filing of the result.
-func CollectResults(ctx context.Context, client *http.Client, base string, people []*Citizen, want int, wait time.Duration) ([]Result, error) {
+// CollectResults reads every citizen's cabinet until each of the requests
+// in want has a result there, or the wait is over, and returns every result
+// found (a cabinet may hold results of earlier runs too: only the ids in
+// want are waited for). Times come from the server: acceptance (the
+// "accepted" message) and filing of the result.
+func CollectResults(ctx context.Context, client *http.Client, base string, people []*Citizen, want []string, wait time.Duration) ([]Result, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		var all []Result
@@ -248,11 +250,17 @@ func CollectResults(ctx context.Context, client *http.Client, base string, peopl
 			}
 			all = append(all, results...)
 		}
-		distinct := map[string]bool{}
+		answered := make(map[string]bool, len(all))
 		for _, r := range all {
-			distinct[r.RequestID] = true
+			answered[r.RequestID] = true
 		}
-		if len(distinct) >= want || time.Now().After(deadline) || ctx.Err() != nil {
+		waiting := 0
+		for _, id := range want {
+			if !answered[id] {
+				waiting++
+			}
+		}
+		if waiting == 0 || time.Now().After(deadline) || ctx.Err() != nil {
 			return all, nil
 		}
 		time.Sleep(time.Second)
