@@ -62,8 +62,11 @@ func (a *App) runRelay(ctx context.Context) {
 				iin, _ := e.Values["iin"].(string)
 				id, _ := e.Values["id"].(string)
 				if done := a.relayOne(ctx, iin, id); done {
-					a.rdb.XAck(ctx, stream, relayGroup, e.ID)
-					a.rdb.XDel(ctx, stream, e.ID)
+					a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+						p.XAck(ctx, stream, relayGroup, e.ID)
+						p.XDel(ctx, stream, e.ID)
+						return nil
+					})
 				}
 			}(e)
 		}
@@ -135,12 +138,16 @@ func (a *App) relayOne(ctx context.Context, iin, id string) bool {
 			return err
 		}
 		now := a.now()
-		// The answer to this correlation comes back through the consumer.
-		if err := a.rdb.Set(ctx, a.key("correlation", resp.Response.CorrelationID), iin+" "+id, 0).Err(); err != nil {
-			return err
-		}
-		// Watched until its answer comes (see checkStuck).
-		if err := a.rdb.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: iin + " " + id}).Err(); err != nil {
+		// The answer to this correlation comes back through the consumer,
+		// and the request is watched until it does (see checkStuck). Both
+		// are written before the request is marked relayed; they are on
+		// keys of their own, so in one pipeline rather than the transaction.
+		_, err = a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, a.key("correlation", resp.Response.CorrelationID), iin+" "+id, 0)
+			p.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: iin + " " + id})
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		_, err = a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

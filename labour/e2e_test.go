@@ -419,3 +419,74 @@ func TestCrashedLabourLosesNothingAndAnswersOnce(t *testing.T) {
 		t.Fatalf("registration: %+v", r)
 	}
 }
+
+// Deliveries of the same request racing each other (a lease that expired
+// while its worker was still deciding) decide it once: the others are
+// refused while it is being decided and, once it is, answer from the
+// stored record.
+func TestConcurrentDeliveriesDecideOnce(t *testing.T) {
+	s := newStack(t, time.Minute)
+	aidos := s.citizen("791028302728", "citizen")
+	id := s.submit(aidos, "job-seeker-registration", `<Field name="education">higher</Field>`)
+	labourSender := soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}
+	var leased []soap.AsyncMessage
+	for i := 0; i < 100 && len(leased) == 0; i++ {
+		resp, err := s.bus.GetMessages(context.Background(), shep.NewGetMessages(labourSender, "job-seeker-registration", 1, time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		leased = resp.Response.Messages
+	}
+	if len(leased) != 1 {
+		t.Fatal("the request was not delivered")
+	}
+	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"),
+		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers = 8
+	errs := make(chan error, workers)
+	var start sync.WaitGroup
+	start.Add(1)
+	for range workers {
+		go func() { start.Wait(); errs <- sys.Process(context.Background(), leased[0]) }()
+	}
+	start.Done()
+	decided, busy := 0, 0
+	for range workers {
+		switch err := <-errs; {
+		case err == nil:
+			decided++
+		case strings.Contains(err.Error(), "another worker"):
+			busy++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if decided == 0 || decided+busy != workers {
+		t.Fatalf("%d decided, %d refused as busy", decided, busy)
+	}
+	// Once decided, every delivery answers from the record.
+	if err := sys.Process(context.Background(), leased[0]); err != nil {
+		t.Fatalf("after the decision: %v", err)
+	}
+	if n, err := s.r.Client.Get(context.Background(), s.r.Prefix+"lm:sequence:job-seeker-registration").Int(); err != nil || n != 1 {
+		t.Fatalf("registration numbers drawn: %d (%v), want 1", n, err)
+	}
+	if n, err := s.r.Client.Exists(context.Background(), s.r.Prefix+"lm:request:"+id+":lock").Result(); err != nil || n != 0 {
+		t.Fatalf("decision lock left behind: %d (%v)", n, err)
+	}
+	// The answers are idempotent on the bus: the portal files one result.
+	s.await(aidos, id)
+	time.Sleep(time.Second)
+	counts := 0
+	for _, m := range s.results(aidos) {
+		if m.RequestID == id {
+			counts++
+		}
+	}
+	if counts != 1 {
+		t.Fatalf("%d results in the cabinet, want 1", counts)
+	}
+}

@@ -219,41 +219,67 @@ func (s *System) readRequest(ctx context.Context, data []byte) (*etree.Element, 
 // decisionLockTTL bounds how long one worker may hold a request's decision.
 const decisionLockTTL = 10 * time.Second
 
+// claimScript returns the stored record of a request, or takes the right to
+// decide it: one round trip for what was a read, a lock, a second read and
+// the job-seeker lookup.
+//
+// KEYS: record, lock, job-seeker registration. ARGV: lock TTL (ms).
+// Returns {"done", record}, {"busy"} or {"claimed", job seeker 0/1}.
+var claimScript = redis.NewScript(`
+local rec = redis.call('GET', KEYS[1])
+if rec then return {'done', rec} end
+if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[1], 'NX') then return {'busy'} end
+return {'claimed', redis.call('EXISTS', KEYS[3])}
+`)
+
+// storeScript keeps the decision with its signed result, files a
+// registration or a referral, and releases the lock, all at once.
+//
+// KEYS: record, lock, job-seeker registration, referrals.
+// ARGV: record, outcome, number, registered at (ms), request id, referral.
+var storeScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[2] == 'registered' then
+  redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5])
+elseif ARGV[2] == 'referred' then
+  redis.call('RPUSH', KEYS[4], ARGV[6])
+end
+redis.call('DEL', KEYS[2])
+return 1
+`)
+
 // decideOnce returns the stored decision for the request, or decides,
 // registers and signs the result and stores them, exactly once per request
 // id even under concurrent deliveries.
 func (s *System) decideOnce(ctx context.Context, app *Application, info soap.AsyncMessageInfo) (*record, error) {
-	key := s.key("request", app.RequestID)
-	if rec, err := s.loadRecord(ctx, key); err != nil || rec != nil {
-		return rec, err
-	}
-	// One worker decides; a concurrent duplicate waits for its record. The
-	// lock outlives a decision (a second or so) but not the bus's retries
-	// of a refused message (1 + 2 + 4 + 8 s): a lock left behind by a
-	// crash must not send the request to the dead letters.
-	lock := key + ":lock"
-	ok, err := s.rdb.SetNX(ctx, lock, "1", decisionLockTTL).Result()
+	// One worker decides; a concurrent duplicate is refused and comes back
+	// for the record. The lock outlives a decision (a second or so) but not
+	// the bus's retries of a refused message (1 + 2 + 4 + 8 s): a lock left
+	// behind by a crash must not send the request to the dead letters.
+	keys := []string{s.key("request", app.RequestID), s.key("request", app.RequestID) + ":lock",
+		s.key("{"+app.IIN+"}", "job-seeker"), s.key("{"+app.IIN+"}", "referrals")}
+	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds()).Slice()
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	switch claim[0] {
+	case "done":
+		var rec record
+		return &rec, json.Unmarshal([]byte(claim[1].(string)), &rec)
+	case "busy":
 		return nil, errors.New("another worker is deciding this request")
 	}
-	defer s.rdb.Del(ctx, lock)
-	if rec, err := s.loadRecord(ctx, key); err != nil || rec != nil {
-		return rec, err
-	}
+	stored := false
+	defer func() {
+		if !stored {
+			s.rdb.Del(context.WithoutCancel(ctx), keys[1])
+		}
+	}()
 	now := s.cfg.Now()
-	facts := Facts{Now: now, AttachmentDigest: map[string]string{}}
+	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: claim[1] == int64(1)}
 	if facts.Person, err = s.lookupPerson(ctx, app.IIN); err != nil {
 		return nil, err
 	}
-	seeker := s.key("{"+app.IIN+"}", "job-seeker")
-	n, err := s.rdb.Exists(ctx, seeker).Result()
-	if err != nil {
-		return nil, err
-	}
-	facts.JobSeeker = n == 1
 	for _, p := range info.Properties {
 		if p.Key != shep.PropAttachment {
 			continue
@@ -278,29 +304,10 @@ func (s *System) decideOnce(ctx context.Context, app *Application, info soap.Asy
 		return nil, err
 	}
 	body, _ := json.Marshal(rec)
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, key, body, 0)
-		if d.Outcome == "registered" {
-			p.HSet(ctx, seeker, "number", rec.Number, "registeredAt", now.UnixMilli(), "requestId", app.RequestID)
-		}
-		if d.Outcome == "referred" {
-			p.RPush(ctx, s.key("{"+app.IIN+"}", "referrals"), rec.Number+" "+d.Kind)
-		}
-		return nil
-	})
+	err = storeScript.Run(ctx, s.rdb, keys, body, d.Outcome, rec.Number, now.UnixMilli(), app.RequestID,
+		rec.Number+" "+d.Kind).Err()
+	stored = err == nil
 	return rec, err
-}
-
-func (s *System) loadRecord(ctx context.Context, key string) (*record, error) {
-	data, err := s.rdb.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var rec record
-	return &rec, json.Unmarshal(data, &rec)
 }
 
 // lookupPerson asks the persons register (ГБД ФЛ) over the bus's sync channel.

@@ -77,6 +77,7 @@ func New(t testing.TB) *Redis {
 	if err != nil {
 		t.Fatalf("redistest: %s: %v", EnvURL, err)
 	}
+	opt.Protocol = 2 // as the stack's programs speak it (internal/redisconn)
 	client := redis.NewClient(opt)
 	if err := client.Ping(ctx).Err(); err != nil {
 		t.Fatalf("redistest: %s Redis at %s does not answer: %v", source, opt.Addr, err)
