@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,19 +35,27 @@ import (
 
 // loadReport is the summary of a load test (also written as JSON).
 type loadReport struct {
-	Mode         string           `json:"mode"`
-	Citizens     int              `json:"citizens"`
-	Duration     float64          `json:"durationSeconds"`
-	Sent         int64            `json:"sent"`
-	Accepted     int64            `json:"accepted"`
-	Errors       map[string]int64 `json:"errors"`
-	Submission   latency          `json:"submission"`
-	RoundTrip    latency          `json:"roundTrip"`
-	Results      int64            `json:"results"`
-	Missing      []string         `json:"missing,omitempty"`
-	Duplicated   []string         `json:"duplicated,omitempty"`
-	Floors       floors           `json:"floors"`
-	GatewayRSSMB float64          `json:"gatewayMaxRSSMiB,omitempty"`
+	Mode       string           `json:"mode"`
+	Citizens   int              `json:"citizens"`
+	Duration   float64          `json:"durationSeconds"`
+	Sent       int64            `json:"sent"`
+	Accepted   int64            `json:"accepted"`
+	Errors     map[string]int64 `json:"errors"`
+	Submission latency          `json:"submission"`
+	RoundTrip  latency          `json:"roundTrip"`
+	Results    int64            `json:"results"`
+	Missing    []string         `json:"missing,omitempty"`
+	Duplicated []string         `json:"duplicated,omitempty"`
+	// Floors are measured just before the load and again once every
+	// result is in: on a shared machine they move, and the ratios with them.
+	Floors      floors `json:"floors"`
+	FloorsAfter floors `json:"floorsAfter"`
+	// StackCPUPerRequestMs is the CPU time the stack's process spent from
+	// the start of the load to the last result, over the accepted requests
+	// (from its process_cpu_seconds_total): what a request costs, whatever
+	// the rate.
+	StackCPUPerRequestMs float64 `json:"stackCPUPerRequestMs,omitempty"`
+	GatewayRSSMB         float64 `json:"gatewayMaxRSSMiB,omitempty"`
 }
 
 type latency struct {
@@ -156,12 +165,13 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var rssMax atomic.Int64
 	stopSampling := sampleRSS(ctx, client, *metricsURL, &rssMax)
+	_, cpuBefore, haveCPU := readProcessMetrics(ctx, client, *metricsURL)
 	fmt.Fprintln(stdout, "driving load…")
 	begin := time.Now()
 	deadline := begin.Add(*duration)
 	var next atomic.Int64
-	progressDone := make(chan struct{})
-	go progress(stdout, begin, *duration, &sent, &ok, progressDone)
+	progressDone, progressEnded := make(chan struct{}), make(chan struct{})
+	go func() { progress(stdout, begin, *duration, &sent, &ok, progressDone); close(progressEnded) }()
 	var wg sync.WaitGroup
 	if *rate > 0 {
 		rep.Mode = fmt.Sprintf("open loop, %.0f/s for %s", *rate, *duration)
@@ -207,6 +217,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	wg.Wait()
 	close(progressDone)
+	<-progressEnded // it writes to stdout too
 	elapsed := time.Since(begin)
 	rep.Duration = elapsed.Seconds()
 	rep.Sent, rep.Accepted = sent.Load(), ok.Load()
@@ -253,7 +264,11 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rtRate = float64(rep.Results) / span
 	}
 	rep.RoundTrip = fromHistogram(rtHist, rtRate)
-	rep.Floors = fl
+	if _, cpuAfter, ok := readProcessMetrics(ctx, client, *metricsURL); ok && haveCPU && rep.Accepted > 0 {
+		rep.StackCPUPerRequestMs = (cpuAfter - cpuBefore) / float64(rep.Accepted) * 1000
+	}
+	fmt.Fprintln(stdout, "measuring the floors again…")
+	rep.Floors, rep.FloorsAfter = fl, measureFloors(reqs[0].Body, people[0].Key)
 	rep.GatewayRSSMB = float64(rssMax.Load()) / (1 << 20)
 	printLoadReport(stdout, rep)
 	if *jsonOut != "" {
@@ -300,6 +315,15 @@ func measureFloors(submission []byte, key *signing.Signer) floors {
 	return f
 }
 
+// ratioRange prints rate against two measurements of its floor.
+func ratioRange(rate, before, after float64) string {
+	lo, hi := rate/max(before, after), rate/min(before, after)
+	if fmt.Sprintf("%.2f", lo) == fmt.Sprintf("%.2f", hi) {
+		return fmt.Sprintf("%.2f", lo)
+	}
+	return fmt.Sprintf("%.2f–%.2f", lo, hi)
+}
+
 func extractRequest(multipartBody []byte) []byte {
 	i := bytes.Index(multipartBody, []byte("<?xml"))
 	j := bytes.Index(multipartBody, []byte("</ServiceRequest>"))
@@ -328,25 +352,16 @@ func opsPerSecond(op func()) float64 {
 	return float64(n.Load())
 }
 
-// sampleRSS reads process_resident_memory_bytes from the gateway's metrics
-// every second and keeps the largest value.
+// sampleRSS reads the stack's resident memory from its metrics every
+// second and keeps the largest value.
 func sampleRSS(ctx context.Context, client *http.Client, url string, max *atomic.Int64) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if resp, err := client.Do(req); err == nil {
-				data, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				for _, line := range strings.Split(string(data), "\n") {
-					if v, ok := strings.CutPrefix(line, "process_resident_memory_bytes "); ok {
-						if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && int64(f) > max.Load() {
-							max.Store(int64(f))
-						}
-					}
-				}
+			if rss, _, ok := readProcessMetrics(ctx, client, url); ok && int64(rss) > max.Load() {
+				max.Store(int64(rss))
 			}
 			select {
 			case <-ctx.Done():
@@ -356,6 +371,36 @@ func sampleRSS(ctx context.Context, client *http.Client, url string, max *atomic
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// readProcessMetrics reads process_resident_memory_bytes and
+// process_cpu_seconds_total from a Prometheus text page.
+func readProcessMetrics(ctx context.Context, client *http.Client, url string) (rss, cpuSeconds float64, ok bool) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, false
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var haveRSS, haveCPU bool
+	for _, line := range strings.Split(string(data), "\n") {
+		name, value, found := strings.Cut(line, " ")
+		if !found {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "process_resident_memory_bytes":
+			rss, haveRSS = v, true
+		case "process_cpu_seconds_total":
+			cpuSeconds, haveCPU = v, true
+		}
+	}
+	return rss, cpuSeconds, haveRSS && haveCPU
 }
 
 func progress(w io.Writer, begin time.Time, total time.Duration, sent, ok *atomic.Int64, done <-chan struct{}) {
@@ -396,10 +441,18 @@ func printLoadReport(w io.Writer, r *loadReport) {
 		}
 		fmt.Fprintln(w)
 	}
-	f := r.Floors
-	fmt.Fprintf(w, "\nfloors on this machine: goxmldsig verify %.0f/s, RSA-2048 sign %.0f/s, verify %.0f/s\n", f.GoxmldsigVerifyPerSecond, f.RSASignPerSecond, f.RSAVerifyPerSecond)
-	fmt.Fprintf(w, "submissions / goxmldsig verifications: %.2f\n", r.Submission.PerSecond/f.GoxmldsigVerifyPerSecond)
-	fmt.Fprintf(w, "round trips / RSA bound (1 sign + 2 verifies a request, %.0f/s): %.2f\n", f.RoundTripRSABound, r.RoundTrip.PerSecond/f.RoundTripRSABound)
+	f, g := r.Floors, r.FloorsAfter
+	fmt.Fprintf(w, "\nfloors on this machine, before / after the load: goxmldsig verify %.0f / %.0f/s, RSA-2048 sign %.0f / %.0f/s, verify %.0f / %.0f/s\n",
+		f.GoxmldsigVerifyPerSecond, g.GoxmldsigVerifyPerSecond, f.RSASignPerSecond, g.RSASignPerSecond, f.RSAVerifyPerSecond, g.RSAVerifyPerSecond)
+	fmt.Fprintf(w, "submissions / goxmldsig verifications: %s\n", ratioRange(r.Submission.PerSecond, f.GoxmldsigVerifyPerSecond, g.GoxmldsigVerifyPerSecond))
+	fmt.Fprintf(w, "round trips / RSA bound (1 sign + 2 verifies a request, %.0f / %.0f/s): %s\n", f.RoundTripRSABound, g.RoundTripRSABound,
+		ratioRange(r.RoundTrip.PerSecond, f.RoundTripRSABound, g.RoundTripRSABound))
+	if drift := math.Abs(f.RSASignPerSecond-g.RSASignPerSecond) / math.Max(f.RSASignPerSecond, g.RSASignPerSecond); drift > 0.2 {
+		fmt.Fprintf(w, "the machine's speed moved by %.0f%% during the run: read the ratios with that margin\n", drift*100)
+	}
+	if r.StackCPUPerRequestMs > 0 {
+		fmt.Fprintf(w, "stack CPU per accepted request: %.2f ms\n", r.StackCPUPerRequestMs)
+	}
 	if r.GatewayRSSMB > 0 {
 		fmt.Fprintf(w, "stack resident memory, largest sample: %.0f MiB\n", r.GatewayRSSMB)
 	}

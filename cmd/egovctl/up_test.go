@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,36 +32,75 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // runs the citizen's journey against it over HTTP, twice: the second run
 // meets an existing account and an existing registration.
 func TestDemoAgainstUp(t *testing.T) {
-	r := redistest.New(t)
-	data := t.TempDir()
-	portal, bus, ocsp := freeAddr(t), freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- run(ctx, []string{"up", "--data", data, "--listen", portal, "--bus-listen", bus, "--ocsp-listen", ocsp,
-			"--redis", r.URL, "--key-prefix", r.Prefix,
-			"--routing", filepath.Join("..", "..", "fixtures", "shep", "routing.json"),
-			"--persons", filepath.Join("..", "..", "fixtures", "gbdfl", "persons.json")}, &out, &out)
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("up exited %d:\n%s", code, out.String())
-		}
-	}()
-	waitUp(t, portal, &out)
+	portal, data := startUp(t)
 	for round := 1; round <= 2; round++ {
 		var demoOut, demoErr bytes.Buffer
 		code := run(context.Background(), []string{"demo", "--gateway", "http://" + portal, "--data", data, "--timeout", "30s"}, &demoOut, &demoErr)
 		if code != 0 || !strings.Contains(demoOut.String(), "The whole journey worked.") {
-			t.Fatalf("demo round %d: exit %d\n%s%s\nup:\n%s", round, code, demoOut.String(), demoErr.String(), out.String())
+			t.Fatalf("demo round %d: exit %d\n%s%s", round, code, demoOut.String(), demoErr.String())
 		}
 		want := map[int]string{1: "finished: completed (registered)", 2: "finished: refused (refused)"}[round]
 		if !strings.Contains(demoOut.String(), want) {
 			t.Fatalf("demo round %d lacks %q:\n%s", round, want, demoOut.String())
 		}
 	}
+}
+
+// TestLoadtestAgainstUp drives a small load twice against one stack: each
+// run must find exactly one result for each of its requests (the second
+// meets the first one's results in the same cabinets) and report its
+// floors, before and after, and the stack's CPU and memory.
+func TestLoadtestAgainstUp(t *testing.T) {
+	portal, data := startUp(t, "--attempts-per-minute", "100000")
+	for round := 1; round <= 2; round++ {
+		report := filepath.Join(t.TempDir(), "report.json")
+		var out bytes.Buffer
+		code := run(context.Background(), []string{"loadtest", "--gateway", "http://" + portal, "--data", data,
+			"--citizens", "3", "--rate", "20", "--duration", "1s", "--result-timeout", "1m", "--json", report}, &out, &out)
+		if code != 0 {
+			t.Fatalf("loadtest round %d: exit %d\n%s", round, code, out.String())
+		}
+		raw, err := os.ReadFile(report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep loadReport
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Accepted == 0 || rep.Accepted != rep.Sent || rep.Results != rep.Accepted || len(rep.Missing)+len(rep.Duplicated) > 0 {
+			t.Fatalf("round %d: sent %d, accepted %d, results %d, missing %v, duplicated %v", round, rep.Sent, rep.Accepted, rep.Results, rep.Missing, rep.Duplicated)
+		}
+		if rep.Floors.GoxmldsigVerifyPerSecond <= 0 || rep.FloorsAfter.RoundTripRSABound <= 0 || rep.StackCPUPerRequestMs <= 0 || rep.GatewayRSSMB <= 0 {
+			t.Fatalf("round %d: floors %+v / %+v, CPU %.2f ms, RSS %.0f MiB", round, rep.Floors, rep.FloorsAfter, rep.StackCPUPerRequestMs, rep.GatewayRSSMB)
+		}
+	}
+}
+
+// startUp runs `egovctl up` in process on a real Redis until the test ends
+// and returns the portal's address and the stack's data directory.
+func startUp(t *testing.T, flags ...string) (portal, data string) {
+	t.Helper()
+	r := redistest.New(t)
+	data = t.TempDir()
+	portal, bus, ocsp := freeAddr(t), freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, append([]string{"up", "--data", data, "--listen", portal, "--bus-listen", bus, "--ocsp-listen", ocsp,
+			"--redis", r.URL, "--key-prefix", r.Prefix,
+			"--routing", filepath.Join("..", "..", "fixtures", "shep", "routing.json"),
+			"--persons", filepath.Join("..", "..", "fixtures", "gbdfl", "persons.json")}, flags...), out, out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("up exited %d:\n%s", code, out.String())
+		}
+	})
+	waitUp(t, portal, out)
+	return portal, data
 }
 
 func waitUp(t *testing.T, addr string, out *syncBuffer) {
