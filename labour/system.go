@@ -256,8 +256,8 @@ func (s *System) decideOnce(ctx context.Context, app *Application, info soap.Asy
 	// for the record. The lock outlives a decision (a second or so) but not
 	// the bus's retries of a refused message (1 + 2 + 4 + 8 s): a lock left
 	// behind by a crash must not send the request to the dead letters.
-	keys := []string{s.key("request", app.RequestID), s.key("request", app.RequestID) + ":lock",
-		s.key("{"+app.IIN+"}", "job-seeker"), s.key("{"+app.IIN+"}", "referrals")}
+	recordKey := s.key("request", app.RequestID)
+	keys := []string{recordKey, recordKey + ":lock", s.key("{"+app.IIN+"}", "job-seeker"), s.key("{"+app.IIN+"}", "referrals")}
 	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds()).Slice()
 	if err != nil {
 		return nil, err

@@ -18,6 +18,10 @@ const (
 	ReadTimeout  = time.Second
 	WriteTimeout = time.Second
 	MaxRetries   = 1
+	// Protocol is RESP2: the stack uses no push messages or client-side
+	// caching, and with RESP3 the client looks for pending push
+	// notifications around every command (2% of the portal's CPU under load).
+	Protocol = 2
 )
 
 // Open parses a redis:// URL and returns a client that also honours the
@@ -45,10 +49,7 @@ func Open(rawURL string) (*redis.Client, error) {
 		opt.MaxRetries = MaxRetries
 	}
 	if !q.Has("protocol") {
-		// RESP2: the stack uses no push messages or client-side caching,
-		// and with RESP3 the client looks for pending push notifications
-		// around every command (2% of the portal's CPU under load).
-		opt.Protocol = 2
+		opt.Protocol = Protocol
 	}
 	opt.ContextTimeoutEnabled = true
 	return redis.NewClient(opt), nil

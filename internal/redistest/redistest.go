@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"egov/internal/redisconn"
 	"github.com/testcontainers/testcontainers-go"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 
@@ -77,7 +79,7 @@ func New(t testing.TB) *Redis {
 	if err != nil {
 		t.Fatalf("redistest: %s: %v", EnvURL, err)
 	}
-	opt.Protocol = 2 // as the stack's programs speak it (internal/redisconn)
+	opt.Protocol = redisconn.Protocol // as the stack's programs speak it
 	client := redis.NewClient(opt)
 	if err := client.Ping(ctx).Err(); err != nil {
 		t.Fatalf("redistest: %s Redis at %s does not answer: %v", source, opt.Addr, err)
