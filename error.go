@@ -44,6 +44,8 @@ const (
 	CodeBINMismatch            Code = "bin-mismatch"
 	CodeIINInvalid             Code = "iin-invalid"
 	CodeBINInvalid             Code = "bin-invalid"
+	CodeSignatureShape         Code = "signature-shape-invalid"
+	CodeSignerNotAuthorised    Code = "signer-not-authorised"
 )
 
 // Refusal codes of the portal (processes P1–P3 and the submission of the
@@ -68,6 +70,16 @@ const (
 	CodeRequestStale         Code = "request-stale"
 	CodeRequestReplayed      Code = "request-replayed"
 	CodeUnavailable          Code = "service-unavailable"
+	CodeIdentityNotProven    Code = "identity-not-proven"
+	CodeOneTimeCodeInvalid   Code = "one-time-code-invalid"
+	CodePhoneNotRegistered   Code = "phone-not-registered"
+)
+
+// Refusal codes of the answers the portal receives from providers: an
+// answer refused with one of these never reaches a cabinet and stays with
+// the bus's operators as a dead letter.
+const (
+	CodeAnswerUnmatched Code = "answer-unmatched"
 )
 
 // CodeInternal is used when the refusal is our fault, not the caller's.
@@ -221,6 +233,14 @@ var codes = map[Code]codeInfo{
 		KK: "БСН қате көрсетілген",
 		EN: "the BIN is not valid",
 	}},
+	CodeSignatureShape: refusal(http.StatusBadRequest,
+		"элемент подписи должен содержать только SignedInfo, SignatureValue и KeyInfo с одним сертификатом",
+		"қолтаңба элементі тек SignedInfo, SignatureValue және бір сертификаты бар KeyInfo элементтерінен тұруы тиіс",
+		"the signature element may hold only SignedInfo, SignatureValue and KeyInfo with one certificate"),
+	CodeSignerNotAuthorised: refusal(http.StatusForbidden,
+		"владелец сертификата не имеет права подписи от имени организации",
+		"сертификат иесінің ұйым атынан қол қою құқығы жоқ",
+		"the certificate's holder has no right to sign on behalf of the organisation"),
 	CodeAuthorizationRefused: plain(http.StatusUnauthorized,
 		"Отказ в авторизации: неверный ИИН или пароль, либо сессия недействительна",
 		"Авторизациядан бас тартылды: ЖСН немесе құпиясөз қате, не сессия жарамсыз",
@@ -297,6 +317,22 @@ var codes = map[Code]codeInfo{
 		"Сервис временно недоступен, повторите позже",
 		"Қызмет уақытша қолжетімсіз, кейінірек қайталаңыз",
 		"The service is temporarily unavailable, try again later"),
+	CodeIdentityNotProven: plain(http.StatusForbidden,
+		"Личность не подтверждена: подпишите запрос ЭЦП на этот ИИН или введите код из SMS",
+		"Жеке басыңыз расталмады: сұрауға осы ЖСН-ге берілген ЭЦҚ-мен қол қойыңыз немесе SMS-тегі кодты енгізіңіз",
+		"Identity not proven: sign with a digital signature issued to this IIN or enter the code sent by SMS"),
+	CodeOneTimeCodeInvalid: plain(http.StatusForbidden,
+		"Код подтверждения неверен, истёк или уже использован",
+		"Растау коды қате, мерзімі өткен немесе бұрын пайдаланылған",
+		"The confirmation code is wrong, expired or already used"),
+	CodePhoneNotRegistered: plain(http.StatusUnprocessableEntity,
+		"Номер телефона не зарегистрирован в базе мобильных граждан, зарегистрируйтесь с помощью ЭЦП",
+		"Телефон нөмірі мобильді азаматтар базасында тіркелмеген, ЭЦҚ арқылы тіркеліңіз",
+		"No phone number is registered for this IIN in the mobile citizens' database; register with a digital signature"),
+	CodeAnswerUnmatched: plain(http.StatusConflict,
+		"Ответ услугодателя не соответствует запросу, к которому относится",
+		"Көрсетілетін қызметті берушінің жауабы өзі қатысты сұрауға сәйкес келмейді",
+		"The provider's answer does not match the request it belongs to"),
 	CodeInternal: {status: http.StatusInternalServerError, msg: Message{
 		RU: "Внутренняя ошибка, повторите попытку позже",
 		KK: "Ішкі қате, кейінірек қайталап көріңіз",
