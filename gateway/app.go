@@ -33,6 +33,12 @@ type Config struct {
 	// ProviderBINs maps a recipient system to the BIN of the organisation
 	// whose authorised person must sign its results.
 	ProviderBINs map[string]string
+	// ProviderRoles lists, per recipient system, the roles of its
+	// organisation whose holders may sign its results (default: the first
+	// head and a person with signing right, signing.SigningRoles). A
+	// result signed by anyone else of that BIN, an employee say, is
+	// refused as signer-not-authorised.
+	ProviderRoles map[string][]signing.KeyUser
 	// IssueWindow is how far a request's IssuedAt may lie from now, either
 	// way (default 10 minutes).
 	IssueWindow time.Duration

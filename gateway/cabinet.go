@@ -29,18 +29,19 @@ type CabinetMessage struct {
 }
 
 func (a *App) cabinetKeys(iin string) (index, unread string) {
-	tag := "{" + iin + "}"
-	return a.key(tag, "cabinet"), a.key(tag, "cabinet", "unread")
+	return a.citizenKey(iin, "cabinet"), a.citizenKey(iin, "cabinet", "unread")
 }
 
-func (a *App) cabinetMessageKey(iin, id string) string {
-	return a.key("{"+iin+"}", "cabinet", "m", id)
-}
+func (a *App) cabinetMessageKey(iin, id string) string { return a.citizenKey(iin, "cabinet", "m", id) }
 
-// cabinetSeq numbers a citizen's messages: the index is ordered by it, so
-// that pages never split or repeat messages filed in the same millisecond.
+// cabinetSeqKey numbers a citizen's messages: the index is ordered by it,
+// so that pages never split or repeat messages filed in the same
+// millisecond.
+func (a *App) cabinetSeqKey(iin string) string { return a.citizenKey(iin, "cabinet", "seq") }
+
+// cabinetSeq reserves n sequence numbers and returns the first.
 func (a *App) cabinetSeq(ctx context.Context, iin string, n int) (int64, error) {
-	last, err := a.rdb.IncrBy(ctx, a.key("{"+iin+"}", "cabinet", "seq"), int64(n)).Result()
+	last, err := a.rdb.IncrBy(ctx, a.cabinetSeqKey(iin), int64(n)).Result()
 	return last - int64(n) + 1, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/redis/go-redis/v9"
 
 	"egov"
@@ -67,17 +68,39 @@ func (a *App) runConsumer(ctx context.Context) {
 	}
 }
 
+// fileAndConfirm files one answer and tells the bus: confirmed when filed
+// (or filed before), refused for now when it cannot be filed yet (it comes
+// back), rejected for good when it never will be (it does not belong to
+// the request it names, or its signature does not hold): the bus keeps it
+// as a dead letter for the operators, and no cabinet ever sees it.
 func (a *App) fileAndConfirm(ctx context.Context, m soap.AsyncMessage) {
 	err := a.HandleAnswer(ctx, m)
-	if err != nil {
-		a.log.Warn("consumer: answer not filed, refusing it for now", "message", m.MessageInfo.MessageID, "err", err)
-	}
 	if ctx.Err() != nil {
 		return // the lease expires and the answer comes back
 	}
-	if _, nerr := a.cfg.Bus.SendDeliveryNotification(ctx, shep.NewDeliveryNotification(a.cfg.Sender, m.MessageInfo, err == nil, errText(err))); nerr != nil {
+	note := shep.NewDeliveryNotification(a.cfg.Sender, m.MessageInfo, err == nil, errText(err))
+	switch {
+	case err == nil:
+	case isPermanent(err):
+		a.log.Warn("consumer: answer rejected", "message", m.MessageInfo.MessageID, "sender", m.MessageInfo.Sender.SenderID, "err", err)
+		note = shep.NewRejection(a.cfg.Sender, m.MessageInfo, string(egov.ErrorCode(err)), err.Error())
+	default:
+		a.log.Warn("consumer: answer not filed, refusing it for now", "message", m.MessageInfo.MessageID, "err", err)
+	}
+	if _, nerr := a.cfg.Bus.SendDeliveryNotification(ctx, note); nerr != nil {
 		a.log.Warn("consumer: delivery notification failed", "message", m.MessageInfo.MessageID, "err", nerr)
 	}
+}
+
+// isPermanent tells a refusal that no redelivery can change (a refusal
+// code of ours) from a passing failure (storage, revocation sources, a
+// correlation not written yet).
+func isPermanent(err error) bool {
+	switch egov.ErrorCode(err) {
+	case egov.CodeInternal, egov.CodeUnavailable, egov.CodeRevocationUnknown:
+		return false
+	}
+	return true
 }
 
 func errText(err error) string {
@@ -98,27 +121,47 @@ func (a *App) anyPortalService() string {
 	return ""
 }
 
-// HandleAnswer files one answer of a provider. Handling the same message
-// twice changes nothing: the message id is recorded in the same
-// transaction as its effects.
-func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) (err error) {
+// unmatched refuses an answer that does not belong where it claims to.
+func unmatched(format string, args ...any) error {
+	return egov.Errorf(egov.CodeAnswerUnmatched, format, args...)
+}
+
+// HandleAnswer files one answer of a provider: it finds whose request the
+// answer's correlation belongs to, checks that the answer agrees (the
+// provider and service the request went to, the correlation it was relayed
+// under, the request id and IIN the document names, the signature of the
+// provider's authorised person) and moves the request by the transition
+// table. Handling the same message twice changes nothing, and an answer
+// that comes after the request ended is kept in its history only.
+func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	info := m.MessageInfo
-	ref, err := a.rdb.Get(ctx, a.key("correlation", info.CorrelationID)).Result()
+	owner, err := a.rdb.Get(ctx, a.correlationKey(info.CorrelationID)).Result()
 	if errors.Is(err, redis.Nil) {
+		// The relay writes the correlation right after the bus accepts the
+		// request; a fast provider may answer before that.
 		return fmt.Errorf("no request for correlation %s (yet)", info.CorrelationID)
 	}
 	if err != nil {
 		return err
 	}
-	iin, id, _ := strings.Cut(ref, " ")
-	reqKey := a.requestKey(iin, id)
-	v, err := a.rdb.HMGet(ctx, reqKey, "service", "recipient", "busMessageId", "state").Result()
+	ref, ok := parseRef(owner)
+	if !ok {
+		return unmatched("correlation %s names no request", info.CorrelationID)
+	}
+	v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, "service", "recipient", "busMessageId", "state", "correlationId").Result()
 	if err != nil {
 		return err
 	}
-	service, recipient, busID := str(v[0]), str(v[1]), str(v[2])
-	if service != info.ServiceID || recipient != info.Sender.SenderID {
-		return fmt.Errorf("answer from %s for %s does not fit request %s", info.Sender.SenderID, info.ServiceID, id)
+	service, recipient, busID, state, corr := str(v[0]), str(v[1]), str(v[2]), State(str(v[3])), str(v[4])
+	switch {
+	case state == "":
+		return unmatched("correlation %s: request %s has no record", info.CorrelationID, ref)
+	case corr == "" && state == StateWaitingForRelay:
+		return fmt.Errorf("request %s not marked relayed yet", ref)
+	case corr != info.CorrelationID:
+		return unmatched("request %s was relayed under another correlation", ref)
+	case service != info.ServiceID || recipient != info.Sender.SenderID:
+		return unmatched("answer from %s for %s does not fit request %s", info.Sender.SenderID, info.ServiceID, ref)
 	}
 	svc, err := a.cfg.Catalogue.Lookup(service)
 	if err != nil {
@@ -126,107 +169,107 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) (err error)
 	}
 	now := a.now()
 
-	var (
-		entries  []HistoryEntry
-		messages []CabinetMessage
-		fields   []any
-		document string
-	)
+	var steps []step
 	// The bus confirmed the request to the provider before it could answer.
-	if str(v[3]) == StateRelayed {
-		delivered := now
-		if st, err := a.cfg.Bus.GetMessageStatus(ctx, shep.NewGetMessageStatus(a.cfg.Sender, busID)); err == nil {
-			for _, p := range st.Response.Properties {
-				if p.Key == "CONFIRMED_AT" || (p.Key == "LEASED_AT" && delivered.Equal(now)) {
-					if t, err := time.Parse(time.RFC3339Nano, p.Value); err == nil {
-						delivered = t
-					}
-				}
-			}
-		}
-		entries = append(entries, HistoryEntry{State: StateDelivered, At: delivered})
-		fields = append(fields, "state", StateDelivered)
-		messages = append(messages, accessMessage(id, info.Sender.SenderID, delivered, svc))
+	if state == StateRelayed {
+		delivered := a.deliveredAt(ctx, busID, now)
+		steps = append(steps, step{To: StateDelivered, Entry: historyJSON(StateDelivered, delivered, ""),
+			Message: messageStep(accessMessage(ref.ID, info.Sender.SenderID, delivered, svc), "")})
 	}
 	switch info.MessageType {
 	case soap.TypeNotification:
-		entries = append(entries, HistoryEntry{State: StateInProgress, At: now, Note: "accepted for processing by the provider"})
-		fields = append(fields, "state", StateInProgress)
-		messages = append(messages, statusMessage(id, info.MessageID, now, svc))
+		if err := readNotice(m.MessageData.Data, ref); err != nil {
+			return err
+		}
+		steps = append(steps, step{To: StateInProgress,
+			Entry:     historyJSON(StateInProgress, now, "accepted for processing by the provider"),
+			Otherwise: historyJSON(state, now, "late notice of the provider (accepted for processing) ignored"),
+			Message:   messageStep(statusMessage(ref.ID, info.MessageID, now, svc), "")})
 	case soap.TypeUpdate:
-		entries = append(entries, HistoryEntry{State: StateInProgress, At: now, Note: "update from the provider"})
+		steps = append(steps, step{Otherwise: historyJSON(StateInProgress, now, "update from the provider")})
 	case soap.TypeResponse:
-		outcome, msg, err := a.readResult(ctx, m, id, recipient, svc, now)
+		outcome, msg, err := a.readResult(ctx, m, ref, recipient, svc, now)
 		if err != nil {
 			return err
 		}
-		state := StateCompleted
+		to := StateCompleted
 		if outcome == "refused" {
-			state = StateRefused
+			to = StateRefused
 		}
-		entries = append(entries, HistoryEntry{State: state, At: now, Note: outcome})
-		fields = append(fields, "state", state, "outcome", outcome, "result", m.MessageData.Data, "lastError", "")
-		messages = append(messages, msg)
-		document = m.MessageData.Data
+		steps = append(steps, step{To: to, Entry: historyJSON(to, now, outcome),
+			Otherwise: historyJSON(to, now, "another result of the provider ("+outcome+") after the request ended: not filed"),
+			Set:       map[string]string{"outcome": outcome, "result": m.MessageData.Data, "lastError": ""},
+			Message:   messageStep(msg, m.MessageData.Data)})
 	default:
-		return fmt.Errorf("message type %s not expected on the portal's queue", info.MessageType)
+		return unmatched("message type %s not expected on the portal's queue", info.MessageType)
 	}
-
-	seq, err := a.cabinetSeq(ctx, iin, len(messages))
+	res, err := a.transition(ctx, ref, info.MessageID, steps...)
 	if err != nil {
 		return err
 	}
-	seen := a.key("{"+iin+"}", "request", id, "answers")
-	if info.MessageType == soap.TypeResponse {
-		// Answered: no longer watched for being stuck. Done once the answer
-		// is filed; a failure here only costs checkStuck a look.
-		defer func() {
-			if err == nil {
-				a.rdb.ZRem(ctx, a.openKey(), iin+" "+id)
-			}
-		}()
+	if res.State.Terminal() {
+		// Ended: no longer watched for being stuck. A failure here only
+		// costs checkStuck a look.
+		a.rdb.ZRem(ctx, a.openKey(), ref.encode())
 	}
-	return a.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		if done, err := tx.SIsMember(ctx, seen, info.MessageID).Result(); err != nil || done {
-			return err // already filed
+	return nil
+}
+
+// deliveredAt is when the bus handed the request to the provider, by the
+// bus's own record; now when the bus cannot say.
+func (a *App) deliveredAt(ctx context.Context, busID string, now time.Time) time.Time {
+	delivered := now
+	st, err := a.cfg.Bus.GetMessageStatus(ctx, shep.NewGetMessageStatus(a.cfg.Sender, busID))
+	if err != nil {
+		return now
+	}
+	for _, p := range st.Response.Properties {
+		if p.Key == "CONFIRMED_AT" || (p.Key == "LEASED_AT" && delivered.Equal(now)) {
+			if t, err := time.Parse(time.RFC3339Nano, p.Value); err == nil {
+				delivered = t
+			}
 		}
-		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			if len(fields) > 0 {
-				p.HSet(ctx, reqKey, fields...)
-			}
-			for _, e := range entries {
-				a.appendHistory(ctx, p, iin, id, e)
-			}
-			for i, msg := range messages {
-				doc := ""
-				if msg.HasDocument {
-					doc = document
-				}
-				a.fileMessage(ctx, p, iin, seq+int64(i), msg, doc)
-			}
-			p.SAdd(ctx, seen, info.MessageID)
-			return nil
-		})
-		return err
-	}, seen)
+	}
+	return delivered
+}
+
+// readNotice checks the provider's notice names the request it is about.
+func readNotice(data string, ref RequestRef) error {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString(data); err != nil || doc.Root() == nil {
+		return unmatched("notice is not XML")
+	}
+	el := doc.Root()
+	if el.Tag != "ProviderNotice" || el.NamespaceURI() != ResultNamespace {
+		return unmatched("notice is not {%s}ProviderNotice", ResultNamespace)
+	}
+	if id := el.FindElement("./RequestId"); id == nil || strings.TrimSpace(id.Text()) != ref.ID {
+		return unmatched("notice names another request than %s", ref)
+	}
+	if iin := el.FindElement("./Applicant"); iin != nil && strings.TrimSpace(iin.Text()) != ref.IIN {
+		return unmatched("notice names another applicant than the owner of %s", ref)
+	}
+	return nil
 }
 
 // readResult verifies the provider's signed result: a valid signature by an
 // organisation certificate carrying the provider's BIN, about this request.
-func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, id, recipient string, svc *Service, now time.Time) (string, CabinetMessage, error) {
+func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, ref RequestRef, recipient string, svc *Service, now time.Time) (string, CabinetMessage, error) {
+	id := ref.ID
 	res, err := a.cfg.ResultVerifier.Verify(ctx, []byte(m.MessageData.Data))
 	if err != nil {
 		return "", CabinetMessage{}, fmt.Errorf("result signature: %w", err)
 	}
 	bin, ok := a.cfg.ProviderBINs[recipient]
 	if !ok {
-		return "", CabinetMessage{}, fmt.Errorf("no provider BIN configured for %s", recipient)
+		return "", CabinetMessage{}, unmatched("no provider %s known to the portal", recipient)
 	}
-	if err := res.RequireBIN(bin); err != nil {
+	roles := a.cfg.ProviderRoles[recipient]
+	if len(roles) == 0 {
+		roles = signingRolesTMP
+	}
+	if err := requireAuthorityTMP(res, bin, roles); err != nil {
 		return "", CabinetMessage{}, err
-	}
-	if !res.Signer.HasKeyUser(signing.KeyUserOrganization) {
-		return "", CabinetMessage{}, errors.New("result not signed with an organisation certificate")
 	}
 	el := res.Element
 	if el.Tag != "ServiceResult" || el.NamespaceURI() != ResultNamespace {
@@ -239,11 +282,14 @@ func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, id, recipient
 		return ""
 	}
 	if text("./RequestId") != id {
-		return "", CabinetMessage{}, errors.New("result names another request")
+		return "", CabinetMessage{}, unmatched("result names another request than %s", ref)
+	}
+	if text("./Applicant") != ref.IIN {
+		return "", CabinetMessage{}, unmatched("result names another applicant than the owner of %s", ref)
 	}
 	outcome := text("./Outcome")
 	if outcome == "" {
-		return "", CabinetMessage{}, errors.New("result without an outcome")
+		return "", CabinetMessage{}, egov.Errorf(egov.CodeFormInvalid, "result without an outcome")
 	}
 	msg := CabinetMessage{ID: "answer-" + m.MessageInfo.MessageID, Kind: "result", RequestID: id, At: now, HasDocument: true,
 		Data: map[string]string{"outcome": outcome, "signer": res.Signer.CommonName, "certificate": res.Evidence.CertificateSerial}}
@@ -288,4 +334,22 @@ func accessMessage(id, system string, at time.Time, svc *Service) CabinetMessage
 			EN: "System " + system + " received the data of your request \"" + svc.Names.EN + "\" at " + at.In(Almaty).Format("02.01.2006 15:04") + ".",
 		},
 		Data: map[string]string{"system": system}}
+}
+
+// TEMPORARY until the signing branch lands (signing.Result.RequireAuthority).
+var signingRolesTMP = []signing.KeyUser{signing.KeyUserCEO, signing.KeyUserCanSign}
+
+func requireAuthorityTMP(res *signing.Result, bin string, roles []signing.KeyUser) error {
+	if err := res.RequireBIN(bin); err != nil {
+		return err
+	}
+	if !res.Signer.HasKeyUser(signing.KeyUserOrganization) {
+		return egov.Errorf(egov.CodeSignerNotAuthorised, "not an organisation certificate")
+	}
+	for _, r := range roles {
+		if res.Signer.HasKeyUser(r) {
+			return nil
+		}
+	}
+	return egov.Errorf(egov.CodeSignerNotAuthorised, "no signing role")
 }

@@ -275,11 +275,11 @@ func (e *env) submit(token string, doc []byte, files []file, out any) int {
 }
 
 type requestView struct {
-	ID        string    `json:"id"`
-	State     string    `json:"state"`
-	DueAt     time.Time `json:"dueAt"`
-	LastError string    `json:"lastError"`
-	Outcome   string    `json:"outcome"`
+	ID        string        `json:"id"`
+	State     gateway.State `json:"state"`
+	DueAt     time.Time     `json:"dueAt"`
+	LastError string        `json:"lastError"`
+	Outcome   string        `json:"outcome"`
 	History   []struct {
 		State string `json:"state"`
 	} `json:"history"`
@@ -300,7 +300,7 @@ type cabinetPage struct {
 	Next   string `json:"next"`
 }
 
-func (e *env) waitState(token, id, state string) requestView {
+func (e *env) waitState(token, id string, state gateway.State) requestView {
 	e.t.Helper()
 	var r requestView
 	for i := 0; i < 300; i++ {
@@ -328,15 +328,21 @@ func (e *env) provider(outcome string) {
 		e.t.Fatal(err)
 	}
 	corr := m.MessageInfo.CorrelationID
+	// The request id and the applicant come from the signed request the
+	// provider received.
+	between := func(open, close string) string {
+		data := m.MessageData.Data
+		start := strings.Index(data, open) + len(open)
+		return data[start : start+strings.Index(data[start:], close)]
+	}
+	id, iin := between("<RequestId>", "</RequestId>"), between("<IIN>", "</IIN>")
 	if _, err := e.bus.SendMessage(ctx, shep.NewSendMessage(labourSender, m.MessageInfo.ServiceID, soap.TypeNotification, corr,
-		`<ProviderNotice xmlns="urn:egov-gateway:result:v1"><Status>accepted-for-processing</Status></ProviderNotice>`)); err != nil {
+		`<ProviderNotice xmlns="urn:egov-gateway:result:v1"><RequestId>`+id+`</RequestId><Applicant>`+iin+`</Applicant><Status>accepted-for-processing</Status></ProviderNotice>`)); err != nil {
 		e.t.Fatal(err)
 	}
-	// The request id comes from the signed request the provider received.
-	start := strings.Index(m.MessageData.Data, "<RequestId>") + len("<RequestId>")
-	id := m.MessageData.Data[start : start+36]
 	result := `<?xml version="1.0" encoding="UTF-8"?>
-<ServiceResult xmlns="urn:egov-gateway:result:v1"><RequestId>` + id + `</RequestId><Outcome>` + outcome + `</Outcome>` +
+<ServiceResult xmlns="urn:egov-gateway:result:v1" version="1"><RequestId>` + id + `</RequestId><ServiceCode>` + m.MessageInfo.ServiceID +
+		`</ServiceCode><Outcome>` + outcome + `</Outcome><ProviderBIN>` + providerBIN + `</ProviderBIN><Applicant>` + iin + `</Applicant>` +
 		`<Number>JS-2026-000123</Number><Date>2026-11-24</Date>` +
 		map[bool]string{true: `<RefusalGround code="underage"><Ru>Заявителю нет 16 лет</Ru><Kk>Өтініш берушіге 16 жас толмаған</Kk><En>The applicant is under 16</En></RefusalGround>`}[outcome == "refused"] +
 		`</ServiceResult>`
@@ -355,9 +361,9 @@ func TestJourneyToTheCabinet(t *testing.T) {
 	token := e.login(citizenIIN)
 	doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
 	var acc struct {
-		ID    string    `json:"id"`
-		State string    `json:"state"`
-		DueAt time.Time `json:"dueAt"`
+		ID    string        `json:"id"`
+		State gateway.State `json:"state"`
+		DueAt time.Time     `json:"dueAt"`
 	}
 	if code := e.submit(token, doc, []file{idScan}, &acc); code != http.StatusAccepted {
 		t.Fatalf("submit: %d %+v", code, acc)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -11,7 +12,6 @@ import (
 
 	"egov/shep"
 	"egov/shep/soap"
-	"egov/signing"
 )
 
 const relayGroup = "relay"
@@ -61,7 +61,8 @@ func (a *App) runRelay(ctx context.Context) {
 				defer func() { <-sem }()
 				iin, _ := e.Values["iin"].(string)
 				id, _ := e.Values["id"].(string)
-				if done := a.relayOne(ctx, iin, id); done {
+				ref, ok := parseRef(iin + " " + id)
+				if !ok || a.relayOne(ctx, ref) {
 					a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 						p.XAck(ctx, stream, relayGroup, e.ID)
 						p.XDel(ctx, stream, e.ID)
@@ -101,15 +102,14 @@ func (a *App) relayEntries(ctx context.Context, stream string) ([]redis.XMessage
 
 // relayOne sends one request if it still waits and its backoff has passed;
 // it reports whether the hint is finished with.
-func (a *App) relayOne(ctx context.Context, iin, id string) bool {
-	key := a.requestKey(iin, id)
-	v, err := a.rdb.HMGet(ctx, key, "state", "service", "document", "attachments", "relayAttempts", "nextRelayAt").Result()
+func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
+	keys := a.requestKeys(ref)
+	v, err := a.rdb.HMGet(ctx, keys.record, "state", "service", "document", "attachments", "relayAttempts", "nextRelayAt").Result()
 	if err != nil {
 		return false
 	}
-	state, _ := v[0].(string)
-	if state != StateWaitingForRelay {
-		a.rdb.SRem(ctx, a.outboxKey(iin), id)
+	if state := State(str(v[0])); state != StateWaitingForRelay {
+		a.rdb.SRem(ctx, a.outboxKey(ref.IIN), ref.encode())
 		return true
 	}
 	// Backoff runs on the machine's clock: it paces retries, it is not a
@@ -120,18 +120,21 @@ func (a *App) relayOne(ctx context.Context, iin, id string) bool {
 	service, doc := str(v[1]), str(v[2])
 	var headers []AttachmentHeader
 	_ = jsonUnmarshal(str(v[3]), &headers)
-	props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: id}}
+	// The idempotency key is the request's owner and id: a retry never
+	// makes a second message, and another citizen's request with the same
+	// id is never taken for a retry of this one.
+	props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: ref.busKey()}}
 	err = func() error {
 		for _, h := range headers {
-			data, err := a.rdb.Get(ctx, a.attachmentKey(iin, h.SHA256)).Bytes()
+			data, err := a.rdb.Get(ctx, a.attachmentKey(ref.IIN, h.SHA256)).Bytes()
 			if err != nil {
 				return err
 			}
-			ref, err := a.cfg.Bus.PutAttachment(ctx, a.cfg.Sender, data)
+			r, err := a.cfg.Bus.PutAttachment(ctx, a.cfg.Sender, data)
 			if err != nil {
 				return err
 			}
-			props = append(props, soap.Property{Key: shep.PropAttachment, Value: ref})
+			props = append(props, soap.Property{Key: shep.PropAttachment, Value: r})
 		}
 		resp, err := a.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(a.cfg.Sender, service, soap.TypeRequest, "", doc, props...))
 		if err != nil {
@@ -141,34 +144,32 @@ func (a *App) relayOne(ctx context.Context, iin, id string) bool {
 		// The answer to this correlation comes back through the consumer,
 		// and the request is watched until it does (see checkStuck). Both
 		// are written before the request is marked relayed; they are on
-		// keys of their own, so in one pipeline rather than the transaction.
+		// keys of their own, so in one pipeline rather than the transition.
 		_, err = a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, a.key("correlation", resp.Response.CorrelationID), iin+" "+id, 0)
-			p.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: iin + " " + id})
+			p.Set(ctx, a.correlationKey(resp.Response.CorrelationID), ref.encode(), 0)
+			p.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: ref.encode()})
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		_, err = a.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, "state", StateRelayed, "busMessageId", resp.Response.MessageID,
-				"correlationId", resp.Response.CorrelationID, "lastError", "")
-			a.appendHistory(ctx, p, iin, id, HistoryEntry{State: StateRelayed, At: now})
-			p.SRem(ctx, a.outboxKey(iin), id)
-			return nil
-		})
-		return err
+		if _, err := a.transition(ctx, ref, "", step{To: StateRelayed, Entry: historyJSON(StateRelayed, now, ""),
+			Set: map[string]string{"busMessageId": resp.Response.MessageID, "correlationId": resp.Response.CorrelationID, "lastError": ""}}); err != nil {
+			return err
+		}
+		return a.rdb.SRem(ctx, a.outboxKey(ref.IIN), ref.encode()).Err()
 	}()
 	if err == nil {
-		a.log.Info("request relayed", "request", id, "iin", signing.MaskIIN(iin))
+		a.log.Info("request relayed", "request", ref.String())
 		return true
 	}
 	attempts := atoi(str(v[4])) + 1
 	backoff := a.cfg.RelayBackoff << min(attempts-1, 6)
 	backoff = min(backoff, time.Minute)
-	a.rdb.HSet(ctx, key, "relayAttempts", attempts, "nextRelayAt", time.Now().Add(backoff).UnixMilli(),
+	_, _ = a.annotate(ctx, ref, []State{StateWaitingForRelay}, "relayAttempts", strconv.Itoa(attempts),
+		"nextRelayAt", strconv.FormatInt(time.Now().Add(backoff).UnixMilli(), 10),
 		"lastError", "the bus did not accept the request yet: "+errorText(err))
-	a.log.Warn("relay failed, will retry", "request", id, "attempt", attempts, "retry_in", backoff, "err", err)
+	a.log.Warn("relay failed, will retry", "request", ref.String(), "attempt", attempts, "retry_in", backoff, "err", err)
 	return false
 }
 
@@ -177,18 +178,20 @@ func (a *App) relayOne(ctx context.Context, iin, id string) bool {
 func (a *App) sweepOutboxes(ctx context.Context) {
 	iter := a.rdb.Scan(ctx, 0, a.key("{*}", "outbox"), 500).Iterator()
 	for iter.Next(ctx) {
-		outbox := iter.Val()
-		iin := strings.TrimSuffix(strings.TrimPrefix(outbox, a.key("{")), "}:outbox")
-		ids, err := a.rdb.SMembers(ctx, outbox).Result()
+		members, err := a.rdb.SMembers(ctx, iter.Val()).Result()
 		if err != nil {
 			continue
 		}
-		for _, id := range ids {
-			accepted, _ := a.rdb.HGet(ctx, a.requestKey(iin, id), "acceptedAt").Result()
+		for _, m := range members {
+			ref, ok := parseRef(m)
+			if !ok {
+				continue
+			}
+			accepted, _ := a.rdb.HGet(ctx, a.requestKeys(ref).record, "acceptedAt").Result()
 			if a.now().Sub(msToTime(accepted)) < time.Minute {
 				continue // its own hint is on the way
 			}
-			a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(), Values: []any{"iin", iin, "id", id}})
+			a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(), Values: []any{"iin", ref.IIN, "id", ref.ID}})
 		}
 	}
 }

@@ -15,22 +15,12 @@ import (
 	"egov/signing"
 )
 
-// Request states, in the order a request passes them.
-const (
-	StateWaitingForRelay = "waiting-for-relay"
-	StateRelayed         = "relayed"
-	StateDelivered       = "delivered"
-	StateInProgress      = "in-progress" // accepted for processing by the provider
-	StateCompleted       = "completed"
-	StateRefused         = "refused"
-)
-
 // Request is a citizen's accepted request as the portal tracks it.
 type Request struct {
 	ID          string             `json:"id"`
 	Service     string             `json:"service"`
 	Region      string             `json:"region"`
-	State       string             `json:"state"`
+	State       State              `json:"state"`
 	AcceptedAt  time.Time          `json:"acceptedAt"`
 	DueAt       time.Time          `json:"dueAt"`
 	Attachments []AttachmentHeader `json:"attachments,omitempty"`
@@ -67,17 +57,6 @@ type Submission struct {
 type ErrReplayed struct{ RequestID string }
 
 func (e *ErrReplayed) Error() string { return "request already accepted: " + e.RequestID }
-
-func (a *App) requestKey(iin, id string) string { return a.key("{"+iin+"}", "request", id) }
-func (a *App) historyKey(iin, id string) string {
-	return a.key("{"+iin+"}", "request", id, "history")
-}
-func (a *App) requestIndexKey(iin string) string { return a.key("{"+iin+"}", "requests") }
-func (a *App) outboxKey(iin string) string       { return a.key("{"+iin+"}", "outbox") }
-func (a *App) attachmentKey(iin, sum string) string {
-	return a.key("{"+iin+"}", "attachment", sum)
-}
-func (a *App) relayStream() string { return a.key("{outbox}") }
 
 // attachmentRetention keeps submitted bytes until long after the relay.
 const attachmentRetention = 30 * 24 * time.Hour
@@ -133,6 +112,7 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 	}
 
 	iin := req.Applicant.IIN
+	ref := RequestRef{IIN: iin, ID: req.RequestID}
 	r := &Request{ID: req.RequestID, Service: req.ServiceCode, Region: req.Region, State: StateWaitingForRelay,
 		AcceptedAt: now, DueAt: a.cfg.Calendar.AddWorkingTime(now, schedule.Term()),
 		Attachments: req.Attachments, Evidence: &res.Evidence}
@@ -153,7 +133,8 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 			return nil, err
 		}
 	}
-	key := a.requestKey(iin, r.ID)
+	keys := a.requestKeys(ref)
+	key := keys.record
 	err = a.rdb.Watch(ctx, func(tx *redis.Tx) error {
 		if n, err := tx.Exists(ctx, key).Result(); err != nil {
 			return err
@@ -165,11 +146,11 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 		histJSON, _ := json.Marshal(r.History[0])
 		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, "id", r.ID, "iin", iin, "bin", req.Applicant.BIN, "service", r.Service, "region", r.Region,
-				"state", r.State, "acceptedAt", now.UnixMilli(), "dueAt", r.DueAt.UnixMilli(),
+				"state", string(r.State), "acceptedAt", now.UnixMilli(), "dueAt", r.DueAt.UnixMilli(),
 				"recipient", svc.Portal.Recipient, "document", sub.Document, "attachments", attJSON, "evidence", evJSON)
-			p.RPush(ctx, a.historyKey(iin, r.ID), histJSON)
+			p.RPush(ctx, keys.history, histJSON)
 			p.ZAdd(ctx, a.requestIndexKey(iin), redis.Z{Score: float64(now.UnixMilli()), Member: r.ID})
-			p.SAdd(ctx, a.outboxKey(iin), r.ID)
+			p.SAdd(ctx, a.outboxKey(iin), ref.encode())
 			a.fileMessage(ctx, p, iin, seq, acceptedMessage(r, svc), "")
 			return nil
 		})
@@ -237,9 +218,10 @@ func acceptedMessage(r *Request, svc *Service) CabinetMessage {
 // RequestOf returns one of the citizen's requests with its history;
 // another citizen's request is not found.
 func (a *App) RequestOf(ctx context.Context, iin, id string) (*Request, error) {
+	keys := a.requestKeys(RequestRef{IIN: iin, ID: id})
 	pipe := a.rdb.Pipeline()
-	h := pipe.HGetAll(ctx, a.requestKey(iin, id))
-	hist := pipe.LRange(ctx, a.historyKey(iin, id), 0, -1)
+	h := pipe.HGetAll(ctx, keys.record)
+	hist := pipe.LRange(ctx, keys.history, 0, -1)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
@@ -247,7 +229,7 @@ func (a *App) RequestOf(ctx context.Context, iin, id string) (*Request, error) {
 	if v["id"] == "" {
 		return nil, egov.Errorf(egov.CodeNotFound, "request")
 	}
-	r := &Request{ID: v["id"], Service: v["service"], Region: v["region"], State: v["state"],
+	r := &Request{ID: v["id"], Service: v["service"], Region: v["region"], State: State(v["state"]),
 		AcceptedAt: msToTime(v["acceptedAt"]), DueAt: msToTime(v["dueAt"]), LastError: v["lastError"], Outcome: v["outcome"]}
 	_ = json.Unmarshal([]byte(v["attachments"]), &r.Attachments)
 	if v["evidence"] != "" {
@@ -290,10 +272,4 @@ func msToTime(s string) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms)
-}
-
-// appendHistory adds an entry inside a transaction.
-func (a *App) appendHistory(ctx context.Context, p redis.Pipeliner, iin, id string, e HistoryEntry) {
-	data, _ := json.Marshal(e)
-	p.RPush(ctx, a.historyKey(iin, id), data)
 }

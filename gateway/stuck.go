@@ -9,7 +9,6 @@ import (
 
 	"egov/shep"
 	"egov/shep/soap"
-	"egov/signing"
 )
 
 // openKey is the index of relayed requests still waiting for their answer,
@@ -35,14 +34,17 @@ func (a *App) checkStuck(ctx context.Context) (int, error) {
 	}
 	marked := 0
 	for _, member := range members {
-		iin, id, _ := strings.Cut(member, " ")
-		key := a.requestKey(iin, id)
-		v, err := a.rdb.HMGet(ctx, key, "state", "busMessageId", "lastError").Result()
+		ref, ok := parseRef(member)
+		if !ok {
+			a.rdb.ZRem(ctx, a.openKey(), member)
+			continue
+		}
+		v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, "state", "busMessageId", "lastError").Result()
 		if err != nil {
 			return marked, err
 		}
-		state, busID, lastError := str(v[0]), str(v[1]), str(v[2])
-		if state == "" || state == StateCompleted || state == StateRefused {
+		state, busID, lastError := State(str(v[0])), str(v[1]), str(v[2])
+		if state == "" || state.Terminal() {
 			a.rdb.ZRem(ctx, a.openKey(), member)
 			continue
 		}
@@ -53,7 +55,7 @@ func (a *App) checkStuck(ctx context.Context) (int, error) {
 		a.rdb.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: member})
 		if st.Response.MessageState != soap.StateDeliveryStopped {
 			if strings.HasPrefix(lastError, StuckPrefix) {
-				a.rdb.HSet(ctx, key, "lastError", "") // redelivered by an operator
+				_, _ = a.annotate(ctx, ref, openStates, "lastError", "") // redelivered by an operator
 			}
 			continue
 		}
@@ -68,11 +70,15 @@ func (a *App) checkStuck(ctx context.Context) (int, error) {
 		if lastError == note {
 			continue
 		}
-		if err := a.rdb.HSet(ctx, key, "lastError", note).Err(); err != nil {
+		changed, err := a.annotate(ctx, ref, openStates, "lastError", note)
+		if err != nil {
 			return marked, err
 		}
+		if !changed {
+			continue // answered meanwhile
+		}
 		marked++
-		a.log.Warn("request stuck: the bus stopped delivering it", "request", id, "iin", signing.MaskIIN(iin),
+		a.log.Warn("request stuck: the bus stopped delivering it", "request", ref.String(),
 			"busMessageId", busID, "reason", reason)
 	}
 	return marked, nil

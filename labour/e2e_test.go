@@ -249,7 +249,8 @@ func (s *stack) submit(c *citizen, service, form string) string {
 }
 
 type request struct {
-	State, Outcome string
+	State   gateway.State
+	Outcome string
 }
 
 // await waits for a request to reach its result and returns the state.
@@ -389,7 +390,7 @@ func TestCrashedLabourLosesNothingAndAnswersOnce(t *testing.T) {
 		t.Fatalf("leased %d requests", len(leased))
 	}
 	// Another dies after answering one of them but before confirming it.
-	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"),
+	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"), Verifier: s.verifier,
 		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +441,7 @@ func TestConcurrentDeliveriesDecideOnce(t *testing.T) {
 	if len(leased) != 1 {
 		t.Fatal("the request was not delivered")
 	}
-	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"),
+	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"), Verifier: s.verifier,
 		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet})
 	if err != nil {
 		t.Fatal(err)

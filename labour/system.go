@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"egov"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/shep/soap"
@@ -32,8 +32,8 @@ type Config struct {
 	Sender soap.SenderInfo
 	// Signer is the provider's authorised person (an organisation key).
 	Signer *signing.Signer
-	// Verifier re-checks the citizen's signature (defence in depth); nil
-	// switches the check off.
+	// Verifier checks the citizen's signature and certificate: the system
+	// acts only on what it verified itself, whatever the bus checked.
 	Verifier *signing.Verifier
 	Rules    *Rules
 	// KeyPrefix is put before every Redis key.
@@ -67,8 +67,8 @@ type System struct {
 
 // New returns the system; Run polls until its context ends.
 func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
-	if cfg.Bus == nil || cfg.Signer == nil {
-		return nil, errors.New("labour: a bus and the provider's signer are required")
+	if cfg.Bus == nil || cfg.Signer == nil || cfg.Verifier == nil {
+		return nil, errors.New("labour: a bus, the provider's signer and a verifier of citizens' signatures are required")
 	}
 	if cfg.Rules == nil {
 		var err error
@@ -117,13 +117,22 @@ func (s *System) Run(ctx context.Context) {
 			defer wg.Done()
 			for m := range jobs {
 				err := s.Process(ctx, m)
-				if err != nil && ctx.Err() == nil {
-					s.cfg.Log.Warn("labour: processing failed, the message will come back", "message", m.MessageInfo.MessageID, "err", err)
-				}
 				if ctx.Err() != nil {
 					continue // shutting down: the lease expires and the bus hands it out again
 				}
-				if _, nerr := s.cfg.Bus.SendDeliveryNotification(ctx, shep.NewDeliveryNotification(s.cfg.Sender, m.MessageInfo, err == nil, fmt.Sprint(err))); nerr != nil {
+				note := shep.NewDeliveryNotification(s.cfg.Sender, m.MessageInfo, err == nil, fmt.Sprint(err))
+				var rej *Rejection
+				switch {
+				case errors.As(err, &rej):
+					// Nobody can be answered for a document that does not
+					// verify: the bus keeps it as a dead letter, with the
+					// reason, and the portal shows its request as stuck.
+					s.cfg.Log.Warn("labour: request rejected", "message", m.MessageInfo.MessageID, "code", rej.Code, "err", rej.Err)
+					note = shep.NewRejection(s.cfg.Sender, m.MessageInfo, string(rej.Code), rej.Error())
+				case err != nil:
+					s.cfg.Log.Warn("labour: processing failed, the message will come back", "message", m.MessageInfo.MessageID, "err", err)
+				}
+				if _, nerr := s.cfg.Bus.SendDeliveryNotification(ctx, note); nerr != nil {
 					s.cfg.Log.Warn("labour: delivery notification failed", "message", m.MessageInfo.MessageID, "err", nerr)
 				}
 			}
@@ -161,29 +170,49 @@ type record struct {
 	Result   string   `json:"result"`
 }
 
-// Process handles one request message: decide (once per request id), send
-// the NOTIFICATION and the signed RESPONSE (both idempotent on the bus).
+// Rejection is a request the system will never act on, because it cannot
+// tell who sent it: its signature or certificate does not hold. It is not
+// answered (there is nobody verified to answer) but rejected to the bus,
+// which keeps it as a dead letter with the code.
+type Rejection struct {
+	Code egov.Code
+	Err  error
+}
+
+func (r *Rejection) Error() string { return "rejected (" + string(r.Code) + "): " + r.Err.Error() }
+func (r *Rejection) Unwrap() error { return r.Err }
+
+// Process handles one request message: verify it, decide (once per
+// sender, applicant and request id), send the NOTIFICATION and the signed
+// RESPONSE (both idempotent on the bus).
 func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 	info := m.MessageInfo
 	if info.MessageType != soap.TypeRequest {
 		return nil // nothing else is addressed to a provider
 	}
-	data := []byte(m.MessageData.Data)
-	root, err := s.readRequest(ctx, data)
+	res, err := s.cfg.Verifier.Verify(ctx, []byte(m.MessageData.Data))
+	if err != nil {
+		switch code := egov.ErrorCode(err); code {
+		case egov.CodeInternal, egov.CodeUnavailable, egov.CodeRevocationUnknown:
+			return fmt.Errorf("citizen signature: %w", err) // may verify later
+		default:
+			return &Rejection{Code: code, Err: err}
+		}
+	}
+	app, err := ReadApplication(res.Element)
+	if err != nil {
+		return &Rejection{Code: egov.ErrorCode(err), Err: err}
+	}
+	rec, err := s.decideOnce(ctx, app, res, info)
 	if err != nil {
 		return err
 	}
-	app, err := ReadApplication(root)
-	if err != nil {
-		return err
-	}
-	rec, err := s.decideOnce(ctx, app, info)
-	if err != nil {
-		return err
-	}
-	notice := fmt.Sprintf(`<ProviderNotice xmlns="%s"><RequestId>%s</RequestId><Status>accepted-for-processing</Status></ProviderNotice>`, ResultNamespace, app.RequestID)
+	notice := fmt.Sprintf(`<ProviderNotice xmlns="%s"><RequestId>%s</RequestId><Applicant>%s</Applicant><Status>accepted-for-processing</Status></ProviderNotice>`,
+		ResultNamespace, app.RequestID, app.IIN)
+	// Answers are idempotent per request message: the correlation names
+	// it, whoever sent it and whatever id it carries.
 	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, info.ServiceID, soap.TypeNotification, info.CorrelationID, notice,
-		soap.Property{Key: shep.PropIdempotencyKey, Value: "notice-" + app.RequestID})); err != nil {
+		soap.Property{Key: shep.PropIdempotencyKey, Value: "notice-" + info.CorrelationID})); err != nil {
 		return fmt.Errorf("notification: %w", err)
 	}
 	if s.cfg.Pace == "regulation" && s.cfg.StepDurations != nil {
@@ -191,29 +220,12 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 		sleep(ctx, d)
 	}
 	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, info.ServiceID, soap.TypeResponse, info.CorrelationID, rec.Result,
-		soap.Property{Key: shep.PropIdempotencyKey, Value: "result-" + app.RequestID})); err != nil {
+		soap.Property{Key: shep.PropIdempotencyKey, Value: "result-" + info.CorrelationID})); err != nil {
 		return fmt.Errorf("response: %w", err)
 	}
 	s.cfg.Log.Info("labour: answered", "request", app.RequestID, "outcome", rec.Decision.Outcome, "ground", rec.Decision.Ground,
 		"iin", signing.MaskIIN(app.IIN))
 	return nil
-}
-
-// readRequest verifies the citizen's signature again when configured, and
-// returns the element to read.
-func (s *System) readRequest(ctx context.Context, data []byte) (*etree.Element, error) {
-	if s.cfg.Verifier != nil {
-		res, err := s.cfg.Verifier.Verify(ctx, data)
-		if err != nil {
-			return nil, fmt.Errorf("citizen signature: %w", err)
-		}
-		return res.Element, nil
-	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(data); err != nil || doc.Root() == nil {
-		return nil, fmt.Errorf("request is not XML: %v", err)
-	}
-	return doc.Root(), nil
 }
 
 // decisionLockTTL bounds how long one worker may hold a request's decision.
@@ -251,13 +263,18 @@ return 1
 // decideOnce returns the stored decision for the request, or decides,
 // registers and signs the result and stores them, exactly once per request
 // id even under concurrent deliveries.
-func (s *System) decideOnce(ctx context.Context, app *Application, info soap.AsyncMessageInfo) (*record, error) {
+func (s *System) decideOnce(ctx context.Context, app *Application, signed *signing.Result, info soap.AsyncMessageInfo) (*record, error) {
 	// One worker decides; a concurrent duplicate is refused and comes back
 	// for the record. The lock outlives a decision (a second or so) but not
 	// the bus's retries of a refused message (1 + 2 + 4 + 8 s): a lock left
 	// behind by a crash must not send the request to the dead letters.
-	recordKey := s.key("request", app.RequestID)
-	keys := []string{recordKey, recordKey + ":lock", s.key("{"+app.IIN+"}", "job-seeker"), s.key("{"+app.IIN+"}", "referrals")}
+	//
+	// A request is known by who sent it, whose it is and its id: request
+	// ids are unique per citizen only. All its keys share the applicant's
+	// hash tag.
+	tag := "{" + app.IIN + "}"
+	recordKey := s.key(tag, "request", info.Sender.SenderID, app.RequestID)
+	keys := []string{recordKey, recordKey + ":lock", s.key(tag, "job-seeker"), s.key(tag, "referrals")}
 	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds()).Slice()
 	if err != nil {
 		return nil, err
@@ -277,20 +294,16 @@ func (s *System) decideOnce(ctx context.Context, app *Application, info soap.Asy
 	}()
 	now := s.cfg.Now()
 	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: claim[1] == int64(1)}
-	if facts.Person, err = s.lookupPerson(ctx, app.IIN); err != nil {
+	d, err := s.checkDelivery(ctx, app, signed, info, facts.AttachmentDigest)
+	if err != nil {
 		return nil, err
 	}
-	for _, p := range info.Properties {
-		if p.Key != shep.PropAttachment {
-			continue
+	if d.Ground == "" {
+		if facts.Person, err = s.lookupPerson(ctx, app.IIN); err != nil {
+			return nil, err
 		}
-		bytes, err := s.cfg.Bus.GetAttachment(ctx, s.cfg.Sender, p.Value)
-		if err != nil {
-			return nil, fmt.Errorf("attachment %s: %w", p.Value, err)
-		}
-		facts.AttachmentDigest[strings.TrimPrefix(p.Value, "sha256:")] = sha256Hex(bytes)
+		d = s.cfg.Rules.Decide(app, facts)
 	}
-	d := s.cfg.Rules.Decide(app, facts)
 	rec := &record{Decision: d, Date: now.Format(time.DateOnly)}
 	if d.Outcome != "refused" {
 		seq, err := s.rdb.Incr(ctx, s.key("sequence", app.Service)).Result()
@@ -308,6 +321,44 @@ func (s *System) decideOnce(ctx context.Context, app *Application, info soap.Asy
 		rec.Number+" "+d.Kind).Err()
 	stored = err == nil
 	return rec, err
+}
+
+// checkDelivery checks what the transport cannot vouch for: that the
+// citizen who signed is the applicant, and that every attachment the
+// signed request declares was delivered through the bus's store with the
+// declared digest. It fills digests with what it fetched and returns a
+// refusal when a check fails; a passing failure of the store is an error.
+func (s *System) checkDelivery(ctx context.Context, app *Application, signed *signing.Result, info soap.AsyncMessageInfo, digests map[string]string) (Decision, error) {
+	refuse := func(g string) (Decision, error) { return Decision{Outcome: "refused", Ground: g}, nil }
+	if signed.Signer.IIN != app.IIN {
+		return refuse("signer-not-applicant")
+	}
+	delivered := map[string]bool{}
+	for _, p := range info.Properties {
+		if p.Key == shep.PropAttachment {
+			delivered[strings.TrimPrefix(p.Value, "sha256:")] = true
+		}
+	}
+	for _, at := range app.Attachments {
+		if !delivered[at.SHA256] {
+			return refuse("attachment-not-delivered")
+		}
+		if _, done := digests[at.SHA256]; done {
+			continue
+		}
+		data, err := s.cfg.Bus.GetAttachment(ctx, s.cfg.Sender, "sha256:"+at.SHA256)
+		if errors.Is(err, shep.ErrNotFound) || errors.Is(err, shep.ErrForbidden) {
+			return refuse("attachment-not-delivered") // not in the store, or not ours to read
+		}
+		if err != nil {
+			return Decision{}, fmt.Errorf("attachment %s: %w", at.SHA256, err)
+		}
+		digests[at.SHA256] = sha256Hex(data)
+		if digests[at.SHA256] != at.SHA256 {
+			return refuse("document-hash-mismatch")
+		}
+	}
+	return Decision{}, nil
 }
 
 // lookupPerson asks the persons register (ГБД ФЛ) over the bus's sync channel.

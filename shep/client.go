@@ -179,6 +179,16 @@ func NewDeliveryNotification(sender soap.SenderInfo, msg soap.AsyncMessageInfo, 
 	return m
 }
 
+// NewRejection tells the bus that a handed-out message will never be
+// accepted, with the refusal's code and reason: the bus dead-letters it at
+// once, where the operators see why (egovctl shep dead-letters).
+func NewRejection(sender soap.SenderInfo, msg soap.AsyncMessageInfo, code, reason string) *soap.SendDeliveryNotification {
+	m := NewDeliveryNotification(sender, msg, false, reason)
+	m.Request.Notification.DeliveryStatus.ReceiveStatus = string(soap.StateDeliveryStopped)
+	m.Request.Notification.DeliveryStatus.Error.ErrorCode = code
+	return m
+}
+
 // NewGetMessageStatus asks for a message's state.
 func NewGetMessageStatus(sender soap.SenderInfo, messageID string) *soap.GetMessageStatus {
 	m := &soap.GetMessageStatus{}

@@ -129,6 +129,23 @@ redis.call('HSET', KEYS[1], 'state', 'NOT_DELIVERED', 'refusedAt', ARGV[1], 'rea
 return 'ok'
 `)
 
+// rejectScript dead-letters a leased message at once, for a recipient that
+// will never accept it (an answer that belongs to no request of its, a
+// document that cannot be verified): redelivering it would only spend the
+// deliveries and delay the operators. KEYS: message record, stream, dead
+// letters. ARGV: now (ms), reason. Returns ok, unknown, final or not-leased.
+var rejectScript = redis.NewScript(`
+local st = redis.call('HMGET', KEYS[1], 'state', 'sid', 'leasedAt')
+if not st[1] then return 'unknown' end
+if st[1] == 'DELIVERED' or st[1] == 'DELIVERY_STOPPED' then return 'final' end
+if not st[3] then return 'not-leased' end
+redis.call('XACK', KEYS[2], 'bus', st[2])
+redis.call('XDEL', KEYS[2], st[2])
+redis.call('XADD', KEYS[3], '*', 'id', redis.call('HGET', KEYS[1], 'id'), 'reason', 'rejected', 'at', ARGV[1])
+redis.call('HSET', KEYS[1], 'state', 'DELIVERY_STOPPED', 'stoppedAt', ARGV[1], 'reason', 'rejected', 'lastRefusal', ARGV[2])
+return 'ok'
+`)
+
 // SendMessage accepts a message once it is durable in its recipient's queue.
 func (b *Bus) SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.SendMessageResponse, error) {
 	const op = "sendMessage"
@@ -561,9 +578,11 @@ func (b *Bus) SendDeliveryNotification(ctx context.Context, req *soap.SendDelive
 	}
 	// The message is in one of the caller's queues (usually its only one):
 	// the scripts answer "unknown" for the others.
+	// DELIVERED confirms, NOT_DELIVERED refuses for now (handed out again
+	// later), DELIVERY_STOPPED rejects for good (a dead letter at once).
 	state := soap.MessageState(n.DeliveryStatus.ReceiveStatus)
-	if state != soap.StateDelivered && state != soap.StateNotDelivered {
-		return nil, b.fault(op, soap.CodeFormat, "receiveStatus must be DELIVERED or NOT_DELIVERED, got %q", n.DeliveryStatus.ReceiveStatus)
+	if state != soap.StateDelivered && state != soap.StateNotDelivered && state != soap.StateDeliveryStopped {
+		return nil, b.fault(op, soap.CodeFormat, "receiveStatus must be DELIVERED, NOT_DELIVERED or DELIVERY_STOPPED, got %q", n.DeliveryStatus.ReceiveStatus)
 	}
 	now := b.cfg.Now().UnixMilli()
 	res := "unknown"
@@ -579,6 +598,19 @@ func (b *Bus) SendDeliveryNotification(ctx context.Context, req *soap.SendDelive
 			reason := "refused by recipient"
 			if e := n.DeliveryStatus.Error; e != nil {
 				reason = e.ErrorCode + " " + e.ErrorMessage
+			}
+			if state == soap.StateDeliveryStopped {
+				res, err = rejectScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream, q.dead}, now, reason).Text()
+				if err == nil && res == "ok" {
+					b.cfg.Log.Warn("shep: message rejected by its recipient, dead-lettered", "message", n.MessageID, "recipient", q.recipient, "reason", reason)
+				}
+				if err != nil {
+					return nil, b.internal(op, err)
+				}
+				if res != "unknown" {
+					break
+				}
+				continue
 			}
 			res, err = refuseScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream}, now,
 				b.cfg.Visibility.Milliseconds(), reason, b.cfg.RefusalDelay.Milliseconds()).Text()

@@ -45,7 +45,7 @@ func run() error {
 		password    = flag.String("sender-password", env("EGOV_LABOUR_PASSWORD", ""), "the system's bus password ($EGOV_LABOUR_PASSWORD)")
 		keyPath     = flag.String("key", env("EGOV_PROVIDER_KEY", "fixtures/pki/keys/provider.p12"), "the authorised person's key ($EGOV_PROVIDER_KEY)")
 		keyPassword = flag.String("key-password", env("EGOV_PROVIDER_KEY_PASSWORD", "Qwerty12"), "its password ($EGOV_PROVIDER_KEY_PASSWORD)")
-		trustDir    = flag.String("trust", env("EGOV_TRUST_DIR", "fixtures/pki/trust"), "CA certificates for re-checking citizens' signatures; empty: no re-check ($EGOV_TRUST_DIR)")
+		trustDir    = flag.String("trust", env("EGOV_TRUST_DIR", "fixtures/pki/trust"), "CA certificates for checking citizens' signatures, required: the system acts only on what it verified ($EGOV_TRUST_DIR)")
 		crl         = flag.String("crl", env("EGOV_CRL", "fixtures/pki/crl.pem"), "CRL file or URL ($EGOV_CRL)")
 		ocspURL     = flag.String("ocsp", env("EGOV_OCSP_URL", ""), "OCSP responder URL ($EGOV_OCSP_URL)")
 		workers     = flag.Int("workers", 8, "processing workers")

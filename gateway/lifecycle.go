@@ -1,0 +1,287 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov/signing"
+)
+
+// This file owns a request's record: its keys, its states and the only
+// ways they change. The relay, the answer consumer and the stuck check call
+// it; none of them writes the record's fields by name.
+
+// State is where a request is in its life.
+type State string
+
+// Request states, in the order a request passes them. completed and refused
+// are terminal: nothing leaves them.
+const (
+	StateWaitingForRelay State = "waiting-for-relay"
+	StateRelayed         State = "relayed"
+	StateDelivered       State = "delivered"
+	StateInProgress      State = "in-progress" // accepted for processing by the provider
+	StateCompleted       State = "completed"
+	StateRefused         State = "refused"
+)
+
+// stateRank is the transition table: a request moves only to a state of a
+// higher rank, and never out of the last rank. Late, repeated or
+// out-of-order events therefore cannot move it back, and a second result
+// cannot be filed once one was.
+var stateRank = map[State]int{
+	StateWaitingForRelay: 1,
+	StateRelayed:         2,
+	StateDelivered:       3,
+	StateInProgress:      4,
+	StateCompleted:       5,
+	StateRefused:         5,
+}
+
+const terminalRank = 5
+
+// Terminal reports whether the request has ended.
+func (s State) Terminal() bool { return stateRank[s] == terminalRank }
+
+// CanMoveTo reports whether the table allows the step from s to next.
+func (s State) CanMoveTo(next State) bool {
+	r, ok := stateRank[next]
+	return ok && stateRank[s] < terminalRank && r > stateRank[s]
+}
+
+// RequestRef names one citizen's request. A request id is chosen by the
+// citizen's software and is unique for that citizen only, so a request is
+// always named by both: nothing is found by its id alone.
+type RequestRef struct {
+	IIN string
+	ID  string
+}
+
+// String names the request in logs without the IIN in full.
+func (r RequestRef) String() string { return signing.MaskIIN(r.IIN) + "/" + r.ID }
+
+// encode is the reference as stored in indexes and hints.
+func (r RequestRef) encode() string { return r.IIN + " " + r.ID }
+
+// parseRef reads an encoded reference; anything else is not one.
+func parseRef(s string) (RequestRef, bool) {
+	iin, id, ok := strings.Cut(s, " ")
+	if !ok || id == "" || strings.Contains(id, " ") {
+		return RequestRef{}, false
+	}
+	if _, err := signing.ParseIIN(iin); err != nil {
+		return RequestRef{}, false
+	}
+	return RequestRef{IIN: iin, ID: id}, true
+}
+
+// busKey is the idempotency key of the request's message on the bus: made
+// of its owner and its id, so that another citizen's request that carries
+// the same id is a message of its own, and hashed, so that no IIN appears
+// in the bus's key names.
+func (r RequestRef) busKey() string {
+	sum := sha256.Sum256([]byte("request\x00" + r.IIN + "\x00" + r.ID))
+	return "request-" + hex.EncodeToString(sum[:16])
+}
+
+// requestKeys are the Redis keys of one request. They share the citizen's
+// hash tag with the cabinet, so one script may change them together.
+type requestKeys struct {
+	record  string // hash: the request's fields
+	history string // list: HistoryEntry JSON, oldest first
+	answers string // set: bus message ids of the answers already handled
+}
+
+func (a *App) citizenKey(iin string, parts ...string) string {
+	return a.key(append([]string{"{" + iin + "}"}, parts...)...)
+}
+
+func (a *App) requestKeys(ref RequestRef) requestKeys {
+	record := a.citizenKey(ref.IIN, "request", ref.ID)
+	return requestKeys{record: record, history: record + ":history", answers: record + ":answers"}
+}
+
+func (a *App) requestIndexKey(iin string) string { return a.citizenKey(iin, "requests") }
+
+// outboxKey holds the citizen's requests not yet relayed, as encoded
+// references: the sweeper reads whose they are from the members, never
+// from a key's name.
+func (a *App) outboxKey(iin string) string { return a.citizenKey(iin, "outbox") }
+
+func (a *App) attachmentKey(iin, sum string) string { return a.citizenKey(iin, "attachment", sum) }
+
+func (a *App) relayStream() string { return a.key("{outbox}") }
+
+// correlationKey maps the bus's correlation id of a relayed request to
+// its owner.
+func (a *App) correlationKey(correlationID string) string { return a.key("correlation", correlationID) }
+
+// step is one transition a change asks for. It is applied if the table
+// allows it from the state the record is in at that moment; otherwise
+// only Otherwise is written to the history.
+type step struct {
+	To State `json:"to,omitempty"`
+	// Set are fields written with the transition.
+	Set map[string]string `json:"set,omitempty"`
+	// Entry goes to the history with the transition; Otherwise when the
+	// step is not taken (a late or repeated event, kept for the record).
+	Entry     string `json:"entry,omitempty"`
+	Otherwise string `json:"otherwise,omitempty"`
+	// Message is filed in the cabinet with the transition only.
+	Message *stepMessage `json:"msg,omitempty"`
+}
+
+type stepMessage struct {
+	Key      int    `json:"key"` // index into KEYS of its record
+	ID       string `json:"id"`
+	Body     string `json:"body"`
+	Document string `json:"doc"`
+}
+
+// transitionScript applies steps to one request atomically, in order,
+// each by the transition table, and records the answer that caused them
+// so that a redelivered answer changes nothing.
+//
+// KEYS: record, history, answers, cabinet index, cabinet unread, cabinet
+// sequence, then the cabinet message records the steps may file.
+// ARGV: answer message id ("" for changes that are not answers), then one
+// JSON step each.
+// Returns {"seen"}, {"unknown"} or {"ok", state after, steps taken}.
+var transitionScript = redis.NewScript(luaRanks() + `
+if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return {'seen'} end
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'unknown'} end
+local taken = 0
+for i = 2, #ARGV do
+  local s = cjson.decode(ARGV[i])
+  local to = s['to']
+  if type(to) == 'string' and rank[to] and rank[state] < terminal and rank[to] > rank[state] then
+    state = to
+    local f = {'state', to}
+    if type(s['set']) == 'table' then
+      for k, v in pairs(s['set']) do f[#f + 1] = k; f[#f + 1] = v end
+    end
+    redis.call('HSET', KEYS[1], unpack(f))
+    if type(s['entry']) == 'string' then redis.call('RPUSH', KEYS[2], s['entry']) end
+    local m = s['msg']
+    if type(m) == 'table' then
+      local seq = redis.call('INCR', KEYS[6])
+      redis.call('HSET', KEYS[m['key']], 'message', m['body'], 'document', m['doc'])
+      redis.call('ZADD', KEYS[4], seq, m['id'])
+      redis.call('SADD', KEYS[5], m['id'])
+    end
+    taken = taken + 1
+  elseif type(s['otherwise']) == 'string' then
+    redis.call('RPUSH', KEYS[2], s['otherwise'])
+  end
+end
+if ARGV[1] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end
+return {'ok', state, tostring(taken)}
+`)
+
+// luaRanks writes the transition table into the script, so that Go and
+// Redis read one table.
+func luaRanks() string {
+	var b strings.Builder
+	b.WriteString("local rank = {")
+	for s, r := range stateRank {
+		fmt.Fprintf(&b, "[%q] = %d, ", s, r)
+	}
+	fmt.Fprintf(&b, "}\nlocal terminal = %d\n", terminalRank)
+	return b.String()
+}
+
+// transitionResult says what a change did.
+type transitionResult struct {
+	// Seen: the answer was handled before; nothing changed.
+	Seen bool
+	// State after the change, and how many of its steps were taken.
+	State State
+	Taken int
+}
+
+// transition applies steps to the request in one script. answerID names
+// the answer that causes them ("" for the portal's own changes).
+func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, steps ...step) (transitionResult, error) {
+	k := a.requestKeys(ref)
+	index, unread := a.cabinetKeys(ref.IIN)
+	keys := []string{k.record, k.history, k.answers, index, unread, a.cabinetSeqKey(ref.IIN)}
+	args := []any{answerID}
+	for _, s := range steps {
+		if s.Message != nil {
+			keys = append(keys, a.cabinetMessageKey(ref.IIN, s.Message.ID))
+			s.Message.Key = len(keys) // Lua counts from 1
+		}
+		data, err := json.Marshal(s)
+		if err != nil {
+			return transitionResult{}, err
+		}
+		args = append(args, data)
+	}
+	out, err := transitionScript.Run(ctx, a.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return transitionResult{}, err
+	}
+	switch out[0] {
+	case "seen":
+		return transitionResult{Seen: true}, nil
+	case "unknown":
+		return transitionResult{}, fmt.Errorf("request %s has no record", ref)
+	}
+	var taken int
+	fmt.Sscan(out[2], &taken)
+	return transitionResult{State: State(out[1]), Taken: taken}, nil
+}
+
+// annotateScript writes fields of a request that are not its state (the
+// relay's attempts, the reason it is stuck) while it is in one of the
+// given states: an annotation never lands on a request that moved on.
+// KEYS: record. ARGV: number of states, states…, field, value, …
+var annotateScript = redis.NewScript(`
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+local n = tonumber(ARGV[1])
+for i = 2, n + 1 do
+  if ARGV[i] == state then
+    redis.call('HSET', KEYS[1], unpack(ARGV, n + 2))
+    return 1
+  end
+end
+return 0
+`)
+
+// openStates are the states a request waits in.
+var openStates = []State{StateWaitingForRelay, StateRelayed, StateDelivered, StateInProgress}
+
+// annotate writes fields of the request while it is in one of states, and
+// reports whether it did.
+func (a *App) annotate(ctx context.Context, ref RequestRef, states []State, fields ...string) (bool, error) {
+	args := []any{len(states)}
+	for _, s := range states {
+		args = append(args, string(s))
+	}
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	n, err := annotateScript.Run(ctx, a.rdb, []string{a.requestKeys(ref).record}, args...).Int()
+	return n == 1, err
+}
+
+// historyJSON is a history entry as stored.
+func historyJSON(state State, at time.Time, note string) string {
+	data, _ := json.Marshal(HistoryEntry{State: string(state), At: at, Note: note})
+	return string(data)
+}
+
+// messageStep files a cabinet message with a transition.
+func messageStep(m CabinetMessage, document string) *stepMessage {
+	body, _ := json.Marshal(m)
+	return &stepMessage{ID: m.ID, Body: string(body), Document: document}
+}
