@@ -183,10 +183,10 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 		}
 		steps = append(steps, step{To: StateInProgress,
 			Entry:     historyJSON(StateInProgress, now, "accepted for processing by the provider"),
-			Otherwise: historyJSON(state, now, "late notice of the provider (accepted for processing) ignored"),
+			Otherwise: historyJSON(eventIgnored, now, "notice of the provider (accepted for processing) after the request moved on"),
 			Message:   messageStep(statusMessage(ref.ID, info.MessageID, now, svc), "")})
 	case soap.TypeUpdate:
-		steps = append(steps, step{Otherwise: historyJSON(StateInProgress, now, "update from the provider")})
+		steps = append(steps, step{Otherwise: historyJSON(eventUpdate, now, "update from the provider")})
 	case soap.TypeResponse:
 		outcome, msg, err := a.readResult(ctx, m, ref, recipient, svc, now)
 		if err != nil {
@@ -197,7 +197,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 			to = StateRefused
 		}
 		steps = append(steps, step{To: to, Entry: historyJSON(to, now, outcome),
-			Otherwise: historyJSON(to, now, "another result of the provider ("+outcome+") after the request ended: not filed"),
+			Otherwise: historyJSON(eventIgnored, now, "another result of the provider ("+outcome+") after the request ended: not filed"),
 			Set:       map[string]string{"outcome": outcome, "result": m.MessageData.Data, "lastError": ""},
 			Message:   messageStep(msg, m.MessageData.Data)})
 	default:

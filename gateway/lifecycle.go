@@ -274,9 +274,15 @@ func (a *App) annotate(ctx context.Context, ref RequestRef, states []State, fiel
 	return n == 1, err
 }
 
-// historyJSON is a history entry as stored.
-func historyJSON(state State, at time.Time, note string) string {
-	data, _ := json.Marshal(HistoryEntry{State: string(state), At: at, Note: note})
+// History events that move no state.
+const (
+	eventUpdate  = "update"
+	eventIgnored = "ignored"
+)
+
+// historyJSON is a history entry as stored; what is a State or an event.
+func historyJSON[T ~string](what T, at time.Time, note string) string {
+	data, _ := json.Marshal(HistoryEntry{State: string(what), At: at, Note: note})
 	return string(data)
 }
 

@@ -31,7 +31,10 @@ type Request struct {
 	Evidence *signing.Evidence `json:"evidence,omitempty"`
 }
 
-// HistoryEntry is one step of a request's life.
+// HistoryEntry is one step of a request's life: the state it entered, or
+// an event that moved nothing — "accepted" (its first entry), "update" (an
+// update from the provider), "ignored" (a late or repeated answer, kept
+// for the record with what it was).
 type HistoryEntry struct {
 	State string    `json:"state"`
 	At    time.Time `json:"at"`

@@ -134,7 +134,16 @@ func (s *stack) key(name string) *signing.Signer {
 	}
 	var k *signing.Signer
 	var err error
-	if strings.HasPrefix(name, "iin:") {
+	if bin, ok := strings.CutPrefix(name, "employee:"); ok {
+		// An employee of the organisation: its BIN, no right to sign for it.
+		var iss *pki.Issued
+		iss, err = copyAuthority(s.t).Issue(pki.IssueOptions{IIN: "800515400122", Name: "СОТРУДНИКОВ СОТРУДНИК", Kind: pki.KindOrg,
+			BIN: bin, Organization: "КГУ «ЦЕНТР ЗАНЯТОСТИ НАСЕЛЕНИЯ» (TEST)", Role: signing.KeyUserEmployee,
+			NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+		if err == nil {
+			k = &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}
+		}
+	} else if strings.HasPrefix(name, "iin:") {
 		a := copyAuthority(s.t)
 		var iss *pki.Issued
 		iss, err = a.Issue(pki.IssueOptions{IIN: strings.TrimPrefix(name, "iin:"), Name: "ТЕСТОВ ТЕСТ",
@@ -216,6 +225,16 @@ var scan = []byte("%PDF-1.7 identity card scan")
 func (s *stack) submit(c *citizen, service, form string) string {
 	s.t.Helper()
 	id := uuid.NewString()
+	code, data := s.send(c, s.document(id, c.iin, service, form), service == "job-seeker-registration" || service == "employment-referral")
+	if code != http.StatusAccepted {
+		s.t.Fatalf("submit %s for %s: %d %s", service, c.iin, code, data)
+	}
+	return id
+}
+
+// document is the unsigned request document of applicant iin; the
+// identity document is declared for registrations and referrals.
+func (s *stack) document(id, iin, service, form string) string {
 	atts := ""
 	if service == "job-seeker-registration" || service == "employment-referral" {
 		sum := sha256.Sum256(scan)
@@ -224,7 +243,14 @@ func (s *stack) submit(c *citizen, service, form string) string {
 	}
 	doc := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
 <ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1"><RequestId>%s</RequestId><ServiceCode>%s</ServiceCode><Region>aktobe</Region><IssuedAt>%s</IssuedAt><Applicant><IIN>%s</IIN><Surname>ТЕСТОВ</Surname><GivenName>ТЕСТ</GivenName></Applicant><Form>%s</Form><Attachments>%s</Attachments></ServiceRequest>
-`, id, service, s.now().Format(time.RFC3339), c.iin, form, atts)
+`, id, service, s.now().Format(time.RFC3339), iin, form, atts)
+	return doc
+}
+
+// send signs doc with the citizen's key and submits it in his session,
+// with the identity card scan attached if asked.
+func (s *stack) send(c *citizen, doc string, attach bool) (int, []byte) {
+	s.t.Helper()
 	signed, err := c.key.Sign([]byte(doc))
 	if err != nil {
 		s.t.Fatal(err)
@@ -236,16 +262,12 @@ func (s *stack) submit(c *citizen, service, form string) string {
 	h.Set("Content-Type", "application/xml")
 	w, _ := mw.CreatePart(h)
 	w.Write(signed)
-	if atts != "" {
+	if attach {
 		fw, _ := mw.CreateFormFile("file", "id.pdf")
 		fw.Write(scan)
 	}
 	mw.Close()
-	code, data := s.post("/api/v1/requests", c.token, mw.FormDataContentType(), body.Bytes(), nil)
-	if code != http.StatusAccepted {
-		s.t.Fatalf("submit %s for %s: %d %s", service, c.iin, code, data)
-	}
-	return id
+	return s.post("/api/v1/requests", c.token, mw.FormDataContentType(), body.Bytes(), nil)
 }
 
 type request struct {
@@ -475,7 +497,7 @@ func TestConcurrentDeliveriesDecideOnce(t *testing.T) {
 	if n, err := s.r.Client.Get(context.Background(), s.r.Prefix+"lm:sequence:job-seeker-registration").Int(); err != nil || n != 1 {
 		t.Fatalf("registration numbers drawn: %d (%v), want 1", n, err)
 	}
-	if n, err := s.r.Client.Exists(context.Background(), s.r.Prefix+"lm:request:"+id+":lock").Result(); err != nil || n != 0 {
+	if n, err := s.r.Client.Exists(context.Background(), s.r.Prefix+"lm:{791028302728}:request:egov-portal:"+id+":lock").Result(); err != nil || n != 0 {
 		t.Fatalf("decision lock left behind: %d (%v)", n, err)
 	}
 	// The answers are idempotent on the bus: the portal files one result.
