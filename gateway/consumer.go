@@ -148,11 +148,11 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	if !ok {
 		return unmatched("correlation %s names no request", info.CorrelationID)
 	}
-	v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, "service", "recipient", "busMessageId", "state", "correlationId").Result()
+	rec, err := a.load(ctx, ref, false)
 	if err != nil {
 		return err
 	}
-	service, recipient, busID, state, corr := str(v[0]), str(v[1]), str(v[2]), State(str(v[3])), str(v[4])
+	service, recipient, state, corr := rec.Service, rec.Recipient, rec.State, rec.CorrelationID
 	switch {
 	case state == "":
 		return unmatched("correlation %s: request %s has no record", info.CorrelationID, ref)
@@ -172,7 +172,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	var steps []step
 	// The bus confirmed the request to the provider before it could answer.
 	if state == StateRelayed {
-		delivered := a.deliveredAt(ctx, busID, now)
+		delivered := a.deliveredAt(ctx, rec.BusMessageID, now)
 		steps = append(steps, step{To: StateDelivered, Entry: historyJSON(StateDelivered, delivered, ""),
 			Message: messageStep(accessMessage(ref.ID, info.Sender.SenderID, delivered, svc), "")})
 	}

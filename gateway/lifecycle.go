@@ -123,6 +123,90 @@ func (a *App) relayStream() string { return a.key("{outbox}") }
 // its owner.
 func (a *App) correlationKey(correlationID string) string { return a.key("correlation", correlationID) }
 
+// record is what the workflow reads of a request.
+type record struct {
+	State         State
+	Service       string
+	Recipient     string // the provider's system the request went to
+	BusMessageID  string // its REQUEST on the bus
+	CorrelationID string // the bus's correlation of that REQUEST
+	LastError     string
+	AcceptedAt    time.Time
+	// The relay's view: the signed document, the attachment headers, its
+	// attempts so far and when it may try again.
+	Document      string
+	Attachments   []AttachmentHeader
+	RelayAttempts int
+	NextRelayAt   time.Time
+}
+
+// recordFields are the hash fields a record is read from, by name once.
+var recordFields = []string{"state", "service", "recipient", "busMessageId", "correlationId", "lastError", "acceptedAt",
+	"document", "attachments", "relayAttempts", "nextRelayAt"}
+
+// load reads the request's record; a request without one reads as state "".
+// withDocument leaves the document and its headers out when false, for
+// callers that do not send it.
+func (a *App) load(ctx context.Context, ref RequestRef, withDocument bool) (record, error) {
+	fields := recordFields
+	if !withDocument {
+		fields = recordFields[:7]
+	}
+	v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, fields...).Result()
+	if err != nil {
+		return record{}, err
+	}
+	r := record{State: State(str(v[0])), Service: str(v[1]), Recipient: str(v[2]), BusMessageID: str(v[3]),
+		CorrelationID: str(v[4]), LastError: str(v[5]), AcceptedAt: msToTime(str(v[6]))}
+	if withDocument {
+		r.Document = str(v[7])
+		if err := jsonUnmarshal(str(v[8]), &r.Attachments); err != nil {
+			return record{}, fmt.Errorf("request %s: attachment headers: %w", ref, err)
+		}
+		r.RelayAttempts, r.NextRelayAt = atoi(str(v[9])), msToTime(str(v[10]))
+	}
+	return r, nil
+}
+
+// newRecord is what an accepted request's record starts with beyond the
+// Request itself.
+type newRecord struct {
+	BIN       string
+	Recipient string
+	Document  []byte
+	// Accepted is the cabinet's "request accepted" message.
+	Accepted CabinetMessage
+}
+
+// create writes an accepted request, in its first state, with its
+// history, its place in the citizen's list and outbox and the cabinet's
+// message (sequence number seq), in one transaction; a request id the
+// citizen used before is refused as *ErrReplayed.
+func (a *App) create(ctx context.Context, ref RequestRef, r *Request, seq int64, n newRecord) error {
+	keys := a.requestKeys(ref)
+	return a.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		if exists, err := tx.Exists(ctx, keys.record).Result(); err != nil {
+			return err
+		} else if exists == 1 {
+			return &ErrReplayed{RequestID: r.ID}
+		}
+		attJSON, _ := json.Marshal(r.Attachments)
+		evJSON, _ := json.Marshal(r.Evidence)
+		histJSON, _ := json.Marshal(r.History[0])
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, keys.record, "id", r.ID, "iin", ref.IIN, "bin", n.BIN, "service", r.Service, "region", r.Region,
+				"state", string(r.State), "acceptedAt", r.AcceptedAt.UnixMilli(), "dueAt", r.DueAt.UnixMilli(),
+				"recipient", n.Recipient, "document", n.Document, "attachments", attJSON, "evidence", evJSON)
+			p.RPush(ctx, keys.history, histJSON)
+			p.ZAdd(ctx, a.requestIndexKey(ref.IIN), redis.Z{Score: float64(r.AcceptedAt.UnixMilli()), Member: r.ID})
+			p.SAdd(ctx, a.outboxKey(ref.IIN), ref.encode())
+			a.fileMessage(ctx, p, ref.IIN, seq, n.Accepted, "")
+			return nil
+		})
+		return err
+	}, keys.record)
+}
+
 // step is one transition a change asks for. It is applied if the table
 // allows it from the state the record is in at that moment; otherwise
 // only Otherwise is written to the history.

@@ -103,29 +103,25 @@ func (a *App) relayEntries(ctx context.Context, stream string) ([]redis.XMessage
 // relayOne sends one request if it still waits and its backoff has passed;
 // it reports whether the hint is finished with.
 func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
-	keys := a.requestKeys(ref)
-	v, err := a.rdb.HMGet(ctx, keys.record, "state", "service", "document", "attachments", "relayAttempts", "nextRelayAt").Result()
+	rec, err := a.load(ctx, ref, true)
 	if err != nil {
 		return false
 	}
-	if state := State(str(v[0])); state != StateWaitingForRelay {
+	if rec.State != StateWaitingForRelay {
 		a.rdb.SRem(ctx, a.outboxKey(ref.IIN), ref.encode())
 		return true
 	}
 	// Backoff runs on the machine's clock: it paces retries, it is not a
 	// term of the regulations.
-	if next := msToTime(str(v[5])); time.Now().Before(next) {
+	if time.Now().Before(rec.NextRelayAt) {
 		return false
 	}
-	service, doc := str(v[1]), str(v[2])
-	var headers []AttachmentHeader
-	_ = jsonUnmarshal(str(v[3]), &headers)
 	// The idempotency key is the request's owner and id: a retry never
 	// makes a second message, and another citizen's request with the same
 	// id is never taken for a retry of this one.
 	props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: ref.busKey()}}
 	err = func() error {
-		for _, h := range headers {
+		for _, h := range rec.Attachments {
 			data, err := a.rdb.Get(ctx, a.attachmentKey(ref.IIN, h.SHA256)).Bytes()
 			if err != nil {
 				return err
@@ -136,7 +132,7 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 			}
 			props = append(props, soap.Property{Key: shep.PropAttachment, Value: r})
 		}
-		resp, err := a.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(a.cfg.Sender, service, soap.TypeRequest, "", doc, props...))
+		resp, err := a.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(a.cfg.Sender, rec.Service, soap.TypeRequest, "", rec.Document, props...))
 		if err != nil {
 			return err
 		}
@@ -163,7 +159,7 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 		a.log.Info("request relayed", "request", ref.String())
 		return true
 	}
-	attempts := atoi(str(v[4])) + 1
+	attempts := rec.RelayAttempts + 1
 	backoff := a.cfg.RelayBackoff << min(attempts-1, 6)
 	backoff = min(backoff, time.Minute)
 	_, _ = a.annotate(ctx, ref, []State{StateWaitingForRelay}, "relayAttempts", strconv.Itoa(attempts),
@@ -187,8 +183,8 @@ func (a *App) sweepOutboxes(ctx context.Context) {
 			if !ok {
 				continue
 			}
-			accepted, _ := a.rdb.HGet(ctx, a.requestKeys(ref).record, "acceptedAt").Result()
-			if a.now().Sub(msToTime(accepted)) < time.Minute {
+			rec, err := a.load(ctx, ref, false)
+			if err != nil || a.now().Sub(rec.AcceptedAt) < time.Minute {
 				continue // its own hint is on the way
 			}
 			a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(), Values: []any{"iin", ref.IIN, "id", ref.ID}})

@@ -136,29 +136,8 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 			return nil, err
 		}
 	}
-	keys := a.requestKeys(ref)
-	key := keys.record
-	err = a.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		if n, err := tx.Exists(ctx, key).Result(); err != nil {
-			return err
-		} else if n == 1 {
-			return &ErrReplayed{RequestID: r.ID}
-		}
-		attJSON, _ := json.Marshal(r.Attachments)
-		evJSON, _ := json.Marshal(r.Evidence)
-		histJSON, _ := json.Marshal(r.History[0])
-		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, "id", r.ID, "iin", iin, "bin", req.Applicant.BIN, "service", r.Service, "region", r.Region,
-				"state", string(r.State), "acceptedAt", now.UnixMilli(), "dueAt", r.DueAt.UnixMilli(),
-				"recipient", svc.Portal.Recipient, "document", sub.Document, "attachments", attJSON, "evidence", evJSON)
-			p.RPush(ctx, keys.history, histJSON)
-			p.ZAdd(ctx, a.requestIndexKey(iin), redis.Z{Score: float64(now.UnixMilli()), Member: r.ID})
-			p.SAdd(ctx, a.outboxKey(iin), ref.encode())
-			a.fileMessage(ctx, p, iin, seq, acceptedMessage(r, svc), "")
-			return nil
-		})
-		return err
-	}, key)
+	err = a.create(ctx, ref, r, seq, newRecord{BIN: req.Applicant.BIN, Recipient: svc.Portal.Recipient,
+		Document: sub.Document, Accepted: acceptedMessage(r, svc)})
 	if err != nil {
 		return nil, err
 	}

@@ -39,12 +39,12 @@ func (a *App) checkStuck(ctx context.Context) (int, error) {
 			a.rdb.ZRem(ctx, a.openKey(), member)
 			continue
 		}
-		v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, "state", "busMessageId", "lastError").Result()
+		rec, err := a.load(ctx, ref, false)
 		if err != nil {
 			return marked, err
 		}
-		state, busID, lastError := State(str(v[0])), str(v[1]), str(v[2])
-		if state == "" || state.Terminal() {
+		busID, lastError := rec.BusMessageID, rec.LastError
+		if rec.State == "" || rec.State.Terminal() {
 			a.rdb.ZRem(ctx, a.openKey(), member)
 			continue
 		}

@@ -720,3 +720,35 @@ func TestHTTPRefusesMalformedEnvelopes(t *testing.T) {
 		t.Errorf("golden envelope: %s", body)
 	}
 }
+
+// A recipient that will never accept a message rejects it: it goes to the
+// dead letters at once, with the recipient's reason, and is not handed out
+// again; a second notification about it changes nothing.
+func TestRejectedMessageIsDeadLetteredAtOnce(t *testing.T) {
+	clients(t, nil, func(t *testing.T, f *fixture, c shep.Client) {
+		id := send(t, c, portal, svcOpen, "<Doc/>").Response.MessageID
+		got := poll(t, c, labour, 1)
+		if len(got) != 1 {
+			t.Fatalf("polled %d", len(got))
+		}
+		if _, err := c.SendDeliveryNotification(context.Background(), shep.NewRejection(labour, got[0].MessageInfo, "answer-unmatched", "names another request")); err != nil {
+			t.Fatal(err)
+		}
+		st := status(t, c, portal, id)
+		if st.Response.MessageState != soap.StateDeliveryStopped || prop(st.Response.Properties, "REASON") != "rejected" {
+			t.Fatalf("after rejection: %+v", st.Response)
+		}
+		dead, err := shep.DeadLetters(context.Background(), f.redis.Client, f.redis.Prefix, labour.SenderID)
+		if err != nil || len(dead) != 1 || dead[0].MessageID != id || dead[0].Reason != "rejected" ||
+			!strings.Contains(dead[0].LastError, "answer-unmatched names another request") {
+			t.Fatalf("dead letters: %+v %v", dead, err)
+		}
+		if again, err := c.GetMessages(context.Background(), shep.NewGetMessages(labour, svcOpen, 1, 0)); err != nil || len(again.Response.Messages) != 0 {
+			t.Fatalf("a rejected message was handed out again: %+v %v", again, err)
+		}
+		_, err = c.SendDeliveryNotification(context.Background(), shep.NewRejection(labour, got[0].MessageInfo, "answer-unmatched", "again"))
+		if faultCode(err) != soap.CodeFormat {
+			t.Fatalf("rejecting a dead letter again: %v", err)
+		}
+	})
+}
