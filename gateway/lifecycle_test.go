@@ -249,3 +249,32 @@ func TestUnmatchedAnswerBecomesADeadLetter(t *testing.T) {
 		t.Fatalf("the other citizen's cabinet: %+v %v", page, err)
 	}
 }
+
+// A request the provider's system rejects for good (its signature did not
+// hold there) is a dead letter at once; the portal shows it stuck with the
+// provider's code, and it is not an answer: the state stays relayed.
+func TestRejectedRequestIsStuckWithTheProvidersCode(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	id, _ := e.relayed(token, citizenIIN)
+	ctx := context.Background()
+	resp, err := e.bus.GetMessages(ctx, shep.NewGetMessages(labourSender, "job-seeker-registration", 10, 5*time.Second))
+	if err != nil || len(resp.Response.Messages) != 1 {
+		t.Fatalf("provider poll: %v", err)
+	}
+	rejection := shep.NewRejection(labourSender, resp.Response.Messages[0].MessageInfo, string(egov.CodeCertificateRevoked), "certificate revoked")
+	if _, err := e.bus.SendDeliveryNotification(ctx, rejection); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(16 * time.Minute)
+	if n, err := e.app.CheckStuck(ctx); err != nil || n != 1 {
+		t.Fatalf("stuck requests marked: %d %v", n, err)
+	}
+	var r requestView
+	e.call("GET", "/api/v1/requests/"+id, token, nil, &r)
+	if r.State != gateway.StateRelayed || !strings.HasPrefix(r.LastError, gateway.StuckPrefix) ||
+		!strings.Contains(r.LastError, "rejected") || !strings.Contains(r.LastError, string(egov.CodeCertificateRevoked)) {
+		t.Fatalf("rejected request shows %s %q", r.State, r.LastError)
+	}
+}

@@ -61,8 +61,11 @@ func (a *App) checkStuck(ctx context.Context) (int, error) {
 		}
 		reason := "delivery stopped"
 		for _, p := range st.Response.Properties {
-			if p.Key == "REASON" {
+			switch p.Key {
+			case "REASON":
 				reason += " (" + p.Value + ")"
+			case shep.PropRefusalCode:
+				reason += ", the provider's system gave " + p.Value
 			}
 		}
 		note := StuckPrefix + "the bus stopped delivering the request to the provider's system: " + reason +

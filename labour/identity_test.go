@@ -11,7 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"egov"
 	"egov/gateway"
+	"egov/labour"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -288,5 +290,45 @@ func TestLabourChecksForItself(t *testing.T) {
 	own := s.submit(c, "job-seeker-registration", form)
 	if r := s.await(c, own); r.State != gateway.StateCompleted || r.Outcome != "registered" {
 		t.Fatalf("the victim's own registration: %+v (ground %q)", r, groundOf(s.results(c), own))
+	}
+}
+
+// A request whose signature does not hold names nobody to answer: the
+// system rejects it with the code, and decides nothing.
+func TestUnverifiableRequestIsRejected(t *testing.T) {
+	s := newStack(t, 30*time.Second)
+	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"), Verifier: s.verifier,
+		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.NewString()
+	doc := s.document(id, "791028302728", "job-seeker-registration", `<Field name="education">higher</Field>`)
+	signed, err := s.key("citizen").Sign([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, data string
+		code       egov.Code
+	}{
+		{"unsigned", doc, egov.CodeSignatureMissing},
+		{"tampered", strings.Replace(string(signed), "<Surname>ТЕСТОВ</Surname>", "<Surname>ТЕСТОВА</Surname>", 1), egov.CodeSignatureInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m soap.AsyncMessage
+			m.MessageInfo = soap.AsyncMessageInfo{MessageID: uuid.NewString(), CorrelationID: uuid.NewString(), ServiceID: "job-seeker-registration",
+				MessageType: soap.TypeRequest, Sender: soap.SenderInfo{SenderID: "egov-portal"}}
+			m.MessageData.Data = tt.data
+			err := sys.Process(context.Background(), m)
+			var rej *labour.Rejection
+			if !errors.As(err, &rej) || rej.Code != tt.code {
+				t.Fatalf("got %v, want a rejection %s", err, tt.code)
+			}
+		})
+	}
+	if n, _ := s.r.Client.Exists(context.Background(), s.r.Prefix+"lm:{791028302728}:request:egov-portal:"+id).Result(); n != 0 {
+		t.Fatal("a decision was stored for an unverifiable request")
 	}
 }

@@ -53,6 +53,9 @@ const (
 	PropQueue = "QUEUE"
 	// PropDeliveryCount on a handed-out message: how many times it was leased.
 	PropDeliveryCount = "DELIVERY_COUNT"
+	// PropRefusalCode on getMessageStatus of a message its recipient
+	// rejected: the code the recipient gave.
+	PropRefusalCode = "REFUSAL_CODE"
 )
 
 // Config tunes the bus; zero values take the defaults.

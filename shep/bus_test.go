@@ -735,7 +735,8 @@ func TestRejectedMessageIsDeadLetteredAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := status(t, c, portal, id)
-		if st.Response.MessageState != soap.StateDeliveryStopped || prop(st.Response.Properties, "REASON") != "rejected" {
+		if st.Response.MessageState != soap.StateDeliveryStopped || prop(st.Response.Properties, "REASON") != "rejected" ||
+			prop(st.Response.Properties, shep.PropRefusalCode) != "answer-unmatched" {
 			t.Fatalf("after rejection: %+v", st.Response)
 		}
 		dead, err := shep.DeadLetters(context.Background(), f.redis.Client, f.redis.Prefix, labour.SenderID)

@@ -66,7 +66,7 @@ if not state then return 'unknown' end
 if state ~= 'DELIVERY_STOPPED' then return 'not-stopped' end
 local sid = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 redis.call('HSET', KEYS[1], 'state', 'ON_DELIVERY', 'deliveries', 0, 'sid', sid)
-redis.call('HDEL', KEYS[1], 'leasedAt', 'stoppedAt', 'reason', 'eol')
+redis.call('HDEL', KEYS[1], 'leasedAt', 'stoppedAt', 'reason', 'eol', 'refusalCode')
 return 'ok'
 `)
 

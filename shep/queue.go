@@ -133,7 +133,8 @@ return 'ok'
 // will never accept it (an answer that belongs to no request of its, a
 // document that cannot be verified): redelivering it would only spend the
 // deliveries and delay the operators. KEYS: message record, stream, dead
-// letters. ARGV: now (ms), reason. Returns ok, unknown, final or not-leased.
+// letters. ARGV: now (ms), reason, the recipient's code. Returns ok,
+// unknown, final or not-leased.
 var rejectScript = redis.NewScript(`
 local st = redis.call('HMGET', KEYS[1], 'state', 'sid', 'leasedAt')
 if not st[1] then return 'unknown' end
@@ -142,7 +143,7 @@ if not st[3] then return 'not-leased' end
 redis.call('XACK', KEYS[2], 'bus', st[2])
 redis.call('XDEL', KEYS[2], st[2])
 redis.call('XADD', KEYS[3], '*', 'id', redis.call('HGET', KEYS[1], 'id'), 'reason', 'rejected', 'at', ARGV[1])
-redis.call('HSET', KEYS[1], 'state', 'DELIVERY_STOPPED', 'stoppedAt', ARGV[1], 'reason', 'rejected', 'lastRefusal', ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'DELIVERY_STOPPED', 'stoppedAt', ARGV[1], 'reason', 'rejected', 'lastRefusal', ARGV[2], 'refusalCode', ARGV[3])
 return 'ok'
 `)
 
@@ -600,7 +601,11 @@ func (b *Bus) SendDeliveryNotification(ctx context.Context, req *soap.SendDelive
 				reason = e.ErrorCode + " " + e.ErrorMessage
 			}
 			if state == soap.StateDeliveryStopped {
-				res, err = rejectScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream, q.dead}, now, reason).Text()
+				code := ""
+				if e := n.DeliveryStatus.Error; e != nil {
+					code = e.ErrorCode
+				}
+				res, err = rejectScript.Run(ctx, b.rdb, []string{q.message(n.MessageID), q.stream, q.dead}, now, reason, code).Text()
 				if err == nil && res == "ok" {
 					b.cfg.Log.Warn("shep: message rejected by its recipient, dead-lettered", "message", n.MessageID, "recipient", q.recipient, "reason", reason)
 				}

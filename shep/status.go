@@ -21,7 +21,7 @@ func (b *Bus) GetMessageStatus(ctx context.Context, req *soap.GetMessageStatus) 
 	if r.MessageID == "" {
 		return nil, b.fault(op, soap.CodeFormat, "messageId is required")
 	}
-	fields := []string{"state", "sender", "recipient", "deliveries", "sentAt", "leasedAt", "confirmedAt", "refusedAt", "stoppedAt", "reason", "eol"}
+	fields := []string{"state", "sender", "recipient", "deliveries", "sentAt", "leasedAt", "confirmedAt", "refusedAt", "stoppedAt", "reason", "eol", "refusalCode"}
 	pipe := b.rdb.Pipeline()
 	var cmds []func() ([]any, error)
 	for recipient := range b.recipients() {
@@ -77,6 +77,11 @@ func (b *Bus) GetMessageStatus(ctx context.Context, req *soap.GetMessageStatus) 
 	}
 	if reason != "" {
 		resp.Response.Properties = append(resp.Response.Properties, soap.Property{Key: "REASON", Value: reason})
+	}
+	if code := rec["refusalCode"]; code != "" && state == soap.StateDeliveryStopped {
+		// Why the recipient rejected it, by code only: the sender shows it
+		// to its users, the recipient's words stay with the operators.
+		resp.Response.Properties = append(resp.Response.Properties, soap.Property{Key: PropRefusalCode, Value: code})
 	}
 	return resp, nil
 }
