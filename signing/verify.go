@@ -211,18 +211,11 @@ func (v *Verifier) buildChain(shape signatureShape, now time.Time) (*checkedChai
 	if v.Trust == nil {
 		return nil, egov.Errorf(egov.CodeCertificateUntrusted, "no trust store configured")
 	}
-	inter := v.Trust.Intermediates
-	if len(shape.extra) > 0 {
-		inter = inter.Clone()
-		for _, der := range shape.extra {
-			if c, err := x509.ParseCertificate(der); err == nil {
-				inter.AddCert(c)
-			}
-		}
-	}
+	// Intermediates come from the trust store only: KeyInfo holds the
+	// signer's certificate and nothing else (checkOutline).
 	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         v.Trust.Roots,
-		Intermediates: inter,
+		Intermediates: v.Trust.Intermediates,
 		CurrentTime:   now,
 		// NCA signing keys carry emailProtection, not serverAuth (the
 		// default); key usage is judged below.
