@@ -134,7 +134,7 @@ func checkShape(root *etree.Element) (signatureShape, error) {
 	}
 	shape.digestValue = strings.TrimSpace(dv.Text())
 
-	// checkOutline let at most one KeyInfo, X509Data and X509Certificate
+	// checkOutline has let at most one KeyInfo, X509Data and X509Certificate
 	// through; what is still missing here is a missing certificate.
 	keyInfo := firstChild(sig, dsig.KeyInfoTag)
 	if keyInfo == nil {
