@@ -251,15 +251,22 @@ func (b *Bus) authenticateOptional(op string, s *soap.SenderInfo) (*System, *soa
 }
 
 // checkSignature verifies the business data where routing asks for it and
-// maps refusals to SCE015–SCE017.
-func (b *Bus) checkSignature(ctx context.Context, op string, svc *Service, sender *System, data string) *soap.Fault {
+// maps refusals to SCE015–SCE017. A result (result true: a RESPONSE, whose
+// sender is the service's provider) must also carry the authority of the
+// provider's signer policy, if it has one: its BIN and one of its roles;
+// without it the result is refused with SCE016 naming bin-mismatch or
+// signer-not-authorised.
+func (b *Bus) checkSignature(ctx context.Context, op string, svc *Service, sender *System, data string, result bool) *soap.Fault {
 	if !svc.CheckSignature || sender.SkipSignatureCheck {
 		return nil
 	}
 	if b.cfg.Verifier == nil {
 		return b.internal(op, errors.New("signature check required but no verifier configured"))
 	}
-	_, err := b.cfg.Verifier.Verify(ctx, []byte(data))
+	res, err := b.cfg.Verifier.Verify(ctx, []byte(data))
+	if err == nil && result && sender.Signer != nil {
+		err = res.RequireAuthority(sender.Signer.BIN, sender.Signer.Roles)
+	}
 	if err == nil {
 		return nil
 	}

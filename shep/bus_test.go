@@ -83,6 +83,12 @@ type fixture struct {
 
 func newBus(t testing.TB, tune func(*shep.Config)) *fixture {
 	t.Helper()
+	return newBusOn(t, testRouting(t), tune)
+}
+
+// newBusOn is newBus on a routing table of the test's own.
+func newBusOn(t testing.TB, routing *shep.Routing, tune func(*shep.Config)) *fixture {
+	t.Helper()
 	r := redistest.New(t)
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
 	if err != nil {
@@ -102,7 +108,7 @@ func newBus(t testing.TB, tune func(*shep.Config)) *fixture {
 	if tune != nil {
 		tune(&cfg)
 	}
-	b, err := shep.New(r.Client, testRouting(t), cfg)
+	b, err := shep.New(r.Client, routing, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,12 +118,17 @@ func newBus(t testing.TB, tune func(*shep.Config)) *fixture {
 
 // clients runs a scenario against the bus in process and over HTTP.
 func clients(t *testing.T, tune func(*shep.Config), scenario func(t *testing.T, f *fixture, c shep.Client)) {
+	clientsOn(t, testRouting, tune, scenario)
+}
+
+// clientsOn is clients on buses whose routing table routing makes.
+func clientsOn(t *testing.T, routing func(testing.TB) *shep.Routing, tune func(*shep.Config), scenario func(t *testing.T, f *fixture, c shep.Client)) {
 	t.Run("in-process", func(t *testing.T) {
-		f := newBus(t, tune)
+		f := newBusOn(t, routing(t), tune)
 		scenario(t, f, f.bus)
 	})
 	t.Run("http", func(t *testing.T) {
-		f := newBus(t, tune)
+		f := newBusOn(t, routing(t), tune)
 		srv := httptest.NewServer(f.bus.Handler())
 		t.Cleanup(srv.Close)
 		scenario(t, f, &shep.HTTPClient{BaseURL: srv.URL})

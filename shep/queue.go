@@ -209,7 +209,7 @@ func (b *Bus) SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.Sen
 		return nil, f
 	}
 	if info.MessageType == soap.TypeRequest || info.MessageType == soap.TypeResponse {
-		if f := b.checkSignature(ctx, op, svc, sender, req.Request.MessageData.Data); f != nil {
+		if f := b.checkSignature(ctx, op, svc, sender, req.Request.MessageData.Data, info.MessageType == soap.TypeResponse); f != nil {
 			return nil, f
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"egov/internal/password"
+	"egov/signing"
 )
 
 // Routing is the bus's data file: which system receives each service, and
@@ -46,6 +47,37 @@ type System struct {
 	// SkipSignatureCheck switches the business-data signature check off
 	// for this sender, whatever the service says.
 	SkipSignatureCheck bool `json:"skipSignatureCheck,omitempty"`
+	// Signer, when set, says who may sign the system's results: a RESPONSE
+	// it sends on a service with CheckSignature must be signed for that
+	// organisation by a holder of one of the roles, or the bus refuses it
+	// (SCE016).
+	Signer *SignerPolicy `json:"signer,omitempty"`
+}
+
+// SignerPolicy is the authority a provider's results must be signed with.
+type SignerPolicy struct {
+	// BIN is the provider's: the signer's certificate must be an
+	// organisation certificate carrying it.
+	BIN string `json:"bin"`
+	// Roles the signer must hold one of (ceo, can-sign, can-sign-financial,
+	// hr, employee); empty means signing.SigningRoles(), the first head and
+	// a person with signing right.
+	Roles []signing.KeyUser `json:"roles,omitempty"`
+}
+
+// validate checks that the policy names a real BIN and known roles, so that
+// a typo fails at load rather than refusing every result.
+func (p *SignerPolicy) validate() error {
+	var errs []error
+	if _, err := signing.ParseBIN(p.BIN); err != nil {
+		errs = append(errs, fmt.Errorf("signer: %w", err))
+	}
+	for _, r := range p.Roles {
+		if !r.IsOrganizationRole() {
+			errs = append(errs, fmt.Errorf("signer: unknown role %q (ceo, can-sign, can-sign-financial, hr, employee)", r))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // LoadRouting reads and checks a routing file.
@@ -87,6 +119,15 @@ func (r *Routing) Validate() error {
 		for _, svc := range sys.Send {
 			if r.Services[svc] == nil {
 				errs = append(errs, fmt.Errorf("system %s: sends to unknown service %s", id, svc))
+			}
+		}
+		if sys.Signer != nil {
+			if err := sys.Signer.validate(); err != nil {
+				errs = append(errs, fmt.Errorf("system %s: %w", id, err))
+			}
+			if sys.SkipSignatureCheck {
+				// The policy would never be applied: no signature is checked.
+				errs = append(errs, fmt.Errorf("system %s: a signer policy needs the signature check, not skipSignatureCheck", id))
 			}
 		}
 	}

@@ -30,7 +30,8 @@ func (b *Bus) SendSync(ctx context.Context, req *soap.SyncSendMessage) (*soap.Sy
 	if h == nil {
 		return nil, b.fault(op, soap.CodeUnknownService, "service %q is not available now", info.ServiceID)
 	}
-	if f := b.checkSignature(ctx, op, svc, sender, req.Request.RequestData.Data); f != nil {
+	// A sync request is never a result: signer policies apply to results.
+	if f := b.checkSignature(ctx, op, svc, sender, req.Request.RequestData.Data, false); f != nil {
 		return nil, f
 	}
 	rec := evidenceRecord{Direction: "sync-in", Operation: op, MessageID: info.MessageID, CorrelationID: info.CorrelationID,

@@ -19,6 +19,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"egov"
 	"egov/signing"
 	"egov/signing/pki"
 )
@@ -124,7 +125,7 @@ func TestGenerateFixtures(t *testing.T) {
 	m, _ := json.MarshalIndent(manifest, "", "  ")
 	writeFile(t, filepath.Join(fixturesPKI, "manifest.json"), append(m, '\n'))
 
-	generateCorpus(t, issued, gost)
+	generateCorpus(t, issued, gost, ca.CA)
 }
 
 func writeFile(t *testing.T, path string, data []byte) {
@@ -166,7 +167,7 @@ type corpusCase struct {
 	file, code, iin, note string
 }
 
-func generateCorpus(t *testing.T, keys map[string]*pki.Issued, gost *x509.Certificate) {
+func generateCorpus(t *testing.T, keys map[string]*pki.Issued, gost, ca *x509.Certificate) {
 	t.Helper()
 	var cases []corpusCase
 	add := func(file string, doc []byte, code, iin, note string) {
@@ -250,6 +251,9 @@ func generateCorpus(t *testing.T, keys map[string]*pki.Issued, gost *x509.Certif
 	add("invalid-utf8.xml", bytes.Replace(valid, []byte("higher"), []byte("hi\xffgher"), 1), "xml-malformed", "-", "invalid UTF-8")
 	add("duplicate-attribute.xml", bytes.Replace(valid, []byte(`kind="identity-document"`), []byte(`kind="identity-document" kind="other"`), 1), "xml-malformed", "-", "duplicate attribute (etree would keep the last)")
 	add("two-roots.xml", append(append([]byte{}, valid...), []byte("<ServiceRequest/>\n")...), "xml-malformed", "-", "a second root element after the signed one")
+	for _, c := range shapeCorpus(t, valid, keys["citizen"].Certificate, ca) {
+		add(c.file, c.doc, string(egov.CodeSignatureShape), "-", c.note)
+	}
 
 	var b strings.Builder
 	b.WriteString("# file\texpected code (- = valid)\tIIN the check requires (- = none)\twhat it is\n")

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,6 +22,28 @@ const (
 	KeyUserHR               KeyUser = "hr"
 	KeyUserEmployee         KeyUser = "employee"
 )
+
+// signingRoles are the organisation roles that may sign for it unless a
+// policy says otherwise.
+var signingRoles = []KeyUser{KeyUserCEO, KeyUserCanSign}
+
+// SigningRoles returns the roles entitled by default to sign for an
+// organisation: its first head (KeyUserCEO, 1.2.398.3.3.4.1.2.1) and a
+// person with signing right (KeyUserCanSign, 1.2.398.3.3.4.1.2.2). The
+// slice is the caller's own.
+func SigningRoles() []KeyUser { return slices.Clone(signingRoles) }
+
+// IsOrganizationRole reports whether u is a role of a person acting for an
+// organisation (ceo, can-sign, can-sign-financial, hr, employee): what the
+// holder may do for it. individual and organization are not roles; they say
+// whom the certificate was issued to.
+func (u KeyUser) IsOrganizationRole() bool {
+	switch u {
+	case KeyUserCEO, KeyUserCanSign, KeyUserCanSignFinancial, KeyUserHR, KeyUserEmployee:
+		return true
+	}
+	return false
+}
 
 // OIDs of the NCA key users, of the certificate subject attributes Go does
 // not name, and of the NCA certificate policies.

@@ -2,6 +2,7 @@ package signing
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -43,19 +44,20 @@ func isGOSTAlgorithm(uri string) bool {
 // signatureShape is what the structural check learnt about the one
 // signature of a document.
 type signatureShape struct {
-	leaf         []byte   // DER of the first X509Certificate in KeyInfo
-	extra        [][]byte // further certificates in KeyInfo, candidates for the chain
-	method       string   // SignatureMethod
+	leaf         []byte // DER of the one X509Certificate in KeyInfo
+	method       string // SignatureMethod
 	digestMethod string
 	digestValue  string
 }
 
 // checkShape enforces the shape of an acceptable signature before any
 // cryptography runs: exactly one ds:Signature in the whole document, a
-// direct child of the root; exactly one SignedInfo, SignatureValue and
-// Reference; the Reference covers the whole document (URI=""); transforms
-// are the enveloped transform and at most one canonicalization; every
-// algorithm is on the allow-list; KeyInfo carries the signer's certificate.
+// direct child of the root; inside it nothing but SignedInfo,
+// SignatureValue and KeyInfo, KeyInfo holding one X509Data holding one
+// X509Certificate (see checkOutline); exactly one Reference, covering the
+// whole document (URI=""); transforms are the enveloped transform and at
+// most one canonicalization; every algorithm is on the allow-list; KeyInfo
+// carries the signer's certificate.
 func checkShape(root *etree.Element) (signatureShape, error) {
 	var sigs []*etree.Element
 	walk(root, func(el *etree.Element) {
@@ -72,6 +74,9 @@ func checkShape(root *etree.Element) (signatureShape, error) {
 		return signatureShape{}, egov.Errorf(egov.CodeSignatureMisplaced, "ds:Signature is not a direct child of the root")
 	}
 	sig := sigs[0]
+	if err := checkOutline(sig); err != nil {
+		return signatureShape{}, err
+	}
 
 	signedInfo, err := onlyChild(sig, dsig.SignedInfoTag, egov.CodeSignatureInvalid)
 	if err != nil {
@@ -129,29 +134,114 @@ func checkShape(root *etree.Element) (signatureShape, error) {
 	}
 	shape.digestValue = strings.TrimSpace(dv.Text())
 
-	keyInfos := dsigChildren(sig, dsig.KeyInfoTag)
-	if len(keyInfos) != 1 {
-		return shape, egov.Errorf(egov.CodeCertificateMalformed, "signature must carry exactly one KeyInfo")
+	// checkOutline has let at most one KeyInfo, X509Data and X509Certificate
+	// through; what is still missing here is a missing certificate.
+	keyInfo := firstChild(sig, dsig.KeyInfoTag)
+	if keyInfo == nil {
+		return shape, egov.Errorf(egov.CodeCertificateMalformed, "signature carries no KeyInfo")
 	}
-	var certs []*etree.Element
-	for _, x509Data := range dsigChildren(keyInfos[0], dsig.X509DataTag) {
-		certs = append(certs, dsigChildren(x509Data, dsig.X509CertificateTag)...)
-	}
-	if len(certs) == 0 {
+	cert := firstChild(firstChild(keyInfo, dsig.X509DataTag), dsig.X509CertificateTag)
+	if cert == nil {
 		return shape, egov.Errorf(egov.CodeCertificateMalformed, "KeyInfo carries no X509Certificate")
 	}
-	for i, c := range certs {
-		der, err := base64.StdEncoding.DecodeString(stripSpace(c.Text()))
-		if err != nil || len(der) == 0 {
-			return shape, egov.Errorf(egov.CodeCertificateMalformed, "X509Certificate is not base64")
-		}
-		if i == 0 {
-			shape.leaf = der
-		} else {
-			shape.extra = append(shape.extra, der)
+	der, err := base64.StdEncoding.DecodeString(stripSpace(cert.Text()))
+	if err != nil || len(der) == 0 {
+		return shape, egov.Errorf(egov.CodeCertificateMalformed, "X509Certificate is not base64")
+	}
+	shape.leaf = der
+	return shape, nil
+}
+
+// The children ds:Signature, KeyInfo and X509Data may have, in the one
+// order accepted. Everything the verifier does not read must not be there:
+// content outside SignedInfo is covered by no digest, so a ds:Object, a
+// foreign element or a second request inside the signature would travel
+// with the document as if it were signed, for a later reader to find.
+var (
+	signatureOutline = []string{dsig.SignedInfoTag, dsig.SignatureValueTag, dsig.KeyInfoTag}
+	keyInfoOutline   = []string{dsig.X509DataTag}
+	x509DataOutline  = []string{dsig.X509CertificateTag}
+)
+
+// checkOutline refuses with signature-shape-invalid anything inside the
+// signature beyond SignedInfo, SignatureValue and KeyInfo (each at most
+// once, in that order, whitespace only between them), KeyInfo beyond one
+// X509Data, X509Data beyond one X509Certificate, and X509Certificate with
+// anything but text. It visits each child of those four elements once.
+//
+// A part that is missing is not its concern: the check that needs the part
+// refuses with the code it always had (no SignedInfo or SignatureValue is
+// signature-invalid, no KeyInfo or certificate certificate-malformed). What
+// is there and should not be is judged first, so a signature with a
+// ds:Object and no certificate is refused for its shape.
+func checkOutline(sig *etree.Element) error {
+	if err := checkChildren(sig, signatureOutline); err != nil {
+		return err
+	}
+	keyInfo := firstChild(sig, dsig.KeyInfoTag)
+	if keyInfo == nil {
+		return nil
+	}
+	if err := checkChildren(keyInfo, keyInfoOutline); err != nil {
+		return err
+	}
+	x509Data := firstChild(keyInfo, dsig.X509DataTag)
+	if x509Data == nil {
+		return nil
+	}
+	if err := checkChildren(x509Data, x509DataOutline); err != nil {
+		return err
+	}
+	if cert := firstChild(x509Data, dsig.X509CertificateTag); cert != nil && len(cert.ChildElements()) > 0 {
+		return egov.Errorf(egov.CodeSignatureShape, "X509Certificate holds elements, only base64 text is allowed")
+	}
+	return nil
+}
+
+// checkChildren accepts as children of parent only XMLDSig elements named
+// in outline, each at most once and in outline's order, with nothing but
+// whitespace between them.
+func checkChildren(parent *etree.Element, outline []string) error {
+	next := 0 // index in outline of the first part still allowed
+	for _, tok := range parent.Child {
+		switch t := tok.(type) {
+		case *etree.CharData:
+			if !t.IsWhitespace() {
+				return egov.Errorf(egov.CodeSignatureShape, "text inside %s", parent.Tag)
+			}
+		case *etree.Element:
+			if t.NamespaceURI() != dsig.Namespace {
+				return egov.Errorf(egov.CodeSignatureShape, "foreign element %s inside %s", t.FullTag(), parent.Tag)
+			}
+			at := slices.Index(outline, t.Tag)
+			switch {
+			case at < 0:
+				return egov.Errorf(egov.CodeSignatureShape, "%s is not allowed inside %s", t.Tag, parent.Tag)
+			case at < next:
+				return egov.Errorf(egov.CodeSignatureShape, "%s repeated or out of order inside %s", t.Tag, parent.Tag)
+			}
+			next = at + 1
+		default:
+			// Comments and processing instructions were refused when the
+			// document was screened; anything else is not a signature part.
+			return egov.Errorf(egov.CodeSignatureShape, "unexpected content inside %s", parent.Tag)
 		}
 	}
-	return shape, nil
+	return nil
+}
+
+// firstChild returns parent's first XMLDSig child named tag, or nil (also
+// for a nil parent).
+func firstChild(parent *etree.Element, tag string) *etree.Element {
+	if parent == nil {
+		return nil
+	}
+	for _, c := range parent.ChildElements() {
+		if c.Tag == tag && c.NamespaceURI() == dsig.Namespace {
+			return c
+		}
+	}
+	return nil
 }
 
 func checkTransforms(ref *etree.Element) error {

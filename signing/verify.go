@@ -85,6 +85,35 @@ func (r *Result) RequireBIN(bin string) error {
 	return nil
 }
 
+// RequireAuthority refuses unless the signer acts for the organisation bin
+// with the right to sign for it. The certificate must be an organisation
+// certificate (key user organization) carrying exactly this BIN, else
+// bin-mismatch; its holder must have one of roles, else
+// signer-not-authorised. Empty roles means SigningRoles(). Only
+// organisation roles (KeyUser.IsOrganizationRole) grant anything: individual
+// or organization in roles admit no one.
+func (r *Result) RequireAuthority(bin string, roles []KeyUser) error {
+	if bin == "" {
+		// An empty BIN would match a certificate that carries none.
+		return egov.Errorf(egov.CodeBINMismatch, "no BIN to require")
+	}
+	if !r.Signer.HasKeyUser(KeyUserOrganization) {
+		return egov.Errorf(egov.CodeBINMismatch, "not an organisation certificate (key users %v), expected BIN %s", r.Signer.KeyUsers, MaskIIN(bin))
+	}
+	if err := r.RequireBIN(bin); err != nil {
+		return err
+	}
+	if len(roles) == 0 {
+		roles = signingRoles
+	}
+	for _, role := range roles {
+		if role.IsOrganizationRole() && r.Signer.HasKeyUser(role) {
+			return nil
+		}
+	}
+	return egov.Errorf(egov.CodeSignerNotAuthorised, "holder's key users %v include none of %v", r.Signer.KeyUsers, roles)
+}
+
 // Verify runs the whole check on a document exactly as received (never
 // re-indented or normalised: that breaks signatures) and returns the
 // verified element, or an *egov.Error with the refusal code. The order is
@@ -211,18 +240,11 @@ func (v *Verifier) buildChain(shape signatureShape, now time.Time) (*checkedChai
 	if v.Trust == nil {
 		return nil, egov.Errorf(egov.CodeCertificateUntrusted, "no trust store configured")
 	}
-	inter := v.Trust.Intermediates
-	if len(shape.extra) > 0 {
-		inter = inter.Clone()
-		for _, der := range shape.extra {
-			if c, err := x509.ParseCertificate(der); err == nil {
-				inter.AddCert(c)
-			}
-		}
-	}
+	// Intermediates come from the trust store only: KeyInfo holds the
+	// signer's certificate and nothing else (checkOutline).
 	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         v.Trust.Roots,
-		Intermediates: inter,
+		Intermediates: v.Trust.Intermediates,
 		CurrentTime:   now,
 		// NCA signing keys carry emailProtection, not serverAuth (the
 		// default); key usage is judged below.
