@@ -35,7 +35,7 @@ type Config struct {
 	ProviderBINs map[string]string
 	// ProviderRoles lists, per recipient system, the roles of its
 	// organisation whose holders may sign its results (default: the first
-	// head and a person with signing right, signing.SigningRoles). A
+	// head and a person with signing right, signing.SigningRoles()). A
 	// result signed by anyone else of that BIN, an employee say, is
 	// refused as signer-not-authorised.
 	ProviderRoles map[string][]signing.KeyUser

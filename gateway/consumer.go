@@ -15,7 +15,6 @@ import (
 	"egov"
 	"egov/shep"
 	"egov/shep/soap"
-	"egov/signing"
 )
 
 // ResultNamespace is the namespace of the provider's signed result document.
@@ -253,7 +252,8 @@ func readNotice(data string, ref RequestRef) error {
 }
 
 // readResult verifies the provider's signed result: a valid signature by an
-// organisation certificate carrying the provider's BIN, about this request.
+// organisation certificate of the provider's BIN whose holder may sign for
+// it, about this request of this citizen.
 func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, ref RequestRef, recipient string, svc *Service, now time.Time) (string, CabinetMessage, error) {
 	id := ref.ID
 	res, err := a.cfg.ResultVerifier.Verify(ctx, []byte(m.MessageData.Data))
@@ -264,11 +264,9 @@ func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, ref RequestRe
 	if !ok {
 		return "", CabinetMessage{}, unmatched("no provider %s known to the portal", recipient)
 	}
-	roles := a.cfg.ProviderRoles[recipient]
-	if len(roles) == 0 {
-		roles = signingRolesTMP
-	}
-	if err := requireAuthorityTMP(res, bin, roles); err != nil {
+	// The provider's BIN and a role entitled to sign for it (nil: the
+	// first head or a person with signing right).
+	if err := res.RequireAuthority(bin, a.cfg.ProviderRoles[recipient]); err != nil {
 		return "", CabinetMessage{}, err
 	}
 	el := res.Element
@@ -336,20 +334,3 @@ func accessMessage(id, system string, at time.Time, svc *Service) CabinetMessage
 		Data: map[string]string{"system": system}}
 }
 
-// TEMPORARY until the signing branch lands (signing.Result.RequireAuthority).
-var signingRolesTMP = []signing.KeyUser{signing.KeyUserCEO, signing.KeyUserCanSign}
-
-func requireAuthorityTMP(res *signing.Result, bin string, roles []signing.KeyUser) error {
-	if err := res.RequireBIN(bin); err != nil {
-		return err
-	}
-	if !res.Signer.HasKeyUser(signing.KeyUserOrganization) {
-		return egov.Errorf(egov.CodeSignerNotAuthorised, "not an organisation certificate")
-	}
-	for _, r := range roles {
-		if res.Signer.HasKeyUser(r) {
-			return nil
-		}
-	}
-	return egov.Errorf(egov.CodeSignerNotAuthorised, "no signing role")
-}

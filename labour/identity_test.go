@@ -196,7 +196,7 @@ func TestAnEndedRequestStaysEnded(t *testing.T) {
 	}
 	err = s.sendAnswer(corr, soap.TypeResponse, string(signed))
 	var f *soap.Fault
-	if err == nil || !errors.As(err, &f) || !strings.Contains(f.Info.ErrorMessage, "signer-not-authorised") {
+	if err == nil || !errors.As(err, &f) || f.Info.ErrorCode != soap.CodeDataSignatureBad || !strings.Contains(f.Info.ErrorData, "signer-not-authorised") {
 		t.Fatalf("the bus took a result signed by an employee: %v", err)
 	}
 	if r := s.waitHistory(daniyar, id, 7); r.State != gateway.StateRefused || len(s.results(daniyar)) != 1 {
