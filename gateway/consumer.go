@@ -172,33 +172,22 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	// The bus confirmed the request to the provider before it could answer.
 	if state == StateRelayed {
 		delivered := a.deliveredAt(ctx, rec.BusMessageID, now)
-		steps = append(steps, step{To: StateDelivered, Entry: historyJSON(StateDelivered, delivered, ""),
-			Message: messageStep(accessMessage(ref.ID, info.Sender.SenderID, delivered, svc), "")})
+		steps = append(steps, deliveredStep(delivered, accessMessage(ref.ID, info.Sender.SenderID, delivered, svc)))
 	}
 	switch info.MessageType {
 	case soap.TypeNotification:
 		if err := readNotice(m.MessageData.Data, ref); err != nil {
 			return err
 		}
-		steps = append(steps, step{To: StateInProgress,
-			Entry:     historyJSON(StateInProgress, now, "accepted for processing by the provider"),
-			Otherwise: historyJSON(eventIgnored, now, "notice of the provider (accepted for processing) after the request moved on"),
-			Message:   messageStep(statusMessage(ref.ID, info.MessageID, now, svc), "")})
+		steps = append(steps, inProgressStep(now, statusMessage(ref.ID, info.MessageID, now, svc)))
 	case soap.TypeUpdate:
-		steps = append(steps, step{Otherwise: historyJSON(eventUpdate, now, "update from the provider")})
+		steps = append(steps, updateStep(now))
 	case soap.TypeResponse:
 		outcome, msg, err := a.readResult(ctx, m, ref, recipient, svc, now)
 		if err != nil {
 			return err
 		}
-		to := StateCompleted
-		if outcome == "refused" {
-			to = StateRefused
-		}
-		steps = append(steps, step{To: to, Entry: historyJSON(to, now, outcome),
-			Otherwise: historyJSON(eventIgnored, now, "another result of the provider ("+outcome+") after the request ended: not filed"),
-			Set:       map[string]string{"outcome": outcome, "result": m.MessageData.Data, "lastError": ""},
-			Message:   messageStep(msg, m.MessageData.Data)})
+		steps = append(steps, resultStep(outcome, m.MessageData.Data, now, msg))
 	default:
 		return unmatched("message type %s not expected on the portal's queue", info.MessageType)
 	}
@@ -333,4 +322,3 @@ func accessMessage(id, system string, at time.Time, svc *Service) CabinetMessage
 		},
 		Data: map[string]string{"system": system}}
 }
-

@@ -5,12 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"egov"
 	"egov/signing"
 )
 
@@ -207,6 +210,57 @@ func (a *App) create(ctx context.Context, ref RequestRef, r *Request, seq int64,
 	}, keys.record)
 }
 
+// RequestOf returns one of the citizen's requests with its history;
+// another citizen's request is not found.
+func (a *App) RequestOf(ctx context.Context, iin, id string) (*Request, error) {
+	keys := a.requestKeys(RequestRef{IIN: iin, ID: id})
+	pipe := a.rdb.Pipeline()
+	h := pipe.HGetAll(ctx, keys.record)
+	hist := pipe.LRange(ctx, keys.history, 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	v := h.Val()
+	if v["id"] == "" {
+		return nil, egov.Errorf(egov.CodeNotFound, "request")
+	}
+	r := &Request{ID: v["id"], Service: v["service"], Region: v["region"], State: State(v["state"]),
+		AcceptedAt: msToTime(v["acceptedAt"]), DueAt: msToTime(v["dueAt"]), LastError: v["lastError"], Outcome: v["outcome"]}
+	_ = json.Unmarshal([]byte(v["attachments"]), &r.Attachments)
+	if v["evidence"] != "" {
+		r.Evidence = &signing.Evidence{}
+		_ = json.Unmarshal([]byte(v["evidence"]), r.Evidence)
+	}
+	for _, e := range hist.Val() {
+		var he HistoryEntry
+		if json.Unmarshal([]byte(e), &he) == nil {
+			r.History = append(r.History, he)
+		}
+	}
+	return r, nil
+}
+
+// Requests lists the citizen's requests, newest first.
+func (a *App) Requests(ctx context.Context, iin string, limit int) ([]*Request, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 50
+	}
+	ids, err := a.rdb.ZRevRange(ctx, a.requestIndexKey(iin), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Request, 0, len(ids))
+	for _, id := range ids {
+		r, err := a.RequestOf(ctx, iin, id)
+		if err != nil {
+			return nil, err
+		}
+		r.History, r.Evidence = nil, nil
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // step is one transition a change asks for. It is applied if the table
 // allows it from the state the record is in at that moment; otherwise
 // only Otherwise is written to the history.
@@ -374,4 +428,66 @@ func historyJSON[T ~string](what T, at time.Time, note string) string {
 func messageStep(m CabinetMessage, document string) *stepMessage {
 	body, _ := json.Marshal(m)
 	return &stepMessage{ID: m.ID, Body: string(body), Document: document}
+}
+
+// The events of a request's life, as steps of the table. The workflow
+// (relay, consumer, stuck check) names the event; the fields it writes
+// are known here only.
+
+// relayedStep: the bus accepted the request as message busID of
+// correlation corr.
+func relayedStep(busID, corr string, at time.Time) step {
+	return step{To: StateRelayed, Entry: historyJSON(StateRelayed, at, ""),
+		Set: map[string]string{"busMessageId": busID, "correlationId": corr, "lastError": ""}}
+}
+
+// deliveredStep: the provider's system received the request (at, by the
+// bus's record), and the citizen is told who received the data.
+func deliveredStep(at time.Time, access CabinetMessage) step {
+	return step{To: StateDelivered, Entry: historyJSON(StateDelivered, at, ""), Message: messageStep(access, "")}
+}
+
+// inProgressStep: the provider accepted the request for processing.
+func inProgressStep(at time.Time, status CabinetMessage) step {
+	return step{To: StateInProgress, Entry: historyJSON(StateInProgress, at, "accepted for processing by the provider"),
+		Otherwise: historyJSON(eventIgnored, at, "notice of the provider (accepted for processing) after the request moved on"),
+		Message:   messageStep(status, "")}
+}
+
+// updateStep: the provider said something that moves nothing.
+func updateStep(at time.Time) step {
+	return step{Otherwise: historyJSON(eventUpdate, at, "update from the provider")}
+}
+
+// resultStep: the provider's signed result, filed with its document; the
+// request ends completed, or refused when the outcome is a refusal.
+func resultStep(outcome, document string, at time.Time, result CabinetMessage) step {
+	to := StateCompleted
+	if outcome == "refused" {
+		to = StateRefused
+	}
+	return step{To: to, Entry: historyJSON(to, at, outcome),
+		Otherwise: historyJSON(eventIgnored, at, "another result of the provider ("+outcome+") after the request ended: not filed"),
+		Set:       map[string]string{"outcome": outcome, "result": document, "lastError": ""},
+		Message:   messageStep(result, document)}
+}
+
+// noteRelayFailure records a failed relay while the request still waits
+// for it: the attempts so far, when to try again, why.
+func (a *App) noteRelayFailure(ctx context.Context, ref RequestRef, attempts int, next time.Time, reason string) error {
+	_, err := a.annotate(ctx, ref, []State{StateWaitingForRelay}, "relayAttempts", strconv.Itoa(attempts),
+		"nextRelayAt", strconv.FormatInt(next.UnixMilli(), 10), "lastError", reason)
+	return err
+}
+
+// markStuck says why an open request cannot go on; it reports false when
+// the request has ended meanwhile.
+func (a *App) markStuck(ctx context.Context, ref RequestRef, note string) (bool, error) {
+	return a.annotate(ctx, ref, openStates, "lastError", note)
+}
+
+// clearStuck takes the mark away once the request moves again.
+func (a *App) clearStuck(ctx context.Context, ref RequestRef) error {
+	_, err := a.annotate(ctx, ref, openStates, "lastError", "")
+	return err
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -149,8 +148,7 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 		if err != nil {
 			return err
 		}
-		if _, err := a.transition(ctx, ref, "", step{To: StateRelayed, Entry: historyJSON(StateRelayed, now, ""),
-			Set: map[string]string{"busMessageId": resp.Response.MessageID, "correlationId": resp.Response.CorrelationID, "lastError": ""}}); err != nil {
+		if _, err := a.transition(ctx, ref, "", relayedStep(resp.Response.MessageID, resp.Response.CorrelationID, now)); err != nil {
 			return err
 		}
 		return a.rdb.SRem(ctx, a.outboxKey(ref.IIN), ref.encode()).Err()
@@ -162,9 +160,7 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 	attempts := rec.RelayAttempts + 1
 	backoff := a.cfg.RelayBackoff << min(attempts-1, 6)
 	backoff = min(backoff, time.Minute)
-	_, _ = a.annotate(ctx, ref, []State{StateWaitingForRelay}, "relayAttempts", strconv.Itoa(attempts),
-		"nextRelayAt", strconv.FormatInt(time.Now().Add(backoff).UnixMilli(), 10),
-		"lastError", "the bus did not accept the request yet: "+errorText(err))
+	_ = a.noteRelayFailure(ctx, ref, attempts, time.Now().Add(backoff), "the bus did not accept the request yet: "+errorText(err))
 	a.log.Warn("relay failed, will retry", "request", ref.String(), "attempt", attempts, "retry_in", backoff, "err", err)
 	return false
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
 
@@ -195,57 +193,6 @@ func acceptedMessage(r *Request, svc *Service) CabinetMessage {
 		},
 		Data: map[string]string{"dueAt": r.DueAt.Format(time.RFC3339), "service": svc.Code},
 	}
-}
-
-// RequestOf returns one of the citizen's requests with its history;
-// another citizen's request is not found.
-func (a *App) RequestOf(ctx context.Context, iin, id string) (*Request, error) {
-	keys := a.requestKeys(RequestRef{IIN: iin, ID: id})
-	pipe := a.rdb.Pipeline()
-	h := pipe.HGetAll(ctx, keys.record)
-	hist := pipe.LRange(ctx, keys.history, 0, -1)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
-	v := h.Val()
-	if v["id"] == "" {
-		return nil, egov.Errorf(egov.CodeNotFound, "request")
-	}
-	r := &Request{ID: v["id"], Service: v["service"], Region: v["region"], State: State(v["state"]),
-		AcceptedAt: msToTime(v["acceptedAt"]), DueAt: msToTime(v["dueAt"]), LastError: v["lastError"], Outcome: v["outcome"]}
-	_ = json.Unmarshal([]byte(v["attachments"]), &r.Attachments)
-	if v["evidence"] != "" {
-		r.Evidence = &signing.Evidence{}
-		_ = json.Unmarshal([]byte(v["evidence"]), r.Evidence)
-	}
-	for _, e := range hist.Val() {
-		var he HistoryEntry
-		if json.Unmarshal([]byte(e), &he) == nil {
-			r.History = append(r.History, he)
-		}
-	}
-	return r, nil
-}
-
-// Requests lists the citizen's requests, newest first.
-func (a *App) Requests(ctx context.Context, iin string, limit int) ([]*Request, error) {
-	if limit <= 0 || limit > 100 {
-		limit = 50
-	}
-	ids, err := a.rdb.ZRevRange(ctx, a.requestIndexKey(iin), 0, int64(limit-1)).Result()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Request, 0, len(ids))
-	for _, id := range ids {
-		r, err := a.RequestOf(ctx, iin, id)
-		if err != nil {
-			return nil, err
-		}
-		r.History, r.Evidence = nil, nil
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 func msToTime(s string) time.Time {

@@ -55,7 +55,7 @@ func (a *App) checkStuck(ctx context.Context) (int, error) {
 		a.rdb.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: member})
 		if st.Response.MessageState != soap.StateDeliveryStopped {
 			if strings.HasPrefix(lastError, StuckPrefix) {
-				_, _ = a.annotate(ctx, ref, openStates, "lastError", "") // redelivered by an operator
+				_ = a.clearStuck(ctx, ref) // redelivered by an operator
 			}
 			continue
 		}
@@ -73,7 +73,7 @@ func (a *App) checkStuck(ctx context.Context) (int, error) {
 		if lastError == note {
 			continue
 		}
-		changed, err := a.annotate(ctx, ref, openStates, "lastError", note)
+		changed, err := a.markStuck(ctx, ref, note)
 		if err != nil {
 			return marked, err
 		}
