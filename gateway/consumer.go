@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov"
+	"egov/document"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -228,38 +229,26 @@ func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, id, recipient
 	if !res.Signer.HasKeyUser(signing.KeyUserOrganization) {
 		return "", CabinetMessage{}, errors.New("result not signed with an organisation certificate")
 	}
-	el := res.Element
-	if el.Tag != "ServiceResult" || el.NamespaceURI() != ResultNamespace {
-		return "", CabinetMessage{}, fmt.Errorf("result is not {%s}ServiceResult", ResultNamespace)
+	result, err := document.ReadResult(res.Element)
+	if err != nil {
+		return "", CabinetMessage{}, err
 	}
-	text := func(path string) string {
-		if e := el.FindElement(path); e != nil {
-			return strings.TrimSpace(e.Text())
-		}
-		return ""
-	}
-	if text("./RequestId") != id {
+	if result.RequestID != id {
 		return "", CabinetMessage{}, errors.New("result names another request")
 	}
-	outcome := text("./Outcome")
-	if outcome == "" {
-		return "", CabinetMessage{}, errors.New("result without an outcome")
-	}
+	outcome := string(result.Outcome)
 	msg := CabinetMessage{ID: "answer-" + m.MessageInfo.MessageID, Kind: "result", RequestID: id, At: now, HasDocument: true,
 		Data: map[string]string{"outcome": outcome, "signer": res.Signer.CommonName, "certificate": res.Evidence.CertificateSerial}}
-	for _, name := range []string{"Number", "Date", "Kind"} {
-		if v := text("./" + name); v != "" {
-			msg.Data[strings.ToLower(name)] = v
+	for name, v := range map[string]string{"number": result.Number, "date": result.Date, "kind": result.Kind} {
+		if v != "" {
+			msg.Data[name] = v
 		}
 	}
-	if outcome == "refused" {
+	if result.Outcome == document.OutcomeRefused {
 		msg.Kind = "refusal"
-		ground := el.FindElement("./RefusalGround")
-		ru, kk, en := "", "", ""
-		if ground != nil {
-			msg.Data["ground"] = ground.SelectAttrValue("code", "")
-			ru, kk, en = text("./RefusalGround/Ru"), text("./RefusalGround/Kk"), text("./RefusalGround/En")
-		}
+		// The reader guarantees a refusal its ground.
+		msg.Data["ground"] = result.Ground.Code
+		ru, kk, en := result.Ground.Text.RU, result.Ground.Text.KK, result.Ground.Text.EN
 		msg.Title = Names{RU: "Отказ в оказании услуги: " + svc.Names.RU, KK: "Қызмет көрсетуден бас тарту: " + svc.Names.KK, EN: "Refusal: " + svc.Names.EN}
 		msg.Text = Names{RU: "Мотивированный отказ: " + ru, KK: "Дәлелді бас тарту: " + kk, EN: "Reasoned refusal: " + en}
 	} else {

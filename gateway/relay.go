@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/document"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -118,7 +119,7 @@ func (a *App) relayOne(ctx context.Context, iin, id string) bool {
 		return false
 	}
 	service, doc := str(v[1]), str(v[2])
-	var headers []AttachmentHeader
+	var headers []document.AttachmentHeader
 	_ = jsonUnmarshal(str(v[3]), &headers)
 	props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: id}}
 	err = func() error {

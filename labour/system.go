@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"egov/document"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/shep/soap"
@@ -173,7 +174,7 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 	if err != nil {
 		return err
 	}
-	app, err := ReadApplication(root)
+	app, err := document.ReadRequest(root)
 	if err != nil {
 		return err
 	}
@@ -181,13 +182,13 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 	if err != nil {
 		return err
 	}
-	notice := fmt.Sprintf(`<ProviderNotice xmlns="%s"><RequestId>%s</RequestId><Status>accepted-for-processing</Status></ProviderNotice>`, ResultNamespace, app.RequestID)
+	notice := string((&document.Notice{RequestID: app.RequestID, Status: document.StatusAcceptedForProcessing, Applicant: app.Applicant.IIN}).Document())
 	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, info.ServiceID, soap.TypeNotification, info.CorrelationID, notice,
 		soap.Property{Key: shep.PropIdempotencyKey, Value: "notice-" + app.RequestID})); err != nil {
 		return fmt.Errorf("notification: %w", err)
 	}
 	if s.cfg.Pace == "regulation" && s.cfg.StepDurations != nil {
-		d := time.Duration(float64(s.cfg.StepDurations(app.Service, app.Region)) * s.cfg.PaceFactor)
+		d := time.Duration(float64(s.cfg.StepDurations(app.ServiceCode, app.Region)) * s.cfg.PaceFactor)
 		sleep(ctx, d)
 	}
 	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, info.ServiceID, soap.TypeResponse, info.CorrelationID, rec.Result,
@@ -195,7 +196,7 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 		return fmt.Errorf("response: %w", err)
 	}
 	s.cfg.Log.Info("labour: answered", "request", app.RequestID, "outcome", rec.Decision.Outcome, "ground", rec.Decision.Ground,
-		"iin", signing.MaskIIN(app.IIN))
+		"iin", signing.MaskIIN(app.Applicant.IIN))
 	return nil
 }
 
@@ -251,13 +252,13 @@ return 1
 // decideOnce returns the stored decision for the request, or decides,
 // registers and signs the result and stores them, exactly once per request
 // id even under concurrent deliveries.
-func (s *System) decideOnce(ctx context.Context, app *Application, info soap.AsyncMessageInfo) (*record, error) {
+func (s *System) decideOnce(ctx context.Context, app *document.Request, info soap.AsyncMessageInfo) (*record, error) {
 	// One worker decides; a concurrent duplicate is refused and comes back
 	// for the record. The lock outlives a decision (a second or so) but not
 	// the bus's retries of a refused message (1 + 2 + 4 + 8 s): a lock left
 	// behind by a crash must not send the request to the dead letters.
 	recordKey := s.key("request", app.RequestID)
-	keys := []string{recordKey, recordKey + ":lock", s.key("{"+app.IIN+"}", "job-seeker"), s.key("{"+app.IIN+"}", "referrals")}
+	keys := []string{recordKey, recordKey + ":lock", s.key("{"+app.Applicant.IIN+"}", "job-seeker"), s.key("{"+app.Applicant.IIN+"}", "referrals")}
 	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds()).Slice()
 	if err != nil {
 		return nil, err
@@ -277,7 +278,7 @@ func (s *System) decideOnce(ctx context.Context, app *Application, info soap.Asy
 	}()
 	now := s.cfg.Now()
 	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: claim[1] == int64(1)}
-	if facts.Person, err = s.lookupPerson(ctx, app.IIN); err != nil {
+	if facts.Person, err = s.lookupPerson(ctx, app.Applicant.IIN); err != nil {
 		return nil, err
 	}
 	for _, p := range info.Properties {
@@ -293,18 +294,18 @@ func (s *System) decideOnce(ctx context.Context, app *Application, info soap.Asy
 	d := s.cfg.Rules.Decide(app, facts)
 	rec := &record{Decision: d, Date: now.Format(time.DateOnly)}
 	if d.Outcome != "refused" {
-		seq, err := s.rdb.Incr(ctx, s.key("sequence", app.Service)).Result()
+		seq, err := s.rdb.Incr(ctx, s.key("sequence", app.ServiceCode)).Result()
 		if err != nil {
 			return nil, err
 		}
-		prefix := map[string]string{"registered": "JS", "referred": "REF", "certificate": "TSA"}[d.Outcome]
+		prefix := map[document.Outcome]string{document.OutcomeRegistered: "JS", document.OutcomeReferred: "REF", document.OutcomeCertificate: "TSA"}[d.Outcome]
 		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.Year(), seq)
 	}
 	if rec.Result, err = s.resultDocument(app, rec); err != nil {
 		return nil, err
 	}
 	body, _ := json.Marshal(rec)
-	err = storeScript.Run(ctx, s.rdb, keys, body, d.Outcome, rec.Number, now.UnixMilli(), app.RequestID,
+	err = storeScript.Run(ctx, s.rdb, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
 		rec.Number+" "+d.Kind).Err()
 	stored = err == nil
 	return rec, err
@@ -334,37 +335,15 @@ func (s *System) lookupPerson(ctx context.Context, iin string) (Person, error) {
 // resultDocument writes and signs the result: a notice of registration, a
 // referral, a certificate, or a reasoned refusal with its ground in Russian,
 // Kazakh and English.
-func (s *System) resultDocument(app *Application, rec *record) (string, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ServiceResult xmlns=\"%s\" version=\"1\">\n", ResultNamespace)
-	w := func(tag, v string) {
-		if v != "" {
-			b.WriteString("  <" + tag + ">")
-			_ = xml.EscapeText(&b, []byte(v))
-			b.WriteString("</" + tag + ">\n")
-		}
-	}
-	w("RequestId", app.RequestID)
-	w("ServiceCode", app.Service)
-	w("Outcome", rec.Decision.Outcome)
-	w("ProviderBIN", signing.IdentityOf(s.cfg.Signer.Certificate).BIN)
-	w("Applicant", app.IIN)
-	w("Number", rec.Number)
-	w("Date", rec.Date)
-	w("Kind", rec.Decision.Kind)
+func (s *System) resultDocument(app *document.Request, rec *record) (string, error) {
+	result := &document.Result{RequestID: app.RequestID, ServiceCode: app.ServiceCode, Outcome: rec.Decision.Outcome,
+		ProviderBIN: signing.IdentityOf(s.cfg.Signer.Certificate).BIN, Applicant: app.Applicant.IIN,
+		Number: rec.Number, Date: rec.Date, Kind: rec.Decision.Kind}
 	if g := rec.Decision.Ground; g != "" {
-		t := s.cfg.Rules.Grounds[g]
-		fmt.Fprintf(&b, "  <RefusalGround code=\"%s\">", g)
-		for _, x := range [][2]string{{"Ru", t.RU}, {"Kk", t.KK}, {"En", t.EN}} {
-			b.WriteString("<" + x[0] + ">")
-			_ = xml.EscapeText(&b, []byte(x[1]))
-			b.WriteString("</" + x[0] + ">")
-		}
-		b.WriteString("</RefusalGround>\n")
+		result.Ground = &document.RefusalGround{Code: g, Text: s.cfg.Rules.Grounds[g]}
 	}
-	b.WriteString("</ServiceResult>\n")
 	s.signing <- struct{}{}
-	signed, err := s.cfg.Signer.Sign([]byte(b.String()))
+	signed, err := s.cfg.Signer.Sign(result.Document())
 	<-s.signing
 	if err != nil {
 		return "", err
