@@ -5,20 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/redis/go-redis/v9"
 
 	"egov"
+	"egov/document"
 	"egov/shep"
 	"egov/shep/soap"
+	"egov/signing"
 )
-
-// ResultNamespace is the namespace of the provider's signed result document.
-const ResultNamespace = "urn:egov-gateway:result:v1"
 
 // consumerWorkers is how many answers are filed at once. Answers of one
 // request always go to the same worker, so they are filed in the order
@@ -221,21 +218,19 @@ func (a *App) deliveredAt(ctx context.Context, busID string, now time.Time) time
 	return delivered
 }
 
-// readNotice checks the provider's notice names the request it is about.
+// readNotice checks the provider's notice names the request it is about
+// and its owner.
 func readNotice(data string, ref RequestRef) error {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromString(data); err != nil || doc.Root() == nil {
-		return unmatched("notice is not XML")
+	doc, err := signing.ParseScreened([]byte(data), signing.Limits{MaxBytes: 4 << 10, MaxDepth: 4, MaxElements: 8})
+	if err != nil {
+		return unmatched("notice: %v", err)
 	}
-	el := doc.Root()
-	if el.Tag != "ProviderNotice" || el.NamespaceURI() != ResultNamespace {
-		return unmatched("notice is not {%s}ProviderNotice", ResultNamespace)
+	n, err := document.ReadNotice(doc.Root())
+	if err != nil {
+		return err
 	}
-	if id := el.FindElement("./RequestId"); id == nil || strings.TrimSpace(id.Text()) != ref.ID {
-		return unmatched("notice names another request than %s", ref)
-	}
-	if iin := el.FindElement("./Applicant"); iin != nil && strings.TrimSpace(iin.Text()) != ref.IIN {
-		return unmatched("notice names another applicant than the owner of %s", ref)
+	if n.RequestID != ref.ID || n.Applicant != ref.IIN {
+		return unmatched("notice names another request or applicant than %s", ref)
 	}
 	return nil
 }
@@ -258,41 +253,32 @@ func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, ref RequestRe
 	if err := res.RequireAuthority(bin, a.cfg.ProviderRoles[recipient]); err != nil {
 		return "", CabinetMessage{}, err
 	}
-	el := res.Element
-	if el.Tag != "ServiceResult" || el.NamespaceURI() != ResultNamespace {
-		return "", CabinetMessage{}, fmt.Errorf("result is not {%s}ServiceResult", ResultNamespace)
+	result, err := document.ReadResult(res.Element)
+	if err != nil {
+		return "", CabinetMessage{}, err
 	}
-	text := func(path string) string {
-		if e := el.FindElement(path); e != nil {
-			return strings.TrimSpace(e.Text())
-		}
-		return ""
-	}
-	if text("./RequestId") != id {
+	if result.RequestID != id {
 		return "", CabinetMessage{}, unmatched("result names another request than %s", ref)
 	}
-	if text("./Applicant") != ref.IIN {
+	if result.Applicant != ref.IIN {
 		return "", CabinetMessage{}, unmatched("result names another applicant than the owner of %s", ref)
 	}
-	outcome := text("./Outcome")
-	if outcome == "" {
-		return "", CabinetMessage{}, egov.Errorf(egov.CodeFormInvalid, "result without an outcome")
+	if result.ProviderBIN != bin {
+		return "", CabinetMessage{}, unmatched("result names another provider than the one that signed it")
 	}
+	outcome := string(result.Outcome)
 	msg := CabinetMessage{ID: "answer-" + m.MessageInfo.MessageID, Kind: "result", RequestID: id, At: now, HasDocument: true,
 		Data: map[string]string{"outcome": outcome, "signer": res.Signer.CommonName, "certificate": res.Evidence.CertificateSerial}}
-	for _, name := range []string{"Number", "Date", "Kind"} {
-		if v := text("./" + name); v != "" {
-			msg.Data[strings.ToLower(name)] = v
+	for name, v := range map[string]string{"number": result.Number, "date": result.Date, "kind": result.Kind} {
+		if v != "" {
+			msg.Data[name] = v
 		}
 	}
-	if outcome == "refused" {
+	if result.Outcome == document.OutcomeRefused {
 		msg.Kind = "refusal"
-		ground := el.FindElement("./RefusalGround")
-		ru, kk, en := "", "", ""
-		if ground != nil {
-			msg.Data["ground"] = ground.SelectAttrValue("code", "")
-			ru, kk, en = text("./RefusalGround/Ru"), text("./RefusalGround/Kk"), text("./RefusalGround/En")
-		}
+		// The reader guarantees a refusal its ground.
+		msg.Data["ground"] = result.Ground.Code
+		ru, kk, en := result.Ground.Text.RU, result.Ground.Text.KK, result.Ground.Text.EN
 		msg.Title = Names{RU: "Отказ в оказании услуги: " + svc.Names.RU, KK: "Қызмет көрсетуден бас тарту: " + svc.Names.KK, EN: "Refusal: " + svc.Names.EN}
 		msg.Text = Names{RU: "Мотивированный отказ: " + ru, KK: "Дәлелді бас тарту: " + kk, EN: "Reasoned refusal: " + en}
 	} else {

@@ -20,8 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
+	"egov"
+	"egov/document"
 	"egov/gateway"
 	"egov/internal/redistest"
 	"egov/shep"
@@ -218,35 +221,27 @@ type file struct {
 
 var idScan = file{"udostoverenie.pdf", "application/pdf", []byte("%PDF-1.7 scan of an identity card")}
 
-// requestDoc builds a signed job-seeker registration of iin.
-func requestDoc(t testing.TB, key, iin string, issued time.Time, files []file, mutate func(string) string) ([]byte, string) {
+// requestDoc builds a signed job-seeker registration of iin, changed by
+// mutate before it is written and signed.
+func requestDoc(t testing.TB, key, iin string, issued time.Time, files []file, mutate func(*document.Request)) ([]byte, string) {
 	t.Helper()
-	id := uuid.NewString()
-	var atts strings.Builder
+	expires := time.Date(2030, 1, 1, 0, 0, 0, 0, gateway.Almaty)
+	req := &document.Request{RequestID: uuid.NewString(), ServiceCode: "job-seeker-registration", Region: "east-kazakhstan", IssuedAt: issued,
+		Applicant: document.Applicant{IIN: iin, Surname: "ЖАҚСЫЛЫҚОВ", GivenName: "АЙДОС", Phone: "+77010000000"},
+		Form:      map[string]string{"education": "higher", "profession": "Инженер"}}
 	for _, f := range files {
 		sum := sha256.Sum256(f.data)
-		fmt.Fprintf(&atts, `<Attachment kind="identity-document" fileName="%s" mimeType="%s" size="%d" sha256="%s" expires="2030-01-01"/>`,
-			f.name, f.mime, len(f.data), hex.EncodeToString(sum[:]))
+		req.Attachments = append(req.Attachments, document.AttachmentHeader{Kind: "identity-document", FileName: f.name, MIMEType: f.mime,
+			Size: int64(len(f.data)), SHA256: hex.EncodeToString(sum[:]), Expires: &expires})
 	}
-	doc := `<?xml version="1.0" encoding="UTF-8"?>
-<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1">
-  <RequestId>` + id + `</RequestId>
-  <ServiceCode>job-seeker-registration</ServiceCode>
-  <Region>east-kazakhstan</Region>
-  <IssuedAt>` + issued.Format(time.RFC3339) + `</IssuedAt>
-  <Applicant><IIN>` + iin + `</IIN><Surname>ЖАҚСЫЛЫҚОВ</Surname><GivenName>АЙДОС</GivenName><Phone>+77010000000</Phone></Applicant>
-  <Form><Field name="education">higher</Field><Field name="profession">Инженер</Field></Form>
-  <Attachments>` + atts.String() + `</Attachments>
-</ServiceRequest>
-`
 	if mutate != nil {
-		doc = mutate(doc)
+		mutate(req)
 	}
-	signed, err := signer(t, key).Sign([]byte(doc))
+	signed, err := signer(t, key).Sign(req.Document())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signed, id
+	return signed, req.RequestID
 }
 
 // submit posts a multipart submission.
@@ -328,25 +323,29 @@ func (e *env) provider(outcome string) {
 		e.t.Fatal(err)
 	}
 	corr := m.MessageInfo.CorrelationID
-	// The request id and the applicant come from the signed request the
-	// provider received.
-	between := func(open, close string) string {
-		data := m.MessageData.Data
-		start := strings.Index(data, open) + len(open)
-		return data[start : start+strings.Index(data[start:], close)]
-	}
-	id, iin := between("<RequestId>", "</RequestId>"), between("<IIN>", "</IIN>")
-	if _, err := e.bus.SendMessage(ctx, shep.NewSendMessage(labourSender, m.MessageInfo.ServiceID, soap.TypeNotification, corr,
-		`<ProviderNotice xmlns="urn:egov-gateway:result:v1"><RequestId>`+id+`</RequestId><Applicant>`+iin+`</Applicant><Status>accepted-for-processing</Status></ProviderNotice>`)); err != nil {
+	// The answers name the request the provider received (its signature is
+	// the portal's business here, not this stand-in's).
+	received := etree.NewDocument()
+	if err := received.ReadFromString(m.MessageData.Data); err != nil {
 		e.t.Fatal(err)
 	}
-	result := `<?xml version="1.0" encoding="UTF-8"?>
-<ServiceResult xmlns="urn:egov-gateway:result:v1" version="1"><RequestId>` + id + `</RequestId><ServiceCode>` + m.MessageInfo.ServiceID +
-		`</ServiceCode><Outcome>` + outcome + `</Outcome><ProviderBIN>` + providerBIN + `</ProviderBIN><Applicant>` + iin + `</Applicant>` +
-		`<Number>JS-2026-000123</Number><Date>2026-11-24</Date>` +
-		map[bool]string{true: `<RefusalGround code="underage"><Ru>Заявителю нет 16 лет</Ru><Kk>Өтініш берушіге 16 жас толмаған</Kk><En>The applicant is under 16</En></RefusalGround>`}[outcome == "refused"] +
-		`</ServiceResult>`
-	signed, err := signer(e.t, "provider").Sign([]byte(result))
+	req, err := document.ReadRequest(received.Root())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	notice := &document.Notice{RequestID: req.RequestID, Status: document.StatusAcceptedForProcessing, Applicant: req.Applicant.IIN}
+	if _, err := e.bus.SendMessage(ctx, shep.NewSendMessage(labourSender, m.MessageInfo.ServiceID, soap.TypeNotification, corr,
+		string(notice.Document()))); err != nil {
+		e.t.Fatal(err)
+	}
+	result := &document.Result{RequestID: req.RequestID, ServiceCode: req.ServiceCode, Outcome: document.Outcome(outcome),
+		ProviderBIN: providerBIN, Applicant: req.Applicant.IIN, Number: "JS-2026-000123", Date: "2026-11-24"}
+	if result.Outcome == document.OutcomeRefused {
+		result.Number = ""
+		result.Ground = &document.RefusalGround{Code: "underage", Text: egov.Message{RU: "Заявителю нет 16 лет",
+			KK: "Өтініш берушіге 16 жас толмаған", EN: "The applicant is under 16"}}
+	}
+	signed, err := signer(e.t, "provider").Sign(result.Document())
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov"
+	"egov/document"
 	"egov/signing"
 )
 
@@ -138,7 +139,7 @@ type record struct {
 	// The relay's view: the signed document, the attachment headers, its
 	// attempts so far and when it may try again.
 	Document      string
-	Attachments   []AttachmentHeader
+	Attachments   []document.AttachmentHeader
 	RelayAttempts int
 	NextRelayAt   time.Time
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"egov"
+	"egov/document"
 	"egov/gateway"
 	"egov/shep"
 	"egov/shep/soap"
@@ -20,19 +21,18 @@ import (
 
 // resultXML is an unsigned result of the provider about request id of iin.
 func resultXML(id, iin, outcome string) string {
-	ground := ""
-	if outcome == "refused" {
-		ground = `<RefusalGround code="underage"><Ru>Заявителю нет 16 лет</Ru><Kk>Өтініш берушіге 16 жас толмаған</Kk><En>The applicant is under 16</En></RefusalGround>`
+	r := &document.Result{RequestID: id, ServiceCode: "job-seeker-registration", Outcome: document.Outcome(outcome),
+		ProviderBIN: providerBIN, Applicant: iin, Number: "JS-2026-000123", Date: "2026-11-24"}
+	if r.Outcome == document.OutcomeRefused {
+		r.Number = ""
+		r.Ground = &document.RefusalGround{Code: "underage", Text: egov.Message{RU: "Заявителю нет 16 лет",
+			KK: "Өтініш берушіге 16 жас толмаған", EN: "The applicant is under 16"}}
 	}
-	return `<?xml version="1.0" encoding="UTF-8"?>
-<ServiceResult xmlns="urn:egov-gateway:result:v1" version="1"><RequestId>` + id + `</RequestId><ServiceCode>job-seeker-registration</ServiceCode>` +
-		`<Outcome>` + outcome + `</Outcome><ProviderBIN>` + providerBIN + `</ProviderBIN><Applicant>` + iin + `</Applicant>` +
-		`<Number>JS-2026-000123</Number><Date>2026-11-24</Date>` + ground + `</ServiceResult>`
+	return string(r.Document())
 }
 
 func noticeXML(id, iin string) string {
-	return `<ProviderNotice xmlns="urn:egov-gateway:result:v1"><RequestId>` + id + `</RequestId><Applicant>` + iin +
-		`</Applicant><Status>accepted-for-processing</Status></ProviderNotice>`
+	return string((&document.Notice{RequestID: id, Status: document.StatusAcceptedForProcessing, Applicant: iin}).Document())
 }
 
 // relayed submits a request of the citizen and waits until it is on the

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"egov/document"
 	"egov/gateway"
 )
 
@@ -128,7 +129,7 @@ func TestSubmissionRefusals(t *testing.T) {
 		issued time.Time
 		files  []file // declared in the document
 		send   []file // sent as parts
-		mutate func(string) string
+		mutate func(*document.Request)
 		want   string
 		status int
 	}{
@@ -140,21 +141,22 @@ func TestSubmissionRefusals(t *testing.T) {
 		{"undeclared attachment", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan, otherScan}, nil, "attachment-undeclared", 422},
 		{"required document absent", token, "citizen", citizenIIN, now, nil, nil, nil, "attachment-missing", 422},
 		{"unknown service", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
-			func(d string) string { return strings.Replace(d, "job-seeker-registration", "space-travel", 1) }, "service-unknown", 404},
+			func(r *document.Request) { r.ServiceCode = "space-travel" }, "service-unknown", 404},
 		{"office-only service", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
-			func(d string) string { return strings.Replace(d, "job-seeker-registration", "child-benefit", 1) }, "service-not-on-portal", 422},
+			func(r *document.Request) { r.ServiceCode = "child-benefit" }, "service-not-on-portal", 422},
 		{"region without portal regulation", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
-			func(d string) string {
-				return strings.Replace(strings.Replace(d, "job-seeker-registration", "employment-referral", 1), `<Field name="education">higher</Field><Field name="profession">Инженер</Field>`, `<Field name="measure">public-works</Field>`, 1)
+			func(r *document.Request) {
+				r.ServiceCode, r.Form = "employment-referral", map[string]string{"measure": "public-works"}
 			}, "region-not-served", 422},
 		{"form value outside its list", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
-			func(d string) string { return strings.Replace(d, ">higher<", ">astronaut<", 1) }, "form-invalid", 422},
+			func(r *document.Request) { r.Form["education"] = "astronaut" }, "form-invalid", 422},
 		{"unknown form field", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
-			func(d string) string {
-				return strings.Replace(d, "</Form>", `<Field name="salary">1000000</Field></Form>`, 1)
-			}, "form-invalid", 422},
+			func(r *document.Request) { r.Form["salary"] = "1000000" }, "form-invalid", 422},
 		{"expired identity document", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
-			func(d string) string { return strings.Replace(d, `expires="2030-01-01"`, `expires="2020-01-01"`, 1) }, "attachment-rejected", 422},
+			func(r *document.Request) {
+				expired := time.Date(2020, 1, 1, 0, 0, 0, 0, gateway.Almaty)
+				r.Attachments[0].Expires = &expired
+			}, "attachment-rejected", 422},
 	}
 	for _, tt := range tests {
 		doc, _ := requestDoc(t, tt.key, tt.iin, tt.issued, tt.files, tt.mutate)

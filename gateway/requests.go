@@ -10,21 +10,22 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov"
+	"egov/document"
 	"egov/signing"
 )
 
 // Request is a citizen's accepted request as the portal tracks it.
 type Request struct {
-	ID          string             `json:"id"`
-	Service     string             `json:"service"`
-	Region      string             `json:"region"`
-	State       State              `json:"state"`
-	AcceptedAt  time.Time          `json:"acceptedAt"`
-	DueAt       time.Time          `json:"dueAt"`
-	Attachments []AttachmentHeader `json:"attachments,omitempty"`
-	LastError   string             `json:"lastError,omitempty"`
-	Outcome     string             `json:"outcome,omitempty"`
-	History     []HistoryEntry     `json:"history"`
+	ID          string                      `json:"id"`
+	Service     string                      `json:"service"`
+	Region      string                      `json:"region"`
+	State       State                       `json:"state"`
+	AcceptedAt  time.Time                   `json:"acceptedAt"`
+	DueAt       time.Time                   `json:"dueAt"`
+	Attachments []document.AttachmentHeader `json:"attachments,omitempty"`
+	LastError   string                      `json:"lastError,omitempty"`
+	Outcome     string                      `json:"outcome,omitempty"`
+	History     []HistoryEntry              `json:"history"`
 	// Evidence of the citizen's signature.
 	Evidence *signing.Evidence `json:"evidence,omitempty"`
 }
@@ -75,7 +76,7 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := ParseServiceRequest(res.Element)
+	req, err := document.ReadRequest(res.Element)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 // matchAttachments pairs the uploaded files with the signed headers: each
 // header has exactly one file of its size and SHA-256, and no file is left
 // over.
-func (a *App) matchAttachments(req *ServiceRequest, files []Attachment) error {
+func (a *App) matchAttachments(req *document.Request, files []Attachment) error {
 	used := make([]bool, len(files))
 	for _, h := range req.Attachments {
 		found := false

@@ -11,11 +11,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/beevik/etree"
-
+	"egov"
+	"egov/document"
 	"egov/signing"
 )
 
@@ -25,7 +24,8 @@ var defaultRules []byte
 // Rules are the document rules of SPEC §4, per service, as data.
 type Rules struct {
 	Services map[string]ServiceRules `json:"services"`
-	Grounds  map[string]Text         `json:"grounds"`
+	// Grounds word each refusal ground in Russian, Kazakh and English.
+	Grounds map[string]egov.Message `json:"grounds"`
 	// TSARecipients are the IINs in the social-assistance register.
 	TSARecipients []string `json:"tsaRecipients"`
 }
@@ -46,13 +46,6 @@ type AgeLimits struct {
 	MaxAge int `json:"maxAge,omitempty"`
 }
 
-// Text is a ground's wording in three languages.
-type Text struct {
-	RU string `json:"ru"`
-	KK string `json:"kk"`
-	EN string `json:"en"`
-}
-
 // DefaultRules are the embedded rules.
 func DefaultRules() (*Rules, error) {
 	var r Rules
@@ -62,54 +55,13 @@ func DefaultRules() (*Rules, error) {
 	return &r, nil
 }
 
-// Application is what the system reads from a request: the element the
-// signature check returned.
-type Application struct {
-	RequestID   string
-	Service     string
-	Region      string
-	IIN         string
-	Form        map[string]string
-	Attachments []Attachment
-}
-
-// Attachment is a signed attachment header.
-type Attachment struct {
-	Kind, FileName, SHA256 string
-	Expires                string // YYYY-MM-DD or ""
-}
-
-// ReadApplication extracts the fields the rules need from a verified
-// request element.
-func ReadApplication(el *etree.Element) (*Application, error) {
-	text := func(path string) string {
-		if e := el.FindElement(path); e != nil {
-			return strings.TrimSpace(e.Text())
-		}
-		return ""
-	}
-	a := &Application{RequestID: text("./RequestId"), Service: text("./ServiceCode"), Region: text("./Region"),
-		IIN: text("./Applicant/IIN"), Form: map[string]string{}}
-	if a.RequestID == "" || a.Service == "" || a.IIN == "" {
-		return nil, fmt.Errorf("request lacks RequestId, ServiceCode or Applicant/IIN")
-	}
-	for _, f := range el.FindElements("./Form/Field") {
-		a.Form[f.SelectAttrValue("name", "")] = strings.TrimSpace(f.Text())
-	}
-	for _, at := range el.FindElements("./Attachments/Attachment") {
-		a.Attachments = append(a.Attachments, Attachment{Kind: at.SelectAttrValue("kind", ""), FileName: at.SelectAttrValue("fileName", ""),
-			SHA256: at.SelectAttrValue("sha256", ""), Expires: at.SelectAttrValue("expires", "")})
-	}
-	return a, nil
-}
-
 // Person is what the persons register says about the applicant.
 type Person struct {
 	Found              bool
 	IdentityDocExpires string // YYYY-MM-DD or ""
 }
 
-// Facts are what the decision needs beyond the application: the registry,
+// Facts are what the decision needs beyond the request: the registry,
 // the persons register, the attachments' bytes.
 type Facts struct {
 	Now              time.Time
@@ -120,22 +72,23 @@ type Facts struct {
 
 // Decision is the outcome of the checks.
 type Decision struct {
-	Outcome string // registered, referred, certificate, refused
+	Outcome document.Outcome
 	Ground  string // refusal ground code
 	Kind    string // referral measure or certificate kind
 }
 
-// Decide applies the service's rules (condition C3 of the regulations).
-func (r *Rules) Decide(a *Application, f Facts) Decision {
-	rules, ok := r.Services[a.Service]
+// Decide applies the service's rules (condition C3 of the regulations) to
+// a request as document.ReadRequest returned it.
+func (r *Rules) Decide(a *document.Request, f Facts) Decision {
+	rules, ok := r.Services[a.ServiceCode]
 	if !ok {
-		return Decision{Outcome: "refused", Ground: "measure-unknown"}
+		return Decision{Outcome: document.OutcomeRefused, Ground: "measure-unknown"}
 	}
-	refuse := func(g string) Decision { return Decision{Outcome: "refused", Ground: g} }
+	refuse := func(g string) Decision { return Decision{Outcome: document.OutcomeRefused, Ground: g} }
 	if !f.Person.Found {
 		return refuse("data-unavailable")
 	}
-	iin, err := signing.ParseIIN(a.IIN)
+	iin, err := signing.ParseIIN(a.Applicant.IIN)
 	if err != nil {
 		return refuse("data-unavailable")
 	}
@@ -148,10 +101,10 @@ func (r *Rules) Decide(a *Application, f Facts) Decision {
 	switch {
 	case rules.Certificate:
 		kind := "does-not-belong"
-		if slices.Contains(r.TSARecipients, a.IIN) {
+		if slices.Contains(r.TSARecipients, a.Applicant.IIN) {
 			kind = "belongs"
 		}
-		return Decision{Outcome: "certificate", Kind: kind}
+		return Decision{Outcome: document.OutcomeCertificate, Kind: kind}
 	case rules.Measures != nil:
 		if rules.RequiresRegistration && !f.JobSeeker {
 			return refuse("not-registered")
@@ -164,20 +117,20 @@ func (r *Rules) Decide(a *Application, f Facts) Decision {
 		if (limits.MinAge > 0 && age < limits.MinAge) || (limits.MaxAge > 0 && age > limits.MaxAge) {
 			return refuse("measure-not-eligible")
 		}
-		return Decision{Outcome: "referred", Kind: measure}
+		return Decision{Outcome: document.OutcomeReferred, Kind: measure}
 	default:
 		if rules.MinAge > 0 && age >= 0 && age < rules.MinAge {
 			return refuse("underage")
 		}
 		if rules.IdentityDocument {
-			i := slices.IndexFunc(a.Attachments, func(x Attachment) bool { return x.Kind == "identity-document" })
+			i := slices.IndexFunc(a.Attachments, func(x document.AttachmentHeader) bool { return x.Kind == "identity-document" })
 			if i < 0 {
 				return refuse("document-missing")
 			}
 			today := f.Now.Format(time.DateOnly)
 			// The register's record of the document wins over the citizen's
 			// own header: an expired card is expired whatever was typed.
-			if exp := a.Attachments[i].Expires; exp != "" && exp < today {
+			if exp := a.Attachments[i].Expires; exp != nil && exp.Format(time.DateOnly) < today {
 				return refuse("document-expired")
 			}
 			if exp := f.Person.IdentityDocExpires; exp != "" && exp < today {
@@ -187,7 +140,7 @@ func (r *Rules) Decide(a *Application, f Facts) Decision {
 		if rules.Unique && f.JobSeeker {
 			return refuse("already-registered")
 		}
-		return Decision{Outcome: "registered"}
+		return Decision{Outcome: document.OutcomeRegistered}
 	}
 }
 

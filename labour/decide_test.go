@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"egov/document"
 	"egov/labour"
 )
 
@@ -13,19 +14,33 @@ func TestDecide(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
-	id := labour.Attachment{Kind: "identity-document", SHA256: "aa", Expires: "2030-01-01"}
-	found := labour.Person{Found: true, IdentityDocExpires: "2030-01-01"}
-	reg := func(iin string, atts ...labour.Attachment) *labour.Application {
-		return &labour.Application{Service: "job-seeker-registration", IIN: iin, Attachments: atts}
+	day := func(s string) *time.Time {
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			panic(err)
+		}
+		return &t
 	}
-	ref := func(iin, measure string) *labour.Application {
-		return &labour.Application{Service: "employment-referral", IIN: iin, Form: map[string]string{"measure": measure}}
+	id := document.AttachmentHeader{Kind: "identity-document", SHA256: "aa", Expires: day("2030-01-01")}
+	found := labour.Person{Found: true, IdentityDocExpires: "2030-01-01"}
+	request := func(service, iin string) *document.Request {
+		return &document.Request{ServiceCode: service, Applicant: document.Applicant{IIN: iin}}
+	}
+	reg := func(iin string, atts ...document.AttachmentHeader) *document.Request {
+		r := request("job-seeker-registration", iin)
+		r.Attachments = atts
+		return r
+	}
+	ref := func(iin, measure string) *document.Request {
+		r := request("employment-referral", iin)
+		r.Form = map[string]string{"measure": measure}
+		return r
 	}
 	tests := []struct {
 		name    string
-		app     *labour.Application
+		app     *document.Request
 		facts   labour.Facts
-		outcome string
+		outcome document.Outcome
 		ground  string
 	}{
 		{"adult registers", reg("791028302728", id), labour.Facts{Now: now, Person: found}, "registered", ""},
@@ -33,7 +48,7 @@ func TestDecide(t *testing.T) {
 		{"under 16", reg("100203500443", id), labour.Facts{Now: now, Person: found}, "refused", "underage"},
 		{"16 on the birthday", reg("100203500443", id), labour.Facts{Now: time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC), Person: found}, "registered", ""},
 		{"no identity document", reg("791028302728"), labour.Facts{Now: now, Person: found}, "refused", "document-missing"},
-		{"expired by its header", reg("791028302728", labour.Attachment{Kind: "identity-document", Expires: "2025-12-31"}), labour.Facts{Now: now, Person: found}, "refused", "document-expired"},
+		{"expired by its header", reg("791028302728", document.AttachmentHeader{Kind: "identity-document", Expires: day("2025-12-31")}), labour.Facts{Now: now, Person: found}, "refused", "document-expired"},
 		{"expired by the register", reg("791028302728", id), labour.Facts{Now: now, Person: labour.Person{Found: true, IdentityDocExpires: "2024-02-10"}}, "refused", "document-expired"},
 		{"already registered", reg("791028302728", id), labour.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "already-registered"},
 		{"bytes differ from the header", reg("791028302728", id), labour.Facts{Now: now, Person: found, AttachmentDigest: map[string]string{"aa": "bb"}}, "refused", "document-hash-mismatch"},
@@ -42,7 +57,9 @@ func TestDecide(t *testing.T) {
 		{"unknown measure", ref("791028302728", "space-programme"), labour.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "measure-unknown"},
 		{"youth practice at 46", ref("791028302728", "youth-practice"), labour.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "measure-not-eligible"},
 		{"youth practice at 20", ref("050815600217", "youth-practice"), labour.Facts{Now: now, Person: found, JobSeeker: true}, "referred", ""},
-		{"TSA certificate, recipient", &labour.Application{Service: "tsa-membership-certificate", IIN: "800515400122"}, labour.Facts{Now: now, Person: found}, "certificate", ""},
+		{"TSA certificate, recipient", request("tsa-membership-certificate", "800515400122"), labour.Facts{Now: now, Person: found}, "certificate", ""},
+		{"expiring today is not expired", reg("791028302728", document.AttachmentHeader{Kind: "identity-document", Expires: day("2026-01-15")}), labour.Facts{Now: now, Person: found}, "registered", ""},
+		{"unknown service", request("space-travel", "791028302728"), labour.Facts{Now: now, Person: found}, "refused", "measure-unknown"},
 	}
 	for _, tt := range tests {
 		d := rules.Decide(tt.app, tt.facts)
@@ -53,7 +70,7 @@ func TestDecide(t *testing.T) {
 			t.Errorf("%s: ground %s has no Kazakh text", tt.name, d.Ground)
 		}
 	}
-	if d := rules.Decide(&labour.Application{Service: "tsa-membership-certificate", IIN: "791028302728"}, labour.Facts{Now: now, Person: found}); d.Kind != "does-not-belong" {
+	if d := rules.Decide(request("tsa-membership-certificate", "791028302728"), labour.Facts{Now: now, Person: found}); d.Kind != "does-not-belong" {
 		t.Errorf("non-recipient certificate: %+v", d)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"egov/document"
 	"egov/gateway"
 	"egov/internal/redistest"
 	"egov/labour"
@@ -220,38 +221,37 @@ func (s *stack) do(req *http.Request, out any) (int, []byte) {
 
 var scan = []byte("%PDF-1.7 identity card scan")
 
-// submit signs and sends a request of service with form fields; the
+// submit signs and sends a request of service with one form field; the
 // identity document is attached for registrations.
-func (s *stack) submit(c *citizen, service, form string) string {
+func (s *stack) submit(c *citizen, service, field, value string) string {
 	s.t.Helper()
-	id := uuid.NewString()
-	code, data := s.send(c, s.document(id, c.iin, service, form), service == "job-seeker-registration" || service == "employment-referral")
+	req := s.request(uuid.NewString(), c.iin, service, field, value)
+	code, data := s.send(c, req.Document(), len(req.Attachments) > 0)
 	if code != http.StatusAccepted {
 		s.t.Fatalf("submit %s for %s: %d %s", service, c.iin, code, data)
 	}
-	return id
+	return req.RequestID
 }
 
-// document is the unsigned request document of applicant iin; the
-// identity document is declared for registrations and referrals.
-func (s *stack) document(id, iin, service, form string) string {
-	atts := ""
+// request is the request document of applicant iin with one form field;
+// the identity document is declared for registrations and referrals.
+func (s *stack) request(id, iin, service, field, value string) *document.Request {
+	req := &document.Request{RequestID: id, ServiceCode: service, Region: "aktobe", IssuedAt: s.now(),
+		Applicant: document.Applicant{IIN: iin, Surname: "ТЕСТОВ", GivenName: "ТЕСТ"}, Form: map[string]string{field: value}}
 	if service == "job-seeker-registration" || service == "employment-referral" {
 		sum := sha256.Sum256(scan)
-		atts = fmt.Sprintf(`<Attachment kind="identity-document" fileName="id.pdf" mimeType="application/pdf" size="%d" sha256="%s" expires="2031-01-01"/>`,
-			len(scan), hex.EncodeToString(sum[:]))
+		expires := time.Date(2031, 1, 1, 0, 0, 0, 0, gateway.Almaty)
+		req.Attachments = []document.AttachmentHeader{{Kind: "identity-document", FileName: "id.pdf", MIMEType: "application/pdf",
+			Size: int64(len(scan)), SHA256: hex.EncodeToString(sum[:]), Expires: &expires}}
 	}
-	doc := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1"><RequestId>%s</RequestId><ServiceCode>%s</ServiceCode><Region>aktobe</Region><IssuedAt>%s</IssuedAt><Applicant><IIN>%s</IIN><Surname>ТЕСТОВ</Surname><GivenName>ТЕСТ</GivenName></Applicant><Form>%s</Form><Attachments>%s</Attachments></ServiceRequest>
-`, id, service, s.now().Format(time.RFC3339), iin, form, atts)
-	return doc
+	return req
 }
 
 // send signs doc with the citizen's key and submits it in his session,
 // with the identity card scan attached if asked.
-func (s *stack) send(c *citizen, doc string, attach bool) (int, []byte) {
+func (s *stack) send(c *citizen, doc []byte, attach bool) (int, []byte) {
 	s.t.Helper()
-	signed, err := c.key.Sign([]byte(doc))
+	signed, err := c.key.Sign(doc)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestJobSeekerJourneyAndRefusals(t *testing.T) {
 	s := newStack(t, 30*time.Second)
 	s.labour()
 	aidos := s.citizen("791028302728", "citizen")
-	id := s.submit(aidos, "job-seeker-registration", `<Field name="education">higher</Field>`)
+	id := s.submit(aidos, "job-seeker-registration", "education", "higher")
 	if r := s.await(aidos, id); r.State != gateway.StateCompleted || r.Outcome != "registered" {
 		t.Fatalf("registration: %+v", r)
 	}
@@ -331,7 +331,7 @@ func TestJobSeekerJourneyAndRefusals(t *testing.T) {
 	}
 
 	// A second registration of the same citizen is refused.
-	again := s.submit(aidos, "job-seeker-registration", `<Field name="education">higher</Field>`)
+	again := s.submit(aidos, "job-seeker-registration", "education", "higher")
 	if r := s.await(aidos, again); r.State != gateway.StateRefused {
 		t.Fatalf("second registration: %+v", r)
 	}
@@ -341,7 +341,7 @@ func TestJobSeekerJourneyAndRefusals(t *testing.T) {
 
 	// Under 16 on the day of the request.
 	teen := s.citizen("100203500443", "iin:100203500443")
-	tid := s.submit(teen, "job-seeker-registration", `<Field name="education">secondary</Field>`)
+	tid := s.submit(teen, "job-seeker-registration", "education", "secondary")
 	s.await(teen, tid)
 	if g := groundOf(s.results(teen), tid); g != "underage" {
 		t.Fatalf("underage ground %q", g)
@@ -349,7 +349,7 @@ func TestJobSeekerJourneyAndRefusals(t *testing.T) {
 
 	// The persons register holds an expired identity card for this citizen.
 	daniyar := s.citizen("900101300811", "citizen2")
-	did := s.submit(daniyar, "job-seeker-registration", `<Field name="education">vocational</Field>`)
+	did := s.submit(daniyar, "job-seeker-registration", "education", "vocational")
 	s.await(daniyar, did)
 	if g := groundOf(s.results(daniyar), did); g != "document-expired" {
 		t.Fatalf("expired document ground %q", g)
@@ -357,16 +357,16 @@ func TestJobSeekerJourneyAndRefusals(t *testing.T) {
 
 	// Referral: refused before registration, granted after it.
 	aigerim := s.citizen("050815600217", "iin:050815600217")
-	r1 := s.submit(aigerim, "employment-referral", `<Field name="measure">youth-practice</Field>`)
+	r1 := s.submit(aigerim, "employment-referral", "measure", "youth-practice")
 	s.await(aigerim, r1)
 	if g := groundOf(s.results(aigerim), r1); g != "not-registered" {
 		t.Fatalf("referral before registration: %q", g)
 	}
-	reg := s.submit(aigerim, "job-seeker-registration", `<Field name="education">secondary</Field>`)
+	reg := s.submit(aigerim, "job-seeker-registration", "education", "secondary")
 	if r := s.await(aigerim, reg); r.Outcome != "registered" {
 		t.Fatalf("registration: %+v", r)
 	}
-	r2 := s.submit(aigerim, "employment-referral", `<Field name="measure">youth-practice</Field>`)
+	r2 := s.submit(aigerim, "employment-referral", "measure", "youth-practice")
 	if r := s.await(aigerim, r2); r.Outcome != "referred" {
 		t.Fatalf("referral after registration: %+v", r)
 	}
@@ -391,11 +391,11 @@ func TestCrashedLabourLosesNothingAndAnswersOnce(t *testing.T) {
 	aidos := s.citizen("791028302728", "citizen")
 	var ids []string
 	for _, svc := range []string{"job-seeker-registration", "employment-referral", "employment-referral"} {
-		form := `<Field name="education">higher</Field>`
+		field, value := "education", "higher"
 		if svc == "employment-referral" {
-			form = `<Field name="measure">public-works</Field>`
+			field, value = "measure", "public-works"
 		}
-		ids = append(ids, s.submit(aidos, svc, form))
+		ids = append(ids, s.submit(aidos, svc, field, value))
 	}
 	// A labour-market process leases the three requests and dies: no
 	// confirmation, no answer.
@@ -450,7 +450,7 @@ func TestCrashedLabourLosesNothingAndAnswersOnce(t *testing.T) {
 func TestConcurrentDeliveriesDecideOnce(t *testing.T) {
 	s := newStack(t, time.Minute)
 	aidos := s.citizen("791028302728", "citizen")
-	id := s.submit(aidos, "job-seeker-registration", `<Field name="education">higher</Field>`)
+	id := s.submit(aidos, "job-seeker-registration", "education", "higher")
 	labourSender := soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}
 	var leased []soap.AsyncMessage
 	for i := 0; i < 100 && len(leased) == 0; i++ {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"egov"
+	"egov/document"
 	"egov/gateway"
 	"egov/labour"
 	"egov/shep"
@@ -73,12 +74,11 @@ func TestAnotherCitizensRequestIDGetsItsOwnAnswer(t *testing.T) {
 	aidos := s.citizen("791028302728", "citizen")
 	daniyar := s.citizen("900101300811", "citizen2")
 	id := uuid.NewString()
-	form := `<Field name="education">higher</Field>`
-	if code, data := s.send(aidos, s.document(id, aidos.iin, "job-seeker-registration", form), true); code != http.StatusAccepted {
+	if code, data := s.send(aidos, s.request(id, aidos.iin, "job-seeker-registration", "education", "higher").Document(), true); code != http.StatusAccepted {
 		t.Fatalf("first citizen: %d %s", code, data)
 	}
 	s.waitRelayed(aidos, id)
-	if code, data := s.send(daniyar, s.document(id, daniyar.iin, "job-seeker-registration", form), true); code != http.StatusAccepted {
+	if code, data := s.send(daniyar, s.request(id, daniyar.iin, "job-seeker-registration", "education", "higher").Document(), true); code != http.StatusAccepted {
 		t.Fatalf("second citizen, same request id: %d %s", code, data)
 	}
 	s.waitRelayed(daniyar, id)
@@ -150,7 +150,7 @@ func TestAnEndedRequestStaysEnded(t *testing.T) {
 	s := newStack(t, 30*time.Second)
 	s.labour()
 	daniyar := s.citizen("900101300811", "citizen2")
-	id := s.submit(daniyar, "job-seeker-registration", `<Field name="education">higher</Field>`)
+	id := s.submit(daniyar, "job-seeker-registration", "education", "higher")
 	if r := s.await(daniyar, id); r.State != gateway.StateRefused {
 		t.Fatalf("request: %+v", r)
 	}
@@ -171,8 +171,7 @@ func TestAnEndedRequestStaysEnded(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 7: a late notice (a refused one redelivered, or sent again).
-	notice := `<ProviderNotice xmlns="urn:egov-gateway:result:v1"><RequestId>` + id + `</RequestId><Applicant>` + daniyar.iin +
-		`</Applicant><Status>accepted-for-processing</Status></ProviderNotice>`
+	notice := string((&document.Notice{RequestID: id, Status: document.StatusAcceptedForProcessing, Applicant: daniyar.iin}).Document())
 	if err := s.sendAnswer(corr, soap.TypeNotification, notice); err != nil {
 		t.Fatal(err)
 	}
@@ -245,12 +244,10 @@ func TestLabourChecksForItself(t *testing.T) {
 	bus := &shep.HTTPClient{BaseURL: s.busSrv.URL}
 	aidos := s.key("citizen")
 	victim := "050815600217"
-	form := `<Field name="education">higher</Field>`
-
 	send := func(signer *signing.Signer, applicant string, attach bool) string {
 		t.Helper()
 		id := uuid.NewString()
-		signed, err := signer.Sign([]byte(s.document(id, applicant, "job-seeker-registration", form)))
+		signed, err := signer.Sign(s.request(id, applicant, "job-seeker-registration", "education", "higher").Document())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +284,7 @@ func TestLabourChecksForItself(t *testing.T) {
 	}
 	// The victim was registered by neither: his own request succeeds.
 	c := s.citizen(victim, "iin:"+victim)
-	own := s.submit(c, "job-seeker-registration", form)
+	own := s.submit(c, "job-seeker-registration", "education", "higher")
 	if r := s.await(c, own); r.State != gateway.StateCompleted || r.Outcome != "registered" {
 		t.Fatalf("the victim's own registration: %+v (ground %q)", r, groundOf(s.results(c), own))
 	}
@@ -303,7 +300,7 @@ func TestUnverifiableRequestIsRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := uuid.NewString()
-	doc := s.document(id, "791028302728", "job-seeker-registration", `<Field name="education">higher</Field>`)
+	doc := string(s.request(id, "791028302728", "job-seeker-registration", "education", "higher").Document())
 	signed, err := s.key("citizen").Sign([]byte(doc))
 	if err != nil {
 		t.Fatal(err)

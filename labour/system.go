@@ -16,15 +16,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov"
+	"egov/document"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/shep/soap"
 	"egov/signing"
 )
-
-// ResultNamespace is the namespace of the signed result document
-// (fixtures/schemas/service-result-v1.xsd).
-const ResultNamespace = "urn:egov-gateway:result:v1"
 
 // Config wires the labour-market system.
 type Config struct {
@@ -199,7 +196,7 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 			return &Rejection{Code: code, Err: err}
 		}
 	}
-	app, err := ReadApplication(res.Element)
+	app, err := document.ReadRequest(res.Element)
 	if err != nil {
 		return &Rejection{Code: egov.ErrorCode(err), Err: err}
 	}
@@ -207,8 +204,7 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 	if err != nil {
 		return err
 	}
-	notice := fmt.Sprintf(`<ProviderNotice xmlns="%s"><RequestId>%s</RequestId><Applicant>%s</Applicant><Status>accepted-for-processing</Status></ProviderNotice>`,
-		ResultNamespace, app.RequestID, app.IIN)
+	notice := string((&document.Notice{RequestID: app.RequestID, Status: document.StatusAcceptedForProcessing, Applicant: app.Applicant.IIN}).Document())
 	// Answers are idempotent per request message: the correlation names
 	// it, whoever sent it and whatever id it carries.
 	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, info.ServiceID, soap.TypeNotification, info.CorrelationID, notice,
@@ -216,7 +212,7 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 		return fmt.Errorf("notification: %w", err)
 	}
 	if s.cfg.Pace == "regulation" && s.cfg.StepDurations != nil {
-		d := time.Duration(float64(s.cfg.StepDurations(app.Service, app.Region)) * s.cfg.PaceFactor)
+		d := time.Duration(float64(s.cfg.StepDurations(app.ServiceCode, app.Region)) * s.cfg.PaceFactor)
 		sleep(ctx, d)
 	}
 	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, info.ServiceID, soap.TypeResponse, info.CorrelationID, rec.Result,
@@ -224,7 +220,7 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 		return fmt.Errorf("response: %w", err)
 	}
 	s.cfg.Log.Info("labour: answered", "request", app.RequestID, "outcome", rec.Decision.Outcome, "ground", rec.Decision.Ground,
-		"iin", signing.MaskIIN(app.IIN))
+		"iin", signing.MaskIIN(app.Applicant.IIN))
 	return nil
 }
 
@@ -263,7 +259,7 @@ return 1
 // decideOnce returns the stored decision for the request, or decides,
 // registers and signs the result and stores them, exactly once per request
 // id even under concurrent deliveries.
-func (s *System) decideOnce(ctx context.Context, app *Application, signed *signing.Result, info soap.AsyncMessageInfo) (*record, error) {
+func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *signing.Result, info soap.AsyncMessageInfo) (*record, error) {
 	// One worker decides; a concurrent duplicate is refused and comes back
 	// for the record. The lock outlives a decision (a second or so) but not
 	// the bus's retries of a refused message (1 + 2 + 4 + 8 s): a lock left
@@ -272,7 +268,7 @@ func (s *System) decideOnce(ctx context.Context, app *Application, signed *signi
 	// A request is known by who sent it, whose it is and its id: request
 	// ids are unique per citizen only. All its keys share the applicant's
 	// hash tag.
-	tag := "{" + app.IIN + "}"
+	tag := "{" + app.Applicant.IIN + "}"
 	recordKey := s.key(tag, "request", info.Sender.SenderID, app.RequestID)
 	keys := []string{recordKey, recordKey + ":lock", s.key(tag, "job-seeker"), s.key(tag, "referrals")}
 	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds()).Slice()
@@ -299,25 +295,25 @@ func (s *System) decideOnce(ctx context.Context, app *Application, signed *signi
 		return nil, err
 	}
 	if d.Ground == "" {
-		if facts.Person, err = s.lookupPerson(ctx, app.IIN); err != nil {
+		if facts.Person, err = s.lookupPerson(ctx, app.Applicant.IIN); err != nil {
 			return nil, err
 		}
 		d = s.cfg.Rules.Decide(app, facts)
 	}
 	rec := &record{Decision: d, Date: now.Format(time.DateOnly)}
 	if d.Outcome != "refused" {
-		seq, err := s.rdb.Incr(ctx, s.key("sequence", app.Service)).Result()
+		seq, err := s.rdb.Incr(ctx, s.key("sequence", app.ServiceCode)).Result()
 		if err != nil {
 			return nil, err
 		}
-		prefix := map[string]string{"registered": "JS", "referred": "REF", "certificate": "TSA"}[d.Outcome]
+		prefix := map[document.Outcome]string{document.OutcomeRegistered: "JS", document.OutcomeReferred: "REF", document.OutcomeCertificate: "TSA"}[d.Outcome]
 		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.Year(), seq)
 	}
 	if rec.Result, err = s.resultDocument(app, rec); err != nil {
 		return nil, err
 	}
 	body, _ := json.Marshal(rec)
-	err = storeScript.Run(ctx, s.rdb, keys, body, d.Outcome, rec.Number, now.UnixMilli(), app.RequestID,
+	err = storeScript.Run(ctx, s.rdb, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
 		rec.Number+" "+d.Kind).Err()
 	stored = err == nil
 	return rec, err
@@ -328,9 +324,9 @@ func (s *System) decideOnce(ctx context.Context, app *Application, signed *signi
 // signed request declares was delivered through the bus's store with the
 // declared digest. It fills digests with what it fetched and returns a
 // refusal when a check fails; a passing failure of the store is an error.
-func (s *System) checkDelivery(ctx context.Context, app *Application, signed *signing.Result, info soap.AsyncMessageInfo, digests map[string]string) (Decision, error) {
+func (s *System) checkDelivery(ctx context.Context, app *document.Request, signed *signing.Result, info soap.AsyncMessageInfo, digests map[string]string) (Decision, error) {
 	refuse := func(g string) (Decision, error) { return Decision{Outcome: "refused", Ground: g}, nil }
-	if signed.Signer.IIN != app.IIN {
+	if signed.Signer.IIN != app.Applicant.IIN {
 		return refuse("signer-not-applicant")
 	}
 	delivered := map[string]bool{}
@@ -385,37 +381,15 @@ func (s *System) lookupPerson(ctx context.Context, iin string) (Person, error) {
 // resultDocument writes and signs the result: a notice of registration, a
 // referral, a certificate, or a reasoned refusal with its ground in Russian,
 // Kazakh and English.
-func (s *System) resultDocument(app *Application, rec *record) (string, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ServiceResult xmlns=\"%s\" version=\"1\">\n", ResultNamespace)
-	w := func(tag, v string) {
-		if v != "" {
-			b.WriteString("  <" + tag + ">")
-			_ = xml.EscapeText(&b, []byte(v))
-			b.WriteString("</" + tag + ">\n")
-		}
-	}
-	w("RequestId", app.RequestID)
-	w("ServiceCode", app.Service)
-	w("Outcome", rec.Decision.Outcome)
-	w("ProviderBIN", signing.IdentityOf(s.cfg.Signer.Certificate).BIN)
-	w("Applicant", app.IIN)
-	w("Number", rec.Number)
-	w("Date", rec.Date)
-	w("Kind", rec.Decision.Kind)
+func (s *System) resultDocument(app *document.Request, rec *record) (string, error) {
+	result := &document.Result{RequestID: app.RequestID, ServiceCode: app.ServiceCode, Outcome: rec.Decision.Outcome,
+		ProviderBIN: signing.IdentityOf(s.cfg.Signer.Certificate).BIN, Applicant: app.Applicant.IIN,
+		Number: rec.Number, Date: rec.Date, Kind: rec.Decision.Kind}
 	if g := rec.Decision.Ground; g != "" {
-		t := s.cfg.Rules.Grounds[g]
-		fmt.Fprintf(&b, "  <RefusalGround code=\"%s\">", g)
-		for _, x := range [][2]string{{"Ru", t.RU}, {"Kk", t.KK}, {"En", t.EN}} {
-			b.WriteString("<" + x[0] + ">")
-			_ = xml.EscapeText(&b, []byte(x[1]))
-			b.WriteString("</" + x[0] + ">")
-		}
-		b.WriteString("</RefusalGround>\n")
+		result.Ground = &document.RefusalGround{Code: g, Text: s.cfg.Rules.Grounds[g]}
 	}
-	b.WriteString("</ServiceResult>\n")
 	s.signing <- struct{}{}
-	signed, err := s.cfg.Signer.Sign([]byte(b.String()))
+	signed, err := s.cfg.Signer.Sign(result.Document())
 	<-s.signing
 	if err != nil {
 		return "", err

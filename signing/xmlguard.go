@@ -47,6 +47,15 @@ var doctypeMarker = []byte("<!DOCTYPE")
 // than UTF-8, and any element that does not survive an encoding/xml round
 // trip unchanged (xml-roundtrip-validator's check, applied to every element
 // exactly as the tokenizer produced it).
+// ParseScreened parses an unsigned document from outside (a provider's
+// notice, say) through the same screen as a signed one: size, depth and
+// element count within lim, no DOCTYPE, processing instructions or
+// comments, valid UTF-8, one root, a faithful round trip. Every refusal
+// carries its code.
+func ParseScreened(doc []byte, lim Limits) (*etree.Document, error) {
+	return parseScreened(doc, lim.withDefaults())
+}
+
 func parseScreened(doc []byte, lim Limits) (*etree.Document, error) {
 	if len(doc) > lim.MaxBytes {
 		return nil, egov.Errorf(egov.CodeXMLTooLarge, "%d bytes, limit %d", len(doc), lim.MaxBytes)

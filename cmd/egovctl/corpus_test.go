@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"egov/document"
 	"egov/internal/corpus"
 	"egov/internal/redistest"
 	"egov/signing"
@@ -134,11 +135,12 @@ func (c *caller) portalJSON(method, path, token string, body any) (int, []byte) 
 var cardScan = []byte("%PDF-1.7 identity card scan (curated corpus)")
 
 type doc struct {
-	service, region, form string
-	attach                bool
-	expires               string
-	iin                   string
-	issued                time.Time
+	service, region string
+	form            map[string]string
+	attach          bool
+	expires         string
+	iin             string
+	issued          time.Time
 }
 
 func (c *caller) signedRequest(d doc, key *signing.Signer) []byte {
@@ -152,16 +154,18 @@ func (c *caller) signedRequest(d doc, key *signing.Signer) []byte {
 	if d.expires == "" {
 		d.expires = "2031-01-01"
 	}
-	atts := ""
+	req := &document.Request{RequestID: uuid.NewString(), ServiceCode: d.service, Region: d.region, IssuedAt: d.issued,
+		Applicant: document.Applicant{IIN: d.iin, Surname: "ЖАҚСЫЛЫҚОВ", GivenName: "АЙДОС", Phone: "+77010000000"}, Form: d.form}
 	if d.attach {
 		sum := sha256.Sum256(cardScan)
-		atts = fmt.Sprintf(`<Attachment kind="identity-document" fileName="id.pdf" mimeType="application/pdf" size="%d" sha256="%s" expires="%s"/>`,
-			len(cardScan), hex.EncodeToString(sum[:]), d.expires)
+		expires, err := time.Parse(time.DateOnly, d.expires)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		req.Attachments = []document.AttachmentHeader{{Kind: "identity-document", FileName: "id.pdf", MIMEType: "application/pdf",
+			Size: int64(len(cardScan)), SHA256: hex.EncodeToString(sum[:]), Expires: &expires}}
 	}
-	x := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1"><RequestId>%s</RequestId><ServiceCode>%s</ServiceCode><Region>%s</Region><IssuedAt>%s</IssuedAt><Applicant><IIN>%s</IIN><Surname>ЖАҚСЫЛЫҚОВ</Surname><GivenName>АЙДОС</GivenName><Phone>+77010000000</Phone></Applicant><Form>%s</Form><Attachments>%s</Attachments></ServiceRequest>
-`, uuid.NewString(), d.service, d.region, d.issued.Format(time.RFC3339), d.iin, d.form, atts)
-	signed, err := key.Sign([]byte(x))
+	signed, err := key.Sign(req.Document())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -222,11 +226,11 @@ func recordScenarios(t *testing.T, portal, bus string) {
 	c.portalJSON("GET", "/services/space-travel", "", nil)
 
 	files := map[string][]byte{"id.pdf": cardScan}
-	js := doc{service: "job-seeker-registration", region: "east-kazakhstan", form: `<Field name="education">higher</Field>`, attach: true}
+	js := doc{service: "job-seeker-registration", region: "east-kazakhstan", form: map[string]string{"education": "higher"}, attach: true}
 	first := c.signedRequest(js, citizen)
 	c.submit(c.token, first, files)
 	c.submit(c.token, first, files) // request-replayed
-	c.submit(c.token, c.signedRequest(doc{service: "employment-referral", region: "aktobe", form: `<Field name="measure">public-works</Field>`, attach: true}, citizen), files)
+	c.submit(c.token, c.signedRequest(doc{service: "employment-referral", region: "aktobe", form: map[string]string{"measure": "public-works"}, attach: true}, citizen), files)
 	c.submit(c.token, c.signedRequest(doc{service: "tsa-membership-certificate", region: "karaganda"}, citizen), nil)
 
 	refusals := []struct {
@@ -235,14 +239,14 @@ func recordScenarios(t *testing.T, portal, bus string) {
 		files map[string][]byte
 	}{
 		{doc{service: "child-benefit", region: "karaganda"}, citizen, nil},                                                                                                                               // service-not-on-portal
-		{doc{service: "employment-referral", region: "almaty-city", form: `<Field name="measure">public-works</Field>`, attach: true}, citizen, files},                                                   // region-not-served
-		{doc{service: "job-seeker-registration", region: "aktobe", form: `<Field name="education">astronaut</Field>`, attach: true}, citizen, files},                                                     // form-invalid
-		{doc{service: "job-seeker-registration", region: "aktobe", form: `<Field name="education">higher</Field>`, attach: true}, citizen, nil},                                                          // attachment-missing
-		{doc{service: "job-seeker-registration", region: "aktobe", form: `<Field name="education">higher</Field>`, attach: true}, citizen, map[string][]byte{"id.pdf": []byte("other bytes")}},           // attachment-mismatch
-		{doc{service: "job-seeker-registration", region: "aktobe", form: `<Field name="education">higher</Field>`, attach: true}, citizen, map[string][]byte{"id.pdf": cardScan, "extra.pdf": cardScan}}, // attachment-undeclared
-		{doc{service: "job-seeker-registration", region: "aktobe", form: `<Field name="education">higher</Field>`, attach: true, expires: "2020-01-01"}, citizen, files},                                 // attachment-rejected
-		{doc{service: "job-seeker-registration", region: "aktobe", form: `<Field name="education">higher</Field>`, attach: true, issued: time.Now().Add(-2 * time.Hour)}, citizen, files},                // request-stale
-		{doc{service: "job-seeker-registration", region: "aktobe", form: `<Field name="education">higher</Field>`, attach: true, iin: "900101300811"}, other, files},                                     // iin-mismatch
+		{doc{service: "employment-referral", region: "almaty-city", form: map[string]string{"measure": "public-works"}, attach: true}, citizen, files},                                                   // region-not-served
+		{doc{service: "job-seeker-registration", region: "aktobe", form: map[string]string{"education": "astronaut"}, attach: true}, citizen, files},                                                     // form-invalid
+		{doc{service: "job-seeker-registration", region: "aktobe", form: map[string]string{"education": "higher"}, attach: true}, citizen, nil},                                                          // attachment-missing
+		{doc{service: "job-seeker-registration", region: "aktobe", form: map[string]string{"education": "higher"}, attach: true}, citizen, map[string][]byte{"id.pdf": []byte("other bytes")}},           // attachment-mismatch
+		{doc{service: "job-seeker-registration", region: "aktobe", form: map[string]string{"education": "higher"}, attach: true}, citizen, map[string][]byte{"id.pdf": cardScan, "extra.pdf": cardScan}}, // attachment-undeclared
+		{doc{service: "job-seeker-registration", region: "aktobe", form: map[string]string{"education": "higher"}, attach: true, expires: "2020-01-01"}, citizen, files},                                 // attachment-rejected
+		{doc{service: "job-seeker-registration", region: "aktobe", form: map[string]string{"education": "higher"}, attach: true, issued: time.Now().Add(-2 * time.Hour)}, citizen, files},                // request-stale
+		{doc{service: "job-seeker-registration", region: "aktobe", form: map[string]string{"education": "higher"}, attach: true, iin: "900101300811"}, other, files},                                     // iin-mismatch
 	}
 	for _, r := range refusals {
 		c.submit(c.token, c.signedRequest(r.d, r.key), r.files)
@@ -312,7 +316,7 @@ func TestRecordAndReplay(t *testing.T) {
 		_, data := c.portalJSON("POST", "/sessions", "", map[string]string{"iin": "791028302728", "password": "Samal-2026-parol"})
 		var s struct{ Token string }
 		_ = json.Unmarshal(data, &s)
-		js := doc{service: "job-seeker-registration", region: "aktobe", form: `<Field name="education">higher</Field>`, attach: true}
+		js := doc{service: "job-seeker-registration", region: "aktobe", form: map[string]string{"education": "higher"}, attach: true}
 		c.submit(s.Token, c.signedRequest(js, citizen), map[string][]byte{"id.pdf": cardScan})
 		c.submit(s.Token, fixtureFile(t, "expired.xml"), nil)
 		cp, err := corpus.Load(dir)

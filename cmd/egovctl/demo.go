@@ -15,8 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
+	"github.com/google/uuid"
 
+	"egov/document"
 	"egov/gateway"
 	"egov/signing"
 )
@@ -67,10 +68,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	d.step("fill in the form and attach the identity card")
 	scan := []byte("%PDF-1.7 demo identity card of " + *iin)
-	filled, err := fillSkeleton(body, *iin, scan)
-	if err != nil {
-		return d.fail(err)
-	}
+	filled := demoRequest(service, *region, *iin, scan, time.Now()).Document()
 	d.ok("education: higher; identity card: id-card.pdf (%d bytes)", len(scan))
 
 	d.step("sign with the citizen's key (%s-sign.p12)", *iin)
@@ -245,42 +243,15 @@ func mustJSON(v any) []byte {
 	return data
 }
 
-// fillSkeleton fills the service's request skeleton like a citizen would.
-func fillSkeleton(skeleton []byte, iin string, scan []byte) ([]byte, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(skeleton); err != nil {
-		return nil, err
-	}
-	root := doc.Root()
-	set := func(path, v string) {
-		if e := root.FindElement(path); e != nil {
-			e.SetText(v)
-		}
-	}
-	set("./Applicant/IIN", iin)
-	set("./Applicant/Surname", "ДЕМО")
-	set("./Applicant/GivenName", "ДЕМО")
-	set("./Applicant/Phone", "+77010000000")
-	for _, f := range root.FindElements("./Form/Field") {
-		switch f.SelectAttrValue("name", "") {
-		case "education":
-			f.SetText("higher")
-		default:
-			f.Parent().RemoveChild(f)
-		}
-	}
-	atts := root.FindElement("./Attachments")
-	for _, a := range atts.ChildElements() {
-		if a.SelectAttrValue("kind", "") != "identity-document" {
-			atts.RemoveChild(a)
-			continue
-		}
-		sum := sha256.Sum256(scan)
-		a.CreateAttr("fileName", "id-card.pdf")
-		a.CreateAttr("mimeType", "application/pdf")
-		a.CreateAttr("size", fmt.Sprint(len(scan)))
-		a.CreateAttr("sha256", hex.EncodeToString(sum[:]))
-		a.CreateAttr("expires", time.Now().AddDate(5, 0, 0).Format(time.DateOnly))
-	}
-	return doc.WriteToBytes()
+// demoRequest is the request the citizen fills in: the skeleton's fields
+// with a citizen's values, written by the request document's own writer so
+// that the demo sends what the portal reads.
+func demoRequest(service, region, iin string, scan []byte, now time.Time) *document.Request {
+	sum := sha256.Sum256(scan)
+	expires := now.In(gateway.Almaty).AddDate(5, 0, 0)
+	return &document.Request{RequestID: uuid.NewString(), ServiceCode: service, Region: region, IssuedAt: now.In(gateway.Almaty),
+		Applicant: document.Applicant{IIN: iin, Surname: "ДЕМО", GivenName: "ДЕМО", Phone: "+77010000000"},
+		Form:      map[string]string{"education": "higher"},
+		Attachments: []document.AttachmentHeader{{Kind: "identity-document", FileName: "id-card.pdf", MIMEType: "application/pdf",
+			Size: int64(len(scan)), SHA256: hex.EncodeToString(sum[:]), Expires: &expires}}}
 }

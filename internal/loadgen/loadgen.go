@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"egov/document"
 	"egov/signing"
 	"egov/signing/pki"
 )
@@ -140,6 +141,7 @@ func Presign(people []*Citizen, total int, region string) []Request {
 	out := make([]Request, total)
 	sum := sha256.Sum256(scan)
 	scanHash := hex.EncodeToString(sum[:])
+	expires := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) // a calendar day: only its date is written
 	var wg sync.WaitGroup
 	var next atomic.Int64
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
@@ -153,11 +155,14 @@ func Presign(people []*Citizen, total int, region string) []Request {
 				}
 				ci := i % len(people)
 				c := people[ci]
-				id := uuid.NewString()
-				doc := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<ServiceRequest xmlns="urn:egov-gateway:request:v1" version="1"><RequestId>%s</RequestId><ServiceCode>job-seeker-registration</ServiceCode><Region>%s</Region><IssuedAt>%s</IssuedAt><Applicant><IIN>%s</IIN><Surname>НАГРУЗКА</Surname><GivenName>ТЕСТ</GivenName></Applicant><Form><Field name="education">higher</Field></Form><Attachments><Attachment kind="identity-document" fileName="id.pdf" mimeType="application/pdf" size="%d" sha256="%s" expires="2031-01-01"/></Attachments></ServiceRequest>
-`, id, region, time.Now().Format(time.RFC3339), c.IIN, len(scan), scanHash)
-				signed, err := c.Key.Sign([]byte(doc))
+				req := &document.Request{RequestID: uuid.NewString(), ServiceCode: "job-seeker-registration", Region: region,
+					IssuedAt:  time.Now(),
+					Applicant: document.Applicant{IIN: c.IIN, Surname: "НАГРУЗКА", GivenName: "ТЕСТ"},
+					Form:      map[string]string{"education": "higher"},
+					Attachments: []document.AttachmentHeader{{Kind: "identity-document", FileName: "id.pdf", MIMEType: "application/pdf",
+						Size: int64(len(scan)), SHA256: scanHash, Expires: &expires}}}
+				id := req.RequestID
+				signed, err := c.Key.Sign(req.Document())
 				if err != nil {
 					continue
 				}

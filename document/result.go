@@ -1,0 +1,199 @@
+package document
+
+import (
+	"time"
+
+	"github.com/beevik/etree"
+
+	"egov"
+	"egov/signing"
+)
+
+// ResultNamespace is the namespace of the provider's result and notice,
+// version 1 (fixtures/schemas/service-result-v1.xsd).
+const ResultNamespace = "urn:egov-gateway:result:v1"
+
+// Outcome is what the provider decided.
+type Outcome string
+
+// The outcomes of the result schema.
+const (
+	OutcomeRegistered  Outcome = "registered"  // notice of registration as a job seeker
+	OutcomeReferred    Outcome = "referred"    // referral to an active employment measure
+	OutcomeCertificate Outcome = "certificate" // TSA certificate; Kind says belongs or does-not-belong
+	OutcomeRefused     Outcome = "refused"     // reasoned refusal with its ground
+)
+
+// Valid reports whether o is one of the schema's outcomes.
+func (o Outcome) Valid() bool {
+	switch o {
+	case OutcomeRegistered, OutcomeReferred, OutcomeCertificate, OutcomeRefused:
+		return true
+	}
+	return false
+}
+
+// Result is the provider's result document, signed by its authorised
+// person. ReadResult returns one that follows the schema and its rules: a
+// refusal carries a ground, any other outcome none.
+type Result struct {
+	RequestID   string // the request answered (a lowercase UUID)
+	ServiceCode string
+	Outcome     Outcome
+	ProviderBIN string
+	Applicant   string // the applicant's IIN
+	Number      string // registration, referral or certificate number; none for a refusal
+	Date        string // YYYY-MM-DD, the day of the decision
+	Kind        string // the measure referred to, or belongs / does-not-belong
+	Ground      *RefusalGround
+}
+
+// RefusalGround is why a request was refused: a code of the provider's
+// rules and its wording in the three languages.
+type RefusalGround struct {
+	Code string
+	Text egov.Message
+}
+
+// answerError refuses a provider's answer that does not follow its
+// schema. Such an answer never reaches a cabinet, as answer-unmatched says.
+func answerError(format string, args ...any) error {
+	return egov.Errorf(egov.CodeAnswerUnmatched, format, args...)
+}
+
+// ReadResult reads a result element (the one signing.Verifier returned) by
+// the rules of the result schema: root {urn:egov-gateway:result:v1}
+// ServiceResult of version 1, the elements in their order, the required
+// ones present, nothing unknown, the applicant's IIN and the provider's BIN
+// valid, a ground exactly when the outcome is refused. A refusal is an
+// *egov.Error with egov.CodeAnswerUnmatched.
+func ReadResult(root *etree.Element) (*Result, error) {
+	if root.Tag != "ServiceResult" || root.NamespaceURI() != ResultNamespace {
+		return nil, answerError("result root must be {%s}ServiceResult", ResultNamespace)
+	}
+	if v, err := rootAttributes(root, answerError); err != nil {
+		return nil, err
+	} else if v != "1" {
+		return nil, answerError("result version %q, only 1 is accepted", v)
+	}
+	seq := newSequence(root, ResultNamespace, answerError)
+	r := &Result{}
+	var outcome string
+	for _, f := range []struct {
+		name     string
+		v        *string
+		required bool
+	}{
+		{"RequestId", &r.RequestID, true}, {"ServiceCode", &r.ServiceCode, true}, {"Outcome", &outcome, true},
+		{"ProviderBIN", &r.ProviderBIN, true}, {"Applicant", &r.Applicant, true}, {"Number", &r.Number, false},
+		{"Date", &r.Date, true}, {"Kind", &r.Kind, false},
+	} {
+		var err error
+		if f.required {
+			*f.v, err = seq.requiredText(f.name)
+		} else {
+			*f.v, err = seq.optionalText(f.name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	r.Outcome = Outcome(outcome)
+	switch {
+	case !uuidPattern.MatchString(r.RequestID):
+		return nil, answerError("result RequestId must be a lowercase UUID")
+	case !codePattern.MatchString(r.ServiceCode):
+		return nil, answerError("result ServiceCode must be a code")
+	case !r.Outcome.Valid():
+		return nil, answerError("result outcome %q unknown", outcome)
+	case r.Kind != "" && !codePattern.MatchString(r.Kind):
+		return nil, answerError("result Kind must be a code")
+	}
+	if _, err := time.Parse(time.DateOnly, r.Date); err != nil {
+		return nil, answerError("result Date must be a date")
+	}
+	if _, err := signing.ParseBIN(r.ProviderBIN); err != nil {
+		return nil, answerError("result ProviderBIN: %w", err)
+	}
+	if _, err := signing.ParseIIN(r.Applicant); err != nil {
+		return nil, answerError("result Applicant: %w", err)
+	}
+	if g := seq.optional("RefusalGround"); g != nil {
+		ground, err := readGround(g)
+		if err != nil {
+			return nil, err
+		}
+		r.Ground = ground
+	}
+	if err := seq.endOfRoot(); err != nil {
+		return nil, err
+	}
+	if (r.Outcome == OutcomeRefused) != (r.Ground != nil) {
+		return nil, answerError("a refusal, and only a refusal, has a RefusalGround (outcome %s)", r.Outcome)
+	}
+	return r, nil
+}
+
+func readGround(el *etree.Element) (*RefusalGround, error) {
+	g := &RefusalGround{}
+	for _, a := range el.Attr {
+		if a.Space != "" || a.Key != "code" {
+			return nil, answerError("RefusalGround: unknown attribute %s", a.FullKey())
+		}
+		g.Code = a.Value
+	}
+	if !codePattern.MatchString(g.Code) {
+		return nil, answerError("RefusalGround: code must be a code")
+	}
+	seq := newSequence(el, ResultNamespace, answerError)
+	var err error
+	if g.Text.RU, err = seq.requiredText("Ru"); err != nil {
+		return nil, err
+	}
+	if g.Text.KK, err = seq.requiredText("Kk"); err != nil {
+		return nil, err
+	}
+	if g.Text.EN, err = seq.requiredText("En"); err != nil {
+		return nil, err
+	}
+	if err := seq.end(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Document writes the result as an unsigned XML document in the schema's
+// order, ready for the provider's signature; Number and Kind are omitted
+// when empty. For a result that ReadResult returned, ReadResult reads back
+// the same result. It checks nothing.
+func (r *Result) Document() []byte {
+	var w writer
+	w.raw(xmlDeclaration)
+	w.raw(`<ServiceResult xmlns="` + ResultNamespace + `" version="1">` + "\n")
+	for _, f := range []struct {
+		name, v  string
+		optional bool
+	}{
+		{"RequestId", r.RequestID, false}, {"ServiceCode", r.ServiceCode, false}, {"Outcome", string(r.Outcome), false},
+		{"ProviderBIN", r.ProviderBIN, false}, {"Applicant", r.Applicant, false}, {"Number", r.Number, true},
+		{"Date", r.Date, false}, {"Kind", r.Kind, true},
+	} {
+		if f.v != "" || !f.optional {
+			w.element(1, f.name, f.v)
+		}
+	}
+	if g := r.Ground; g != nil {
+		w.indent(1)
+		w.raw("<RefusalGround")
+		w.attr("code", g.Code)
+		w.raw(">")
+		for _, t := range [][2]string{{"Ru", g.Text.RU}, {"Kk", g.Text.KK}, {"En", g.Text.EN}} {
+			w.raw("<" + t[0] + ">")
+			w.escape(t[1], false)
+			w.raw("</" + t[0] + ">")
+		}
+		w.raw("</RefusalGround>\n")
+	}
+	w.raw("</ServiceResult>\n")
+	return w.bytes()
+}
