@@ -20,6 +20,8 @@ import (
 	"egov/internal/loadgen"
 	"egov/shep"
 	"egov/shep/soap"
+	"egov/signing"
+	"egov/signing/pki"
 )
 
 // portalCall sends one request to the running portal and decodes the
@@ -59,9 +61,12 @@ func TestHostileInputAgainstTheRunningStack(t *testing.T) {
 
 	// The owner of the corpus's signatures, and two synthetic citizens.
 	const corpusIIN, password = "791028302728", "Corpus-owner-2026"
-	acct, _ := json.Marshal(map[string]string{"iin": corpusIIN, "password": password, "phone": "+77010000000"})
-	if code, _ := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/accounts", "", "application/json", acct); code != http.StatusCreated {
-		t.Fatalf("registering the corpus's citizen: %d", code)
+	owner, err := signing.LoadSigner(filepath.Join(s.opt.Root, "fixtures", "pki", "keys", "citizen.p12"), pki.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := loadgen.RegisterBySignature(ctx, client, s.PortalURL, owner, corpusIIN, password); code != http.StatusCreated {
+		t.Fatalf("registering the corpus's citizen: %d %s", code, body)
 	}
 	login, _ := json.Marshal(map[string]string{"iin": corpusIIN, "password": password})
 	_, body := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", login)

@@ -151,6 +151,12 @@ func parse(data []byte, name string) (*Register, error) {
 	return New(f.Phones)
 }
 
+// Phone returns the phone the register holds for iin.
+func (r *Register) Phone(iin string) (sms.Phone, bool) {
+	p, ok := r.phones[iin]
+	return p, ok
+}
+
 // HandleSync answers a PhoneRequest.
 func (r *Register) HandleSync(_ context.Context, req *soap.SyncSendMessage) (string, error) {
 	data := req.Request.RequestData.Data
