@@ -37,7 +37,7 @@ Usage:
   egovctl demo [--gateway URL] [--data DIR] [--iin IIN] [--proof signature|sms]   a citizen's whole journey against a running stack
   egovctl loadtest [--gateway URL] [--data DIR] (--rate R | --concurrency C) [--duration D] [--json FILE]
   egovctl replay DIR [--target URL] [--bus URL] [--junit FILE] [--concurrency N] [--rate R]
-                     [--only PATTERN] [--resign-with KEY.p12 --password P]   replay a recorded corpus
+                     [--only PATTERN] [--resign-with KEY.p12] [--prove-with KEY.p12] [--password P]   replay a recorded corpus
 
 Times T are RFC 3339 (2026-06-01T09:00:00+05:00) or dates (2026-06-01, UTC midnight).
 Run "egovctl COMMAND -h" for the flags of one command.

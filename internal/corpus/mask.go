@@ -39,9 +39,12 @@ var (
 	phoneNumber  = regexp.MustCompile(`\+7\d{10}`)
 	// Name elements, as XML or as XML escaped inside a SOAP envelope.
 	nameElement = regexp.MustCompile(`(<|&lt;)(Surname|GivenName|Patronymic)(>|&gt;)([^<&]*)(<|&lt;)/`)
-	certElement = regexp.MustCompile(`(X509Certificate(>|&gt;))[A-Za-z0-9+/=\s]+((<|&lt;)/)`)
-	// Passwords of citizens (JSON) and of systems (SOAP).
-	jsonPassword = regexp.MustCompile(`("password"\s*:\s*")[^"]*(")`)
+	// Certificates as XML, escaped inside a SOAP envelope, or inside a JSON
+	// string (a signed registration challenge: \u003c, \n).
+	certElement = regexp.MustCompile(`(X509Certificate(>|&gt;|\\u003e))(?:[A-Za-z0-9+/=\s]|\\[nr])+((<|&lt;|\\u003c)/)`)
+	// Passwords of citizens (JSON) and of systems (SOAP), and one-time
+	// codes at registration.
+	jsonPassword = regexp.MustCompile(`("(?:password|code)"\s*:\s*")[^"]*(")`)
 	soapPassword = regexp.MustCompile(`(<password>)[^<]*(</password>)`)
 )
 
