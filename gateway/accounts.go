@@ -7,24 +7,31 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"regexp"
+	"strconv"
 	"sync"
 	"time"
 	"unicode"
 
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"egov"
 	"egov/internal/password"
 	"egov/signing"
+	"egov/sms"
 )
 
-// Session is a logged-in citizen.
+// Session is a logged-in citizen. A session belongs to exactly one IIN,
+// proven at login (by signature) or at registration (the account's proof).
 type Session struct {
 	IIN string `json:"iin"`
 	BIN string `json:"bin,omitempty"`
 	// Method is how the citizen logged in: password or signature.
 	Method string `json:"method"`
+	// Account is the id of the citizen's account the session is bound to;
+	// "" for a login by signature of an IIN without an account.
+	Account string `json:"account,omitempty"`
 }
 
 // Account policy.
@@ -37,8 +44,6 @@ const (
 	sessionLifetime = 30 * time.Minute // idle time after which a session ends
 	challengeTTL    = 5 * time.Minute
 )
-
-var phoneFormat = regexp.MustCompile(`^\+7[0-9]{10}$`)
 
 // dummyHash is checked when an IIN has no account, so that a login takes
 // the same time whether the account exists or not.
@@ -55,38 +60,6 @@ func (a *App) failKey(iin string) string    { return a.key("{"+iin+"}", "login-f
 func (a *App) sessionKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return a.key("session", hex.EncodeToString(sum[:]))
-}
-
-// Register opens an account: a valid IIN, an optional valid BIN, a password
-// of the policy and a phone number.
-func (a *App) Register(ctx context.Context, iin, bin, secret, phone string) error {
-	if _, err := signing.ParseIIN(iin); err != nil {
-		return err
-	}
-	if bin != "" {
-		if _, err := signing.ParseBIN(bin); err != nil {
-			return err
-		}
-	}
-	if err := checkPasswordPolicy(secret, iin); err != nil {
-		return err
-	}
-	if !phoneFormat.MatchString(phone) {
-		return egov.Errorf(egov.CodePhoneInvalid, "registration")
-	}
-	hash, err := password.Hash(secret)
-	if err != nil {
-		return err
-	}
-	ok, err := a.rdb.HSetNX(ctx, a.accountKey(iin), "passwordHash", hash).Result()
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return egov.Errorf(egov.CodeAccountExists, "iin %s", signing.MaskIIN(iin))
-	}
-	return a.rdb.HSet(ctx, a.accountKey(iin), "iin", iin, "bin", bin, "phone", phone,
-		"createdAt", a.now().UnixMilli()).Err()
 }
 
 func checkPasswordPolicy(secret, iin string) error {
@@ -121,22 +94,22 @@ func (a *App) allowAttempt(ctx context.Context, clientIP string) error {
 // Login checks an IIN and password and opens a session. Every refusal
 // looks the same: the caller learns nothing of which part was wrong or
 // whether the account is locked.
-func (a *App) Login(ctx context.Context, iin, secret, clientIP string) (string, error) {
+func (a *App) Login(ctx context.Context, iin, secret, clientIP string) (string, *Session, error) {
 	if err := a.allowAttempt(ctx, clientIP); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	refused := egov.Errorf(egov.CodeAuthorizationRefused, "login refused")
 	if _, err := signing.ParseIIN(iin); err != nil {
 		password.Check(dummyHash(), secret)
-		return "", refused
+		return "", nil, refused
 	}
 	failures, err := a.rdb.Get(ctx, a.failKey(iin)).Int()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", err
+		return "", nil, err
 	}
-	acct, err := a.rdb.HMGet(ctx, a.accountKey(iin), "passwordHash", "bin").Result()
+	acct, err := a.rdb.HMGet(ctx, a.accountKey(iin), "passwordHash", "bin", "id").Result()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	hash, _ := acct[0].(string)
 	if hash == "" {
@@ -148,14 +121,22 @@ func (a *App) Login(ctx context.Context, iin, secret, clientIP string) (string, 
 		pipe.Incr(ctx, a.failKey(iin))
 		pipe.Expire(ctx, a.failKey(iin), lockoutFor)
 		if _, err := pipe.Exec(ctx); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		a.log.Info("login refused", "iin", signing.MaskIIN(iin), "locked", failures >= maxFailures)
-		return "", refused
+		return "", nil, refused
 	}
 	a.rdb.Del(ctx, a.failKey(iin))
 	bin, _ := acct[1].(string)
-	return a.openSession(ctx, Session{IIN: iin, BIN: bin, Method: "password"})
+	id, _ := acct[2].(string)
+	if id == "" {
+		if id, err = a.accountID(ctx, iin); err != nil {
+			return "", nil, err
+		}
+	}
+	sess := &Session{IIN: iin, BIN: bin, Method: "password", Account: id}
+	token, err := a.openSession(ctx, *sess)
+	return token, sess, err
 }
 
 func (a *App) openSession(ctx context.Context, s Session) (string, error) {
@@ -166,7 +147,7 @@ func (a *App) openSession(ctx context.Context, s Session) (string, error) {
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	key := a.sessionKey(token)
 	pipe := a.rdb.TxPipeline()
-	pipe.HSet(ctx, key, "iin", s.IIN, "bin", s.BIN, "method", s.Method, "createdAt", a.now().UnixMilli())
+	pipe.HSet(ctx, key, "iin", s.IIN, "bin", s.BIN, "method", s.Method, "account", s.Account, "createdAt", a.now().UnixMilli())
 	pipe.Expire(ctx, key, sessionLifetime)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", err
@@ -182,7 +163,7 @@ func (a *App) SessionOf(ctx context.Context, token string) (*Session, error) {
 	}
 	key := a.sessionKey(token)
 	pipe := a.rdb.Pipeline()
-	get := pipe.HMGet(ctx, key, "iin", "bin", "method")
+	get := pipe.HMGet(ctx, key, "iin", "bin", "method", "account")
 	pipe.Expire(ctx, key, sessionLifetime)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
@@ -194,7 +175,8 @@ func (a *App) SessionOf(ctx context.Context, token string) (*Session, error) {
 	}
 	bin, _ := v[1].(string)
 	method, _ := v[2].(string)
-	return &Session{IIN: iin, BIN: bin, Method: method}, nil
+	account, _ := v[3].(string)
+	return &Session{IIN: iin, BIN: bin, Method: method, Account: account}, nil
 }
 
 // Logout ends a session.
@@ -217,7 +199,9 @@ const ChallengeNamespace = "urn:egov-gateway:auth:v1"
 
 // LoginBySignature opens a session for the IIN of the certificate that
 // signed an AuthChallenge document holding an unused challenge (the
-// Almaty city regulation: login with the digital signature).
+// Almaty city regulation: login with the digital signature). When that IIN
+// has an account the session is bound to it: it carries the account's id,
+// and its BIN when the certificate names none.
 func (a *App) LoginBySignature(ctx context.Context, doc []byte, clientIP string) (string, *Session, error) {
 	if err := a.allowAttempt(ctx, clientIP); err != nil {
 		return "", nil, err
@@ -226,23 +210,99 @@ func (a *App) LoginBySignature(ctx context.Context, doc []byte, clientIP string)
 	if err != nil {
 		return "", nil, err
 	}
-	el := res.Element
-	nonceEl := el.FindElement("./Nonce")
-	if el.Tag != "AuthChallenge" || el.NamespaceURI() != ChallengeNamespace || nonceEl == nil {
-		return "", nil, formError("the signed document must be {%s}AuthChallenge with a Nonce", ChallengeNamespace)
-	}
-	// One use only: the first login with a challenge consumes it.
-	n, err := a.rdb.Del(ctx, a.key("challenge", nonceEl.Text())).Result()
+	nonce, err := challengeNonce(res.Element)
 	if err != nil {
 		return "", nil, err
 	}
-	if n != 1 {
-		return "", nil, egov.Errorf(egov.CodeAuthorizationRefused, "unknown, expired or used challenge")
+	if err := a.spendChallenge(ctx, nonce); err != nil {
+		return "", nil, egov.Errorf(egov.CodeAuthorizationRefused, "%w", err)
 	}
 	if _, err := signing.ParseIIN(res.Signer.IIN); err != nil {
 		return "", nil, egov.Errorf(egov.CodeAuthorizationRefused, "certificate without a valid IIN")
 	}
 	s := &Session{IIN: res.Signer.IIN, BIN: res.Signer.BIN, Method: "signature"}
+	acct, err := a.rdb.HMGet(ctx, a.accountKey(s.IIN), "passwordHash", "id", "bin").Result()
+	if err != nil {
+		return "", nil, err
+	}
+	if acct[0] != nil {
+		if s.Account, _ = acct[1].(string); s.Account == "" {
+			if s.Account, err = a.accountID(ctx, s.IIN); err != nil {
+				return "", nil, err
+			}
+		}
+		if bin, _ := acct[2].(string); s.BIN == "" {
+			s.BIN = bin
+		}
+	}
 	token, err := a.openSession(ctx, *s)
 	return token, s, err
+}
+
+// accountID returns the id of iin's account, giving one to an account
+// opened before accounts had ids.
+func (a *App) accountID(ctx context.Context, iin string) (string, error) {
+	if err := a.rdb.HSetNX(ctx, a.accountKey(iin), "id", uuid.NewString()).Err(); err != nil {
+		return "", err
+	}
+	return a.rdb.HGet(ctx, a.accountKey(iin), "id").Result()
+}
+
+// challengeNonce reads the nonce of a verified AuthChallenge element.
+func challengeNonce(el *etree.Element) (string, error) {
+	nonceEl := el.FindElement("./Nonce")
+	if el.Tag != "AuthChallenge" || el.NamespaceURI() != ChallengeNamespace || nonceEl == nil {
+		return "", formError("the signed document must be {%s}AuthChallenge with a Nonce", ChallengeNamespace)
+	}
+	return nonceEl.Text(), nil
+}
+
+// spendChallenge consumes an issued challenge: the first use wins, a
+// second, an expired or an unknown one is refused.
+func (a *App) spendChallenge(ctx context.Context, nonce string) error {
+	if len(nonce) != 48 {
+		return errors.New("malformed challenge")
+	}
+	n, err := a.rdb.Del(ctx, a.key("challenge", nonce)).Result()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return errors.New("unknown, expired or used challenge")
+	}
+	return nil
+}
+
+// AccountInfo is what a session may read about its own account.
+type AccountInfo struct {
+	ID string `json:"id"`
+	// Phone is masked; Proof says how the IIN was proven at registration
+	// (signature, sms-code, or "" for an account opened before proofs).
+	Phone     string    `json:"phone,omitempty"`
+	Proof     string    `json:"proof"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// AccountOf returns the account a session is bound to, nil when none.
+func (a *App) AccountOf(ctx context.Context, s *Session) (*AccountInfo, error) {
+	if s.Account == "" {
+		return nil, nil
+	}
+	v, err := a.rdb.HMGet(ctx, a.accountKey(s.IIN), "id", "phone", "proof", "createdAt").Result()
+	if err != nil {
+		return nil, err
+	}
+	if id, _ := v[0].(string); id != s.Account {
+		return nil, egov.Errorf(egov.CodeAuthorizationRefused, "session bound to another account")
+	}
+	info := &AccountInfo{ID: s.Account}
+	if p, _ := v[1].(string); p != "" {
+		info.Phone = sms.Phone(p).Masked()
+	}
+	info.Proof, _ = v[2].(string)
+	if ms, _ := v[3].(string); ms != "" {
+		n, _ := strconv.ParseInt(ms, 10, 64)
+		info.CreatedAt = time.UnixMilli(n).UTC()
+	}
+	return info, nil
 }

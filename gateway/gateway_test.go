@@ -27,9 +27,11 @@ import (
 	"egov/document"
 	"egov/gateway"
 	"egov/internal/redistest"
+	"egov/registers/mobile"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
+	"egov/sms"
 )
 
 const (
@@ -89,7 +91,22 @@ type env struct {
 	clock   *clock
 	cancel  context.CancelFunc
 	redis   *redistest.Redis
+	sms     *sms.Gateway
+	logs    *logBuffer
 }
+
+// logBuffer collects log output; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 	t.Helper()
@@ -108,7 +125,11 @@ func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	busCfg := shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// Every log line of the bus, the SMS gateway and the portal is kept, so
+	// that tests can check what never reaches a log (one-time codes).
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	busCfg := shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Log: log}
 	for _, f := range tune {
 		f(&busCfg)
 	}
@@ -116,11 +137,16 @@ func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The mobile citizens' register and the SMS gateway answer on the
+	// bus's sync channel, as in egovctl up.
+	bus.HandleSync(mobile.ServiceID, mobile.Default())
+	smsGateway := sms.New(r.Client, sms.Config{KeyPrefix: r.Prefix, Now: c.Now, Log: log})
+	bus.HandleSync(sms.ServiceID, smsGateway)
 	sw := &switchableBus{Client: bus}
 	app, err := gateway.New(r.Client, gateway.Config{
 		KeyPrefix: r.Prefix, Verifier: verifier, Bus: sw, Sender: portalSender,
 		ProviderBINs: map[string]string{"ais-rynok-truda": providerBIN},
-		RelayBackoff: 20 * time.Millisecond, Now: c.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RelayBackoff: 20 * time.Millisecond, Now: c.Now, Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +161,7 @@ func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 		srv.Close()
 		_ = bus.Close()
 	})
-	return &env{t: t, app: app, bus: bus, switch_: sw, srv: srv, clock: c, cancel: cancel, redis: r}
+	return &env{t: t, app: app, bus: bus, switch_: sw, srv: srv, clock: c, cancel: cancel, redis: r, sms: smsGateway, logs: logs}
 }
 
 // call sends a JSON (or raw) request and decodes the JSON answer.
@@ -189,11 +215,31 @@ type problem struct {
 	Messages map[string]string `json:"messages"`
 }
 
+// keyOf names the fixture signing key of a test citizen.
+var keyOf = map[string]string{citizenIIN: "citizen", citizen2IIN: "citizen2"}
+
+// register opens the citizen's account the way a citizen with a digital
+// signature does: signing the registration challenge.
 func (e *env) register(iin string) {
 	e.t.Helper()
-	if code, _ := e.call("POST", "/api/v1/accounts", "", map[string]string{"iin": iin, "password": passwordOK, "phone": "+77010000000"}, nil); code != http.StatusCreated {
+	body := map[string]string{"iin": iin, "password": passwordOK, "signedChallenge": string(e.signedChallenge(keyOf[iin]))}
+	if code, _ := e.call("POST", "/api/v1/accounts", "", body, nil); code != http.StatusCreated {
 		e.t.Fatalf("register %s: %d", iin, code)
 	}
+}
+
+// signedChallenge fetches a challenge and signs it with a fixture key.
+func (e *env) signedChallenge(key string) []byte {
+	e.t.Helper()
+	var ch struct{ Document string }
+	if code, _ := e.call("GET", "/api/v1/auth/challenge", "", nil, &ch); code != http.StatusOK {
+		e.t.Fatalf("challenge: %d", code)
+	}
+	signed, err := signer(e.t, key).Sign([]byte(ch.Document))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return signed
 }
 
 func (e *env) login(iin string) string {

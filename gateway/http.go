@@ -79,9 +79,11 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 
 	small := middleware.BodyLimit("64K")
 	api := e.Group("/api/v1")
-	api.POST("/accounts", a.handleRegister, small)
+	api.POST("/accounts", a.handleRegister, middleware.BodyLimit("512K"))
+	api.POST("/accounts/codes", a.handleRequestCode, small)
 	api.POST("/sessions", a.handleLogin, small)
 	api.DELETE("/sessions", a.handleLogout, a.requireSession)
+	api.GET("/sessions/current", a.handleCurrentSession, a.requireSession)
 	api.GET("/auth/challenge", a.handleChallenge)
 	api.POST("/sessions/signature", a.handleSignatureLogin, middleware.BodyLimit("512K"))
 	api.GET("/services", a.handleServices)
@@ -269,23 +271,62 @@ func bindJSON(c echo.Context, v any) error {
 	return nil
 }
 
+// handleRegister opens an account for an IIN its holder proves: with
+// signedChallenge (the AuthChallenge document of GET /auth/challenge,
+// signed) or with code (sent by POST /accounts/codes).
 func (a *App) handleRegister(c echo.Context) error {
 	if err := a.allowAttempt(c.Request().Context(), c.RealIP()); err != nil {
 		return err
 	}
 	var in struct {
-		IIN      string `json:"iin"`
-		BIN      string `json:"bin"`
-		Password string `json:"password"`
-		Phone    string `json:"phone"`
+		IIN             string `json:"iin"`
+		BIN             string `json:"bin"`
+		Password        string `json:"password"`
+		Phone           string `json:"phone"`
+		Code            string `json:"code"`
+		SignedChallenge string `json:"signedChallenge"`
 	}
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	if err := a.Register(c.Request().Context(), in.IIN, in.BIN, in.Password, in.Phone); err != nil {
+	r := Registration{IIN: in.IIN, BIN: in.BIN, Password: in.Password, Phone: in.Phone, Code: in.Code}
+	if in.SignedChallenge != "" {
+		r.SignedChallenge = []byte(in.SignedChallenge)
+	}
+	if err := a.Register(c.Request().Context(), r); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]string{"iin": in.IIN})
+	proof := ProofSignature
+	if r.Code != "" {
+		proof = ProofSMSCode
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"iin": in.IIN, "proof": proof})
+}
+
+// handleRequestCode sends a one-time registration code to the phone the
+// mobile citizens' register holds for the IIN; the answer names it masked.
+func (a *App) handleRequestCode(c echo.Context) error {
+	var in struct {
+		IIN string `json:"iin"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	sent, err := a.RequestCode(c.Request().Context(), in.IIN, c.RealIP())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"sentTo": sent.SentTo, "expiresIn": int(sent.ExpiresIn / time.Second)})
+}
+
+// handleCurrentSession shows the session and the account it is bound to.
+func (a *App) handleCurrentSession(c echo.Context) error {
+	s := sessionOf(c)
+	acct, err := a.AccountOf(c.Request().Context(), s)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"iin": s.IIN, "bin": s.BIN, "method": s.Method, "account": acct})
 }
 
 type sessionAnswer struct {
@@ -293,6 +334,8 @@ type sessionAnswer struct {
 	ExpiresIn int    `json:"expiresIn"` // seconds of idle time
 	IIN       string `json:"iin"`
 	Method    string `json:"method"`
+	// Account is the id of the account the session is bound to, if any.
+	Account string `json:"account,omitempty"`
 }
 
 func (a *App) handleLogin(c echo.Context) error {
@@ -303,11 +346,11 @@ func (a *App) handleLogin(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	token, err := a.Login(c.Request().Context(), in.IIN, in.Password, c.RealIP())
+	token, s, err := a.Login(c.Request().Context(), in.IIN, in.Password, c.RealIP())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: in.IIN, Method: "password"})
+	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: s.IIN, Method: s.Method, Account: s.Account})
 }
 
 func (a *App) handleLogout(c echo.Context) error {
@@ -335,7 +378,7 @@ func (a *App) handleSignatureLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: s.IIN, Method: s.Method})
+	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: s.IIN, Method: s.Method, Account: s.Account})
 }
 
 // serviceView is a catalogue entry in one language.

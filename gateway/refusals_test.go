@@ -27,7 +27,8 @@ func TestAuthorisationRefusals(t *testing.T) {
 		{"invalid IIN at registration", map[string]string{"iin": "123456789011", "password": passwordOK, "phone": "+77010000000"}, 400, "iin-invalid"},
 		{"weak password", map[string]string{"iin": citizen2IIN, "password": "short1", "phone": "+77010000000"}, 400, "password-weak"},
 		{"bad phone", map[string]string{"iin": citizen2IIN, "password": passwordOK, "phone": "8-701"}, 400, "phone-invalid"},
-		{"existing account", map[string]string{"iin": citizenIIN, "password": passwordOK, "phone": "+77010000000"}, 409, "account-exists"},
+		{"existing account", map[string]string{"iin": citizenIIN, "password": passwordOK, "signedChallenge": string(e.signedChallenge("citizen"))}, 409, "account-exists"},
+		{"no proof of identity", map[string]string{"iin": citizen2IIN, "password": passwordOK, "phone": "+77010000000"}, 403, "identity-not-proven"},
 	}
 	for _, tt := range tests {
 		if code, _ := e.call("POST", "/api/v1/accounts", "", tt.body, &p); code != tt.code || p.Code != tt.want {

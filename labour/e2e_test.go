@@ -177,8 +177,17 @@ type citizen struct {
 
 func (s *stack) citizen(iin, keyName string) *citizen {
 	s.t.Helper()
-	body := fmt.Sprintf(`{"iin":%q,"password":"Samal-2026-parol","phone":"+77010000000"}`, iin)
-	if code, _ := s.post("/api/v1/accounts", "", "application/json", []byte(body), nil); code != http.StatusCreated {
+	// Registration proves the IIN: the citizen signs the portal's challenge.
+	var ch struct{ Document string }
+	if code := s.get("/api/v1/auth/challenge", "", &ch); code != http.StatusOK {
+		s.t.Fatalf("challenge: %d", code)
+	}
+	signed, err := s.key(keyName).Sign([]byte(ch.Document))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"iin": iin, "password": "Samal-2026-parol", "signedChallenge": string(signed)})
+	if code, _ := s.post("/api/v1/accounts", "", "application/json", body, nil); code != http.StatusCreated {
 		s.t.Fatalf("register %s: %d", iin, code)
 	}
 	var sess struct{ Token string }

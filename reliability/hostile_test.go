@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,9 @@ import (
 	"egov/internal/loadgen"
 	"egov/shep"
 	"egov/shep/soap"
+	"egov/signing"
+	"egov/signing/pki"
+	"egov/sms"
 )
 
 // portalCall sends one request to the running portal and decodes the
@@ -59,9 +63,12 @@ func TestHostileInputAgainstTheRunningStack(t *testing.T) {
 
 	// The owner of the corpus's signatures, and two synthetic citizens.
 	const corpusIIN, password = "791028302728", "Corpus-owner-2026"
-	acct, _ := json.Marshal(map[string]string{"iin": corpusIIN, "password": password, "phone": "+77010000000"})
-	if code, _ := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/accounts", "", "application/json", acct); code != http.StatusCreated {
-		t.Fatalf("registering the corpus's citizen: %d", code)
+	owner, err := signing.LoadSigner(filepath.Join(s.opt.Root, "fixtures", "pki", "keys", "citizen.p12"), pki.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := loadgen.RegisterBySignature(ctx, client, s.PortalURL, owner, corpusIIN, password); code != http.StatusCreated {
+		t.Fatalf("registering the corpus's citizen: %d %s", code, body)
 	}
 	login, _ := json.Marshal(map[string]string{"iin": corpusIIN, "password": password})
 	_, body := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", login)
@@ -210,6 +217,45 @@ func TestHostileInputAgainstTheRunningStack(t *testing.T) {
 		portalCall(t, s, "DELETE", "/api/v1/sessions", alice.Token, "", nil)
 		if status, _, _ := portalCall(t, s, "GET", "/api/v1/requests", alice.Token, "", nil); status != 401 {
 			t.Errorf("token after logout: %d", status)
+		}
+	})
+
+	t.Run("squatting another's IIN", func(t *testing.T) {
+		// The portal and the bus are separate processes: the code request
+		// crosses to the mobile register and the SMS gateway the bus hosts.
+		const victim, phone = "900101300811", "+77027654321"
+		post := func(path string, body map[string]string) (int, string) {
+			data, _ := json.Marshal(body)
+			code, ans := loadgen.Post(ctx, client, s.PortalURL+path, "", "application/json", data)
+			var p struct{ Code string }
+			_ = json.Unmarshal(ans, &p)
+			return code, p.Code
+		}
+		if code, got := post("/api/v1/accounts", map[string]string{"iin": victim, "password": "Squatter-2026"}); code != 403 || got != "identity-not-proven" {
+			t.Errorf("without proof: %d %s", code, got)
+		}
+		if code, body := loadgen.RegisterBySignature(ctx, client, s.PortalURL, owner, victim, "Squatter-2026"); code != 403 || !strings.Contains(string(body), "identity-not-proven") {
+			t.Errorf("with another IIN's signature: %d %s", code, body)
+		}
+		if code, got := post("/api/v1/accounts/codes", map[string]string{"iin": victim}); code != 202 {
+			t.Fatalf("code request: %d %s", code, got)
+		}
+		rdb, err := s.Redis()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rdb.Close()
+		msgs, err := sms.Outbox(ctx, rdb, "", phone)
+		if err != nil || len(msgs) == 0 {
+			t.Fatalf("the phone's outbox: %v %v", msgs, err)
+		}
+		sent := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(msgs[0].Text)
+		guess := map[bool]string{true: "123456", false: "654321"}[sent != "123456"]
+		if code, got := post("/api/v1/accounts", map[string]string{"iin": victim, "password": "Squatter-2026", "code": guess}); code != 403 || got != "one-time-code-invalid" {
+			t.Errorf("a guessed code: %d %s", code, got)
+		}
+		if code, got := post("/api/v1/accounts", map[string]string{"iin": victim, "password": "Owner-of-it-2026", "code": sent}); code != 201 {
+			t.Errorf("the owner with the code from his phone: %d %s", code, got)
 		}
 	})
 

@@ -43,7 +43,7 @@ func upStack(t *testing.T, record string, extra ...string) (portal, bus string) 
 		t.Fatal(err)
 	}
 	p, b, o := freeAddr(t), freeAddr(t), freeAddr(t)
-	args := []string{"up", "--data", data, "--listen", p, "--bus-listen", b, "--ocsp-listen", o,
+	args := []string{"up", "--data", data, "--listen", p, "--bus-listen", b, "--ocsp-listen", o, "--sms-listen", freeAddr(t),
 		"--redis", r.URL, "--key-prefix", r.Prefix,
 		"--routing", "../../fixtures/shep/routing.json", "--persons", "../../fixtures/gbdfl/persons.json"}
 	if record != "" {
@@ -88,6 +88,10 @@ func TestCuratedCorpus(t *testing.T) {
 			args := []string{"replay", envelopes, "--target", portal, "--bus", bus, "--junit", filepath.Join(t.TempDir(), "replay.xml"), "--concurrency", "4"}
 			if resign {
 				args = append(args, "--resign-with", "../../fixtures/pki/keys/citizen.p12")
+			} else {
+				// Registration challenges serve once: they are signed afresh
+				// even when the documents go as recorded.
+				args = append(args, "--prove-with", "../../fixtures/pki/keys/citizen-auth.p12")
 			}
 			var out bytes.Buffer
 			if code := run(context.Background(), args, &out, &out); code != 0 {
@@ -172,6 +176,21 @@ func (c *caller) signedRequest(d doc, key *signing.Signer) []byte {
 	return signed
 }
 
+// signedChallenge fetches a registration challenge and signs it with key.
+func (c *caller) signedChallenge(key *signing.Signer) string {
+	c.t.Helper()
+	_, data := c.portalJSON("GET", "/auth/challenge", "", nil)
+	var ch struct{ Document string }
+	if err := json.Unmarshal(data, &ch); err != nil {
+		c.t.Fatal(err)
+	}
+	signed, err := key.Sign([]byte(ch.Document))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(signed)
+}
+
 // submit posts a submission; files are sent as attachments.
 func (c *caller) submit(token string, request []byte, files map[string][]byte) (int, []byte) {
 	var body bytes.Buffer
@@ -209,11 +228,16 @@ func recordScenarios(t *testing.T, portal, bus string) {
 	other, _ := signing.LoadSigner("../../fixtures/pki/keys/citizen2.p12", "Qwerty12")
 	c := &caller{t: t, portal: portal, bus: bus, citizen: citizen, other: other}
 	pw := "Samal-2026-parol"
-	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "791028302728", "password": pw, "phone": "+77010000000"})
-	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "791028302728", "password": pw, "phone": "+77010000000"})
+	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "791028302728", "password": pw, "signedChallenge": c.signedChallenge(citizen)})
+	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "791028302728", "password": pw, "signedChallenge": c.signedChallenge(citizen)}) // account-exists
 	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "900101300811", "password": "short1", "phone": "+77010000000"})
 	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "123456789011", "password": pw, "phone": "+77010000000"})
 	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "900101300811", "password": pw, "phone": "8-701"})
+	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "900101300811", "password": pw, "phone": "+77010000000"})                       // identity-not-proven
+	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "900101300811", "password": pw, "signedChallenge": c.signedChallenge(citizen)}) // another IIN's signature: identity-not-proven
+	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "900101300811", "password": pw, "code": "000000"})                              // no code sent: one-time-code-invalid
+	c.portalJSON("POST", "/accounts/codes", "", map[string]string{"iin": "100203500443"})                                                          // phone-not-registered
+	c.portalJSON("POST", "/accounts/codes", "", map[string]string{"iin": "900101300811"})                                                          // 202, the code goes to the register's phone
 	c.portalJSON("POST", "/sessions", "", map[string]string{"iin": "791028302728", "password": "Wrong-parol-1"})
 	_, data := c.portalJSON("POST", "/sessions", "", map[string]string{"iin": "791028302728", "password": pw})
 	var s struct{ Token string }
@@ -312,7 +336,7 @@ func TestRecordAndReplay(t *testing.T) {
 		portal, bus := upStack(t, dir, extra...)
 		citizen, _ := signing.LoadSigner("../../fixtures/pki/keys/citizen.p12", "Qwerty12")
 		c := &caller{t: t, portal: portal, bus: bus, citizen: citizen}
-		c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "791028302728", "password": "Samal-2026-parol", "phone": "+77010000000"})
+		c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "791028302728", "password": "Samal-2026-parol", "signedChallenge": c.signedChallenge(citizen)})
 		_, data := c.portalJSON("POST", "/sessions", "", map[string]string{"iin": "791028302728", "password": "Samal-2026-parol"})
 		var s struct{ Token string }
 		_ = json.Unmarshal(data, &s)
@@ -323,7 +347,8 @@ func TestRecordAndReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cp.Entries) != 4 || cp.Entries[2].Expect.Status != 202 || cp.Entries[3].Expect.Code != "certificate-expired" || cp.Entries[1].Opens == "" || cp.Entries[2].Session != cp.Entries[1].Opens {
+		// The challenge, the registration, the login, two submissions.
+		if len(cp.Entries) != 5 || cp.Entries[1].Expect.Status != 201 || cp.Entries[3].Expect.Status != 202 || cp.Entries[4].Expect.Code != "certificate-expired" || cp.Entries[2].Opens == "" || cp.Entries[3].Session != cp.Entries[2].Opens {
 			t.Fatalf("recorded %+v", cp.Entries)
 		}
 		if mask {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -19,8 +20,15 @@ import (
 
 	"egov/document"
 	"egov/gateway"
+	"egov/registers/mobile"
 	"egov/signing"
 )
+
+var oneTimeCode = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// demoAccountPassword is the portal password the demo gives a citizen's
+// account (the keys' password is demoPassword).
+func demoAccountPassword(iin string) string { return "Demo-parol-" + iin[:4] }
 
 // demo walks a citizen through the whole journey against a running stack.
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,14 +38,66 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	iin := fs.String("iin", demoCitizens[0].iin, "demo citizen")
 	region := fs.String("region", "east-kazakhstan", "region of the request")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the result")
+	proof := fs.String("proof", "signature", "how the citizen proves his IIN at registration: signature (the registration challenge signed with his key) or sms (a one-time code sent to the phone the mobile citizens' register holds)")
+	smsURL := fs.String("sms", "http://127.0.0.1:8083", "the SMS gateway's outbox view of egovctl up (with --proof sms: the citizen's phone)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	d := &demoRun{base: strings.TrimSuffix(*gatewayURL, "/") + "/api/v1", out: stdout, client: &http.Client{Timeout: 30 * time.Second}}
-	password := "Demo-parol-" + (*iin)[:4]
+	password := demoAccountPassword(*iin)
 
+	account := map[string]string{"iin": *iin, "password": password}
+	switch *proof {
+	case "signature":
+		d.step("prove the IIN: sign the registration challenge with the citizen's authentication key (%s-auth.p12)", *iin)
+		code, body, err := d.call(ctx, "GET", "/auth/challenge", "", "", nil)
+		if err != nil || code != http.StatusOK {
+			return d.failHTTP(code, body, err)
+		}
+		var ch struct{ Document string }
+		_ = json.Unmarshal(body, &ch)
+		key, err := signing.LoadSigner(filepath.Join(*dataDir, "citizens", *iin+"-auth.p12"), demoPassword)
+		if err != nil {
+			return d.fail(err)
+		}
+		signed, err := key.Sign([]byte(ch.Document))
+		if err != nil {
+			return d.fail(err)
+		}
+		account["signedChallenge"] = string(signed)
+		d.ok("challenge signed by %s", key.Certificate.Subject.CommonName)
+	case "sms":
+		d.step("prove the IIN: ask for a one-time code by SMS")
+		code, body, err := d.call(ctx, "POST", "/accounts/codes", "", "application/json", mustJSON(map[string]string{"iin": *iin}))
+		if err != nil || code != http.StatusAccepted {
+			return d.failHTTP(code, body, err)
+		}
+		var sent struct{ SentTo string }
+		_ = json.Unmarshal(body, &sent)
+		d.ok("the portal sent a code to %s, the phone the mobile citizens' register holds", sent.SentTo)
+		d.step("read the code on the phone (the SMS gateway's outbox)")
+		phone, ok := mobile.Default().Phone(*iin)
+		if !ok {
+			return d.fail(fmt.Errorf("the demo does not know the phone of %s", signing.MaskIIN(*iin)))
+		}
+		msgs, err := fetchOutbox(ctx, *smsURL, phone)
+		if err != nil {
+			return d.fail(err)
+		}
+		otp := ""
+		if len(msgs) > 0 {
+			otp = oneTimeCode.FindString(msgs[0].Text)
+		}
+		if otp == "" {
+			return d.fail(fmt.Errorf("no code in the outbox of %s", phone.Masked()))
+		}
+		account["code"] = otp
+		d.ok("the newest SMS holds a six-digit code")
+	default:
+		return fmt.Errorf("%w: --proof signature or sms", errUsage)
+	}
 	d.step("register the account of %s", signing.MaskIIN(*iin))
-	code, body, err := d.call(ctx, "POST", "/accounts", "", "application/json", mustJSON(map[string]string{"iin": *iin, "password": password, "phone": "+77010000000"}))
+	code, body, err := d.call(ctx, "POST", "/accounts", "", "application/json", mustJSON(account))
 	switch {
 	case err != nil:
 		return d.fail(err)
@@ -46,7 +106,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case code != http.StatusCreated:
 		return d.failHTTP(code, body)
 	default:
-		d.ok("registered")
+		d.ok("registered, identity proven by %s; password %s", *proof, password)
 	}
 
 	d.step("log in with IIN and password")

@@ -32,11 +32,12 @@ Usage:
   egovctl evidence export [--redis URL] [--prefix P] [--out FILE]
   egovctl shep hash-password --password P                 an argon2id hash for the routing file
   egovctl shep dead-letters [--redis URL] [--recipient SYS] [--redeliver ID|all]   stuck messages, with the reason
+  egovctl sms outbox --phone +7XXXXXXXXXX [--url URL | --redis URL --prefix P]   the messages a phone received (one-time codes)
   egovctl up   [--data DIR] [--listen ADDR] [--pace fast|regulation]   the whole stack in one process
-  egovctl demo [--gateway URL] [--data DIR] [--iin IIN]   a citizen's whole journey against a running stack
+  egovctl demo [--gateway URL] [--data DIR] [--iin IIN] [--proof signature|sms]   a citizen's whole journey against a running stack
   egovctl loadtest [--gateway URL] [--data DIR] (--rate R | --concurrency C) [--duration D] [--json FILE]
   egovctl replay DIR [--target URL] [--bus URL] [--junit FILE] [--concurrency N] [--rate R]
-                     [--only PATTERN] [--resign-with KEY.p12 --password P]   replay a recorded corpus
+                     [--only PATTERN] [--resign-with KEY.p12] [--prove-with KEY.p12] [--password P]   replay a recorded corpus
 
 Times T are RFC 3339 (2026-06-01T09:00:00+05:00) or dates (2026-06-01, UTC midnight).
 Run "egovctl COMMAND -h" for the flags of one command.
@@ -109,6 +110,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if len(args) >= 2 && args[1] == "dead-letters" {
 			return shepDeadLetters(ctx, args[2:], stdout, stderr)
+		}
+	case "sms":
+		if len(args) >= 2 && args[1] == "outbox" {
+			return smsOutbox(ctx, args[2:], stdout, stderr)
 		}
 	case "up":
 		return up(ctx, args[1:], stdout, stderr)

@@ -21,7 +21,8 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		rate        = fs.Float64("rate", 0, "at most this many messages a second (0: no cap)")
 		only        = fs.String("only", "", "replay only messages whose name matches this regular expression")
 		resignKey   = fs.String("resign-with", "", "refresh issue time and request id of submitted documents and sign them with this key (.p12)")
-		password    = fs.String("password", "Qwerty12", "password of the --resign-with key")
+		proveKey    = fs.String("prove-with", "", "sign a fresh registration challenge with this key (.p12) for each recorded registration by signature (default: the --resign-with key)")
+		password    = fs.String("password", "Qwerty12", "password of the --resign-with and --prove-with keys")
 	)
 	if len(args) == 0 || len(args[0]) == 0 || args[0][0] == '-' {
 		return fmt.Errorf("%w: egovctl replay DIR [flags]", errUsage)
@@ -42,6 +43,11 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *resignKey != "" {
 		if opt.Resign, err = signing.LoadSigner(*resignKey, *password); err != nil {
+			return err
+		}
+	}
+	if *proveKey != "" {
+		if opt.Prove, err = signing.LoadSigner(*proveKey, *password); err != nil {
 			return err
 		}
 	}

@@ -23,11 +23,13 @@ import (
 	"egov/internal/corpus"
 	"egov/internal/redisconn"
 	"egov/labour"
+	"egov/registers/mobile"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/shep/soap"
 	"egov/signing"
 	"egov/signing/pki"
+	"egov/sms"
 )
 
 // demoCitizens are created on first start: valid IINs of different ages,
@@ -50,6 +52,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ocspListen = fs.String("ocsp-listen", "127.0.0.1:8082", "OCSP responder address")
 		routing    = fs.String("routing", "fixtures/shep/routing.json", "bus routing table")
 		persons    = fs.String("persons", "fixtures/gbdfl/persons.json", "persons register data set")
+		phones     = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
+		smsListen  = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
 		pace       = fs.String("pace", "fast", "labour-market pace: fast, or regulation (waits the regulation's durations)")
 		factor     = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with -pace regulation")
 		redisURL   = fs.String("redis", os.Getenv("EGOV_REDIS_URL"), "Redis URL (default $EGOV_REDIS_URL; none: an embedded Redis)")
@@ -115,6 +119,17 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	bus.HandleSync(gbdfl.ServiceID, register)
+	// The mobile citizens' register and the SMS gateway: systems of their
+	// own that the portal reaches only through the bus's sync channel.
+	phoneRegister := mobile.Default()
+	if *phones != "" {
+		if phoneRegister, err = mobile.Load(*phones); err != nil {
+			return err
+		}
+	}
+	bus.HandleSync(mobile.ServiceID, phoneRegister)
+	smsGateway := sms.New(rdb, sms.Config{KeyPrefix: *prefix, Log: log})
+	bus.HandleSync(sms.ServiceID, smsGateway)
 
 	provider, err := signing.LoadSigner(filepath.Join(*dataDir, "pki", "keys", "provider.p12"), demoPassword)
 	if err != nil {
@@ -162,6 +177,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"pprof", *pprofAddr, http.DefaultServeMux},
 		{"OCSP responder", *ocspListen, &pki.Responder{Authority: authority}},
 		{"SHEP bus", *busListen, busHandler},
+		{"SMS outbox view", *smsListen, smsGateway.OutboxHandler()},
 		{"portal API", *listen, portalHandler},
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -211,9 +227,10 @@ egov-gateway is up.
   portal API      http://%s/api/v1   (OpenAPI: /api/v1/openapi.yaml, health: /healthz)
   SHEP bus        http://%s/shep/async, /shep/sync
   OCSP responder  http://%s/
+  SMS outbox      http://%s%s?phone=+7…   (egovctl sms outbox --phone +7…: one-time codes)
   test PKI        %s (trust: %s, CRL: %s)
   demo citizens   %s (keys *.p12, password %s)
-`, *listen, *busListen, *ocspListen, filepath.Join(*dataDir, "pki"), filepath.Join(*dataDir, "pki", pki.TrustDir), crlPath,
+`, *listen, *busListen, *ocspListen, *smsListen, sms.OutboxPath, filepath.Join(*dataDir, "pki"), filepath.Join(*dataDir, "pki", pki.TrustDir), crlPath,
 		filepath.Join(*dataDir, "citizens"), demoPassword)
 	if fresh {
 		fmt.Fprintln(stdout, "  (created on this first start)")

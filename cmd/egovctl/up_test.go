@@ -29,19 +29,32 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestDemoAgainstUp starts the whole stack in process on a real Redis and
-// runs the citizen's journey against it over HTTP, twice: the second run
-// meets an existing account and an existing registration.
+// runs the citizen's journey against it over HTTP: twice registering by
+// signature (the second run meets an existing account and an existing
+// registration), then another citizen registering by the code the SMS
+// gateway delivered to her phone.
 func TestDemoAgainstUp(t *testing.T) {
-	portal, data := startUp(t)
-	for round := 1; round <= 2; round++ {
+	smsView := freeAddr(t)
+	portal, data := startUp(t, "--sms-listen", smsView)
+	rounds := []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"identity proven by signature", "finished: completed (registered)"}},
+		{nil, []string{"the account exists already", "finished: refused (refused)"}},
+		{[]string{"--iin", "050815600217", "--proof", "sms", "--sms", "http://" + smsView},
+			[]string{"sent a code to +7 7** *** **77", "identity proven by sms", "finished: completed (registered)"}},
+	}
+	for i, r := range rounds {
 		var demoOut, demoErr bytes.Buffer
-		code := run(context.Background(), []string{"demo", "--gateway", "http://" + portal, "--data", data, "--timeout", "30s"}, &demoOut, &demoErr)
+		code := run(context.Background(), append([]string{"demo", "--gateway", "http://" + portal, "--data", data, "--timeout", "30s"}, r.args...), &demoOut, &demoErr)
 		if code != 0 || !strings.Contains(demoOut.String(), "The whole journey worked.") {
-			t.Fatalf("demo round %d: exit %d\n%s%s", round, code, demoOut.String(), demoErr.String())
+			t.Fatalf("demo round %d: exit %d\n%s%s", i+1, code, demoOut.String(), demoErr.String())
 		}
-		want := map[int]string{1: "finished: completed (registered)", 2: "finished: refused (refused)"}[round]
-		if !strings.Contains(demoOut.String(), want) {
-			t.Fatalf("demo round %d lacks %q:\n%s", round, want, demoOut.String())
+		for _, want := range r.want {
+			if !strings.Contains(demoOut.String(), want) {
+				t.Fatalf("demo round %d lacks %q:\n%s", i+1, want, demoOut.String())
+			}
 		}
 	}
 }
@@ -83,12 +96,12 @@ func startUp(t *testing.T, flags ...string) (portal, data string) {
 	t.Helper()
 	r := redistest.New(t)
 	data = t.TempDir()
-	portal, bus, ocsp := freeAddr(t), freeAddr(t), freeAddr(t)
+	portal, bus, ocsp, smsView := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, append([]string{"up", "--data", data, "--listen", portal, "--bus-listen", bus, "--ocsp-listen", ocsp,
+		done <- run(ctx, append([]string{"up", "--data", data, "--listen", portal, "--bus-listen", bus, "--ocsp-listen", ocsp, "--sms-listen", smsView,
 			"--redis", r.URL, "--key-prefix", r.Prefix,
 			"--routing", filepath.Join("..", "..", "fixtures", "shep", "routing.json"),
 			"--persons", filepath.Join("..", "..", "fixtures", "gbdfl", "persons.json")}, flags...), out, out)

@@ -1,6 +1,7 @@
 // Command shep serves the simulated SHEP bus (ШЭП) over HTTP on a real Redis:
 // the asynchronous and synchronous SOAP channels, the attachment store, the
-// persons-register simulator (ГБД ФЛ), /healthz and /metrics.
+// synchronous services it hosts (the persons register ГБД ФЛ, the mobile
+// citizens' register, the SMS gateway), /healthz and /metrics.
 package main
 
 import (
@@ -17,9 +18,11 @@ import (
 
 	"egov/internal/corpus"
 	"egov/internal/redisconn"
+	"egov/registers/mobile"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/signing"
+	"egov/sms"
 )
 
 func main() {
@@ -42,6 +45,8 @@ func run() error {
 		redisURL      = flag.String("redis", env("EGOV_REDIS_URL", ""), "Redis URL ($EGOV_REDIS_URL, required)")
 		routingPath   = flag.String("routing", env("EGOV_SHEP_ROUTING", "fixtures/shep/routing.json"), "routing table ($EGOV_SHEP_ROUTING)")
 		persons       = flag.String("persons", env("EGOV_GBDFL_PERSONS", "fixtures/gbdfl/persons.json"), "persons register data set; empty: no ГБД ФЛ ($EGOV_GBDFL_PERSONS)")
+		phones        = flag.String("phones", env("EGOV_MOBILE_PHONES", ""), "mobile citizens' register data set; empty: the built-in one ($EGOV_MOBILE_PHONES)")
+		noSMS         = flag.Bool("no-sms", false, "do not host the SMS gateway (registration by one-time code then answers 503)")
 		trustDir      = flag.String("trust", env("EGOV_TRUST_DIR", "fixtures/pki/trust"), "CA certificates for business-data signatures ($EGOV_TRUST_DIR)")
 		crl           = flag.String("crl", env("EGOV_CRL", "fixtures/pki/crl.pem"), "CRL file or URL ($EGOV_CRL)")
 		ocspURL       = flag.String("ocsp", env("EGOV_OCSP_URL", ""), "OCSP responder URL, asked before the CRL ($EGOV_OCSP_URL)")
@@ -90,6 +95,18 @@ func run() error {
 			return err
 		}
 		bus.HandleSync(gbdfl.ServiceID, reg)
+	}
+	phoneRegister := mobile.Default()
+	if *phones != "" {
+		if phoneRegister, err = mobile.Load(*phones); err != nil {
+			return err
+		}
+	}
+	bus.HandleSync(mobile.ServiceID, phoneRegister)
+	if !*noSMS {
+		// Its outbox lives under sms: in the bus's Redis; testers read it
+		// with egovctl sms outbox --redis.
+		bus.HandleSync(sms.ServiceID, sms.New(rdb, sms.Config{Log: log}))
 	}
 	go func() {
 		t := time.NewTicker(*trimEvery)

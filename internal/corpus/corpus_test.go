@@ -30,9 +30,11 @@ func TestMaskerIsConsistentAndThorough(t *testing.T) {
 	in := []byte(`{"iin":"791028302728","password":"Samal-2026-parol","phone":"+77011234567"}
 <Applicant><IIN>791028302728</IIN><Surname>ЖАҚСЫЛЫҚОВ</Surname><GivenName>АЙДОС</GivenName><Phone>+77011234567</Phone></Applicant>
 &lt;Surname&gt;ЖАҚСЫЛЫҚОВ&lt;/Surname&gt;&lt;IIN&gt;900101300811&lt;/IIN&gt;
-<ProviderBIN>940140000385</ProviderBIN><ds:X509Certificate>MIIDxTCCAq2gAwIBAgIQ</ds:X509Certificate><password>portal-secret</password>`)
+<ProviderBIN>940140000385</ProviderBIN><ds:X509Certificate>MIIDxTCCAq2gAwIBAgIQ</ds:X509Certificate><password>portal-secret</password>
+&lt;SMSRequest xmlns="urn:egov-gateway:sms:v1"&gt;&lt;Phone&gt;+77011234567&lt;/Phone&gt;&lt;Text&gt;egov: код 582034&lt;/Text&gt;&lt;/SMSRequest&gt;
+{"iin":"791028302728","code":"493817","signedChallenge":"\u003cds:X509Certificate\u003eMIIEzjCCA7ag\nAwIBAgIRAL\u003c/ds:X509Certificate\u003e"}`)
 	out := string(m.Mask(in))
-	for _, secret := range []string{"791028302728", "900101300811", "ЖАҚСЫЛЫҚОВ", "АЙДОС", "+77011234567", "Samal-2026-parol", "portal-secret", "MIIDxTCC"} {
+	for _, secret := range []string{"791028302728", "900101300811", "ЖАҚСЫЛЫҚОВ", "АЙДОС", "+77011234567", "Samal-2026-parol", "portal-secret", "MIIDxTCC", "MIIEzjCC", "AwIBAgIRAL", "493817", "582034"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("masked output still holds %q:\n%s", secret, out)
 		}

@@ -39,9 +39,15 @@ var (
 	phoneNumber  = regexp.MustCompile(`\+7\d{10}`)
 	// Name elements, as XML or as XML escaped inside a SOAP envelope.
 	nameElement = regexp.MustCompile(`(<|&lt;)(Surname|GivenName|Patronymic)(>|&gt;)([^<&]*)(<|&lt;)/`)
-	certElement = regexp.MustCompile(`(X509Certificate(>|&gt;))[A-Za-z0-9+/=\s]+((<|&lt;)/)`)
-	// Passwords of citizens (JSON) and of systems (SOAP).
-	jsonPassword = regexp.MustCompile(`("password"\s*:\s*")[^"]*(")`)
+	// Certificates as XML, escaped inside a SOAP envelope, or inside a JSON
+	// string (a signed registration challenge: \u003c, \n).
+	certElement = regexp.MustCompile(`(X509Certificate(>|&gt;|\\u003e))(?:[A-Za-z0-9+/=\s]|\\[nr])+((<|&lt;|\\u003c)/)`)
+	// The text of a message to the SMS gateway (escaped inside the SOAP
+	// envelope of SMS_SEND): it may hold a one-time code.
+	smsText = regexp.MustCompile(`((?:<|&lt;)Text(?:>|&gt;))[^<&]*((?:<|&lt;)/Text)`)
+	// Passwords of citizens (JSON) and of systems (SOAP), and one-time
+	// codes at registration.
+	jsonPassword = regexp.MustCompile(`("(?:password|code)"\s*:\s*")[^"]*(")`)
 	soapPassword = regexp.MustCompile(`(<password>)[^<]*(</password>)`)
 )
 
@@ -50,6 +56,7 @@ func (m *Masker) Mask(data []byte) []byte {
 	data = certElement.ReplaceAll(data, []byte("${1}MASKED${3}"))
 	data = jsonPassword.ReplaceAll(data, []byte("${1}MASKED${2}"))
 	data = soapPassword.ReplaceAll(data, []byte("${1}MASKED${2}"))
+	data = smsText.ReplaceAll(data, []byte("${1}MASKED${2}"))
 	data = nameElement.ReplaceAllFunc(data, func(b []byte) []byte {
 		parts := nameElement.FindSubmatch(b)
 		stand := m.standIn("name:"+string(parts[4]), func(i int) string { return fmt.Sprintf("МАСКА-%d", i) })

@@ -40,6 +40,13 @@ type Options struct {
 	// documents and signs them again with this key; without it such
 	// documents are expected to be refused as stale.
 	Resign *signing.Signer
+	// Prove signs a fresh registration challenge for each recorded
+	// registration by signature that proved its IIN when recorded (a
+	// challenge serves once and lives five minutes, so the recorded one
+	// cannot); nil means Resign. Its certificate must name the recorded
+	// IIN. Without either such registrations are sent as recorded and are
+	// expected to be refused identity-not-proven.
+	Prove  *signing.Signer
 	Client *http.Client
 	Now    func() time.Time
 }
@@ -72,6 +79,9 @@ func Replay(ctx context.Context, c *Corpus, opt Options) (*Report, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Prove == nil {
+		opt.Prove = opt.Resign
 	}
 	var entries []Entry
 	for _, e := range c.Entries {
@@ -187,7 +197,7 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 	}
 	// Only documents that passed the signature check when recorded are
 	// re-signed: an expired certificate must stay expired.
-	stale := false
+	stale, unproven := false, false
 	timely := e.Expect.Status == http.StatusAccepted || e.Expect.Code == "request-replayed"
 	if timely && e.Kind == KindPortal && e.Method == http.MethodPost && strings.HasPrefix(e.Path, "/api/v1/requests") {
 		if r.opt.Resign != nil {
@@ -197,6 +207,17 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 			}
 		} else {
 			stale = true
+		}
+	}
+	proven := e.Expect.Status == http.StatusCreated || e.Expect.Code == "account-exists"
+	if proven && e.Kind == KindPortal && e.Method == http.MethodPost && e.Path == "/api/v1/accounts" && bytes.Contains(body, []byte(`"signedChallenge"`)) {
+		if r.opt.Prove != nil {
+			if body, err = r.prove(ctx, body); err != nil {
+				res.Note = "signing a fresh challenge failed: " + err.Error()
+				return res
+			}
+		} else {
+			unproven = true
 		}
 	}
 	base := r.opt.Portal
@@ -235,7 +256,38 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 		s.token = ans.Token
 	}
 	res.Match, res.Note = judge(e.Expect, res.Got, stale)
+	if !res.Match && unproven && res.Got.Code == "identity-not-proven" {
+		res.Match, res.Note = true, "refused, as expected without --prove-with: a recorded challenge serves once"
+	}
 	return res
+}
+
+// prove replaces the signed challenge of a recorded registration with a
+// fresh challenge of the target, signed with Options.Prove.
+func (r *replayer) prove(ctx context.Context, body []byte) ([]byte, error) {
+	var reg map[string]any
+	if err := json.Unmarshal(body, &reg); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(r.opt.Portal, "/")+"/api/v1/auth/challenge", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.opt.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var ch struct{ Document string }
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ch); err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("challenge: %s %v", resp.Status, err)
+	}
+	signed, err := r.opt.Prove.Sign([]byte(ch.Document))
+	if err != nil {
+		return nil, err
+	}
+	reg["signedChallenge"] = string(signed)
+	return json.Marshal(reg)
 }
 
 // judge compares an answer with the recorded one. A time-bound document

@@ -70,8 +70,47 @@ func Post(ctx context.Context, client *http.Client, url, token, ct string, body 
 	return resp.StatusCode, data
 }
 
+// Get fetches url and returns the status and the answer; a failed
+// connection reads as status 0 with the code connection-failed.
+func Get(ctx context.Context, client *http.Client, url string) (int, []byte) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, []byte(`{"code":"connection-failed"}`)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// RegisterBySignature opens the account of key's holder at the portal at
+// base the way a citizen with a digital signature does: it fetches a
+// registration challenge, signs it with key and posts it with iin and
+// secret. It returns the status and the answer of POST /api/v1/accounts
+// (201 opened, 409 it existed).
+func RegisterBySignature(ctx context.Context, client *http.Client, base string, key *signing.Signer, iin, secret string) (int, []byte) {
+	code, body := Get(ctx, client, base+"/api/v1/auth/challenge")
+	if code != http.StatusOK {
+		return code, body
+	}
+	var ch struct{ Document string }
+	if err := json.Unmarshal(body, &ch); err != nil || ch.Document == "" {
+		return 0, []byte(`{"code":"challenge-unreadable"}`)
+	}
+	signed, err := key.Sign([]byte(ch.Document))
+	if err != nil {
+		return 0, []byte(`{"code":"signing-failed"}`)
+	}
+	acct, _ := json.Marshal(map[string]string{"iin": iin, "password": secret, "signedChallenge": string(signed)})
+	return Post(ctx, client, base+"/api/v1/accounts", "", "application/json", acct)
+}
+
 // PrepareCitizens issues a certificate for each synthetic citizen from the
-// stack's test authority, registers the account (or finds it) and logs in.
+// stack's test authority, registers the account by signing the
+// registration challenge with it (or finds the account) and logs in.
 func PrepareCitizens(ctx context.Context, client *http.Client, base string, authority *pki.Authority, n int) ([]*Citizen, error) {
 	iins := SyntheticIINs(n)
 	people := make([]*Citizen, n)
@@ -100,8 +139,7 @@ func PrepareCitizens(ctx context.Context, client *http.Client, base string, auth
 	}
 	const password = "Load-test-2026"
 	for _, c := range people {
-		acct, _ := json.Marshal(map[string]string{"iin": c.IIN, "password": password, "phone": "+77010000000"})
-		if code, body := Post(ctx, client, base+"/api/v1/accounts", "", "application/json", acct); code != http.StatusCreated && code != http.StatusConflict {
+		if code, body := RegisterBySignature(ctx, client, base, c.Key, c.IIN, password); code != http.StatusCreated && code != http.StatusConflict {
 			return nil, fmt.Errorf("registering a synthetic citizen: HTTP %d %s (raise up's --attempts-per-minute)", code, body)
 		}
 		login, _ := json.Marshal(map[string]string{"iin": c.IIN, "password": password})
