@@ -70,6 +70,8 @@ type App struct {
 	verifier     *signing.Verifier
 	authVerifier *signing.Verifier
 	log          *slog.Logger
+	// hintLost wakes the relay for an early sweep of the outboxes.
+	hintLost chan struct{}
 }
 
 // New returns the gateway. Run starts its background work.
@@ -120,7 +122,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 		v := cfg.Verifier
 		auth = &signing.Verifier{Trust: v.Trust, Revocation: v.Revocation, Limits: v.Limits, Now: v.Now, AllowAuthKeys: true}
 	}
-	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, log: cfg.Log}, nil
+	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, log: cfg.Log, hintLost: make(chan struct{}, 1)}, nil
 }
 
 func (a *App) now() time.Time { return a.cfg.Now() }

@@ -31,13 +31,20 @@ func (a *App) runRelay(ctx context.Context) {
 	}
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
-	a.sweepOutboxes(ctx)
+	_ = a.sweepOutboxes(ctx, time.Minute)
 	for ctx.Err() == nil {
 		select {
 		case <-sweep.C:
-			a.sweepOutboxes(ctx)
+			_ = a.sweepOutboxes(ctx, time.Minute)
 			if _, err := a.checkStuck(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("relay: checking for stuck requests failed", "err", err)
+			}
+		case <-a.hintLost:
+			// A submission could not hint the relay (Redis went away
+			// between its transaction and the hint): sweep as soon as
+			// Redis answers, without waiting for the minute's sweep.
+			if err := a.sweepOutboxes(ctx, 0); err != nil {
+				a.signalHintLost()
 			}
 		default:
 		}
@@ -165,14 +172,24 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 	return false
 }
 
-// sweepOutboxes re-hints requests still in some citizen's outbox: after a
-// crash between acceptance and the hint, or hints trimmed by an operator.
-func (a *App) sweepOutboxes(ctx context.Context) {
+// signalHintLost asks the relay for an early sweep.
+func (a *App) signalHintLost() {
+	select {
+	case a.hintLost <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// sweepOutboxes re-hints requests still in some citizen's outbox that were
+// accepted at least grace ago: after a crash between acceptance and the
+// hint, a hint lost to a Redis outage, or hints trimmed by an operator. A
+// request hinted twice is relayed once (relayOne looks at its state).
+func (a *App) sweepOutboxes(ctx context.Context, grace time.Duration) error {
 	iter := a.rdb.Scan(ctx, 0, a.key("{*}", "outbox"), 500).Iterator()
 	for iter.Next(ctx) {
 		members, err := a.rdb.SMembers(ctx, iter.Val()).Result()
 		if err != nil {
-			continue
+			return err
 		}
 		for _, m := range members {
 			ref, ok := parseRef(m)
@@ -180,12 +197,18 @@ func (a *App) sweepOutboxes(ctx context.Context) {
 				continue
 			}
 			rec, err := a.load(ctx, ref, false)
-			if err != nil || a.now().Sub(rec.AcceptedAt) < time.Minute {
+			if err != nil {
+				return err
+			}
+			if a.now().Sub(rec.AcceptedAt) < grace {
 				continue // its own hint is on the way
 			}
-			a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(), Values: []any{"iin", ref.IIN, "id", ref.ID}})
+			if err := a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(), Values: []any{"iin", ref.IIN, "id", ref.ID}}).Err(); err != nil {
+				return err
+			}
 		}
 	}
+	return iter.Err()
 }
 
 func errorText(err error) string {

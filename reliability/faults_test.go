@@ -184,8 +184,25 @@ func explainMissing(t *testing.T, s *Stack, id string) {
 			t.Logf("missing %s: %s (%s)", id, k, typ)
 		}
 	}
-	rec, _ := rdb.Get(ctx, "lm:request:"+id).Result()
+	recs, _ := rdb.Keys(ctx, "lm:{*}:request:*:"+id).Result()
+	rec := ""
+	if len(recs) > 0 {
+		rec, _ = rdb.Get(ctx, recs[0]).Result()
+	}
 	t.Logf("missing %s: labour-market record %q", id, rec)
+	hints, _ := rdb.XRange(ctx, "gw:{outbox}", "-", "+").Result()
+	pending, _ := rdb.XPending(ctx, "gw:{outbox}", "relay").Result()
+	outboxes, _ := rdb.Keys(ctx, "gw:{*}:outbox").Result()
+	t.Logf("relay: %d hints %v, pending %+v, outboxes %v", len(hints), hints, pending, outboxes)
+	for _, c := range []Component{Portal, Labour} {
+		if data, err := os.ReadFile(s.LogPath(c)); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.Contains(line, id) || strings.Contains(line, "relay") {
+					t.Logf("%s log: %s", c, line)
+				}
+			}
+		}
+	}
 	corr, _ := rdb.HGet(ctx, keys[0], "correlationId").Result()
 	msgs, _ := rdb.Keys(ctx, "shep:{*}:m:*").Result()
 	for _, k := range msgs {
