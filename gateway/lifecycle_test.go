@@ -51,6 +51,17 @@ func (e *env) relayed(token, iin string) (id, corr string) {
 	return id, corr
 }
 
+// leaseAsProvider takes the one request waiting on the labour-market
+// system's queue, as that system would.
+func (e *env) leaseAsProvider() soap.AsyncMessage {
+	e.t.Helper()
+	resp, err := e.bus.GetMessages(context.Background(), shep.NewGetMessages(labourSender, "job-seeker-registration", 10, 5*time.Second))
+	if err != nil || len(resp.Response.Messages) != 1 {
+		e.t.Fatalf("the request on the provider's queue: %v", err)
+	}
+	return resp.Response.Messages[0]
+}
+
 // answer is an answer of the labour-market system as the portal's queue
 // hands it out.
 func answer(corr string, typ soap.MessageType, data string) soap.AsyncMessage {
@@ -218,11 +229,7 @@ func TestUnmatchedAnswerBecomesADeadLetter(t *testing.T) {
 	token := e.login(citizenIIN)
 	id, _ := e.relayed(token, citizenIIN)
 	ctx := context.Background()
-	resp, err := e.bus.GetMessages(ctx, shep.NewGetMessages(labourSender, "job-seeker-registration", 10, 5*time.Second))
-	if err != nil || len(resp.Response.Messages) != 1 {
-		t.Fatalf("the request on the provider's queue: %v", err)
-	}
-	m := resp.Response.Messages[0]
+	m := e.leaseAsProvider()
 	if _, err := e.bus.SendDeliveryNotification(ctx, shep.NewDeliveryNotification(labourSender, m.MessageInfo, true, "")); err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +238,7 @@ func TestUnmatchedAnswerBecomesADeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dead []shep.DeadLetter
+	var err error
 	for i := 0; i < 300 && len(dead) == 0; i++ {
 		if dead, err = shep.DeadLetters(ctx, e.redis.Client, e.redis.Prefix, "egov-portal"); err != nil {
 			t.Fatal(err)
@@ -259,11 +267,7 @@ func TestRejectedRequestIsStuckWithTheProvidersCode(t *testing.T) {
 	token := e.login(citizenIIN)
 	id, _ := e.relayed(token, citizenIIN)
 	ctx := context.Background()
-	resp, err := e.bus.GetMessages(ctx, shep.NewGetMessages(labourSender, "job-seeker-registration", 10, 5*time.Second))
-	if err != nil || len(resp.Response.Messages) != 1 {
-		t.Fatalf("provider poll: %v", err)
-	}
-	rejection := shep.NewRejection(labourSender, resp.Response.Messages[0].MessageInfo, string(egov.CodeCertificateRevoked), "certificate revoked")
+	rejection := shep.NewRejection(labourSender, e.leaseAsProvider().MessageInfo, string(egov.CodeCertificateRevoked), "certificate revoked")
 	if _, err := e.bus.SendDeliveryNotification(ctx, rejection); err != nil {
 		t.Fatal(err)
 	}
