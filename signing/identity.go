@@ -147,12 +147,18 @@ func IdentityOf(cert *x509.Certificate) Identity {
 		NotBefore:  cert.NotBefore,
 		NotAfter:   cert.NotAfter,
 	}
+	// Only a valid number is an identity: a certificate whose serialNumber
+	// holds an IIN with a wrong check digit names nobody.
 	if v, ok := strings.CutPrefix(cert.Subject.SerialNumber, "IIN"); ok {
-		id.IIN = v
+		if _, err := ParseIIN(v); err == nil {
+			id.IIN = v
+		}
 	}
 	for _, ou := range cert.Subject.OrganizationalUnit {
 		if v, ok := strings.CutPrefix(ou, "BIN"); ok {
-			id.BIN = v
+			if _, err := ParseBIN(v); err == nil {
+				id.BIN = v
+			}
 			break
 		}
 	}
