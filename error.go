@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Code is a stable, machine-readable reason for a refusal.
@@ -45,6 +46,7 @@ const (
 	CodeIINInvalid             Code = "iin-invalid"
 	CodeBINInvalid             Code = "bin-invalid"
 	CodeSignatureShape         Code = "signature-shape-invalid"
+	CodeXMLTooManyAttributes   Code = "xml-too-many-attributes"
 	CodeSignerNotAuthorised    Code = "signer-not-authorised"
 )
 
@@ -73,6 +75,10 @@ const (
 	CodeIdentityNotProven    Code = "identity-not-proven"
 	CodeOneTimeCodeInvalid   Code = "one-time-code-invalid"
 	CodePhoneNotRegistered   Code = "phone-not-registered"
+	CodeAttachmentTypeFalse  Code = "attachment-type-mismatch"
+	CodeRequestMalformed     Code = "request-malformed"
+	CodeMethodNotAllowed     Code = "method-not-allowed"
+	CodeRequestTimeout       Code = "request-timeout"
 )
 
 // Refusal codes of the answers the portal receives from providers: an
@@ -233,6 +239,10 @@ var codes = map[Code]codeInfo{
 		KK: "БСН қате көрсетілген",
 		EN: "the BIN is not valid",
 	}},
+	CodeXMLTooManyAttributes: refusal(http.StatusBadRequest,
+		"документ содержит слишком много атрибутов",
+		"құжатта атрибуттар тым көп",
+		"the document has too many attributes"),
 	CodeSignatureShape: refusal(http.StatusBadRequest,
 		"элемент подписи должен содержать только SignedInfo, SignatureValue и KeyInfo с одним сертификатом",
 		"қолтаңба элементі тек SignedInfo, SignatureValue және бір сертификаты бар KeyInfo элементтерінен тұруы тиіс",
@@ -329,6 +339,22 @@ var codes = map[Code]codeInfo{
 		"Номер телефона не зарегистрирован в базе мобильных граждан, зарегистрируйтесь с помощью ЭЦП",
 		"Телефон нөмірі мобильді азаматтар базасында тіркелмеген, ЭЦҚ арқылы тіркеліңіз",
 		"No phone number is registered for this IIN in the mobile citizens' database; register with a digital signature"),
+	CodeAttachmentTypeFalse: plain(http.StatusUnprocessableEntity,
+		"Содержимое приложенного документа не соответствует его заявленному типу",
+		"Тіркелген құжаттың мазмұны оның мәлімделген түріне сәйкес келмейді",
+		"The content of an attached document does not match its declared type"),
+	CodeRequestMalformed: plain(http.StatusBadRequest,
+		"Запрос не может быть прочитан: нарушен синтаксис",
+		"Сұрауды оқу мүмкін емес: синтаксисі бұзылған",
+		"The request cannot be read: its syntax is broken"),
+	CodeMethodNotAllowed: plain(http.StatusMethodNotAllowed,
+		"Метод не поддерживается для этого ресурса",
+		"Бұл ресурс үшін әдіске қолдау көрсетілмейді",
+		"This method is not supported for this resource"),
+	CodeRequestTimeout: plain(http.StatusRequestTimeout,
+		"Запрос передавался слишком медленно и был прерван",
+		"Сұрау тым баяу жіберілді және үзілді",
+		"The request was sent too slowly and was cut off"),
 	CodeAnswerUnmatched: plain(http.StatusConflict,
 		"Ответ услугодателя не соответствует запросу, к которому относится",
 		"Көрсетілетін қызметті берушінің жауабы өзі қатысты сұрауға сәйкес келмейді",
@@ -378,6 +404,19 @@ type Error struct {
 	Code   Code
 	Detail string
 	Err    error
+	// RetryAfter, when set, is how long the caller should wait before
+	// trying again (a rate limit, an overload): HTTP answers carry it as
+	// Retry-After.
+	RetryAfter time.Duration
+}
+
+// RetryAfter returns how long err asks the caller to wait, 0 for none.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // Errorf returns an *Error with a formatted detail; a %w verb is unwrapped.
