@@ -19,7 +19,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sync/semaphore"
 
 	"egov"
 )
@@ -46,11 +45,16 @@ type HTTPOptions struct {
 	// everyone's latency.
 	MaxSubmissions      int
 	SubmissionQueueWait time.Duration
-	// MaxSubmissionBytes bounds the bytes of the submissions processed at
-	// once (default 256 MiB): each holds its declared Content-Length, or
-	// the largest body allowed when it declares none. Without it 256 huge
-	// uploads at once could take 12 GiB.
+	// MaxSubmissionBytes bounds the bytes of the submissions being
+	// received at once (default 256 MiB), counted as they arrive, not as
+	// declared: a client that declares 50 MiB and sends nothing holds
+	// nothing. Without it 256 huge uploads at once could take 12 GiB.
 	MaxSubmissionBytes int64
+	// CitizenShare bounds one citizen's part of it (default a quarter),
+	// and CitizenSubmissions his submissions at once (default 4), so
+	// that one client cannot hold everyone's budget.
+	CitizenShare       int64
+	CitizenSubmissions int
 }
 
 // Handler returns the portal's HTTP API, versioned under /api/v1.
@@ -89,7 +93,7 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	api.GET("/services", a.handleServices)
 	api.GET("/services/:code", a.handleService)
 	api.GET("/services/:code/skeleton", a.handleSkeleton)
-	api.POST("/requests", a.handleSubmit, a.requireSession, admission(opt.MaxSubmissions, opt.MaxSubmissionBytes, a.cfg.MaxBody, opt.SubmissionQueueWait))
+	api.POST("/requests", a.handleSubmit, a.requireSession, newAdmission(opt).middleware)
 	api.GET("/requests", a.handleRequests, a.requireSession)
 	api.GET("/requests/:id", a.handleRequest, a.requireSession)
 	api.GET("/cabinet/messages", a.handleCabinet, a.requireSession)
@@ -102,54 +106,6 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	e.GET("/healthz", a.healthHandler(opt.Health))
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	return e
-}
-
-// admission lets at most max requests and maxBytes of their bodies through
-// at once; a request finding no room waits up to wait, then is refused with
-// service-unavailable.
-func admission(max int, maxBytes, maxBody int64, wait time.Duration) echo.MiddlewareFunc {
-	if max <= 0 {
-		max = 256
-	}
-	if maxBytes <= 0 {
-		maxBytes = 256 << 20
-	}
-	if wait <= 0 {
-		wait = 2 * time.Second
-	}
-	slots := make(chan struct{}, max)
-	budget := semaphore.NewWeighted(maxBytes)
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			r := c.Request()
-			size := r.ContentLength
-			if size < 0 || size > maxBody {
-				size = maxBody // unknown length, or refused later as too large: count the most it may read
-			}
-			size = min(size, maxBytes)
-			ctx, cancel := context.WithTimeout(r.Context(), wait)
-			defer cancel()
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				if r.Context().Err() != nil {
-					return r.Context().Err()
-				}
-				c.Response().Header().Set("Retry-After", "1")
-				return egov.Errorf(egov.CodeUnavailable, "%d submissions in progress", max)
-			}
-			defer func() { <-slots }()
-			if err := budget.Acquire(ctx, size); err != nil {
-				if r.Context().Err() != nil {
-					return r.Context().Err()
-				}
-				c.Response().Header().Set("Retry-After", "1")
-				return egov.Errorf(egov.CodeUnavailable, "submissions of %d bytes in progress", maxBytes)
-			}
-			defer budget.Release(size)
-			return next(c)
-		}
-	}
 }
 
 // Problem is an application/problem+json body (RFC 9457) with the
@@ -524,6 +480,9 @@ func bodyError(err error) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return egov.Errorf(egov.CodeBodyTooLarge, "submission")
+	}
+	if stopped, ok := stoppedRead(err); ok {
+		return stopped
 	}
 	return egov.Errorf(egov.CodeFormInvalid, "multipart body: %v", err)
 }

@@ -146,7 +146,7 @@ func (s *Stack) args(c Component) []string {
 	case Portal:
 		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Portal]), "-redis", s.RedisURL, "-bus", s.BusURL,
 			"-sender-password", "portal-secret", "-trust", trust, "-crl", crl, "-attempts-per-minute", "100000",
-			"-read-header-timeout", "2s", "-read-timeout", "20s"}
+			"-http-header-timeout", "2s"}
 	}
 	return nil
 }

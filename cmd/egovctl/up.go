@@ -21,6 +21,7 @@ import (
 
 	"egov/gateway"
 	"egov/internal/corpus"
+	"egov/internal/httpguard"
 	"egov/internal/redisconn"
 	"egov/labour"
 	"egov/registers/mobile"
@@ -64,6 +65,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		workers    = fs.Int("labour-workers", 16, "labour-market processing workers")
 		noLabour   = fs.Bool("no-labour", false, "do not run the labour-market system: requests wait in its queue (to measure the front door alone)")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
+		limits     = httpguard.Flags(fs)
 	)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -192,7 +194,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+		srv := httpguard.Server(s.handler, *limits)
 		wg.Add(2)
 		go func() {
 			defer wg.Done()

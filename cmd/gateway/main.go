@@ -17,6 +17,7 @@ import (
 
 	"egov/gateway"
 	"egov/internal/corpus"
+	"egov/internal/httpguard"
 	"egov/internal/redisconn"
 	"egov/shep"
 	"egov/shep/soap"
@@ -52,8 +53,7 @@ func run() error {
 		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
 		attempts    = flag.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute")
-		headerWait  = flag.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
-		bodyWait    = flag.Duration("read-timeout", 2*time.Minute, "how long a client may take to send a whole request (a 50 MiB submission on a slow line)")
+		limits      = httpguard.Flags(flag.CommandLine)
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -117,8 +117,8 @@ func run() error {
 		}
 		handler = rec.Middleware(corpus.KindPortal, handler)
 	}
-	srv := &http.Server{Addr: *listen, Handler: handler,
-		ReadHeaderTimeout: *headerWait, ReadTimeout: *bodyWait, WriteTimeout: *bodyWait, IdleTimeout: 2 * time.Minute}
+	srv := httpguard.Server(handler, *limits)
+	srv.Addr = *listen
 	done := make(chan struct{})
 	go func() { app.Run(ctx); close(done) }()
 	go func() {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"egov/internal/corpus"
+	"egov/internal/httpguard"
 	"egov/internal/redisconn"
 	"egov/registers/mobile"
 	"egov/shep"
@@ -57,6 +58,7 @@ func run() error {
 		recordDir     = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
 		mask          = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON       = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
+		limits        = httpguard.Flags(flag.CommandLine)
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -132,7 +134,8 @@ func run() error {
 		}
 		handler = rec.Middleware(corpus.KindSHEP, handler)
 	}
-	srv := &http.Server{Addr: *listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	srv := httpguard.Server(handler, *limits)
+	srv.Addr = *listen
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 35*time.Second)
