@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -333,22 +334,35 @@ func TestOverloadIsShedNotQueuedForever(t *testing.T) {
 	e := newEnv(t)
 	e.register(citizenIIN)
 	token := e.login(citizenIIN)
+	e.register(citizen2IIN)
+	token2 := e.login(citizen2IIN)
 	doc, _ := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	doc2, _ := requestDoc(t, "citizen2", citizen2IIN, e.clock.Now(), []file{idScan}, nil)
+	const budget = 1 << 20
 	for _, tt := range []struct {
 		name string
 		opt  gateway.HTTPOptions
+		// sent is what the slow upload of the first citizen has sent when
+		// the others come; it declares almost the whole budget.
+		sent         int
+		first, other int // statuses: the first citizen again, another citizen
 	}{
-		{"no slot", gateway.HTTPOptions{MaxSubmissions: 1, SubmissionQueueWait: 100 * time.Millisecond}},
-		{"no room for the bytes", gateway.HTTPOptions{MaxSubmissionBytes: 1 << 20, SubmissionQueueWait: 100 * time.Millisecond}},
+		{"no slot", gateway.HTTPOptions{MaxSubmissions: 1, SubmissionQueueWait: 100 * time.Millisecond},
+			5, http.StatusServiceUnavailable, http.StatusServiceUnavailable},
+		{"declared bytes hold nothing", gateway.HTTPOptions{MaxSubmissionBytes: budget, SubmissionQueueWait: 100 * time.Millisecond},
+			5, http.StatusAccepted, http.StatusAccepted},
+		{"received bytes fill the budget", gateway.HTTPOptions{MaxSubmissionBytes: budget, CitizenShare: budget, SubmissionQueueWait: 100 * time.Millisecond},
+			budget - 1<<10, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		{"a citizen's share", gateway.HTTPOptions{MaxSubmissionBytes: budget, CitizenShare: budget / 4, SubmissionQueueWait: 100 * time.Millisecond},
+			budget/4 - 1<<10, http.StatusTooManyRequests, http.StatusAccepted},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(e.app.Handler(tt.opt))
 			defer srv.Close()
 
-			// A slow upload that declares almost the whole byte budget.
 			pr, pw := io.Pipe()
 			slow, _ := http.NewRequest("POST", srv.URL+"/api/v1/requests", pr)
-			slow.ContentLength = 1<<20 - 512
+			slow.ContentLength = budget - 512
 			slow.Header.Set("Content-Type", "multipart/form-data; boundary=x")
 			slow.Header.Set("Authorization", "Bearer "+token)
 			done := make(chan struct{})
@@ -358,21 +372,39 @@ func TestOverloadIsShedNotQueuedForever(t *testing.T) {
 				}
 				close(done)
 			}()
-			pw.Write([]byte("--x\r\n")) // the handler is now reading this body
+			defer func() { pw.CloseWithError(io.ErrUnexpectedEOF); <-done }()
+			head := "--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.pdf\"\r\n\r\n"
+			if tt.sent <= 5 {
+				head = "--x\r\n"
+			}
+			pw.Write([]byte(head))
+			if rest := tt.sent - len(head); rest > 0 {
+				pw.Write(bytes.Repeat([]byte("%"), rest)) // the handler is now holding these bytes
+			}
 			time.Sleep(200 * time.Millisecond)
 
-			var p problem
 			portal := e.srv
 			e.srv = srv // submit through the server under test
 			defer func() { e.srv = portal }()
-			if code := e.submit(token, doc, []file{idScan}, &p); code != http.StatusServiceUnavailable || p.Code != "service-unavailable" {
-				t.Fatalf("second submission while the first holds the room: %d %s", code, p.Code)
-			}
-			pw.CloseWithError(io.ErrUnexpectedEOF)
-			<-done
-			if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted && code != http.StatusConflict {
-				t.Fatalf("after the room was freed: %d", code)
+			for _, who := range []struct {
+				token string
+				doc   []byte
+				want  int
+			}{{token, doc, tt.first}, {token2, doc2, tt.other}} {
+				var p problem
+				code := e.submit(who.token, who.doc, []file{idScan}, &p)
+				if code == http.StatusConflict {
+					code = http.StatusAccepted // accepted in an earlier case
+				}
+				wantCode := map[int]string{http.StatusServiceUnavailable: "service-unavailable", http.StatusTooManyRequests: "rate-limited"}[who.want]
+				if code != who.want || (code != http.StatusAccepted && p.Code != wantCode) {
+					t.Fatalf("submission while the slow upload holds %d bytes: %d %s, want %d %s", tt.sent, code, p.Code, who.want, wantCode)
+				}
 			}
 		})
+	}
+	// Once the slow uploads are gone, everyone gets in again.
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted && code != http.StatusConflict {
+		t.Fatalf("after the room was freed: %d", code)
 	}
 }
