@@ -1,9 +1,12 @@
 package signing_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"encoding/xml"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +47,82 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted without a signer: %+v", res)
 		}
 	})
+}
+
+// FuzzParseScreened checks the screen's counts against encoding/xml's own
+// tokens (the tokenizer etree builds its tree from), under limits small
+// enough for the fuzzer to cross: a document accepted is within every
+// limit, and a document refused for a limit is over that limit. So the fast
+// scan of the bytes never refuses what it should let through, and what it
+// misses the tree check catches.
+func FuzzParseScreened(f *testing.F) {
+	for _, seed := range []string{
+		`<r a="1" b="2"><e c="3"/></r>`,
+		`<r xmlns="urn:r" xmlns:p="urn:p" p:a="1"><p:e/></r>`,
+		`<?xml version="1.0"?><r a="x=y>z"><![CDATA[<e a="1" b="2" c="3">]]></r>`,
+		`<r><a><b><c><d/></c></b></a></r>`,
+		`<r a='1' b="'"/>`,
+	} {
+		f.Add([]byte(seed))
+	}
+	lim := signing.Limits{MaxDepth: 4, MaxElements: 6, MaxAttributesPerElement: 3, MaxAttributes: 5, MaxNamespaces: 2}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		_, err := signing.ParseScreened(doc, lim)
+		depth, elements, perElement, attributes, namespaces, ok := referenceCounts(doc)
+		if !ok {
+			return // malformed for encoding/xml: any refusal will do
+		}
+		tooDeep := depth > lim.MaxDepth || elements > lim.MaxElements
+		tooMany := perElement > lim.MaxAttributesPerElement || attributes > lim.MaxAttributes || namespaces > lim.MaxNamespaces
+		switch egov.ErrorCode(err) {
+		case "":
+			if tooDeep || tooMany {
+				t.Fatalf("accepted: depth %d, %d elements, %d attributes on one, %d in all, %d namespaces", depth, elements, perElement, attributes, namespaces)
+			}
+		case egov.CodeXMLTooDeep:
+			if !tooDeep {
+				t.Fatalf("refused as too deep: depth %d, %d elements (%v)", depth, elements, err)
+			}
+		case egov.CodeXMLTooManyAttributes:
+			if !tooMany {
+				t.Fatalf("refused for attributes: %d on one, %d in all, %d namespaces (%v)", perElement, attributes, namespaces, err)
+			}
+		}
+	})
+}
+
+// referenceCounts reads doc with encoding/xml's tokenizer as etree does and
+// returns the deepest nesting, the elements, the most attributes on one,
+// the attributes and namespace declarations in all; ok is false when the
+// tokenizer refuses the document.
+func referenceCounts(doc []byte) (depth, elements, perElement, attributes, namespaces int, ok bool) {
+	dec := xml.NewDecoder(bytes.NewReader(doc))
+	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	level := 0
+	for {
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			return depth, elements, perElement, attributes, namespaces, true
+		}
+		if err != nil {
+			return 0, 0, 0, 0, 0, false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			level++
+			depth = max(depth, level)
+			elements++
+			perElement = max(perElement, len(t.Attr))
+			attributes += len(t.Attr)
+			for _, a := range t.Attr {
+				if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
+					namespaces++
+				}
+			}
+		case xml.EndElement:
+			level--
+		}
+	}
 }
 
 // FuzzParseIIN checks the parser against a plain reading of the rule.
