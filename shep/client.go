@@ -44,7 +44,7 @@ func (c *HTTPClient) call(ctx context.Context, path string, req any) (any, error
 		return nil, err
 	}
 	hreq.Header.Set("Content-Type", soap.ContentType)
-	hreq.Header.Set("SOAPAction", `""`)
+	hreq.Header.Set("SOAPAction", soap.CanonicalAction)
 	resp, err := c.httpClient().Do(hreq)
 	if err != nil {
 		return nil, err

@@ -49,7 +49,23 @@ func (b *Bus) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, err := soap.Decode(body)
 	if err != nil {
-		writeSOAP(w, http.StatusBadRequest, b.fault("sendMessage", soap.CodeFormat, "%v", err))
+		op := "sendMessage" // the fault element when the Body's operation is unknown
+		var fe *soap.FormatError
+		if errors.As(err, &fe) && fe.Operation != "" {
+			op = fe.Operation
+		}
+		writeSOAP(w, http.StatusBadRequest, b.fault(op, soap.CodeFormat, "%v", err))
+		return
+	}
+	// The header and the path must agree with the Body: whatever routes or
+	// logs by them (a proxy, an access log) must not see another operation
+	// than the one the bus carries out.
+	if err := soap.CheckAction(r.Header.Values("SOAPAction"), msg); err != nil {
+		writeSOAP(w, http.StatusBadRequest, b.fault(soap.FaultOperation(msg), soap.CodeFormat, "%v", err))
+		return
+	}
+	if reason := wrongChannel(r.URL.Path, msg); reason != "" {
+		writeSOAP(w, http.StatusBadRequest, b.fault(soap.FaultOperation(msg), soap.CodeFormat, "%s", reason))
 		return
 	}
 	var resp any
@@ -83,6 +99,22 @@ func (b *Bus) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeSOAP(w, http.StatusOK, resp)
+}
+
+// wrongChannel says why a request was posted to the wrong channel's path,
+// or returns "".
+func wrongChannel(path string, msg any) string {
+	switch msg.(type) {
+	case *soap.SyncSendMessage:
+		if path != PathSync {
+			return "SendMessage belongs to the synchronous channel, " + PathSync
+		}
+	case *soap.SendMessage, *soap.GetMessages, *soap.SendDeliveryNotification, *soap.GetMessageStatus:
+		if path != PathAsync {
+			return soap.OperationName(msg) + " belongs to the asynchronous channel, " + PathAsync
+		}
+	}
+	return ""
 }
 
 func writeSOAP(w http.ResponseWriter, status int, v any) {

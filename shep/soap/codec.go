@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"reflect"
-	"strings"
 )
 
 // operation is one body element of the contract.
@@ -125,105 +124,4 @@ func encodeFault(buf *bytes.Buffer, enc *xml.Encoder, f *Fault) error {
 	}
 	buf.WriteString("</detail></S:Fault>")
 	return nil
-}
-
-// FormatError is an envelope that does not match the contract (SHEP code
-// SCE001).
-type FormatError struct{ Reason string }
-
-func (e *FormatError) Error() string { return "soap: " + e.Reason }
-
-func formatErr(format string, args ...any) error {
-	return &FormatError{Reason: fmt.Sprintf(format, args...)}
-}
-
-// Decode reads one envelope and returns a pointer to the operation type
-// its body holds, or a *Fault. DOCTYPE, unknown operations and bodies that
-// do not fit the contract are a *FormatError.
-func Decode(data []byte) (any, error) {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	d.Strict = true
-	state := 0 // 0 before Envelope, 1 in Envelope, 2 in Body
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, formatErr("%v", err)
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
-			return nil, formatErr("DOCTYPE and other directives are not allowed")
-		case xml.ProcInst:
-			if state != 0 || t.Target != "xml" {
-				return nil, formatErr("processing instruction %q", t.Target)
-			}
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) > 0 {
-				return nil, formatErr("unexpected text")
-			}
-		case xml.EndElement:
-			return nil, formatErr("empty %s", t.Name.Local)
-		case xml.StartElement:
-			switch {
-			case state == 0 && t.Name.Space == NSEnvelope && t.Name.Local == "Envelope":
-				state = 1
-			case state == 1 && t.Name.Space == NSEnvelope && t.Name.Local == "Header":
-				if err := d.Skip(); err != nil {
-					return nil, formatErr("%v", err)
-				}
-			case state == 1 && t.Name.Space == NSEnvelope && t.Name.Local == "Body":
-				state = 2
-			case state == 2 && t.Name.Space == NSEnvelope && t.Name.Local == "Fault":
-				return decodeFault(d, &t)
-			case state == 2:
-				return decodeBody(d, &t)
-			default:
-				return nil, formatErr("unexpected element {%s}%s, want a SOAP 1.1 envelope", t.Name.Space, t.Name.Local)
-			}
-		}
-	}
-}
-
-func decodeBody(d *xml.Decoder, start *xml.StartElement) (any, error) {
-	for _, op := range operations {
-		if op.ns == start.Name.Space && op.local == start.Name.Local {
-			v := reflect.New(op.typ).Interface()
-			if err := d.DecodeElement(v, start); err != nil {
-				return nil, formatErr("%s: %v", op.local, err)
-			}
-			return v, nil
-		}
-	}
-	return nil, formatErr("unknown operation {%s}%s", start.Name.Space, start.Name.Local)
-}
-
-func decodeFault(d *xml.Decoder, start *xml.StartElement) (any, error) {
-	var raw struct {
-		Code   string `xml:"faultcode"`
-		String string `xml:"faultstring"`
-		Detail struct {
-			Inner []byte `xml:",innerxml"`
-		} `xml:"detail"`
-	}
-	if err := d.DecodeElement(&raw, start); err != nil {
-		return nil, formatErr("fault: %v", err)
-	}
-	f := &Fault{Client: strings.HasSuffix(raw.Code, ":Client") || raw.Code == "Client"}
-	dd := xml.NewDecoder(bytes.NewReader(raw.Detail.Inner))
-	for {
-		tok, err := dd.Token()
-		if err != nil {
-			return nil, formatErr("fault without ErrorInfo detail")
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			op, _, found := strings.Cut(se.Name.Local, "Fault1_")
-			if !found {
-				return nil, formatErr("fault detail %s is not a SHEP fault element", se.Name.Local)
-			}
-			f.Operation = op
-			if err := dd.DecodeElement(&f.Info, &se); err != nil {
-				return nil, formatErr("fault detail: %v", err)
-			}
-			return f, nil
-		}
-	}
 }

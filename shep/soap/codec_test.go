@@ -197,3 +197,78 @@ func asFormat(err error, target **soap.FormatError) bool {
 	}
 	return ok
 }
+
+// TestDecodeIsStrict: every structural looseness of issue 14 is a
+// FormatError whose reason names it, and the request operation is known
+// to the error once the Body named it.
+func TestDecodeIsStrict(t *testing.T) {
+	send := string(mustEncode(t, examples()["async-sendMessage"]))
+	fault := string(mustEncode(t, examples()["fault-SCE001"]))
+	edit := func(doc, old, new string) string {
+		if !strings.Contains(doc, old) {
+			t.Fatalf("%q is not in the envelope", old)
+		}
+		return strings.Replace(doc, old, new, 1)
+	}
+	deep := `<S:Envelope xmlns:S="` + soap.NSEnvelope + `"><S:Header>` + strings.Repeat("<h>", soap.MaxDepth) + strings.Repeat("</h>", soap.MaxDepth) + `</S:Header><S:Body/></S:Envelope>`
+	for _, tc := range []struct{ name, doc, reason, op string }{
+		{"two senders", edit(send, "</sender>", "</sender><sender><senderId>x</senderId></sender>"), "<sender> appears more than once in <messageInfo>", "sendMessage"},
+		{"two passwords", edit(send, "</password>", "</password><password>y</password>"), "<password> appears more than once in <sender>", "sendMessage"},
+		{"unqualified children only", edit(send, "<messageType>REQUEST</messageType>", `<x:messageType xmlns:x="urn:x">REQUEST</x:messageType>`), "is in namespace urn:x", "sendMessage"},
+		{"text among elements", edit(send, "<messageInfo>", "<messageInfo>hello"), "text inside <messageInfo>", "sendMessage"},
+		{"bad integer", edit(string(mustEncode(t, examples()["async-getMessages"])), "<amount>100</amount>", "<amount>many</amount>"), `<amount>: "many" is not an integer`, "getMessages"},
+		{"processing instruction in the body", edit(send, "<request>", "<?php x?><request>"), `processing instruction "php"`, "sendMessage"},
+		{"declaration not first", " " + send, `processing instruction "xml"`, ""},
+		{"text after the Envelope", send + "x", "text after the Envelope", "sendMessage"},
+		{"nesting", deep, "nested deeper than", ""},
+		{"fault with two details", edit(fault, "</detail>", "</detail><detail/>"), "<detail> appears more than once in Fault", ""},
+		{"fault detail of no operation", edit(edit(fault, "sendDeliveryNotificationFault1_sendDeliveryNotificationFault", "launchFault1_launchFault"), "sendDeliveryNotificationFault1_sendDeliveryNotificationFault", "launchFault1_launchFault"), "is not a SHEP fault element", ""},
+		{"two errorCodes", edit(fault, "</errorCode>", "</errorCode><errorCode>SCE909</errorCode>"), "<errorCode> appears more than once", ""},
+		{"fault without faultstring", fault[:strings.Index(fault, "<faultstring>")] + fault[strings.Index(fault, "</faultstring>")+len("</faultstring>"):], "Fault lacks <faultstring>", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := soap.Decode([]byte(tc.doc))
+			var fe *soap.FormatError
+			if !asFormat(err, &fe) || !strings.Contains(fe.Reason, tc.reason) || fe.Operation != tc.op {
+				t.Fatalf("got %v (%+v), want a FormatError %q for %q", err, fe, tc.reason, tc.op)
+			}
+		})
+	}
+	// Repeating what the contract lets repeat stays accepted.
+	v, err := soap.Decode([]byte(edit(send, "<properties>", "<properties><key>A</key><value>1</value></properties><properties>")))
+	if err != nil || len(v.(*soap.SendMessage).Request.MessageInfo.Properties) != 3 {
+		t.Fatalf("three properties: %v %v", v, err)
+	}
+}
+
+func TestCheckAction(t *testing.T) {
+	send, sync := examples()["async-sendMessage"], examples()["sync-SendMessage"]
+	for _, tc := range []struct {
+		name   string
+		values []string
+		msg    any
+		ok     bool
+	}{
+		{"absent", nil, send, true},
+		{"canonical", []string{soap.CanonicalAction}, send, true},
+		{"bare empty", []string{" "}, sync, true},
+		{"operation", []string{"sendMessage"}, send, true},
+		{"quoted operation", []string{`"SendMessage"`}, sync, true},
+		{"interface URI", []string{`"http://bip.bee.kz/SyncChannel/v10/Interfaces/ISyncChannel/SendMessage"`}, sync, true},
+		{"interface URI without portType", []string{"http://bip.bee.kz/AsyncChannel/v10/Interfaces/sendMessage"}, send, true},
+		{"another operation", []string{"getMessages"}, send, false},
+		{"case matters: sync name on async", []string{"SendMessage"}, send, false},
+		{"other channel's interface", []string{"http://bip.bee.kz/SyncChannel/v10/Interfaces/sendMessage"}, send, false},
+		{"foreign URI ending in the name", []string{"urn:evil/sendMessage"}, send, false},
+		{"twice", []string{`""`, `""`}, send, false},
+		{"unbalanced", []string{`sendMessage"`}, send, false},
+		{"lone quote", []string{`"`}, send, false},
+		{"a fault has no action", []string{"sendMessage"}, examples()["fault-SCE001"], false},
+	} {
+		err := soap.CheckAction(tc.values, tc.msg)
+		var fe *soap.FormatError
+		if tc.ok != (err == nil) || (err != nil && !asFormat(err, &fe)) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
