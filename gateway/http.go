@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,10 +81,14 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 		HSTSMaxAge: 31536000, ContentSecurityPolicy: "default-src 'none'", ReferrerPolicy: "no-referrer",
 	}))
 	e.Use(a.accessLog(metrics))
+	e.Use(noStore)
 	e.Use(middleware.ContextTimeout(opt.RequestTimeout))
 
 	small := middleware.BodyLimit("64K")
-	api := e.Group("/api/v1")
+	// Every route is checked against the published document (contract.go).
+	k := mustContract()
+	api := contractGroup{add: e.Group(apiPrefix).Add, prefix: apiPrefix, k: k}
+	catalogue := cacheable(5 * time.Minute)
 	api.POST("/accounts", a.handleRegister, middleware.BodyLimit("512K"))
 	api.POST("/accounts/codes", a.handleRequestCode, small)
 	api.POST("/sessions", a.handleLogin, small)
@@ -90,8 +96,8 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	api.GET("/sessions/current", a.handleCurrentSession, a.requireSession)
 	api.GET("/auth/challenge", a.handleChallenge)
 	api.POST("/sessions/signature", a.handleSignatureLogin, middleware.BodyLimit("512K"))
-	api.GET("/services", a.handleServices)
-	api.GET("/services/:code", a.handleService)
+	api.GET("/services", a.handleServices, catalogue)
+	api.GET("/services/:code", a.handleService, catalogue)
 	api.GET("/services/:code/skeleton", a.handleSkeleton)
 	api.POST("/requests", a.handleSubmit, a.requireSession, newAdmission(opt).middleware)
 	api.GET("/requests", a.handleRequests, a.requireSession)
@@ -102,8 +108,9 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	api.POST("/cabinet/messages/:id/read", a.handleMarkRead, a.requireSession)
 	api.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPIDocument)
-	})
-	e.GET("/healthz", a.healthHandler(opt.Health))
+	}, catalogue)
+	root := contractGroup{add: e.Add, k: k}
+	root.GET("/healthz", a.healthHandler(opt.Health))
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	return e
 }
@@ -122,22 +129,6 @@ type Problem struct {
 	Links map[string]string `json:"links,omitempty"`
 }
 
-// language picks ru, kk or en from Accept-Language; Russian by default.
-func language(r *http.Request) string {
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "kk"), strings.HasPrefix(tag, "kz"):
-			return "kk"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		case strings.HasPrefix(tag, "ru"):
-			return "ru"
-		}
-	}
-	return "ru"
-}
-
 func (a *App) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -153,7 +144,18 @@ func (a *App) errorHandler(err error, c echo.Context) {
 	case errors.As(err, &he):
 		switch he.Code {
 		case http.StatusNotFound, http.StatusMethodNotAllowed:
+			// The router's 404 or 405: a known path asked with another
+			// method is 405 with Allow, whatever echo's tree search found.
 			code = egov.CodeNotFound
+			r := c.Request()
+			if allow := allowedMethods(c.Echo().Routes(), r.URL.Path); len(allow) > 0 && !slices.Contains(allow, r.Method) {
+				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+				code = egov.CodeMethodNotAllowed
+			} else if len(allow) > 0 && r.Method == http.MethodOptions {
+				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+				_ = c.NoContent(http.StatusNoContent)
+				return
+			}
 		case http.StatusRequestEntityTooLarge:
 			code = egov.CodeBodyTooLarge
 		case http.StatusServiceUnavailable:
@@ -173,14 +175,26 @@ func (a *App) errorHandler(err error, c echo.Context) {
 		a.log.Info("request refused", "request_id", rid, "path", c.Path(), "code", code, "detail", err.Error())
 	}
 	msg := code.Message()
-	p := Problem{Type: "urn:egov-gateway:problem:" + string(code), Title: msg.In(language(c.Request())),
+	p := Problem{Type: "urn:egov-gateway:problem:" + string(code), Title: msg.In(language(c)),
 		Status: code.HTTPStatus(), Code: code, Messages: &msg, Instance: c.Request().URL.Path, RequestID: rid, Links: links}
 	if code == egov.CodeRequestReplayed {
 		p.Status = http.StatusConflict
 	}
-	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
-	if p.Status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
-		c.Response().Header().Set("Retry-After", "5") // storage or a dependency is down: ask again shortly
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "application/problem+json")
+	// A refusal is never stored, not even one of the cacheable catalogue:
+	// it may be a passing rate limit or outage, or about someone's session.
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	switch p.Status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		// The refusal's own wait wins; else what a middleware already said
+		// (admission's 1 s), else the default of the status.
+		if egov.RetryAfter(err) > 0 || h.Get("Retry-After") == "" {
+			h.Set("Retry-After", retryAfterSeconds(err, p.Status))
+		}
+	case http.StatusUnauthorized:
+		h.Set(echo.HeaderWWWAuthenticate, bearerChallenge(c.Request()))
 	}
 	c.Response().WriteHeader(p.Status)
 	_ = json.NewEncoder(c.Response()).Encode(p)
@@ -219,10 +233,17 @@ func bindJSON(c echo.Context, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) || strings.Contains(err.Error(), "too large") {
+		var he *echo.HTTPError
+		var ne net.Error
+		switch {
+		case errors.As(err, &tooLarge), errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
 			return egov.Errorf(egov.CodeBodyTooLarge, "body")
+		case errors.As(err, &ne) && ne.Timeout():
+			return egov.Errorf(egov.CodeRequestTimeout, "body read timed out")
 		}
-		return egov.Errorf(egov.CodeFormInvalid, "JSON body: %v", err)
+		// Not JSON, or a field the endpoint does not know: the request
+		// cannot be read, which is 400, not a form filled wrongly (422).
+		return egov.Errorf(egov.CodeRequestMalformed, "JSON body: %v", err)
 	}
 	return nil
 }
@@ -365,7 +386,7 @@ func view(s *Service, lang string, details bool) serviceView {
 }
 
 func (a *App) handleServices(c echo.Context) error {
-	lang := language(c.Request())
+	lang := language(c)
 	out := make([]serviceView, 0, len(a.cfg.Catalogue.Services))
 	for _, s := range a.cfg.Catalogue.Services {
 		if c.QueryParam("portal") == "true" && s.Portal == nil {
@@ -381,7 +402,7 @@ func (a *App) handleService(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, view(s, language(c.Request()), true))
+	return c.JSON(http.StatusOK, view(s, language(c), true))
 }
 
 func (a *App) handleSkeleton(c echo.Context) error {
@@ -522,7 +543,7 @@ func (a *App) handleCabinet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	lang := language(c.Request())
+	lang := language(c)
 	out := make([]cabinetView, len(page.Messages))
 	for i, m := range page.Messages {
 		out[i] = localized(m, lang)
@@ -535,7 +556,7 @@ func (a *App) handleCabinetMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, localized(*m, language(c.Request())))
+	return c.JSON(http.StatusOK, localized(*m, language(c)))
 }
 
 func (a *App) handleCabinetDocument(c echo.Context) error {
