@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"egov"
 	"egov/internal/password"
@@ -38,9 +36,7 @@ type Session struct {
 const (
 	minPasswordLen  = 10
 	maxPasswordLen  = 128
-	maxFailures     = 5                // failed logins per IIN before a lockout
-	lockoutFor      = 15 * time.Minute // how long failures are remembered
-	attemptsPerMin  = 20               // default login and registration attempts a minute per client address
+	attemptsPerMin  = 20               // default attempts a minute per client address (Config.AttemptsPerMinute)
 	sessionLifetime = 30 * time.Minute // idle time after which a session ends
 	challengeTTL    = 5 * time.Minute
 )
@@ -56,7 +52,6 @@ var dummyHash = sync.OnceValue(func() string {
 })
 
 func (a *App) accountKey(iin string) string { return a.key("{"+iin+"}", "account") }
-func (a *App) failKey(iin string) string    { return a.key("{"+iin+"}", "login-failures") }
 func (a *App) sessionKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return a.key("session", hex.EncodeToString(sum[:]))
@@ -75,25 +70,12 @@ func checkPasswordPolicy(secret, iin string) error {
 	return nil
 }
 
-// allowAttempt counts an attempt from a client address and refuses beyond
-// the per-minute limit.
-func (a *App) allowAttempt(ctx context.Context, clientIP string) error {
-	key := a.key("ratelimit", clientIP, a.now().UTC().Format("200601021504"))
-	pipe := a.rdb.TxPipeline()
-	n := pipe.Incr(ctx, key)
-	pipe.Expire(ctx, key, 2*time.Minute)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err
-	}
-	if n.Val() > a.cfg.AttemptsPerMinute {
-		return egov.Errorf(egov.CodeRateLimited, "client address over %d attempts a minute", a.cfg.AttemptsPerMinute)
-	}
-	return nil
-}
-
 // Login checks an IIN and password and opens a session. Every refusal
-// looks the same: the caller learns nothing of which part was wrong or
-// whether the account is locked.
+// of the password looks the same (authorization-refused), whether the IIN
+// has no account or the password is wrong. Failures do not lock the
+// account: each one delays the next password attempt for that IIN
+// (chargeLogin), and an attempt inside the delay, right or wrong, is
+// refused with rate-limited and the time left, the same for every IIN.
 func (a *App) Login(ctx context.Context, iin, secret, clientIP string) (string, *Session, error) {
 	if err := a.allowAttempt(ctx, clientIP); err != nil {
 		return "", nil, err
@@ -103,8 +85,9 @@ func (a *App) Login(ctx context.Context, iin, secret, clientIP string) (string, 
 		password.Check(dummyHash(), secret)
 		return "", nil, refused
 	}
-	failures, err := a.rdb.Get(ctx, a.failKey(iin)).Int()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	// Before the account is read, so the delay is the same with or without
+	// one, and the argon2id check is not spent on a refused attempt.
+	if err := a.chargeLogin(ctx, iin); err != nil {
 		return "", nil, err
 	}
 	acct, err := a.rdb.HMGet(ctx, a.accountKey(iin), "passwordHash", "bin", "id").Result()
@@ -115,18 +98,13 @@ func (a *App) Login(ctx context.Context, iin, secret, clientIP string) (string, 
 	if hash == "" {
 		hash = dummyHash()
 	}
-	ok := password.Check(hash, secret) && acct[0] != nil
-	if !ok || failures >= maxFailures {
-		pipe := a.rdb.TxPipeline()
-		pipe.Incr(ctx, a.failKey(iin))
-		pipe.Expire(ctx, a.failKey(iin), lockoutFor)
-		if _, err := pipe.Exec(ctx); err != nil {
-			return "", nil, err
-		}
-		a.log.Info("login refused", "iin", signing.MaskIIN(iin), "locked", failures >= maxFailures)
+	if !password.Check(hash, secret) || acct[0] == nil {
+		a.log.Info("login refused", "iin", signing.MaskIIN(iin))
 		return "", nil, refused
 	}
-	a.rdb.Del(ctx, a.failKey(iin))
+	if err := a.clearLoginFailures(ctx, iin); err != nil {
+		return "", nil, err
+	}
 	bin, _ := acct[1].(string)
 	id, _ := acct[2].(string)
 	if id == "" {
@@ -184,14 +162,15 @@ func (a *App) Logout(ctx context.Context, token string) error {
 	return a.rdb.Del(ctx, a.sessionKey(token)).Err()
 }
 
-// Challenge issues a one-time value to sign for a login by signature.
-func (a *App) Challenge(ctx context.Context) (string, error) {
-	raw := make([]byte, 24)
-	if _, err := rand.Read(raw); err != nil {
+// Challenge issues a one-time value to sign for a login or a registration
+// by signature, valid for challengeTTL. It counts against the client
+// address's and its network's attempts, and stores nothing (see
+// spendChallenge in throttle.go).
+func (a *App) Challenge(ctx context.Context, clientIP string) (string, error) {
+	if err := a.allowAttempt(ctx, clientIP); err != nil {
 		return "", err
 	}
-	nonce := hex.EncodeToString(raw)
-	return nonce, a.rdb.Set(ctx, a.key("challenge", nonce), "1", challengeTTL).Err()
+	return a.newChallenge(ctx)
 }
 
 // ChallengeNamespace is the namespace of the signed login challenge.
@@ -219,6 +198,11 @@ func (a *App) LoginBySignature(ctx context.Context, doc []byte, clientIP string)
 	}
 	if _, err := signing.ParseIIN(res.Signer.IIN); err != nil {
 		return "", nil, egov.Errorf(egov.CodeAuthorizationRefused, "certificate without a valid IIN")
+	}
+	// The holder's own signature: whatever strangers guessed, his
+	// password logins need not wait any longer.
+	if err := a.clearLoginFailures(ctx, res.Signer.IIN); err != nil {
+		return "", nil, err
 	}
 	s := &Session{IIN: res.Signer.IIN, BIN: res.Signer.BIN, Method: "signature"}
 	acct, err := a.rdb.HMGet(ctx, a.accountKey(s.IIN), "passwordHash", "id", "bin").Result()
@@ -255,22 +239,6 @@ func challengeNonce(el *etree.Element) (string, error) {
 		return "", formError("the signed document must be {%s}AuthChallenge with a Nonce", ChallengeNamespace)
 	}
 	return nonceEl.Text(), nil
-}
-
-// spendChallenge consumes an issued challenge: the first use wins, a
-// second, an expired or an unknown one is refused.
-func (a *App) spendChallenge(ctx context.Context, nonce string) error {
-	if len(nonce) != 48 {
-		return errors.New("malformed challenge")
-	}
-	n, err := a.rdb.Del(ctx, a.key("challenge", nonce)).Result()
-	if err != nil {
-		return err
-	}
-	if n != 1 {
-		return errors.New("unknown, expired or used challenge")
-	}
-	return nil
 }
 
 // AccountInfo is what a session may read about its own account.

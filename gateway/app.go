@@ -47,9 +47,13 @@ type Config struct {
 	// Attachments travel to the provider through the bus's attachment
 	// store, by reference (DESIGN §3.1).
 	MaxXML, MaxAttachment, MaxBody int64
-	// AttemptsPerMinute is how many logins and registrations one client
-	// address may try a minute (default 20); load tests raise it.
+	// AttemptsPerMinute is how many attempts at the unauthenticated
+	// endpoints (registration, code requests, logins, challenges) one
+	// client address may make a minute (default 20); load tests raise it.
 	AttemptsPerMinute int64
+	// Throttle tunes the network-prefix limit, the delay of password
+	// logins after failures and the challenge key (ThrottleConfig).
+	Throttle ThrottleConfig
 	// RelayBackoff is the first retry delay of the outbox relay (default 1 s,
 	// doubling up to 1 min).
 	RelayBackoff time.Duration
@@ -69,6 +73,7 @@ type App struct {
 	rdb          redis.UniversalClient
 	verifier     *signing.Verifier
 	authVerifier *signing.Verifier
+	throttle     *throttle
 	log          *slog.Logger
 	// hintLost wakes the relay for an early sweep of the outboxes.
 	hintLost chan struct{}
@@ -122,7 +127,11 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 		v := cfg.Verifier
 		auth = &signing.Verifier{Trust: v.Trust, Revocation: v.Revocation, Limits: v.Limits, Now: v.Now, AllowAuthKeys: true}
 	}
-	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, log: cfg.Log, hintLost: make(chan struct{}, 1)}, nil
+	th, err := newThrottle(rdb, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, throttle: th, log: cfg.Log, hintLost: make(chan struct{}, 1)}, nil
 }
 
 func (a *App) now() time.Time { return a.cfg.Now() }

@@ -110,6 +110,12 @@ func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b
 
 func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, nil, tune...)
+}
+
+// newEnvWith is newEnv with the portal's configuration changed by gw.
+func newEnvWith(t testing.TB, gw func(*gateway.Config), tune ...func(*shep.Config)) *env {
+	t.Helper()
 	r := redistest.New(t)
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
 	if err != nil {
@@ -143,11 +149,15 @@ func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 	smsGateway := sms.New(r.Client, sms.Config{KeyPrefix: r.Prefix, Now: c.Now, Log: log})
 	bus.HandleSync(sms.ServiceID, smsGateway)
 	sw := &switchableBus{Client: bus}
-	app, err := gateway.New(r.Client, gateway.Config{
+	gwCfg := gateway.Config{
 		KeyPrefix: r.Prefix, Verifier: verifier, Bus: sw, Sender: portalSender,
 		ProviderBINs: map[string]string{"ais-rynok-truda": providerBIN},
 		RelayBackoff: 20 * time.Millisecond, Now: c.Now, Log: log,
-	})
+	}
+	if gw != nil {
+		gw(&gwCfg)
+	}
+	app, err := gateway.New(r.Client, gwCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +177,12 @@ func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 // call sends a JSON (or raw) request and decodes the JSON answer.
 func (e *env) call(method, path, token string, body any, out any) (int, http.Header) {
 	e.t.Helper()
+	return e.callVia(http.DefaultClient, method, path, token, body, out)
+}
+
+// callVia is call through client.
+func (e *env) callVia(client *http.Client, method, path, token string, body any, out any) (int, http.Header) {
+	e.t.Helper()
 	var rd io.Reader
 	ct := ""
 	switch b := body.(type) {
@@ -184,12 +200,18 @@ func (e *env) call(method, path, token string, body any, out any) (int, http.Hea
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return e.do(req, out)
+	return e.doVia(client, req, out)
 }
 
 func (e *env) do(req *http.Request, out any) (int, http.Header) {
 	e.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	return e.doVia(http.DefaultClient, req, out)
+}
+
+// doVia is do through client (one with another source address, say).
+func (e *env) doVia(client *http.Client, req *http.Request, out any) (int, http.Header) {
+	e.t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -253,7 +253,7 @@ func bindJSON(c echo.Context, v any) error {
 // signed) or with code (sent by POST /accounts/codes).
 func (a *App) handleRegister(c echo.Context) error {
 	if err := a.allowAttempt(c.Request().Context(), c.RealIP()); err != nil {
-		return err
+		return withRetryAfter(c, err)
 	}
 	var in struct {
 		IIN             string `json:"iin"`
@@ -291,7 +291,7 @@ func (a *App) handleRequestCode(c echo.Context) error {
 	}
 	sent, err := a.RequestCode(c.Request().Context(), in.IIN, c.RealIP())
 	if err != nil {
-		return err
+		return withRetryAfter(c, err)
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"sentTo": sent.SentTo, "expiresIn": int(sent.ExpiresIn / time.Second)})
 }
@@ -325,7 +325,7 @@ func (a *App) handleLogin(c echo.Context) error {
 	}
 	token, s, err := a.Login(c.Request().Context(), in.IIN, in.Password, c.RealIP())
 	if err != nil {
-		return err
+		return withRetryAfter(c, err)
 	}
 	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: s.IIN, Method: s.Method, Account: s.Account})
 }
@@ -338,9 +338,9 @@ func (a *App) handleLogout(c echo.Context) error {
 }
 
 func (a *App) handleChallenge(c echo.Context) error {
-	nonce, err := a.Challenge(c.Request().Context())
+	nonce, err := a.Challenge(c.Request().Context(), c.RealIP())
 	if err != nil {
-		return err
+		return withRetryAfter(c, err)
 	}
 	doc := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<AuthChallenge xmlns="` + ChallengeNamespace + `"><Nonce>` + nonce + `</Nonce></AuthChallenge>` + "\n"
 	return c.JSON(http.StatusOK, map[string]any{"nonce": nonce, "expiresIn": int(challengeTTL / time.Second), "document": doc})
@@ -353,9 +353,19 @@ func (a *App) handleSignatureLogin(c echo.Context) error {
 	}
 	token, s, err := a.LoginBySignature(c.Request().Context(), doc, c.RealIP())
 	if err != nil {
-		return err
+		return withRetryAfter(c, err)
 	}
 	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: s.IIN, Method: s.Method, Account: s.Account})
+}
+
+// withRetryAfter writes Retry-After (whole seconds, rounded up) for an
+// error that asks the caller to wait (egov.RetryAfter), and returns it for
+// the error handler to answer.
+func withRetryAfter(c echo.Context, err error) error {
+	if d := egov.RetryAfter(err); d > 0 {
+		c.Response().Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
+	return err
 }
 
 // serviceView is a catalogue entry in one language.

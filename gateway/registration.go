@@ -87,7 +87,9 @@ func (a *App) RequestCode(ctx context.Context, iin, clientIP string) (*CodeSent,
 		return nil, err
 	}
 	if n.Val() > codesPerIIN {
-		return nil, egov.Errorf(egov.CodeRateLimited, "more than %d codes an hour for %s", codesPerIIN, signing.MaskIIN(iin))
+		e := egov.Errorf(egov.CodeRateLimited, "more than %d codes an hour for %s", codesPerIIN, signing.MaskIIN(iin))
+		e.RetryAfter = codeWindowLeft(a.now())
+		return nil, e
 	}
 	phone, err := a.phoneOf(ctx, iin)
 	if err != nil {
@@ -123,6 +125,13 @@ func (a *App) RequestCode(ctx context.Context, iin, clientIP string) (*CodeSent,
 	}
 	a.log.Info("one-time code sent", "iin", signing.MaskIIN(iin), "phone", phone.Masked())
 	return &CodeSent{SentTo: phone.Masked(), ExpiresIn: codeTTL}, nil
+}
+
+// codeWindowLeft is the time from at to the end of its code window, when
+// the count of codes sent starts afresh.
+func codeWindowLeft(at time.Time) time.Duration {
+	w := int64(codeWindow / time.Millisecond)
+	return time.Duration(w-at.UnixMilli()%w) * time.Millisecond
 }
 
 // newCode draws codeDigits decimal digits from crypto/rand, uniformly.
@@ -244,6 +253,11 @@ func (a *App) Register(ctx context.Context, r Registration) error {
 	}
 	if err := a.rdb.HSet(ctx, a.accountKey(r.IIN), "id", uuid.NewString(), "iin", r.IIN, "bin", r.BIN, "phone", phone,
 		"phoneVerified", strconv.FormatBool(proof == ProofSMSCode), "proof", proof, "createdAt", a.now().UnixMilli()).Err(); err != nil {
+		return err
+	}
+	// The holder proved the IIN: failures strangers piled up on it before
+	// the account existed must not delay his first login.
+	if err := a.clearLoginFailures(ctx, r.IIN); err != nil {
 		return err
 	}
 	a.log.Info("account opened", "iin", signing.MaskIIN(r.IIN), "proof", proof)
