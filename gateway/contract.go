@@ -164,6 +164,9 @@ func acceptedMedia(r *http.Request, body *openapi3.RequestBody) (isJSON bool, er
 // the parameter or the body's field and the rule, never the value: bodies
 // carry IINs and passwords, and details go to the log.
 func contractRefusal(err error) error {
+	if stopped, ok := stoppedRead(err); ok {
+		return stopped // admission or the slow-body guard stopped the read
+	}
 	var tooLarge *http.MaxBytesError
 	var he *echo.HTTPError
 	var ne net.Error

@@ -232,6 +232,9 @@ func bindJSON(c echo.Context, v any) error {
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if stopped, ok := stoppedRead(err); ok {
+			return stopped // admission or the slow-body guard stopped the read
+		}
 		var tooLarge *http.MaxBytesError
 		var he *echo.HTTPError
 		var ne net.Error

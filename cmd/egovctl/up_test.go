@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,4 +130,54 @@ func waitUp(t *testing.T, addr string, out *syncBuffer) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("the stack did not come up:\n%s", out.String())
+}
+
+// Slow and idle clients cannot hold the stack `egovctl up` starts: bodies
+// that trickle or never come, on the portal's unauthenticated endpoints,
+// its submissions and the bus, are cut off by the minimum body rate, and
+// the portal answers others meanwhile.
+func TestSlowClientsCannotHoldTheStack(t *testing.T) {
+	bus := freeAddr(t)
+	portal, _ := startUp(t, "--bus-listen", bus, "--http-body-grace", "500ms", "--http-min-body-rate", "1000")
+	waitUp(t, bus, &syncBuffer{})
+	targets := []struct{ addr, path, contentType string }{
+		{portal, "/api/v1/sessions", "application/json"},
+		{portal, "/api/v1/sessions/signature", "application/xml"},
+		{portal, "/api/v1/requests", "multipart/form-data; boundary=x"},
+		{bus, "/shep/async", "text/xml"},
+	}
+	type held struct {
+		conn net.Conn
+		what string
+	}
+	var conns []held
+	for _, tg := range targets {
+		for i := 0; i < 6; i++ {
+			c, err := net.Dial("tcp", tg.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// Declares 50 MiB and sends one byte.
+			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n{", tg.path, tg.contentType, 50<<20)
+			conns = append(conns, held{c, tg.addr + tg.path})
+		}
+	}
+	resp, err := http.Get("http://" + portal + "/api/v1/services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("catalogue while slow clients wait: %d", resp.StatusCode)
+	}
+	for _, h := range conns {
+		// At 1,000 bytes a second, 50 MiB would take 14 hours.
+		_ = h.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		data, err := io.ReadAll(h.conn)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("%s: the connection was still open after 20 s (got %q)", h.what, data)
+		}
+	}
 }

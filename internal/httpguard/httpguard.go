@@ -115,7 +115,13 @@ func Handler(h http.Handler, l Limits) http.Handler {
 			w.Header().Set("Connection", "close")
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &slowBodyGuard{body: r.Body, rc: rc, start: time.Now(), rate: l.MinBodyRate, grace: l.BodyGrace}
+			g := &slowBodyGuard{body: r.Body, rc: rc, start: time.Now(), rate: l.MinBodyRate, grace: l.BodyGrace}
+			// Due at once, before the handler reads: a handler that answers
+			// without reading (a refusal) leaves the server to discard the
+			// body before it writes the answer, and that read must be
+			// bounded too.
+			_ = rc.SetReadDeadline(g.due(l.MinBodyRate))
+			r.Body = g
 		}
 		h.ServeHTTP(&writeGuard{ResponseWriter: w, rc: rc, timeout: l.WriteTimeout}, r)
 	})
@@ -145,13 +151,9 @@ func (b *slowBodyGuard) Read(p []byte) (int, error) {
 	if b.failed {
 		return 0, ErrTooSlow
 	}
-	// The next arrival is due within a second's worth of the rate: a
-	// large read buffer does not buy a slow client more time.
-	next := min(int64(len(p)), b.rate)
-	due := b.start.Add(b.grace + time.Duration(float64(b.received+next)/float64(b.rate)*float64(time.Second)))
 	// A server without deadlines (an httptest recorder) reports an error
 	// here: then nothing is bounded, which only tests see.
-	_ = b.rc.SetReadDeadline(due)
+	_ = b.rc.SetReadDeadline(b.due(int64(len(p))))
 	n, err := b.body.Read(p)
 	b.received += int64(n)
 	switch {
@@ -169,6 +171,14 @@ func (b *slowBodyGuard) Read(p []byte) (int, error) {
 }
 
 func (b *slowBodyGuard) Close() error { return b.body.Close() }
+
+// due is when the next of up to n bytes must have arrived: the next
+// arrival is due within a second's worth of the rate, so a large read
+// buffer does not buy a slow client more time.
+func (b *slowBodyGuard) due(n int64) time.Time {
+	next := min(n, b.rate)
+	return b.start.Add(b.grace + time.Duration(float64(b.received+next)/float64(b.rate)*float64(time.Second)))
+}
 
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }

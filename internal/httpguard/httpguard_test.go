@@ -188,3 +188,18 @@ func TestUnreadAnswerIsCutOff(t *testing.T) {
 		t.Fatal("the writer was still blocked")
 	}
 }
+
+// A handler that refuses without reading the body leaves the server to
+// discard it before it answers: that read is bounded too, so the refusal
+// reaches a client that declared a body and sends nothing.
+func TestRefusalWithoutReadingTheBodyIsAnswered(t *testing.T) {
+	refuse := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusRequestEntityTooLarge) })
+	addr := serve(t, refuse, small)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+	cutWithin(t, conn, 20*time.Second)
+}
