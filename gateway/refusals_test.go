@@ -130,6 +130,10 @@ func TestSubmissionRefusals(t *testing.T) {
 	token2 := e.login(citizen2IIN)
 	now := e.clock.Now()
 	otherScan := file{"other.pdf", "application/pdf", []byte("%PDF another file")}
+	// Declared and signed as a PDF, but a page of HTML; and a PNG signed as a PDF.
+	htmlAsPDF := file{"udostoverenie.pdf", "application/pdf", []byte("<html><body><script>alert(1)</script></body></html>")}
+	pngAsPDF := file{"udostoverenie.pdf", "application/pdf", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")}
+	pdfSentAsHTML := file{idScan.name, "text/html", idScan.data}
 	tests := []struct {
 		name   string
 		token  string
@@ -148,6 +152,9 @@ func TestSubmissionRefusals(t *testing.T) {
 		{"declared attachment missing", token, "citizen", citizenIIN, now, []file{idScan}, nil, nil, "attachment-missing", 422},
 		{"attachment bytes differ", token, "citizen", citizenIIN, now, []file{idScan}, []file{{idScan.name, idScan.mime, []byte("%PDF changed")}}, nil, "attachment-mismatch", 422},
 		{"undeclared attachment", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan, otherScan}, nil, "attachment-undeclared", 422},
+		{"HTML signed as a PDF", token, "citizen", citizenIIN, now, []file{htmlAsPDF}, []file{htmlAsPDF}, nil, "attachment-type-mismatch", 422},
+		{"PNG signed as a PDF", token, "citizen", citizenIIN, now, []file{pngAsPDF}, []file{pngAsPDF}, nil, "attachment-type-mismatch", 422},
+		{"PDF sent as a part of type text/html", token, "citizen", citizenIIN, now, []file{idScan}, []file{pdfSentAsHTML}, nil, "attachment-type-mismatch", 422},
 		{"required document absent", token, "citizen", citizenIIN, now, nil, nil, nil, "attachment-missing", 422},
 		{"unknown service", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
 			func(r *document.Request) { r.ServiceCode = "space-travel" }, "service-unknown", 404},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"mime"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -168,6 +170,9 @@ func (a *App) matchAttachments(req *document.Request, files []Attachment) error 
 			if int64(len(f.Data)) > a.cfg.MaxAttachment {
 				return egov.Errorf(egov.CodeAttachmentRejected, "%s larger than %d bytes", h.FileName, a.cfg.MaxAttachment)
 			}
+			if err := checkContentType(h, f); err != nil {
+				return err
+			}
 			used[i], found = true, true
 			break
 		}
@@ -178,6 +183,26 @@ func (a *App) matchAttachments(req *document.Request, files []Attachment) error 
 	for i, f := range files {
 		if !used[i] {
 			return egov.Errorf(egov.CodeAttachmentUndeclared, "%s", f.FileName)
+		}
+	}
+	return nil
+}
+
+// checkContentType compares what an attachment is with what its signed
+// header says it is: the type sniffed from its first bytes (the WHATWG
+// algorithm of net/http, which knows PDF, JPEG and PNG, the types the
+// catalogue accepts) must be the declared one, and the part's own
+// Content-Type, when it names one, must not say otherwise. A page of HTML
+// signed as a PDF is refused, whatever its hash.
+func checkContentType(h document.AttachmentHeader, f Attachment) error {
+	sniffed, _, _ := mime.ParseMediaType(http.DetectContentType(f.Data))
+	if sniffed != h.MIMEType {
+		return egov.Errorf(egov.CodeAttachmentTypeFalse, "%s: declared %s, the content is %s", h.FileName, h.MIMEType, sniffed)
+	}
+	if f.MIMEType != "" {
+		part, _, err := mime.ParseMediaType(f.MIMEType)
+		if err != nil || (part != h.MIMEType && part != "application/octet-stream") {
+			return egov.Errorf(egov.CodeAttachmentTypeFalse, "%s: declared %s, sent as %q", h.FileName, h.MIMEType, f.MIMEType)
 		}
 	}
 	return nil

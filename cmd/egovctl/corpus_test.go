@@ -238,7 +238,7 @@ func recordScenarios(t *testing.T, portal, bus string) {
 	c.portalJSON("POST", "/accounts", "", map[string]string{"iin": "900101300811", "password": pw, "code": "000000"})                              // no code sent: one-time-code-invalid
 	c.portalJSON("POST", "/accounts/codes", "", map[string]string{"iin": "100203500443"})                                                          // phone-not-registered
 	c.portalJSON("POST", "/accounts/codes", "", map[string]string{"iin": "900101300811"})                                                          // 202, the code goes to the register's phone
-	c.portalJSON("POST", "/sessions", "", map[string]string{"iin": "791028302728", "password": "Wrong-parol-1"})
+	c.portalJSON("POST", "/sessions", "", map[string]string{"iin": "050815600217", "password": "Wrong-parol-1"})
 	_, data := c.portalJSON("POST", "/sessions", "", map[string]string{"iin": "791028302728", "password": pw})
 	var s struct{ Token string }
 	_ = json.Unmarshal(data, &s)
