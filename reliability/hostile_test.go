@@ -260,12 +260,20 @@ func TestHostileInputAgainstTheRunningStack(t *testing.T) {
 	})
 
 	t.Run("password guessing", func(t *testing.T) {
+		// A failure delays the next attempt of that IIN (1 s, doubling): of
+		// six guesses at once one is checked, the others wait, and so does
+		// the owner, without his attempt extending the delay.
 		guess, _ := json.Marshal(map[string]string{"iin": corpusIIN, "password": "Guess-2026-x"})
+		codes := map[int]int{}
 		for i := 0; i < 6; i++ {
-			loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", guess)
+			code, _ := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", guess)
+			codes[code]++
 		}
-		if code, _ := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", login); code != 401 {
-			t.Errorf("the right password after 6 wrong guesses: %d, want 401 (locked)", code)
+		if codes[401] != 1 || codes[429] != 5 {
+			t.Errorf("six quick guesses answered %v, want one 401 and five 429", codes)
+		}
+		if code, _ := loadgen.Post(ctx, client, s.PortalURL+"/api/v1/sessions", "", "application/json", login); code != 429 {
+			t.Errorf("the right password inside the delay: %d, want 429", code)
 		}
 	})
 
