@@ -76,10 +76,7 @@ func checkPasswordPolicy(secret, iin string) error {
 // account: each one delays the next password attempt for that IIN
 // (chargeLogin), and an attempt inside the delay, right or wrong, is
 // refused with rate-limited and the time left, the same for every IIN.
-func (a *App) Login(ctx context.Context, iin, secret, clientIP string) (string, *Session, error) {
-	if err := a.allowAttempt(ctx, clientIP); err != nil {
-		return "", nil, err
-	}
+func (a *App) Login(ctx context.Context, iin, secret string) (string, *Session, error) {
 	refused := egov.Errorf(egov.CodeAuthorizationRefused, "login refused")
 	if _, err := signing.ParseIIN(iin); err != nil {
 		password.Check(dummyHash(), secret)
@@ -166,10 +163,7 @@ func (a *App) Logout(ctx context.Context, token string) error {
 // by signature, valid for challengeTTL. It counts against the client
 // address's and its network's attempts, and stores nothing (see
 // spendChallenge in throttle.go).
-func (a *App) Challenge(ctx context.Context, clientIP string) (string, error) {
-	if err := a.allowAttempt(ctx, clientIP); err != nil {
-		return "", err
-	}
+func (a *App) Challenge(ctx context.Context) (string, error) {
 	return a.newChallenge(ctx)
 }
 
@@ -181,10 +175,7 @@ const ChallengeNamespace = "urn:egov-gateway:auth:v1"
 // Almaty city regulation: login with the digital signature). When that IIN
 // has an account the session is bound to it: it carries the account's id,
 // and its BIN when the certificate names none.
-func (a *App) LoginBySignature(ctx context.Context, doc []byte, clientIP string) (string, *Session, error) {
-	if err := a.allowAttempt(ctx, clientIP); err != nil {
-		return "", nil, err
-	}
+func (a *App) LoginBySignature(ctx context.Context, doc []byte) (string, *Session, error) {
 	res, err := a.authVerifier.Verify(ctx, doc)
 	if err != nil {
 		return "", nil, err

@@ -47,7 +47,7 @@ func newAdmission(opt HTTPOptions) *admission {
 		ad.wait = 2 * time.Second
 	}
 	if ad.perCitizen <= 0 {
-		ad.perCitizen = 4
+		ad.perCitizen = 32
 	}
 	ad.share = opt.CitizenShare
 	if ad.share <= 0 {

@@ -41,6 +41,10 @@ type HTTPOptions struct {
 	Health []HealthCheck
 	// RequestTimeout bounds a handler (default 30 s).
 	RequestTimeout time.Duration
+	// Metrics is the registry the HTTP metrics (and the process's) are
+	// registered in, for a metrics listener of its own (MetricsHandler);
+	// the API does not serve them.
+	Metrics *prometheus.Registry
 	// MaxSubmissions bounds the submissions processed at once (default
 	// 256); one more waits up to SubmissionQueueWait (default 2 s) and is
 	// then answered 503, so that overload costs a retry, not memory and
@@ -53,7 +57,7 @@ type HTTPOptions struct {
 	// nothing. Without it 256 huge uploads at once could take 12 GiB.
 	MaxSubmissionBytes int64
 	// CitizenShare bounds one citizen's part of it (default a quarter),
-	// and CitizenSubmissions his submissions at once (default 4), so
+	// and CitizenSubmissions his submissions at once (default 32), so
 	// that one client cannot hold everyone's budget.
 	CitizenShare       int64
 	CitizenSubmissions int
@@ -71,7 +75,10 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 		opt.RequestTimeout = 30 * time.Second
 	}
 	e.HTTPErrorHandler = a.errorHandler
-	reg := prometheus.NewRegistry()
+	reg := opt.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	metrics := newHTTPMetrics(reg)
 
 	e.Use(middleware.RequestID())
@@ -89,13 +96,16 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	k := mustContract()
 	api := contractGroup{add: e.Group(apiPrefix).Add, prefix: apiPrefix, k: k}
 	catalogue := cacheable(5 * time.Minute)
-	api.POST("/accounts", a.handleRegister, middleware.BodyLimit("512K"))
-	api.POST("/accounts/codes", a.handleRequestCode, small)
-	api.POST("/sessions", a.handleLogin, small)
+	// The endpoints anyone may call count an attempt of the client's
+	// address and network first, before anything is read or checked.
+	attempt := a.limitAttempts
+	api.POST("/accounts", a.handleRegister, attempt, middleware.BodyLimit("512K"))
+	api.POST("/accounts/codes", a.handleRequestCode, attempt, small)
+	api.POST("/sessions", a.handleLogin, attempt, small)
 	api.DELETE("/sessions", a.handleLogout, a.requireSession)
 	api.GET("/sessions/current", a.handleCurrentSession, a.requireSession)
-	api.GET("/auth/challenge", a.handleChallenge)
-	api.POST("/sessions/signature", a.handleSignatureLogin, middleware.BodyLimit("512K"))
+	api.GET("/auth/challenge", a.handleChallenge, attempt)
+	api.POST("/sessions/signature", a.handleSignatureLogin, attempt, middleware.BodyLimit("512K"))
 	api.GET("/services", a.handleServices, catalogue)
 	api.GET("/services/:code", a.handleService, catalogue)
 	api.GET("/services/:code/skeleton", a.handleSkeleton)
@@ -111,8 +121,16 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	}, catalogue)
 	root := contractGroup{add: e.Add, k: k}
 	root.GET("/healthz", a.healthHandler(opt.Health))
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	return e
+}
+
+// MetricsHandler serves the metrics of reg (the HTTPOptions.Metrics of a
+// portal handler, with the process's own) for a listener of their own:
+// they are for the operators, not on the public API.
+func MetricsHandler(reg prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // Problem is an application/problem+json body (RFC 9457) with the
@@ -255,9 +273,6 @@ func bindJSON(c echo.Context, v any) error {
 // signedChallenge (the AuthChallenge document of GET /auth/challenge,
 // signed) or with code (sent by POST /accounts/codes).
 func (a *App) handleRegister(c echo.Context) error {
-	if err := a.allowAttempt(c.Request().Context(), c.RealIP()); err != nil {
-		return withRetryAfter(c, err)
-	}
 	var in struct {
 		IIN             string `json:"iin"`
 		BIN             string `json:"bin"`
@@ -292,7 +307,7 @@ func (a *App) handleRequestCode(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	sent, err := a.RequestCode(c.Request().Context(), in.IIN, c.RealIP())
+	sent, err := a.RequestCode(c.Request().Context(), in.IIN)
 	if err != nil {
 		return withRetryAfter(c, err)
 	}
@@ -326,7 +341,7 @@ func (a *App) handleLogin(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	token, s, err := a.Login(c.Request().Context(), in.IIN, in.Password, c.RealIP())
+	token, s, err := a.Login(c.Request().Context(), in.IIN, in.Password)
 	if err != nil {
 		return withRetryAfter(c, err)
 	}
@@ -341,7 +356,7 @@ func (a *App) handleLogout(c echo.Context) error {
 }
 
 func (a *App) handleChallenge(c echo.Context) error {
-	nonce, err := a.Challenge(c.Request().Context(), c.RealIP())
+	nonce, err := a.Challenge(c.Request().Context())
 	if err != nil {
 		return withRetryAfter(c, err)
 	}
@@ -354,11 +369,22 @@ func (a *App) handleSignatureLogin(c echo.Context) error {
 	if err != nil {
 		return egov.Errorf(egov.CodeBodyTooLarge, "signed challenge")
 	}
-	token, s, err := a.LoginBySignature(c.Request().Context(), doc, c.RealIP())
+	token, s, err := a.LoginBySignature(c.Request().Context(), doc)
 	if err != nil {
 		return withRetryAfter(c, err)
 	}
 	return c.JSON(http.StatusCreated, sessionAnswer{Token: token, ExpiresIn: int(sessionLifetime / time.Second), IIN: s.IIN, Method: s.Method, Account: s.Account})
+}
+
+// limitAttempts counts an attempt of the client's address and network
+// against their limits (allowAttempt) and refuses beyond them.
+func (a *App) limitAttempts(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := a.allowAttempt(c.Request().Context(), c.RealIP()); err != nil {
+			return withRetryAfter(c, err)
+		}
+		return next(c)
+	}
 }
 
 // withRetryAfter writes Retry-After (whole seconds, rounded up) for an

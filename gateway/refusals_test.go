@@ -68,7 +68,8 @@ func TestAuthorisationRefusals(t *testing.T) {
 
 func TestRateLimitIgnoresForwardedHeaders(t *testing.T) {
 	e := newEnv(t)
-	var last int
+	start := time.Now()
+	limited := 0
 	for i := 0; i < 25; i++ {
 		// A malformed IIN, so that only the address's limit can answer 429
 		// (a valid one would meet its own login delay first).
@@ -78,14 +79,21 @@ func TestRateLimitIgnoresForwardedHeaders(t *testing.T) {
 		req.Header.Set("X-Forwarded-For", "10.0.0."+strings.Repeat("1", 1+i%2))
 		req.Header.Set("X-Real-IP", "10.1.1.1")
 		var p problem
-		var h http.Header
-		last, h = e.do(req, &p)
-		if want := map[bool]int{true: 401, false: 429}[i < 20]; last != want || (want == 429 && (p.Code != "rate-limited" || h.Get("Retry-After") == "")) {
-			t.Fatalf("attempt %d: %d %s, Retry-After %q; want %d", i+1, last, p.Code, h.Get("Retry-After"), want)
+		code, h := e.do(req, &p)
+		switch {
+		case i < 20 && code != 401:
+			t.Fatalf("attempt %d of the minute's 20: %d %s", i+1, code, p.Code)
+		case code == 429:
+			if p.Code != "rate-limited" || h.Get("Retry-After") == "" {
+				t.Fatalf("attempt %d: 429 %s without Retry-After", i+1, p.Code)
+			}
+			limited++
 		}
 	}
-	if last != http.StatusTooManyRequests {
-		t.Fatalf("25 attempts a minute from one address: last answer %d", last)
+	// 20 a minute is one more every 3 s: a slow machine earns the odd
+	// attempt back while the test runs, forged headers none.
+	if earned := int(time.Since(start)/(3*time.Second)) + 1; limited < 5-earned {
+		t.Fatalf("25 attempts a minute from one address: %d refused, want at least %d", limited, 5-earned)
 	}
 }
 

@@ -139,14 +139,14 @@ func (s *Stack) args(c Component) []string {
 	case Bus:
 		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Bus]), "-redis", s.RedisURL,
 			"-routing", filepath.Join(root, "fixtures", "shep", "routing.json"), "-persons", filepath.Join(s.opt.Dir, "persons.json"),
-			"-trust", trust, "-crl", crl, "-visibility", s.opt.Visibility.String()}
+			"-trust", trust, "-crl", crl, "-visibility", s.opt.Visibility.String(), "-metrics-listen", ""}
 	case Labour:
 		return []string{"-redis", s.RedisURL, "-bus", s.BusURL, "-sender-password", "labour-secret",
 			"-key", filepath.Join(pkiDir, "keys", "provider.p12"), "-trust", trust, "-crl", crl}
 	case Portal:
 		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Portal]), "-redis", s.RedisURL, "-bus", s.BusURL,
 			"-sender-password", "portal-secret", "-trust", trust, "-crl", crl, "-attempts-per-minute", "100000",
-			"-http-header-timeout", "2s"}
+			"-http-header-timeout", "2s", "-metrics-listen", ""}
 	}
 	return nil
 }

@@ -637,12 +637,18 @@ func TestHealthAndMetrics(t *testing.T) {
 	f := newBus(t, func(c *shep.Config) { c.Visibility, c.MaxDeliveries = 100*time.Millisecond, 1 })
 	srv := httptest.NewServer(f.bus.Handler())
 	defer srv.Close()
+	metricsSrv := httptest.NewServer(f.bus.MetricsHandler())
+	defer metricsSrv.Close()
 	for i := 0; i < 3; i++ {
 		send(t, f.bus, portal, svcOpen, "<D/>")
 	}
 	poll(t, f.bus, labour, 1) // one leased
 	get := func(path string) (int, string) {
-		resp, err := http.Get(srv.URL + path)
+		base := srv.URL
+		if path == "/metrics" {
+			base = metricsSrv.URL // the metrics have a listener of their own
+		}
+		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -652,6 +658,9 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Fatalf("healthz %d", code)
+	}
+	if resp, err := http.Get(srv.URL + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the bus's public port serves its metrics: %v %v", resp, err)
 	}
 	_, metrics := get("/metrics")
 	for _, want := range []string{

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"egov/internal/httpguard"
 	"egov/shep/soap"
 )
 
@@ -26,10 +27,9 @@ const MaxEnvelope = 4 << 20
 
 // Handler serves the bus over HTTP: the asynchronous and synchronous SOAP
 // channels, the attachment store (PUT to upload, GET to read, HTTP Basic
-// authentication with senderId and password), /healthz and /metrics.
+// authentication with senderId and password) and /healthz. Its metrics
+// are for a listener of their own (MetricsHandler).
 func (b *Bus) Handler() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(b)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathAsync, b.serveSOAP)
 	mux.HandleFunc("POST "+PathSync, b.serveSOAP)
@@ -37,12 +37,29 @@ func (b *Bus) Handler() http.Handler {
 	mux.HandleFunc("POST "+PathAttachments, b.servePutAttachment)
 	mux.HandleFunc("GET "+PathAttachments+"{ref}", b.serveGetAttachment)
 	mux.HandleFunc("GET /healthz", b.serveHealth)
+	return mux
+}
+
+// Collectors are the bus's metrics, to register where a program serves
+// its metrics.
+func (b *Bus) Collectors() []prometheus.Collector { return []prometheus.Collector{b} }
+
+// MetricsHandler serves the bus's metrics at /metrics, for a listener of
+// their own.
+func (b *Bus) MetricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(b.Collectors()...)
+	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }
 
 func (b *Bus) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEnvelope))
+	if httpguard.IsTooSlow(err) {
+		writeSOAP(w, http.StatusRequestTimeout, b.fault("sendMessage", soap.CodeFormat, "envelope sent slower than the minimum rate"))
+		return
+	}
 	if err != nil {
 		writeSOAP(w, http.StatusRequestEntityTooLarge, b.fault("sendMessage", soap.CodeFormat, "envelope larger than %d bytes", MaxEnvelope))
 		return

@@ -95,7 +95,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		region      = fs.String("region", "almaty-city", "region of the requests")
 		wait        = fs.Duration("result-timeout", 2*time.Minute, "how long to wait for the last results")
 		jsonOut     = fs.String("json", "", "write the summary as JSON to this file")
-		metricsURL  = fs.String("metrics", "", "gateway /metrics URL to sample its resident memory (default: GATEWAY/metrics)")
+		metricsURL  = fs.String("metrics", "http://127.0.0.1:9090/metrics", "the stack's metrics URL (egovctl up --metrics-listen), to sample its CPU and resident memory")
 	)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -104,9 +104,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: give either --rate (open loop) or --concurrency (closed loop)", errUsage)
 	}
 	base := strings.TrimSuffix(*gatewayURL, "/")
-	if *metricsURL == "" {
-		*metricsURL = base + "/metrics"
-	}
+
 	total := *maxRequests
 	if total == 0 {
 		if *rate > 0 {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"egov/gateway"
@@ -55,6 +56,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		persons    = fs.String("persons", "fixtures/gbdfl/persons.json", "persons register data set")
 		phones     = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
 		smsListen  = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
+		metricsAt  = fs.String("metrics-listen", "127.0.0.1:9090", "Prometheus metrics of the portal, the bus and the process, on their own listener; empty: none")
 		pace       = fs.String("pace", "fast", "labour-market pace: fast, or regulation (waits the regulation's durations)")
 		factor     = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with -pace regulation")
 		redisURL   = fs.String("redis", os.Getenv("EGOV_REDIS_URL"), "Redis URL (default $EGOV_REDIS_URL; none: an embedded Redis)")
@@ -161,7 +163,9 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	busHandler := bus.Handler()
-	portalHandler := app.Handler(gateway.HTTPOptions{Health: []gateway.HealthCheck{
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(bus.Collectors()...)
+	portalHandler := app.Handler(gateway.HTTPOptions{Metrics: metrics, Health: []gateway.HealthCheck{
 		{Name: "revocation", Check: func(context.Context) error { return crl.Fresh(time.Now()) }}}})
 	if *recordDir != "" {
 		rec, err := corpus.NewRecorder(*recordDir, *mask)
@@ -181,6 +185,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"SHEP bus", *busListen, busHandler},
 		{"SMS outbox view", *smsListen, smsGateway.OutboxHandler()},
 		{"portal API", *listen, portalHandler},
+		{"metrics", *metricsAt, gateway.MetricsHandler(metrics)},
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -230,9 +235,10 @@ egov-gateway is up.
   SHEP bus        http://%s/shep/async, /shep/sync
   OCSP responder  http://%s/
   SMS outbox      http://%s%s?phone=+7…   (egovctl sms outbox --phone +7…: one-time codes)
+  metrics         http://%s/metrics   (portal, bus and process; not on the public ports)
   test PKI        %s (trust: %s, CRL: %s)
   demo citizens   %s (keys *.p12, password %s)
-`, *listen, *busListen, *ocspListen, *smsListen, sms.OutboxPath, filepath.Join(*dataDir, "pki"), filepath.Join(*dataDir, "pki", pki.TrustDir), crlPath,
+`, *listen, *busListen, *ocspListen, *smsListen, sms.OutboxPath, *metricsAt, filepath.Join(*dataDir, "pki"), filepath.Join(*dataDir, "pki", pki.TrustDir), crlPath,
 		filepath.Join(*dataDir, "citizens"), demoPassword)
 	if fresh {
 		fmt.Fprintln(stdout, "  (created on this first start)")

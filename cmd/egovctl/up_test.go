@@ -68,11 +68,11 @@ func TestDemoAgainstUp(t *testing.T) {
 // meets the first one's results in the same cabinets) and report its
 // floors, before and after, and the stack's CPU and memory.
 func TestLoadtestAgainstUp(t *testing.T) {
-	portal, data := startUp(t, "--attempts-per-minute", "100000")
+	portal, data, metrics := startUpWithMetrics(t, "--attempts-per-minute", "100000")
 	for round := 1; round <= 2; round++ {
 		report := filepath.Join(t.TempDir(), "report.json")
 		var out bytes.Buffer
-		code := run(context.Background(), []string{"loadtest", "--gateway", "http://" + portal, "--data", data,
+		code := run(context.Background(), []string{"loadtest", "--gateway", "http://" + portal, "--metrics", "http://" + metrics + "/metrics", "--data", data,
 			"--citizens", "3", "--rate", "20", "--duration", "1s", "--result-timeout", "1m", "--json", report}, &out, &out)
 		if code != 0 {
 			t.Fatalf("loadtest round %d: exit %d\n%s", round, code, out.String())
@@ -97,15 +97,21 @@ func TestLoadtestAgainstUp(t *testing.T) {
 // startUp runs `egovctl up` in process on a real Redis until the test ends
 // and returns the portal's address and the stack's data directory.
 func startUp(t *testing.T, flags ...string) (portal, data string) {
+	portal, data, _ = startUpWithMetrics(t, flags...)
+	return portal, data
+}
+
+// startUpWithMetrics is startUp that also returns the metrics listener.
+func startUpWithMetrics(t *testing.T, flags ...string) (portal, data, metrics string) {
 	t.Helper()
 	r := redistest.New(t)
 	data = t.TempDir()
-	portal, bus, ocsp, smsView := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	portal, bus, ocsp, smsView, metrics := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, append([]string{"up", "--data", data, "--listen", portal, "--bus-listen", bus, "--ocsp-listen", ocsp, "--sms-listen", smsView,
+		done <- run(ctx, append([]string{"up", "--data", data, "--listen", portal, "--bus-listen", bus, "--ocsp-listen", ocsp, "--sms-listen", smsView, "--metrics-listen", metrics,
 			"--redis", r.URL, "--key-prefix", r.Prefix,
 			"--routing", filepath.Join("..", "..", "fixtures", "shep", "routing.json"),
 			"--persons", filepath.Join("..", "..", "fixtures", "gbdfl", "persons.json")}, flags...), out, out)
@@ -117,7 +123,7 @@ func startUp(t *testing.T, flags ...string) (portal, data string) {
 		}
 	})
 	waitUp(t, portal, out)
-	return portal, data
+	return portal, data, metrics
 }
 
 func waitUp(t *testing.T, addr string, out *syncBuffer) {

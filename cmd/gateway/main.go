@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"egov/gateway"
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
@@ -53,6 +55,7 @@ func run() error {
 		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
 		attempts    = flag.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute")
+		metricsAt   = flag.String("metrics-listen", env("EGOV_GATEWAY_METRICS", "127.0.0.1:9090"), "Prometheus metrics on a listener of their own; empty: none ($EGOV_GATEWAY_METRICS)")
 		limits      = httpguard.Flags(flag.CommandLine)
 	)
 	flag.Parse()
@@ -109,7 +112,8 @@ func run() error {
 			return rev.CRL.Fresh(time.Now())
 		}})
 	}
-	handler := app.Handler(gateway.HTTPOptions{Health: health})
+	metrics := prometheus.NewRegistry()
+	handler := app.Handler(gateway.HTTPOptions{Health: health, Metrics: metrics})
 	if *recordDir != "" {
 		rec, err := corpus.NewRecorder(*recordDir, *mask)
 		if err != nil {
@@ -119,6 +123,9 @@ func run() error {
 	}
 	srv := httpguard.Server(handler, *limits)
 	srv.Addr = *listen
+	if *metricsAt != "" {
+		go serveMetrics(ctx, *metricsAt, gateway.MetricsHandler(metrics), *limits, log)
+	}
 	done := make(chan struct{})
 	go func() { app.Run(ctx); close(done) }()
 	go func() {
@@ -133,4 +140,14 @@ func run() error {
 	}
 	<-done
 	return nil
+}
+
+// serveMetrics serves the metrics on their own listener until ctx ends.
+func serveMetrics(ctx context.Context, addr string, h http.Handler, limits httpguard.Limits, log *slog.Logger) {
+	srv := httpguard.Server(h, limits)
+	srv.Addr = addr
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics listener", "addr", addr, "err", err)
+	}
 }

@@ -58,6 +58,7 @@ func run() error {
 		recordDir     = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
 		mask          = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON       = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
+		metricsAt     = flag.String("metrics-listen", env("EGOV_SHEP_METRICS", "127.0.0.1:9091"), "Prometheus metrics on a listener of their own; empty: none ($EGOV_SHEP_METRICS)")
 		limits        = httpguard.Flags(flag.CommandLine)
 	)
 	flag.Parse()
@@ -136,6 +137,16 @@ func run() error {
 	}
 	srv := httpguard.Server(handler, *limits)
 	srv.Addr = *listen
+	if *metricsAt != "" {
+		metrics := httpguard.Server(bus.MetricsHandler(), *limits)
+		metrics.Addr = *metricsAt
+		go func() {
+			if err := metrics.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener", "addr", *metricsAt, "err", err)
+			}
+		}()
+		defer metrics.Close()
+	}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 35*time.Second)
