@@ -96,6 +96,8 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		wait        = fs.Duration("result-timeout", 2*time.Minute, "how long to wait for the last results")
 		jsonOut     = fs.String("json", "", "write the summary as JSON to this file")
 		metricsURL  = fs.String("metrics", "http://127.0.0.1:9090/metrics", "the stack's metrics URL (egovctl up --metrics-listen), to sample its CPU and resident memory")
+		slowClients = fs.Int("slow-clients", 0, "hostile background: connections that trickle a body that never ends, while the load runs")
+		floodRate   = fs.Float64("challenge-flood", 0, "hostile background: challenge requests a second, while the load runs")
 	)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -164,6 +166,10 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var rssMax atomic.Int64
 	stopSampling := sampleRSS(ctx, client, *metricsURL, &rssMax)
 	_, cpuBefore, haveCPU := readProcessMetrics(ctx, client, *metricsURL)
+	var hostile hostileLoad
+	hostileCtx, stopHostile := context.WithCancel(ctx)
+	defer stopHostile()
+	waitHostile := hostile.start(hostileCtx, base, *slowClients, *floodRate)
 	fmt.Fprintln(stdout, "driving load…")
 	begin := time.Now()
 	deadline := begin.Add(*duration)
@@ -214,6 +220,8 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	wg.Wait()
+	stopHostile()
+	waitHostile()
 	close(progressDone)
 	<-progressEnded // it writes to stdout too
 	elapsed := time.Since(begin)
@@ -269,6 +277,9 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep.Floors, rep.FloorsAfter = fl, measureFloors(reqs[0].Body, people[0].Key)
 	rep.GatewayRSSMB = float64(rssMax.Load()) / (1 << 20)
 	printLoadReport(stdout, rep)
+	if *slowClients > 0 || *floodRate > 0 {
+		fmt.Fprintln(stdout, hostile.summary())
+	}
 	if *jsonOut != "" {
 		data, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {

@@ -72,10 +72,18 @@ func TestLoadtestAgainstUp(t *testing.T) {
 	for round := 1; round <= 2; round++ {
 		report := filepath.Join(t.TempDir(), "report.json")
 		var out bytes.Buffer
-		code := run(context.Background(), []string{"loadtest", "--gateway", "http://" + portal, "--metrics", "http://" + metrics + "/metrics", "--data", data,
-			"--citizens", "3", "--rate", "20", "--duration", "1s", "--result-timeout", "1m", "--json", report}, &out, &out)
+		args := []string{"loadtest", "--gateway", "http://" + portal, "--metrics", "http://" + metrics + "/metrics", "--data", data,
+			"--citizens", "3", "--rate", "20", "--duration", "1s", "--result-timeout", "1m", "--json", report}
+		if round == 2 {
+			// The second run under a hostile background: it must not cost a result.
+			args = append(args, "--slow-clients", "5", "--challenge-flood", "50")
+		}
+		code := run(context.Background(), args, &out, &out)
 		if code != 0 {
 			t.Fatalf("loadtest round %d: exit %d\n%s", round, code, out.String())
+		}
+		if round == 2 && !strings.Contains(out.String(), "hostile background:") {
+			t.Fatalf("no hostile background reported:\n%s", out.String())
 		}
 		raw, err := os.ReadFile(report)
 		if err != nil {
