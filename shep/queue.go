@@ -230,6 +230,15 @@ func (b *Bus) SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.Sen
 	if !eol.IsZero() {
 		eolMS = eol.UnixMilli()
 	}
+	// The recipient may read the attachments before the message is in its
+	// queue: a recipient that polls at once must find them, and a crash
+	// between the two must not leave a delivered message whose documents
+	// nobody may read. Granting again on a repeat changes nothing.
+	if len(refs) > 0 {
+		if err := b.grantAttachments(ctx, refs, recipient); err != nil {
+			return nil, b.internal(op, err)
+		}
+	}
 	res, err := b.enqueuer.do(ctx, enqueueItem{q: q, id: id, corr: corr, sender: info.Sender.SenderID, idemKey: idemKey,
 		fields: []any{"id", id, "corr", corr, "service", info.ServiceID, "type", string(info.MessageType),
 			"sender", info.Sender.SenderID, "recipient", recipient, "info", infoJSON,
@@ -239,11 +248,6 @@ func (b *Bus) SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.Sen
 		return nil, b.internal(op, err)
 	}
 	fresh, gotID, gotCorr := res.fresh, res.id, res.corr
-	if fresh && len(refs) > 0 {
-		if err := b.grantAttachments(ctx, refs, recipient); err != nil {
-			return nil, b.internal(op, err)
-		}
-	}
 	if fresh {
 		b.metrics.sent.WithLabelValues(recipient).Inc()
 	}
