@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -187,12 +190,24 @@ func (b *admittedBody) release() {
 	}
 }
 
-// stoppedRead is the refusal a body read failed with when the portal,
-// not the client, stopped it: admission, or the guard of a too slow body.
-func stoppedRead(err error) (error, bool) {
+// readRefusal is the refusal of a body read that failed before the body
+// was in: stopped by admission or by the slow-body guard (their own
+// codes), over its size limit (body-too-large), or timed out on the
+// connection (request-timeout). It reports false for any other error,
+// which the caller words for its format.
+func readRefusal(err error) (error, bool) {
 	switch egov.ErrorCode(err) {
 	case egov.CodeUnavailable, egov.CodeRateLimited, egov.CodeRequestTimeout:
 		return err, true
+	}
+	var tooLarge *http.MaxBytesError
+	var he *echo.HTTPError
+	var ne net.Error
+	switch {
+	case errors.As(err, &tooLarge), errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
+		return egov.Errorf(egov.CodeBodyTooLarge, "body"), true
+	case errors.As(err, &ne) && ne.Timeout():
+		return egov.Errorf(egov.CodeRequestTimeout, "body read timed out"), true
 	}
 	return nil, false
 }

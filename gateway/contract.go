@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -164,17 +163,8 @@ func acceptedMedia(r *http.Request, body *openapi3.RequestBody) (isJSON bool, er
 // the parameter or the body's field and the rule, never the value: bodies
 // carry IINs and passwords, and details go to the log.
 func contractRefusal(err error) error {
-	if stopped, ok := stoppedRead(err); ok {
-		return stopped // admission or the slow-body guard stopped the read
-	}
-	var tooLarge *http.MaxBytesError
-	var he *echo.HTTPError
-	var ne net.Error
-	switch {
-	case errors.As(err, &tooLarge), errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
-		return egov.Errorf(egov.CodeBodyTooLarge, "body")
-	case errors.As(err, &ne) && ne.Timeout():
-		return egov.Errorf(egov.CodeRequestTimeout, "body read timed out")
+	if refusal, ok := readRefusal(err); ok {
+		return refusal
 	}
 	where := "request"
 	var re *openapi3filter.RequestError

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -250,17 +249,8 @@ func bindJSON(c echo.Context, v any) error {
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		if stopped, ok := stoppedRead(err); ok {
-			return stopped // admission or the slow-body guard stopped the read
-		}
-		var tooLarge *http.MaxBytesError
-		var he *echo.HTTPError
-		var ne net.Error
-		switch {
-		case errors.As(err, &tooLarge), errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge:
-			return egov.Errorf(egov.CodeBodyTooLarge, "body")
-		case errors.As(err, &ne) && ne.Timeout():
-			return egov.Errorf(egov.CodeRequestTimeout, "body read timed out")
+		if refusal, ok := readRefusal(err); ok {
+			return refusal
 		}
 		// Not JSON, or a field the endpoint does not know: the request
 		// cannot be read, which is 400, not a form filled wrongly (422).
@@ -537,12 +527,8 @@ func readLimited(r io.Reader, limit int64, code egov.Code) ([]byte, error) {
 }
 
 func bodyError(err error) error {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return egov.Errorf(egov.CodeBodyTooLarge, "submission")
-	}
-	if stopped, ok := stoppedRead(err); ok {
-		return stopped
+	if refusal, ok := readRefusal(err); ok {
+		return refusal
 	}
 	return egov.Errorf(egov.CodeFormInvalid, "multipart body: %v", err)
 }
