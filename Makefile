@@ -22,6 +22,9 @@ vet:
 	$(GO) vet ./...
 
 unit:
+	@if [ -n "$$EGOV_REDIS_URL" ]; then echo "make test: the tests use the Redis at $$(echo "$$EGOV_REDIS_URL" | sed 's#//[^@/]*@#//***@#') (EGOV_REDIS_URL)"; \
+	elif docker info >/dev/null 2>&1; then echo "make test: EGOV_REDIS_URL is not set and a Docker engine answers: each test binary starts a redis:7.0 container"; \
+	else echo "make test: EGOV_REDIS_URL is not set and no Docker engine answers: each test binary starts redis-server from PATH ($$(command -v redis-server || echo missing))"; fi
 	$(GO) test -race -count=1 ./...
 
 SOAK_REQUESTS ?= 20000

@@ -84,6 +84,7 @@ func New(t testing.TB) *Redis {
 	if err := client.Ping(ctx).Err(); err != nil {
 		t.Fatalf("redistest: %s Redis at %s does not answer: %v", source, opt.Addr, err)
 	}
+	announceOnce.Do(func() { t.Logf("redistest: the tests of this binary use the %s Redis at %s", source, opt.Addr) })
 	r := &Redis{Client: client, Prefix: "t-" + randomHex(6) + ":", URL: url, Source: source}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -119,6 +120,10 @@ func (r *Redis) deleteKeys(ctx context.Context) error {
 }
 
 var (
+	// announceOnce says, once per test binary, which Redis it uses (seen
+	// with go test -v; make test says it before the run).
+	announceOnce sync.Once
+
 	containerOnce sync.Once
 	containerURL  string
 	containerErr  error
