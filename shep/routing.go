@@ -86,6 +86,13 @@ func LoadRouting(path string) (*Routing, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseRouting(data, path)
+}
+
+// ParseRouting checks a routing table held in data; name says where it
+// comes from in errors (a path, or "built-in").
+func ParseRouting(data []byte, name string) (*Routing, error) {
+	path := name
 	var r Routing
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()

@@ -26,10 +26,6 @@ import (
 
 var oneTimeCode = regexp.MustCompile(`\b[0-9]{6}\b`)
 
-// demoAccountPassword is the portal password the demo gives a citizen's
-// account (the keys' password is demoPassword).
-func demoAccountPassword(iin string) string { return "Demo-parol-" + iin[:4] }
-
 // demo walks a citizen through the whole journey against a running stack.
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
@@ -40,6 +36,11 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the result")
 	proof := fs.String("proof", "signature", "how the citizen proves his IIN at registration: signature (the registration challenge signed with his key) or sms (a one-time code sent to the phone the mobile citizens' register holds)")
 	smsURL := fs.String("sms", "http://127.0.0.1:8083", "the SMS gateway's outbox view of egovctl up (with --proof sms: the citizen's phone)")
+	fromStack(fs, "gateway", "portal", "sms", "sms")
+	check(fs, httpURL, "gateway", "sms")
+	check(fs, validIIN, "iin")
+	check(fs, oneOf("signature", "sms"), "proof")
+	check(fs, positiveDuration, "timeout")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -265,7 +266,7 @@ func (d *demoRun) ok(format string, args ...any) {
 
 func (d *demoRun) fail(err error) error {
 	fmt.Fprintf(d.out, "    ✗ %v\n", err)
-	return fmt.Errorf("demo failed at step %d: %w", d.n, err)
+	return asRefusal(fmt.Errorf("demo failed at step %d: %w", d.n, err))
 }
 
 func (d *demoRun) failHTTP(code int, body []byte, errs ...error) error {

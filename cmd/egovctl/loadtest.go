@@ -99,6 +99,11 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		slowClients = fs.Int("slow-clients", 0, "hostile background: connections that trickle a body that never ends, while the load runs")
 		floodRate   = fs.Float64("challenge-flood", 0, "hostile background: challenge requests a second, while the load runs")
 	)
+	fromStack(fs, "gateway", "portal", "metrics", "metrics")
+	check(fs, httpURL, "gateway", "metrics")
+	check(fs, positive, "citizens")
+	check(fs, nonNegative, "rate", "concurrency", "max-requests", "slow-clients", "challenge-flood")
+	check(fs, positiveDuration, "duration", "result-timeout")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -1,50 +1,89 @@
 // Command egovctl is the operator's and tester's tool: a test PKI in the
-// style of the NCA, signing and verifying documents from the command line.
+// style of the NCA, signing and verifying documents from the command line,
+// the whole stack in one process, and the tools that look into it.
 //
-// Exit codes: 0 success (a valid signature for verify), 1 a refusal or a
-// failure, 2 a usage error.
+// Exit codes (rootLong says the same to the user): 0 ok, 1 refused or
+// different, 2 usage, 3 could not run. exitCode is the one place that
+// decides.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
-const usage = `egovctl: tools for egov-gateway operators and testers
+const rootLong = `egovctl: tools for egov-gateway operators and testers.
 
-Usage:
-  egovctl pki init   --dir D
-  egovctl pki issue  --dir D --iin IIN --name "SURNAME GIVEN [PATRONYMIC]" [--kind sign|auth|org]
-                     [--bin BIN] [--org NAME] [--role ceo|can-sign|employee]
-                     [--not-before T --not-after T] [--password P] --out PREFIX
-  egovctl pki revoke --dir D --cert PREFIX.crt [--at T] [--reason N]
-  egovctl pki crl    --dir D --out FILE [--validity DURATION]
-  egovctl pki ocsp   --dir D --listen ADDR
-  egovctl sign       --key PREFIX.p12 --password P --in FILE --out FILE
-  egovctl verify     --trust D/trust [--crl FILE] [--ocsp URL] [--iin IIN] [--bin BIN] [--at T] --in FILE
-  egovctl evidence verify [--redis URL] [--prefix P]      check the bus's evidence chain
-  egovctl evidence export [--redis URL] [--prefix P] [--out FILE]
-  egovctl shep hash-password --password P                 an argon2id hash for the routing file
-  egovctl shep dead-letters [--redis URL] [--recipient SYS] [--redeliver ID|all]   stuck messages, with the reason
-  egovctl sms outbox --phone +7XXXXXXXXXX [--url URL | --redis URL --prefix P]   the messages a phone received (one-time codes)
-  egovctl up   [--data DIR] [--listen ADDR] [--pace fast|regulation]   the whole stack in one process
-  egovctl demo [--gateway URL] [--data DIR] [--iin IIN] [--proof signature|sms]   a citizen's whole journey against a running stack
-  egovctl loadtest [--gateway URL] [--data DIR] (--rate R | --concurrency C) [--duration D] [--json FILE]
-  egovctl replay DIR [--target URL] [--bus URL] [--junit FILE] [--concurrency N] [--rate R]
-                     [--only PATTERN] [--resign-with KEY.p12] [--prove-with KEY.p12] [--password P]   replay a recorded corpus
-
-Times T are RFC 3339 (2026-06-01T09:00:00+05:00) or dates (2026-06-01, UTC midnight).
 Run "egovctl COMMAND -h" for the flags of one command.
-`
 
-// errUsage marks a command line that cannot be run; it exits with 2.
-var errUsage = errors.New("usage")
+Exit codes:
+  0  ok (a valid signature, an intact chain, a journey that worked)
+  1  refused or different: verify refused the signature, evidence verify found
+     the chain broken, replay met differences, the demo failed at a step
+  2  usage: an unknown command or flag, a bad value (on the command line or in
+     an EGOV_* variable), a missing required flag
+  3  could not run: a file or the trust directory not found, Redis unreachable,
+     a listener that cannot bind, any other failure
+
+Environment: a flag not given on the command line takes the variable
+EGOV_<FLAG> (the flag's name upper-cased, '-' as '_': --data from EGOV_DATA,
+--pace from EGOV_PACE), except where the other binaries already name the same
+thing: --redis EGOV_REDIS_URL, --prefix and --key-prefix EGOV_KEY_PREFIX,
+--trust EGOV_TRUST_DIR, --routing EGOV_SHEP_ROUTING, --persons
+EGOV_GBDFL_PERSONS, --phones EGOV_MOBILE_PHONES, --ocsp EGOV_OCSP_URL,
+--record EGOV_RECORD_DIR. Each flag's help names its variable. An empty
+variable counts as unset.
+
+A running stack: "egovctl up" writes DIR/stack.json (its Redis URL, key
+prefix and URLs) in its data directory while it runs. The tools that reach a
+stack (evidence, shep dead-letters, sms outbox, replay, loadtest, demo) take
+from it, through --data DIR (default "data"), whatever neither the command
+line nor a variable gives, and say so on stderr.
+
+Times T are RFC 3339 (2026-06-01T09:00:00+05:00) or dates (2026-06-01, UTC
+midnight).`
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitRefused   = 1
+	exitUsage     = 2
+	exitCannotRun = 3
+)
+
+var (
+	// errUsage marks a command line that cannot be run: exit 2.
+	errUsage = errors.New("usage")
+	// errRefused marks a verdict against what was checked: exit 1. Alone,
+	// it says the verdict was printed already.
+	errRefused = errors.New("refused")
+	// errHelp is parseFlags' answer to -h and --help.
+	errHelp = errors.New("help requested")
+)
+
+// refusal is a verdict with its reason (errors.Is(r, errRefused)).
+type refusal struct{ err error }
+
+func (r refusal) Error() string        { return r.err.Error() }
+func (r refusal) Unwrap() error        { return r.err }
+func (r refusal) Is(target error) bool { return target == errRefused }
+
+// asRefusal marks err as a verdict: exit 1, its message printed.
+func asRefusal(err error) error { return refusal{err} }
+
+// ranError is what a command's own function returned, as opposed to an
+// error of cobra's reading of the command line (an unknown command).
+type ranError struct{ err error }
+
+func (r ranError) Error() string { return r.err.Error() }
+func (r ranError) Unwrap() error { return r.err }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -55,107 +94,151 @@ func main() {
 
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, stdout, stderr)
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return exitCode(root.ExecuteContext(ctx), stderr)
+}
+
+// exitCode classifies the error of a command line and prints it.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ran ranError
+	if !errors.As(err, &ran) {
+		// cobra's own reading of the command line: an unknown command.
+		fmt.Fprintf(stderr, "egovctl: %v\nRun \"egovctl -h\" for the commands.\n", err)
+		return exitUsage
+	}
+	code := exitCannotRun
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
 	case errors.Is(err, errUsage):
-		if msg := err.Error(); msg != errUsage.Error() {
-			fmt.Fprintln(stderr, "egovctl:", msg)
+		code = exitUsage
+		if err.Error() == errUsage.Error() {
+			return code
 		}
-		return 2
 	case errors.Is(err, errRefused):
-		return 1
-	default:
-		fmt.Fprintln(stderr, "egovctl:", err)
-		return 1
+		code = exitRefused
+		if err.Error() == errRefused.Error() {
+			return code
+		}
+	}
+	fmt.Fprintln(stderr, "egovctl:", err)
+	return code
+}
+
+// commandFunc is a command's body: it defines its flags on the set
+// newFlagSet gives it, reads them with parseFlags, then runs.
+type commandFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// noContext adapts a command that does not wait.
+func noContext(fn func(args []string, stdout, stderr io.Writer) error) commandFunc {
+	return func(_ context.Context, args []string, stdout, stderr io.Writer) error {
+		return fn(args, stdout, stderr)
 	}
 }
 
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
+// newRoot builds the command tree. A new command is one leaf(...) line
+// here and a commandFunc that uses newFlagSet and parseFlags.
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "egovctl",
+		Short:         "tools for egov-gateway operators and testers",
+		Long:          rootLong,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE:          needsSubcommand,
 	}
-	switch args[0] {
-	case "pki":
-		if len(args) < 2 {
-			fmt.Fprint(stderr, usage)
-			return errUsage
+
+	pkiCmd := group("pki", "a test PKI in the style of the NCA",
+		leaf("init", "create a new authority (root and issuing CA)", `Creates the root and issuing CA of a test authority under --dir; its trust
+directory is DIR/trust. Refuses a directory that already holds one.`, noContext(pkiInit)),
+		leaf("issue", "issue a key and certificate", `Issues a certificate of the authority in --dir and writes PREFIX.p12,
+PREFIX.crt and PREFIX.key: an individual's signing key (--kind sign), an
+authentication key (--kind auth) or an organisation's signing key (--kind org,
+with --bin, --org and --role).`, noContext(pkiIssue)),
+		leaf("revoke", "revoke a certificate", `Records a certificate of the authority in --dir as revoked (the OCSP
+responder and the next CRL say so).`, noContext(pkiRevoke)),
+		leaf("crl", "write a CRL", `Writes the authority's CRL (PEM), valid for --validity.`, noContext(pkiCRL)),
+		leaf("ocsp", "serve OCSP", `Serves the authority's OCSP responder on --listen until interrupted.`, pkiOCSP),
+	)
+	evidenceCmd := group("evidence", "the bus's evidence chain",
+		leaf("verify", "check the bus's evidence chain", `Checks the hash chain of the bus's evidence log and prints a JSON report;
+exit 1 and "brokenAt" when a link is broken.`, evidenceVerify),
+		leaf("export", "export the evidence log as JSON lines", `Writes the bus's evidence log as JSON lines {"seq","prev","record","hash"}.`, evidenceExport),
+	)
+	shepCmd := group("shep", "the simulated government bus",
+		leaf("hash-password", "an argon2id hash for the routing file", `Prints the argon2id hash of a system's password, for its entry in the
+routing file.`, noContext(shepHashPassword)),
+		leaf("dead-letters", "stuck messages, with the reason", `Lists the messages the bus stopped delivering, with the reason, and hands
+them out again with --redeliver.`, shepDeadLetters),
+	)
+	smsCmd := group("sms", "the simulated SMS gateway",
+		leaf("outbox", "the messages a phone received", `Prints the messages the SMS gateway delivered to a phone, newest first (the
+one-time codes): from the outbox view of egovctl up (--url), or from Redis
+directly (--redis, --prefix) for the bus running as its own process.`, smsOutbox),
+	)
+	root.AddCommand(pkiCmd, evidenceCmd, shepCmd, smsCmd,
+		leaf("sign", "sign a document", `Signs an XML document with a key of the test PKI (XMLDSig, as NCALayer).`, noContext(sign)),
+		leaf("verify", "verify a signed document", `Verifies a signed document against the trusted CAs and the revocation
+sources and prints one JSON report; exit 1 when the signature is refused,
+exit 3 when the trust directory or the document cannot be read.`, verify),
+		leaf("up", "the whole stack in one process", `Runs the SHEP bus, the registers, the SMS gateway, the labour-market system,
+the portal API, an OCSP responder and the metrics listener in one process,
+on EGOV_REDIS_URL (--redis) or an embedded in-memory Redis. It creates the
+test PKI and the demo citizens under --data on first start, prints what an
+operator needs (the Redis URL, the demo accounts and their passwords, the
+commands that reach this stack) and writes DIR/stack.json while it runs.
+The routing table, the persons and the phones are the built-in ones unless
+--routing, --persons, --phones name files.`, up),
+		leaf("demo", "a citizen's whole journey against a running stack", `Walks a demo citizen through proving his IIN, registering, logging in,
+filling in, signing and submitting a request, and reading the result in his
+cabinet; exit 1 when a step fails.`, demo),
+		leaf("loadtest", "drive a load against a running stack", `Prepares synthetic citizens and signed submissions and drives them at a
+rate (--rate, open loop) or a concurrency (--concurrency, closed loop), then
+prints latencies, floors and the stack's CPU and memory.`, loadtest),
+		leaf("replay DIR", "replay a recorded corpus", `Replays a recorded corpus (egovctl up --record DIR) against a portal and a
+bus and compares every answer; exit 1 when an answer differs.`, replay),
+	)
+	return root
+}
+
+// group is a command that only holds subcommands.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, RunE: needsSubcommand}
+	c.AddCommand(subs...)
+	return c
+}
+
+// needsSubcommand answers a group (or the root) run without a known
+// subcommand.
+func needsSubcommand(c *cobra.Command, args []string) error {
+	c.SetOut(c.ErrOrStderr())
+	_ = c.Usage()
+	if len(args) > 0 {
+		return ranError{fmt.Errorf("%w: unknown command %q for %q", errUsage, args[0], c.CommandPath())}
+	}
+	return ranError{fmt.Errorf("%w: %s needs a command", errUsage, c.CommandPath())}
+}
+
+// leaf is a command run by fn. Its flags are fn's: fn is called once here
+// with describe's flag set, where parseFlags stops it before it does
+// anything, so that help and completion know them; cobra leaves the command
+// line to fn's own parseFlags.
+func leaf(use, short, long string, fn commandFunc) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, Long: long, DisableFlagParsing: true}
+	c.Flags().AddFlagSet(describe(fn))
+	c.RunE = func(c *cobra.Command, args []string) error {
+		err := fn(c.Context(), args, c.OutOrStdout(), c.ErrOrStderr())
+		if errors.Is(err, errHelp) {
+			return c.Help()
 		}
-		switch args[1] {
-		case "init":
-			return pkiInit(args[2:], stdout, stderr)
-		case "issue":
-			return pkiIssue(args[2:], stdout, stderr)
-		case "revoke":
-			return pkiRevoke(args[2:], stdout, stderr)
-		case "crl":
-			return pkiCRL(args[2:], stdout, stderr)
-		case "ocsp":
-			return pkiOCSP(ctx, args[2:], stdout, stderr)
+		if err != nil {
+			return ranError{err}
 		}
-	case "evidence":
-		if len(args) >= 2 && args[1] == "verify" {
-			return evidenceVerify(ctx, args[2:], stdout, stderr)
-		}
-		if len(args) >= 2 && args[1] == "export" {
-			return evidenceExport(ctx, args[2:], stdout, stderr)
-		}
-	case "shep":
-		if len(args) >= 2 && args[1] == "hash-password" {
-			return shepHashPassword(args[2:], stdout, stderr)
-		}
-		if len(args) >= 2 && args[1] == "dead-letters" {
-			return shepDeadLetters(ctx, args[2:], stdout, stderr)
-		}
-	case "sms":
-		if len(args) >= 2 && args[1] == "outbox" {
-			return smsOutbox(ctx, args[2:], stdout, stderr)
-		}
-	case "up":
-		return up(ctx, args[1:], stdout, stderr)
-	case "demo":
-		return demo(ctx, args[1:], stdout, stderr)
-	case "replay":
-		return replay(ctx, args[1:], stdout, stderr)
-	case "loadtest":
-		return loadtest(ctx, args[1:], stdout, stderr)
-	case "sign":
-		return sign(args[1:], stdout, stderr)
-	case "verify":
-		return verify(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
-}
-
-// parseFlags parses a command's flags and insists on the required ones.
-func parseFlags(fs *flag.FlagSet, args []string, required ...string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	for _, name := range required {
-		if f := fs.Lookup(name); f == nil || f.Value.String() == "" {
-			return fmt.Errorf("%w: --%s is required", errUsage, name)
-		}
-	}
-	return nil
-}
-
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("egovctl "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+	return c
 }

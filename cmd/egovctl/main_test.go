@@ -41,8 +41,8 @@ func TestPKISignVerifyRevoke(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca")
 	mustRun(t, "pki", "init", "--dir", ca)
-	if code, _, _ := egovctl(t, "pki", "init", "--dir", ca); code != 1 {
-		t.Fatalf("second init over an authority: exit %d, want 1", code)
+	if code, _, _ := egovctl(t, "pki", "init", "--dir", ca); code != 3 {
+		t.Fatalf("second init over an authority: exit %d, want 3", code)
 	}
 	prefix := filepath.Join(dir, "aidos")
 	mustRun(t, "pki", "issue", "--dir", ca, "--iin", "791028302728", "--name", "ЖАҚСЫЛЫҚОВ АЙДОС", "--password", "secret1", "--out", prefix)
@@ -113,8 +113,8 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("egovctl %v: exit %d, want 2", args, code)
 		}
 	}
-	if code, _, _ := egovctl(t, "pki", "issue", "--dir", t.TempDir(), "--iin", "123456789011", "--name", "A B", "--out", "p"); code != 1 {
-		t.Errorf("issue without an authority: exit %d, want 1", code)
+	if code, _, _ := egovctl(t, "pki", "issue", "--dir", t.TempDir(), "--iin", "791028302728", "--name", "A B", "--out", "p"); code != 3 {
+		t.Errorf("issue without an authority: exit %d, want 3", code)
 	}
 }
 

@@ -47,6 +47,11 @@ func pkiIssue(args []string, stdout, stderr io.Writer) error {
 		bits      = fs.Int("bits", 2048, "RSA key size")
 		out       = fs.String("out", "", "PREFIX of the files written: PREFIX.p12, PREFIX.crt, PREFIX.key")
 	)
+	check(fs, oneOf(string(pki.KindSign), string(pki.KindAuth), string(pki.KindOrg)), "kind")
+	check(fs, orgRole, "role")
+	check(fs, validIIN, "iin")
+	check(fs, timeValue, "not-before", "not-after")
+	check(fs, positive, "bits")
 	if err := parseFlags(fs, args, "dir", "iin", "name", "out"); err != nil {
 		return err
 	}
@@ -88,6 +93,8 @@ func pkiRevoke(args []string, stdout, stderr io.Writer) error {
 	certPath := fs.String("cert", "", "certificate to revoke (PREFIX.crt)")
 	at := fs.String("at", "", "revocation time (default now)")
 	reason := fs.Int("reason", 1, "RFC 5280 reason code (1 key compromise, 4 superseded, 5 cessation of operation)")
+	check(fs, timeValue, "at")
+	check(fs, oneOf("0", "1", "2", "3", "4", "5", "6", "8", "9", "10"), "reason")
 	if err := parseFlags(fs, args, "dir", "cert"); err != nil {
 		return err
 	}
@@ -122,6 +129,7 @@ func pkiCRL(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "directory of the authority")
 	out := fs.String("out", "", "CRL file to write (PEM)")
 	validity := fs.Duration("validity", 24*time.Hour, "time from thisUpdate to nextUpdate")
+	check(fs, positiveDuration, "validity")
 	if err := parseFlags(fs, args, "dir", "out"); err != nil {
 		return err
 	}
@@ -145,6 +153,7 @@ func pkiOCSP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("pki ocsp", stderr)
 	dir := fs.String("dir", "", "directory of the authority")
 	listen := fs.String("listen", "127.0.0.1:8889", "address to serve OCSP on")
+	check(fs, address, "listen")
 	if err := parseFlags(fs, args, "dir"); err != nil {
 		return err
 	}

@@ -22,15 +22,18 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		only        = fs.String("only", "", "replay only messages whose name matches this regular expression")
 		resignKey   = fs.String("resign-with", "", "refresh issue time and request id of submitted documents and sign them with this key (.p12)")
 		proveKey    = fs.String("prove-with", "", "sign a fresh registration challenge with this key (.p12) for each recorded registration by signature (default: the --resign-with key)")
-		password    = fs.String("password", "Qwerty12", "password of the --resign-with and --prove-with keys")
+		password    = fs.String("password", demoPassword, "password of the --resign-with and --prove-with keys")
 	)
-	if len(args) == 0 || len(args[0]) == 0 || args[0][0] == '-' {
-		return fmt.Errorf("%w: egovctl replay DIR [flags]", errUsage)
-	}
-	dir := args[0]
-	if err := parseFlags(fs, args[1:]); err != nil {
+	dataFlag(fs)
+	fromStack(fs, "target", "portal", "bus", "bus")
+	check(fs, httpURL, "target", "bus")
+	check(fs, positive, "concurrency")
+	check(fs, nonNegative, "rate")
+	check(fs, pattern, "only")
+	if err := parseArgs(fs, args, 1); err != nil {
 		return err
 	}
+	dir := fs.Arg(0)
 	c, err := corpus.Load(dir)
 	if err != nil {
 		return err

@@ -10,23 +10,29 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
 
 	"egov/internal/redisconn"
 	"egov/shep"
 )
 
 // redisFlags adds the flags that name a Redis and a key prefix.
-func redisFlags(fs interface {
-	String(name, value, usage string) *string
-}) (url, prefix *string) {
-	url = fs.String("redis", os.Getenv("EGOV_REDIS_URL"), "Redis URL (default $EGOV_REDIS_URL)")
+func redisFlags(fs *pflag.FlagSet) (url, prefix *string) {
+	url = fs.String("redis", "", "Redis URL")
 	prefix = fs.String("prefix", "", "key prefix the bus runs with")
+	check(fs, validRedisURL, "redis")
 	return url, prefix
+}
+
+// dataFlag adds --data: the data directory of egovctl up, whose stack.json
+// gives the flags fromStack names when nothing else does.
+func dataFlag(fs *pflag.FlagSet) *string {
+	return fs.String("data", "data", "the data directory of a running egovctl up (its stack.json)")
 }
 
 func openRedis(url string) (*redis.Client, error) {
 	if url == "" {
-		return nil, fmt.Errorf("%w: --redis or EGOV_REDIS_URL is required", errUsage)
+		return nil, fmt.Errorf("%w: --redis or EGOV_REDIS_URL is required (or --data of a running egovctl up)", errUsage)
 	}
 	rdb, err := redisconn.Open(url)
 	if err != nil {
@@ -38,6 +44,8 @@ func openRedis(url string) (*redis.Client, error) {
 func evidenceVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("evidence verify", stderr)
 	url, prefix := redisFlags(fs)
+	dataFlag(fs)
+	fromStack(fs, "redis", "redis", "prefix", "prefix")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -64,6 +72,8 @@ func evidenceVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 func evidenceExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("evidence export", stderr)
 	url, prefix := redisFlags(fs)
+	dataFlag(fs)
+	fromStack(fs, "redis", "redis", "prefix", "prefix")
 	out := fs.String("out", "-", "file to write JSON lines to (- for stdout)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -109,13 +119,15 @@ func shepHashPassword(args []string, stdout, stderr io.Writer) error {
 func shepDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("shep dead-letters", stderr)
 	url, prefix := redisFlags(fs)
-	routing := fs.String("routing", "fixtures/shep/routing.json", "routing table: whose queues to look at")
+	routing := fs.String("routing", "", "routing table: whose queues to look at (default: the built-in one, as fixtures/shep/routing.json)")
 	recipient := fs.String("recipient", "", "only this system's queue")
 	redeliver := fs.String("redeliver", "", `hand this message id out again ("all": every one listed)`)
+	dataFlag(fs)
+	fromStack(fs, "redis", "redis", "prefix", "prefix")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	routes, err := shep.LoadRouting(*routing)
+	routes, err := loadRouting(*routing)
 	if err != nil {
 		return err
 	}

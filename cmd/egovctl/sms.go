@@ -23,6 +23,9 @@ func smsOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	view := fs.String("url", "http://127.0.0.1:8083", "the SMS gateway's outbox view (egovctl up --sms-listen)")
 	redisURL, prefix := redisFlags(fs)
 	asJSON := fs.Bool("json", false, "print the messages as JSON")
+	dataFlag(fs)
+	fromStack(fs, "url", "sms")
+	check(fs, httpURL, "url")
 	if err := parseFlags(fs, args, "phone"); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"egov/fixtures"
 	"egov/gateway"
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
@@ -43,7 +45,13 @@ var demoCitizens = []struct{ iin, name, note string }{
 	{"900101300811", "ОМАРОВ ДАНИЯР АСҚАРҰЛЫ", "the register holds an expired identity card: refused"},
 }
 
+// demoPassword is the password of the demo citizens' keys (*.p12) and of
+// the provider's key.
 const demoPassword = pki.DefaultPassword
+
+// demoAccountPassword is the portal password of a demo citizen's account
+// (egovctl demo registers it; egovctl up prints it).
+func demoAccountPassword(iin string) string { return "Demo-parol-" + iin[:4] }
 
 func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("up", stderr)
@@ -52,14 +60,14 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		listen     = fs.String("listen", "127.0.0.1:8080", "portal API address")
 		busListen  = fs.String("bus-listen", "127.0.0.1:8081", "SHEP bus address")
 		ocspListen = fs.String("ocsp-listen", "127.0.0.1:8082", "OCSP responder address")
-		routing    = fs.String("routing", "fixtures/shep/routing.json", "bus routing table")
-		persons    = fs.String("persons", "fixtures/gbdfl/persons.json", "persons register data set")
+		routing    = fs.String("routing", "", "bus routing table (default: the built-in one, as fixtures/shep/routing.json)")
+		persons    = fs.String("persons", "", "persons register data set (default: the built-in one, as fixtures/gbdfl/persons.json)")
 		phones     = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
 		smsListen  = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
 		metricsAt  = fs.String("metrics-listen", "127.0.0.1:9090", "Prometheus metrics of the portal, the bus and the process, on their own listener; empty: none")
 		pace       = fs.String("pace", "fast", "labour-market pace: fast, or regulation (waits the regulation's durations)")
-		factor     = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with -pace regulation")
-		redisURL   = fs.String("redis", os.Getenv("EGOV_REDIS_URL"), "Redis URL (default $EGOV_REDIS_URL; none: an embedded Redis)")
+		factor     = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with --pace regulation")
+		redisURL   = fs.String("redis", "", "Redis URL (none: an embedded in-memory Redis on a loopback port)")
 		prefix     = fs.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
 		recordDir  = fs.String("record", "", "record every portal request and SHEP envelope with its answer into this corpus directory")
 		mask       = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
@@ -67,8 +75,13 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		workers    = fs.Int("labour-workers", 16, "labour-market processing workers")
 		noLabour   = fs.Bool("no-labour", false, "do not run the labour-market system: requests wait in its queue (to measure the front door alone)")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
-		limits     = httpguard.Flags(fs)
+		limits     = guardFlags(fs)
 	)
+	check(fs, oneOf("fast", "regulation"), "pace")
+	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers")
+	check(fs, address, "listen", "bus-listen", "ocsp-listen")
+	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof")
+	check(fs, validRedisURL, "redis")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -78,7 +91,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rdb, stopRedis, err := openOrEmbedRedis(*redisURL, stdout)
+	rdb, usedRedis, stopRedis, err := openOrEmbedRedis(*redisURL, stdout)
 	if err != nil {
 		return err
 	}
@@ -109,7 +122,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rev := &signing.Revocation{OCSP: &signing.OCSPClient{URL: "http://" + *ocspListen + "/"}, CRL: crl}
 	verifier := &signing.Verifier{Trust: trust, Revocation: rev}
 
-	routes, err := shep.LoadRouting(*routing)
+	routes, err := loadRouting(*routing)
 	if err != nil {
 		return err
 	}
@@ -118,7 +131,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer bus.Close()
-	register, err := gbdfl.Load(*persons)
+	register, err := loadPersons(*persons)
 	if err != nil {
 		return err
 	}
@@ -229,21 +242,20 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go func() { defer wg.Done(); run(ctx) }()
 	}
 
-	fmt.Fprintf(stdout, `
-egov-gateway is up.
-  portal API      http://%s/api/v1   (OpenAPI: /api/v1/openapi.yaml, health: /healthz)
-  SHEP bus        http://%s/shep/async, /shep/sync
-  OCSP responder  http://%s/
-  SMS outbox      http://%s%s?phone=+7…   (egovctl sms outbox --phone +7…: one-time codes)
-  metrics         http://%s/metrics   (portal, bus and process; not on the public ports)
-  test PKI        %s (trust: %s, CRL: %s)
-  demo citizens   %s (keys *.p12, password %s)
-`, *listen, *busListen, *ocspListen, *smsListen, sms.OutboxPath, *metricsAt, filepath.Join(*dataDir, "pki"), filepath.Join(*dataDir, "pki", pki.TrustDir), crlPath,
-		filepath.Join(*dataDir, "citizens"), demoPassword)
-	if fresh {
-		fmt.Fprintln(stdout, "  (created on this first start)")
+	st := stackState{Redis: usedRedis, Embedded: *redisURL == "", KeyPrefix: *prefix, Portal: "http://" + *listen,
+		Bus: "http://" + *busListen, OCSP: "http://" + *ocspListen + "/", PID: os.Getpid(), Started: time.Now().UTC()}
+	if *smsListen != "" {
+		st.SMS = "http://" + *smsListen
 	}
-	fmt.Fprintf(stdout, "\nNext, in another terminal:  go run ./cmd/egovctl demo --gateway http://%s   (or: make demo)\nStop with Ctrl-C.\n", *listen)
+	if *metricsAt != "" {
+		st.Metrics = "http://" + *metricsAt + "/metrics"
+	}
+	removeStack, err := writeStack(*dataDir, st)
+	if err != nil {
+		return err
+	}
+	defer removeStack()
+	printUp(stdout, st, *dataDir, crlPath, fresh)
 	<-ctx.Done()
 	wg.Wait()
 	select {
@@ -267,28 +279,109 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 	}
 }
 
-// openOrEmbedRedis connects to url, or starts an in-process Redis.
-func openOrEmbedRedis(url string, stdout io.Writer) (redis.UniversalClient, func(), error) {
+// openOrEmbedRedis connects to url, or starts an in-process Redis on a
+// loopback port; it returns the URL that reaches the one in use.
+func openOrEmbedRedis(url string, stdout io.Writer) (redis.UniversalClient, string, func(), error) {
 	if url != "" {
 		rdb, err := redisconn.Open(url)
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, fmt.Errorf("%w: --redis: %v", errUsage, err)
 		}
 		if err := rdb.Ping(context.Background()).Err(); err != nil {
-			return nil, nil, fmt.Errorf("redis %s: %w", rdb.Options().Addr, err)
+			return nil, "", nil, fmt.Errorf("redis %s: %w", rdb.Options().Addr, err)
 		}
-		fmt.Fprintf(stdout, "Using Redis at %s.\n", rdb.Options().Addr)
-		return rdb, func() { _ = rdb.Close() }, nil
+		fmt.Fprintf(stdout, "Using Redis at %s.\n", redact(url))
+		return rdb, url, func() { _ = rdb.Close() }, nil
 	}
 	m := miniredis.NewMiniRedis()
 	m.ClockTTL(true)
 	if err := m.Start(); err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	fmt.Fprintln(stdout, "WARNING: EGOV_REDIS_URL is not set: using an embedded in-memory Redis. Nothing is durable;")
+	embedded := "redis://" + m.Addr() + "/0"
+	fmt.Fprintf(stdout, "WARNING: EGOV_REDIS_URL is not set: using an embedded in-memory Redis at %s. Nothing is durable;\n", embedded)
 	fmt.Fprintln(stdout, "         every request and result is lost when this process stops.")
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return rdb, func() { _ = rdb.Close(); m.Close() }, nil
+	return rdb, embedded, func() { _ = rdb.Close(); m.Close() }, nil
+}
+
+// loadRouting reads a routing table; "" is the built-in one.
+func loadRouting(path string) (*shep.Routing, error) {
+	if path != "" {
+		return shep.LoadRouting(path)
+	}
+	data, err := fixtures.Read(fixtures.Routing)
+	if err != nil {
+		return nil, err
+	}
+	return shep.ParseRouting(data, "built-in "+fixtures.Routing)
+}
+
+// loadPersons reads the persons register's data set; "" is the built-in one.
+func loadPersons(path string) (*gbdfl.Register, error) {
+	if path != "" {
+		return gbdfl.Load(path)
+	}
+	data, err := fixtures.Read(fixtures.Persons)
+	if err != nil {
+		return nil, err
+	}
+	return gbdfl.Parse(data, "built-in "+fixtures.Persons)
+}
+
+// printUp tells the operator what runs, how to log in and how to reach it.
+func printUp(w io.Writer, st stackState, dataDir, crlPath string, fresh bool) {
+	off := func(v, what string) string {
+		if v == "" {
+			return "off"
+		}
+		return v + what
+	}
+	redisNote := "(durable as that Redis is)"
+	if st.Embedded {
+		redisNote = "(embedded, in memory: lost when this process stops)"
+	}
+	fmt.Fprintf(w, `
+egov-gateway is up.
+  portal API      %s/api/v1   (OpenAPI: /api/v1/openapi.yaml, health: /healthz)
+  SHEP bus        %s/shep/async, /shep/sync
+  OCSP responder  %s
+  SMS outbox      %s
+  metrics         %s
+  Redis           %s, key prefix %q %s
+  test PKI        %s (trust: %s, CRL: %s)
+  state           %s (what the commands below read through --data; removed when this stops)
+`, st.Portal, st.Bus, st.OCSP, off(st.SMS, sms.OutboxPath+"?phone=+7…   (one-time codes)"), off(st.Metrics, "   (portal, bus and process; not on the public ports)"),
+		redact(st.Redis), st.KeyPrefix, redisNote, filepath.Join(dataDir, "pki"), filepath.Join(dataDir, "pki", pki.TrustDir), crlPath,
+		filepath.Join(dataDir, stackFile))
+	citizens := "demo citizens   " + filepath.Join(dataDir, "citizens")
+	if fresh {
+		citizens += " (created on this first start)"
+	}
+	fmt.Fprintf(w, "\n%s; every key (*-sign.p12, *-auth.p12) has the password %s.\n", citizens, demoPassword)
+	fmt.Fprintln(w, "  Portal accounts (egovctl demo registers them): log in with the IIN and the account password.")
+	for _, c := range demoCitizens {
+		fmt.Fprintf(w, "  %s  account password %s  %s\n      %s\n", c.iin, demoAccountPassword(c.iin), c.name, c.note)
+	}
+	d := dataDir
+	if strings.ContainsAny(d, " \t'\"") {
+		d = strconv.Quote(d)
+	}
+	redisFlags := "--redis " + redact(st.Redis)
+	if st.KeyPrefix != "" {
+		redisFlags += " --prefix " + st.KeyPrefix
+	}
+	fmt.Fprintf(w, `
+Reach this stack from another terminal:
+  egovctl demo --data %[1]s                 a citizen's whole journey (or: make demo)
+  egovctl evidence verify --data %[1]s      the bus's evidence chain (or: %[2]s)
+  egovctl shep dead-letters --data %[1]s    stuck messages (or: %[2]s)
+`, d, redisFlags)
+	if st.SMS != "" {
+		fmt.Fprintf(w, "  egovctl sms outbox --data %s --phone +7…   one-time codes (or: --url %s)\n", d, st.SMS)
+	}
+	fmt.Fprintf(w, "  egovctl replay fixtures/envelopes --target %s --bus %s   the recorded corpus\n", st.Portal, st.Bus)
+	fmt.Fprintf(w, "  egovctl loadtest --data %s --rate 20 --duration 10s\nStop with Ctrl-C.\n", d)
 }
 
 // ensureDemoData creates, on first start, the test PKI (root, issuing CA,
@@ -335,7 +428,8 @@ func ensureDemoData(dir string, stdout io.Writer) (*pki.Authority, bool, error) 
 				return nil, false, err
 			}
 		}
-		fmt.Fprintf(&readme, "%s  %s\n    %s-sign.p12 (signing), %s-auth.p12 (login by signature)\n    %s\n", c.iin, c.name, c.iin, c.iin, c.note)
+		fmt.Fprintf(&readme, "%s  %s\n    %s-sign.p12 (signing), %s-auth.p12 (login by signature)\n    portal account password (once egovctl demo registered it): %s\n    %s\n",
+			c.iin, c.name, c.iin, c.iin, demoAccountPassword(c.iin), c.note)
 	}
 	if err := os.WriteFile(filepath.Join(citizens, "README.txt"), []byte(readme.String()), 0o644); err != nil {
 		return nil, false, err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -11,9 +10,6 @@ import (
 	"egov"
 	"egov/signing"
 )
-
-// errRefused is returned after a refusal was printed: exit code 1.
-var errRefused = errors.New("refused")
 
 // verifyReport is the one JSON object verify prints.
 type verifyReport struct {
@@ -39,6 +35,8 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		allowUnknown = fs.Bool("allow-unknown-revocation", false, "accept when no revocation source can answer (default: refuse)")
 		allowAuth    = fs.Bool("allow-auth-key", false, "accept authentication keys (login challenges)")
 	)
+	check(fs, validIIN, "iin")
+	check(fs, timeValue, "at")
 	if err := parseFlags(fs, args, "trust", "in"); err != nil {
 		return err
 	}

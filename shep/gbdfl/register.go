@@ -87,6 +87,13 @@ func Load(path string) (*Register, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Parse(data, path)
+}
+
+// Parse reads a data set held in data, in the format of Load's file; name
+// says where it comes from in errors (a path, or "built-in").
+func Parse(data []byte, name string) (*Register, error) {
+	path := name
 	var file struct {
 		Persons []Person `json:"persons"`
 	}
