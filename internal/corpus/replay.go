@@ -4,20 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
+	"github.com/jstemmer/go-junit-report/v2/junit"
 
 	"egov/signing"
 )
@@ -53,8 +55,12 @@ type Options struct {
 
 // Result is the outcome of one message.
 type Result struct {
-	Entry    Entry         `json:"entry"`
-	Got      Expect        `json:"got"`
+	Entry Entry  `json:"entry"`
+	Got   Expect `json:"got"`
+	// GotBody is the start of the answer (at most maxKeptAnswer bytes) and
+	// GotSize its whole length, for the report of a difference.
+	GotBody  []byte        `json:"-"`
+	GotSize  int           `json:"gotSize,omitempty"`
 	Match    bool          `json:"match"`
 	Note     string        `json:"note,omitempty"`
 	Duration time.Duration `json:"duration"`
@@ -65,8 +71,19 @@ type Report struct {
 	Results     []Result `json:"results"`
 	Matches     int      `json:"matches"`
 	Differences int      `json:"differences"`
+	Started     time.Time
 	Elapsed     time.Duration
+	// Target names the portal and bus replayed against; Hostname the
+	// machine that replayed (default os.Hostname).
+	Target, Hostname string
+	// Adapted says, a line each, what the replay changed to fit the
+	// target (Options.Adapt): keys issued, documents re-signed, IINs
+	// mapped.
+	Adapted []string
 }
+
+// maxKeptAnswer bounds the answer body kept for a report.
+const maxKeptAnswer = 16 << 10
 
 // Replay sends the corpus's messages in order and compares every answer
 // with its expectation.
@@ -155,7 +172,7 @@ func Replay(ctx context.Context, c *Corpus, opt Options) (*Report, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	rep := &Report{Results: results, Elapsed: time.Since(start)}
+	rep := &Report{Results: results, Started: start, Elapsed: time.Since(start), Target: opt.Portal + " " + opt.Bus}
 	for _, res := range results {
 		if res.Match {
 			rep.Matches++
@@ -250,6 +267,8 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	resp.Body.Close()
 	res.Got = expectation(e.Kind, resp.StatusCode, data)
+	res.GotSize = len(data)
+	res.GotBody = data[:min(len(data), maxKeptAnswer)]
 	if s := r.sessions[e.Opens]; s != nil && resp.StatusCode == http.StatusCreated {
 		var ans struct{ Token string }
 		_ = json.Unmarshal(data, &ans)
@@ -420,45 +439,63 @@ func truncate(s string, n int) string {
 	return s[:n-1] + "…"
 }
 
-// WriteJUnit writes the report as JUnit XML for CI.
+// junitOutputBound bounds the answer body a JUnit case carries.
+const junitOutputBound = 4 << 10
+
+// WriteJUnit writes the report as JUnit XML for CI, with the types of
+// go-junit-report: one suite with its start time and host, one case per
+// message named by its full method and path, and for every difference the
+// expected and the received answer (its body cut at junitOutputBound) in
+// the failure and in system-out.
 func (rep *Report) WriteJUnit(w io.Writer) error {
-	type failure struct {
-		Message string `xml:"message,attr"`
-		Text    string `xml:",chardata"`
+	host := rep.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
 	}
-	type testcase struct {
-		Name      string   `xml:"name,attr"`
-		Classname string   `xml:"classname,attr"`
-		Time      string   `xml:"time,attr"`
-		Failure   *failure `xml:"failure,omitempty"`
-		SystemOut string   `xml:"system-out,omitempty"`
+	suite := junit.Testsuite{Name: "egov-gateway replay", Hostname: host, Package: "egov/internal/corpus",
+		Time: junitSeconds(rep.Elapsed)}
+	started := rep.Started
+	if started.IsZero() {
+		started = time.Now().Add(-rep.Elapsed)
 	}
-	type suite struct {
-		XMLName  xml.Name   `xml:"testsuite"`
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Time     string     `xml:"time,attr"`
-		Cases    []testcase `xml:"testcase"`
+	suite.SetTimestamp(started)
+	if rep.Target != "" {
+		suite.AddProperty("target", rep.Target)
 	}
-	s := suite{Name: "egov-gateway replay", Tests: len(rep.Results), Failures: rep.Differences,
-		Time: fmt.Sprintf("%.3f", rep.Elapsed.Seconds())}
+	for _, line := range rep.Adapted {
+		suite.AddProperty("adapted", line)
+	}
 	for _, res := range rep.Results {
-		tc := testcase{Name: res.Entry.Name, Classname: res.Entry.Kind, Time: fmt.Sprintf("%.3f", res.Duration.Seconds()), SystemOut: res.Note}
-		if !res.Match {
-			tc.Failure = &failure{Message: fmt.Sprintf("expected %s, got %s", res.Entry.Expect, res.Got),
-				Text: fmt.Sprintf("%s %s: expected %s, got %s. %s", res.Entry.Method, res.Entry.Path, res.Entry.Expect, res.Got, res.Note)}
+		e := res.Entry
+		tc := junit.Testcase{Name: fmt.Sprintf("%04d %s %s", e.Seq, e.Method, e.Path), Classname: "replay." + e.Kind,
+			Time: junitSeconds(res.Duration)}
+		var out strings.Builder
+		fmt.Fprintf(&out, "message:  %s (%s)\nsent:     %s %s\nexpected: %s\ngot:      %s\n", e.Name, e.File, e.Method, e.Path, e.Expect, res.Got)
+		if res.Note != "" {
+			fmt.Fprintf(&out, "note:     %s\n", res.Note)
 		}
-		s.Cases = append(s.Cases, tc)
+		if !res.Match {
+			fmt.Fprintf(&out, "answer body (%d bytes):\n%s\n", res.GotSize, bound(res.GotBody, junitOutputBound))
+			tc.Failure = &junit.Result{Message: fmt.Sprintf("expected %s, got %s", e.Expect, res.Got), Type: "different", Data: out.String()}
+		}
+		tc.SystemOut = &junit.Output{Data: out.String()}
+		suite.AddTestcase(tc)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
+	suites := junit.Testsuites{Name: suite.Name}
+	suites.AddSuite(suite)
+	return suites.WriteXML(w)
+}
+
+func junitSeconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// bound cuts data to at most n bytes, on a rune boundary, and says so.
+func bound(data []byte, n int) string {
+	if len(data) <= n {
+		return string(data)
 	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(s); err != nil {
-		return err
+	cut := n
+	for cut > 0 && !utf8.RuneStart(data[cut]) {
+		cut--
 	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return fmt.Sprintf("%s… [%d more bytes]", data[:cut], len(data)-cut)
 }
