@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 
 	"egov/internal/corpus"
 	"egov/signing"
+	"egov/signing/pki"
 )
 
 func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,6 +25,7 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		resignKey   = fs.String("resign-with", "", "refresh issue time and request id of submitted documents and sign them with this key (.p12)")
 		proveKey    = fs.String("prove-with", "", "sign a fresh registration challenge with this key (.p12) for each recorded registration by signature (default: the --resign-with key)")
 		password    = fs.String("password", "Qwerty12", "password of the --resign-with and --prove-with keys")
+		dataDir     = fs.String("data", "", "the target's data directory (egovctl up --data D): adapt the corpus to that stack, issuing keys of its test PKI (D/pki) for the recorded signers, re-signing the recorded documents and mapping to fresh IINs the citizens whose accounts or failed logins the corpus creates; replaces --resign-with and --prove-with")
 	)
 	if len(args) == 0 || len(args[0]) == 0 || args[0][0] == '-' {
 		return fmt.Errorf("%w: egovctl replay DIR [flags]", errUsage)
@@ -41,6 +44,16 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("%w: --only: %v", errUsage, err)
 		}
 	}
+	if *dataDir != "" {
+		if *resignKey != "" || *proveKey != "" {
+			return fmt.Errorf("%w: --data adapts every signature; give no --resign-with or --prove-with with it", errUsage)
+		}
+		authority, err := pki.Open(filepath.Join(*dataDir, "pki"))
+		if err != nil {
+			return fmt.Errorf("--data %s: %w", *dataDir, err)
+		}
+		opt.Adapt = corpus.NewAdapter(authority)
+	}
 	if *resignKey != "" {
 		if opt.Resign, err = signing.LoadSigner(*resignKey, *password); err != nil {
 			return err
@@ -54,6 +67,13 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	rep, err := corpus.Replay(ctx, c, opt)
 	if err != nil {
 		return err
+	}
+	if len(rep.Adapted) > 0 {
+		fmt.Fprintf(stdout, "Adapted to the target (--data %s):\n", *dataDir)
+		for _, line := range rep.Adapted {
+			fmt.Fprintf(stdout, "  %s\n", line)
+		}
+		fmt.Fprintln(stdout)
 	}
 	rep.WriteTable(stdout)
 	if *junit != "" {

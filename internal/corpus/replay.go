@@ -48,7 +48,10 @@ type Options struct {
 	// cannot); nil means Resign. Its certificate must name the recorded
 	// IIN. Without either such registrations are sent as recorded and are
 	// expected to be refused identity-not-proven.
-	Prove  *signing.Signer
+	Prove *signing.Signer
+	// Adapt fits the corpus to the target (its PKI, its state): see
+	// Adapter. It takes the place of Resign and Prove.
+	Adapt  *Adapter
 	Client *http.Client
 	Now    func() time.Time
 }
@@ -104,6 +107,11 @@ func Replay(ctx context.Context, c *Corpus, opt Options) (*Report, error) {
 	for _, e := range c.Entries {
 		if opt.Only == nil || opt.Only.MatchString(e.Name) {
 			entries = append(entries, e)
+		}
+	}
+	if opt.Adapt != nil {
+		if err := opt.Adapt.Plan(c, entries); err != nil {
+			return nil, err
 		}
 	}
 	r := &replayer{opt: opt, corpus: c, sessions: map[string]*session{}, ids: map[string]string{}}
@@ -173,6 +181,9 @@ func Replay(ctx context.Context, c *Corpus, opt Options) (*Report, error) {
 		return nil, ctx.Err()
 	}
 	rep := &Report{Results: results, Started: start, Elapsed: time.Since(start), Target: opt.Portal + " " + opt.Bus}
+	if opt.Adapt != nil {
+		rep.Adapted = opt.Adapt.Summary()
+	}
 	for _, res := range results {
 		if res.Match {
 			rep.Matches++
@@ -196,6 +207,10 @@ type replayer struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	ids      map[string]string // recorded request id → the one sent
+	// challenges the target answered to the corpus's own challenge
+	// requests, not yet signed: a proof takes the oldest (as the recorded
+	// client signed the challenge it had just fetched) before fetching one.
+	challenges []string
 }
 
 func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
@@ -212,36 +227,26 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 		res.Note = err.Error()
 		return res
 	}
-	// Only documents that passed the signature check when recorded are
-	// re-signed: an expired certificate must stay expired.
+	path := e.Path
 	stale, unproven := false, false
-	timely := e.Expect.Status == http.StatusAccepted || e.Expect.Code == "request-replayed"
-	if timely && e.Kind == KindPortal && e.Method == http.MethodPost && strings.HasPrefix(e.Path, "/api/v1/requests") {
-		if r.opt.Resign != nil {
-			if body, err = r.resign(e.ContentType, body); err != nil {
-				res.Note = "re-signing failed: " + err.Error()
-				return res
-			}
-		} else {
-			stale = true
+	if r.opt.Adapt != nil {
+		path = string(r.opt.Adapt.mapIINs([]byte(path)))
+		if body, res.Note, err = r.opt.Adapt.adapt(ctx, r, e, body); err != nil {
+			res.Note = "adapting failed: " + err.Error()
+			return res
 		}
-	}
-	proven := e.Expect.Status == http.StatusCreated || e.Expect.Code == "account-exists"
-	if proven && e.Kind == KindPortal && e.Method == http.MethodPost && e.Path == "/api/v1/accounts" && bytes.Contains(body, []byte(`"signedChallenge"`)) {
-		if r.opt.Prove != nil {
-			if body, err = r.prove(ctx, body); err != nil {
-				res.Note = "signing a fresh challenge failed: " + err.Error()
-				return res
-			}
-		} else {
-			unproven = true
+	} else {
+		body, stale, unproven, err = r.legacy(ctx, e, body)
+		if err != nil {
+			res.Note = err.Error()
+			return res
 		}
 	}
 	base := r.opt.Portal
 	if e.Kind == KindSHEP {
 		base = r.opt.Bus
 	}
-	req, err := http.NewRequestWithContext(ctx, e.Method, strings.TrimSuffix(base, "/")+e.Path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, e.Method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		res.Note = err.Error()
 		return res
@@ -269,16 +274,84 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 	res.Got = expectation(e.Kind, resp.StatusCode, data)
 	res.GotSize = len(data)
 	res.GotBody = data[:min(len(data), maxKeptAnswer)]
+	if e.Kind == KindPortal && e.Method == http.MethodGet && e.Path == "/api/v1/auth/challenge" && resp.StatusCode == http.StatusOK {
+		var ch struct{ Document string }
+		if json.Unmarshal(data, &ch) == nil && ch.Document != "" {
+			r.mu.Lock()
+			r.challenges = append(r.challenges, ch.Document)
+			r.mu.Unlock()
+		}
+	}
 	if s := r.sessions[e.Opens]; s != nil && resp.StatusCode == http.StatusCreated {
 		var ans struct{ Token string }
 		_ = json.Unmarshal(data, &ans)
 		s.token = ans.Token
 	}
+	note := res.Note
 	res.Match, res.Note = judge(e.Expect, res.Got, stale)
+	if note != "" {
+		res.Note = strings.TrimPrefix(res.Note+"; "+note, "; ")
+	}
 	if !res.Match && unproven && res.Got.Code == "identity-not-proven" {
 		res.Match, res.Note = true, "refused, as expected without --prove-with: a recorded challenge serves once"
 	}
 	return res
+}
+
+// legacy applies Options.Resign and Options.Prove (no Adapt): only
+// documents that passed the signature check when recorded are re-signed,
+// so that an expired certificate stays expired.
+func (r *replayer) legacy(ctx context.Context, e Entry, body []byte) (_ []byte, stale, unproven bool, err error) {
+	timely := e.Expect.Status == http.StatusAccepted || e.Expect.Code == "request-replayed"
+	if timely && e.Kind == KindPortal && e.Method == http.MethodPost && strings.HasPrefix(e.Path, "/api/v1/requests") {
+		if r.opt.Resign != nil {
+			body, err = r.rewriteRequestPart(e.ContentType, body, func(doc []byte) ([]byte, error) { return r.refresh(doc, r.opt.Resign, true) })
+			if err != nil {
+				return nil, false, false, fmt.Errorf("re-signing failed: %w", err)
+			}
+		} else {
+			stale = true
+		}
+	}
+	proven := e.Expect.Status == http.StatusCreated || e.Expect.Code == "account-exists"
+	if proven && e.Kind == KindPortal && e.Method == http.MethodPost && e.Path == "/api/v1/accounts" && bytes.Contains(body, []byte(`"signedChallenge"`)) {
+		if r.opt.Prove != nil {
+			if body, err = r.prove(ctx, body); err != nil {
+				return nil, false, false, fmt.Errorf("signing a fresh challenge failed: %w", err)
+			}
+		} else {
+			unproven = true
+		}
+	}
+	return body, stale, unproven, nil
+}
+
+// challenge returns a registration or login challenge of the target: the
+// oldest one the corpus's own challenge requests got and no proof used
+// yet, else a new one.
+func (r *replayer) challenge(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	if len(r.challenges) > 0 {
+		doc := r.challenges[0]
+		r.challenges = r.challenges[1:]
+		r.mu.Unlock()
+		return doc, nil
+	}
+	r.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(r.opt.Portal, "/")+"/api/v1/auth/challenge", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := r.opt.Client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var ch struct{ Document string }
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ch); err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("challenge: %s %v", resp.Status, err)
+	}
+	return ch.Document, nil
 }
 
 // prove replaces the signed challenge of a recorded registration with a
@@ -288,20 +361,11 @@ func (r *replayer) prove(ctx context.Context, body []byte) ([]byte, error) {
 	if err := json.Unmarshal(body, &reg); err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(r.opt.Portal, "/")+"/api/v1/auth/challenge", nil)
+	doc, err := r.challenge(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.opt.Client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var ch struct{ Document string }
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ch); err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("challenge: %s %v", resp.Status, err)
-	}
-	signed, err := r.opt.Prove.Sign([]byte(ch.Document))
+	signed, err := r.opt.Prove.Sign([]byte(doc))
 	if err != nil {
 		return nil, err
 	}
@@ -322,10 +386,9 @@ func judge(want, got Expect, sentAsRecorded bool) (bool, string) {
 	return false, ""
 }
 
-// resign rewrites a multipart submission: the request document gets a new
-// issue time and request id (the same new id for every replay of one
-// recorded id, so a recorded replay stays a replay) and a new signature.
-func (r *replayer) resign(contentType string, body []byte) ([]byte, error) {
+// rewriteRequestPart rewrites the request document of a multipart
+// submission with fn; the other parts stay as they are.
+func (r *replayer) rewriteRequestPart(contentType string, body []byte, fn func([]byte) ([]byte, error)) ([]byte, error) {
 	_, params, err := mime.ParseMediaType(contentType)
 	if err != nil || params["boundary"] == "" {
 		return nil, fmt.Errorf("not a multipart body")
@@ -349,7 +412,7 @@ func (r *replayer) resign(contentType string, body []byte) ([]byte, error) {
 			return nil, err
 		}
 		if part.FormName() == "request" || (i == 0 && strings.Contains(contentType, "related")) {
-			if data, err = r.refresh(data); err != nil {
+			if data, err = fn(data); err != nil {
 				return nil, err
 			}
 		}
@@ -371,7 +434,10 @@ func (r *replayer) resign(contentType string, body []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func (r *replayer) refresh(doc []byte) ([]byte, error) {
+// refresh signs a request document anew with key; with timely it first
+// gets a new issue time and request id (the same new id for every replay
+// of one recorded id, so a recorded replay stays a replay).
+func (r *replayer) refresh(doc []byte, key *signing.Signer, timely bool) ([]byte, error) {
 	tree := etree.NewDocument()
 	if err := tree.ReadFromBytes(doc); err != nil {
 		return nil, err
@@ -385,7 +451,7 @@ func (r *replayer) refresh(doc []byte) ([]byte, error) {
 			root.RemoveChild(c)
 		}
 	}
-	if id := root.FindElement("./RequestId"); id != nil {
+	if id := root.FindElement("./RequestId"); id != nil && timely {
 		r.mu.Lock()
 		fresh, ok := r.ids[id.Text()]
 		if !ok {
@@ -395,14 +461,14 @@ func (r *replayer) refresh(doc []byte) ([]byte, error) {
 		r.mu.Unlock()
 		id.SetText(fresh)
 	}
-	if at := root.FindElement("./IssuedAt"); at != nil {
+	if at := root.FindElement("./IssuedAt"); at != nil && timely {
 		at.SetText(r.opt.Now().Format(time.RFC3339))
 	}
 	data, err := tree.WriteToBytes()
 	if err != nil {
 		return nil, err
 	}
-	return r.opt.Resign.Sign(data)
+	return key.Sign(data)
 }
 
 // WriteTable prints one line per message and a summary.
