@@ -316,7 +316,7 @@ func (ad *Adapter) Summary() []string {
 	}
 	sort.Strings(kept)
 	if len(kept) > 0 {
-		out = append(out, fmt.Sprintf("  kept %s: the target's registers decide their answers; the corpus leaves no account or failed login for them", strings.Join(kept, ", ")))
+		out = append(out, fmt.Sprintf("  kept %s: the corpus opens no account and fails no login for them, and the target's registers (persons, mobile phones) know them as when recorded", strings.Join(kept, ", ")))
 	}
 	return out
 }
