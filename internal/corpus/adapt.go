@@ -83,6 +83,16 @@ type Adapter struct {
 
 type adaptCounts struct {
 	resigned, refreshed, proofs, asRecorded, keysIssued, revoked int
+	waits                                                        int
+	waited                                                       time.Duration
+}
+
+// waited counts a wait for the target's attempt limit.
+func (ad *Adapter) waited(d time.Duration) {
+	ad.mu.Lock()
+	defer ad.mu.Unlock()
+	ad.counts.waits++
+	ad.counts.waited += d
 }
 
 // NewAdapter adapts to the stack whose test authority is a (its directory
@@ -301,6 +311,9 @@ func (ad *Adapter) Summary() []string {
 	}
 	out = append(out, fmt.Sprintf("documents: %d re-signed in place (the recorded bytes, a new signature value and certificate), %d signed anew (accepted requests, with a fresh issue time and request id; documents a mapped IIN changed), %d registration or login proofs signed on fresh challenges, %d signed documents sent as recorded (refused before the signer is looked at, or for an untrusted chain)",
 		ad.counts.resigned, ad.counts.refreshed, ad.counts.proofs, ad.counts.asRecorded))
+	if ad.counts.waits > 0 {
+		out = append(out, fmt.Sprintf("attempt limit: %d answers rate-limited (the recording met none) waited out, %s in all: this address's attempts were spent by other traffic before or during the replay", ad.counts.waits, ad.counts.waited))
+	}
 	var mapped []string
 	for iin := range ad.iins {
 		mapped = append(mapped, iin)

@@ -3,9 +3,13 @@ package corpus
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"egov"
@@ -155,5 +159,43 @@ func TestResignInPlaceKeepsWhatTheRecordingShows(t *testing.T) {
 	json.NewEncoder(&summary).Encode(ad2.Summary())
 	if !strings.Contains(summary.String(), "1 of them revoked") || !strings.Contains(summary.String(), "791028302728 →") {
 		t.Fatalf("summary %s", summary.String())
+	}
+}
+
+// TestAdaptedReplayWaitsOutTheTargetsAttemptLimit: a rate-limited answer
+// the recording did not get is waited out (Retry-After) and the message
+// sent once more, only when adapting; the report says so.
+func TestAdaptedReplayWaitsOutTheTargetsAttemptLimit(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1)%2 == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"code":"rate-limited"}`)
+			return
+		}
+		fmt.Fprint(w, `{"items":[]}`)
+	}))
+	defer srv.Close()
+	c := &Corpus{Dir: t.TempDir(), Entries: []Entry{{Seq: 1, Name: "0001-portal-get-services", Kind: KindPortal, Method: "GET", Path: "/api/v1/services", Expect: Expect{Status: 200}}}}
+	rep, err := Replay(context.Background(), c, Options{Portal: srv.URL, Bus: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Differences != 1 || rep.Results[0].Got.Code != "rate-limited" {
+		t.Fatalf("without adapting a rate-limited answer must differ: %+v", rep.Results[0])
+	}
+	authority, err := pki.Init(filepath.Join(t.TempDir(), "pki"), pki.InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls.Store(0)
+	rep, err = Replay(context.Background(), c, Options{Portal: srv.URL, Bus: srv.URL, Adapt: NewAdapter(authority)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Differences != 0 || !strings.Contains(rep.Results[0].Note, "waited") || !strings.Contains(strings.Join(rep.Adapted, "\n"), "1 answers rate-limited") {
+		t.Fatalf("adapted: %+v\n%s", rep.Results[0], strings.Join(rep.Adapted, "\n"))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
+	"egov"
 	"egov/signing"
 )
 
@@ -246,31 +248,49 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 	if e.Kind == KindSHEP {
 		base = r.opt.Bus
 	}
-	req, err := http.NewRequestWithContext(ctx, e.Method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		res.Note = err.Error()
-		return res
-	}
-	if e.ContentType != "" {
-		req.Header.Set("Content-Type", e.ContentType)
-	}
-	if e.Language != "" {
-		req.Header.Set("Accept-Language", e.Language)
-	}
-	if e.Session != "" {
-		token := "unknown-session-" + e.Session
-		if s := r.sessions[e.Session]; s != nil {
-			token = s.token
+	var resp *http.Response
+	var data []byte
+	for try := 0; ; try++ {
+		req, err := http.NewRequestWithContext(ctx, e.Method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
+		if err != nil {
+			res.Note = err.Error()
+			return res
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
+		if e.ContentType != "" {
+			req.Header.Set("Content-Type", e.ContentType)
+		}
+		if e.Language != "" {
+			req.Header.Set("Accept-Language", e.Language)
+		}
+		if e.Session != "" {
+			token := "unknown-session-" + e.Session
+			if s := r.sessions[e.Session]; s != nil {
+				token = s.token
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if resp, err = r.opt.Client.Do(req); err != nil {
+			res.Note = err.Error()
+			return res
+		}
+		data, _ = io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		resp.Body.Close()
+		// The attempts of this client's address are the target's state
+		// too: others (the demo, an earlier replay) may have spent them.
+		// Adapted, a rate-limited answer the recording did not get is
+		// waited out and the message sent once more, and the report says so.
+		wait, limited := r.rateLimited(e, resp, data, try)
+		if !limited {
+			break
+		}
+		res.Note = strings.TrimPrefix(fmt.Sprintf("%s; waited %s for the target's attempt limit (%s)", res.Note, wait, adaptedWaitNote), "; ")
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			res.Note = ctx.Err().Error()
+			return res
+		}
 	}
-	resp, err := r.opt.Client.Do(req)
-	if err != nil {
-		res.Note = err.Error()
-		return res
-	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	resp.Body.Close()
 	res.Got = expectation(e.Kind, resp.StatusCode, data)
 	res.GotSize = len(data)
 	res.GotBody = data[:min(len(data), maxKeptAnswer)]
@@ -326,6 +346,34 @@ func (r *replayer) legacy(ctx context.Context, e Entry, body []byte) (_ []byte, 
 	return body, stale, unproven, nil
 }
 
+// maxAttemptWait bounds one wait for the target's attempt limit, and
+// maxAttemptTries the sends of one message.
+const (
+	maxAttemptWait  = 65 * time.Second
+	maxAttemptTries = 4
+)
+
+const adaptedWaitNote = "rate-limited, Retry-After"
+
+// rateLimited says whether an answer is a refusal by the target's
+// attempt limit that the recording did not meet, to be waited out: only
+// when adapting, on the portal, with a Retry-After within maxAttemptWait.
+func (r *replayer) rateLimited(e Entry, resp *http.Response, data []byte, try int) (time.Duration, bool) {
+	if r.opt.Adapt == nil || e.Kind != KindPortal || resp.StatusCode != http.StatusTooManyRequests ||
+		e.Expect.Code == string(egov.CodeRateLimited) || try+1 >= maxAttemptTries {
+		return 0, false
+	}
+	if expectation(e.Kind, resp.StatusCode, data).Code != string(egov.CodeRateLimited) {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || secs < 0 || time.Duration(secs)*time.Second > maxAttemptWait {
+		return 0, false
+	}
+	r.opt.Adapt.waited(time.Duration(secs) * time.Second)
+	return time.Duration(secs)*time.Second + 100*time.Millisecond, true
+}
+
 // challenge returns a registration or login challenge of the target: the
 // oldest one the corpus's own challenge requests got and no proof used
 // yet, else a new one.
@@ -338,20 +386,32 @@ func (r *replayer) challenge(ctx context.Context) (string, error) {
 		return doc, nil
 	}
 	r.mu.Unlock()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(r.opt.Portal, "/")+"/api/v1/auth/challenge", nil)
-	if err != nil {
-		return "", err
+	get := Entry{Kind: KindPortal, Method: http.MethodGet, Path: "/api/v1/auth/challenge", Expect: Expect{Status: http.StatusOK}}
+	for try := 0; ; try++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(r.opt.Portal, "/")+get.Path, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := r.opt.Client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if wait, limited := r.rateLimited(get, resp, data, try); limited {
+			select {
+			case <-time.After(wait):
+				continue
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		var ch struct{ Document string }
+		if err := json.Unmarshal(data, &ch); err != nil || resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("challenge: %s %v", resp.Status, err)
+		}
+		return ch.Document, nil
 	}
-	resp, err := r.opt.Client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var ch struct{ Document string }
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ch); err != nil || resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("challenge: %s %v", resp.Status, err)
-	}
-	return ch.Document, nil
 }
 
 // prove replaces the signed challenge of a recorded registration with a
