@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,8 +168,8 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	var rssMax atomic.Int64
-	stopSampling := sampleRSS(ctx, client, *metricsURL, &rssMax)
-	_, cpuBefore, haveCPU := readProcessMetrics(ctx, client, *metricsURL)
+	stopSampling := loadgen.SampleRSS(ctx, client, *metricsURL, time.Second, &rssMax)
+	before, errBefore := loadgen.ReadProcessMetrics(ctx, client, *metricsURL)
 	var hostile hostileLoad
 	hostileCtx, stopHostile := context.WithCancel(ctx)
 	defer stopHostile()
@@ -179,8 +178,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	begin := time.Now()
 	deadline := begin.Add(*duration)
 	var next atomic.Int64
-	progressDone, progressEnded := make(chan struct{}), make(chan struct{})
-	go func() { progress(stdout, begin, *duration, &sent, &ok, progressDone); close(progressEnded) }()
+	bar := loadgen.StartProgress(stdout, begin, *duration, func() (int64, int64) { return sent.Load(), ok.Load() }, loadgen.ProgressOptions{})
 	var wg sync.WaitGroup
 	if *rate > 0 {
 		rep.Mode = fmt.Sprintf("open loop, %.0f/s for %s", *rate, *duration)
@@ -227,8 +225,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.Wait()
 	stopHostile()
 	waitHostile()
-	close(progressDone)
-	<-progressEnded // it writes to stdout too
+	bar.Stop() // it writes to stdout too
 	elapsed := time.Since(begin)
 	rep.Duration = elapsed.Seconds()
 	rep.Sent, rep.Accepted = sent.Load(), ok.Load()
@@ -275,8 +272,8 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rtRate = float64(rep.Results) / span
 	}
 	rep.RoundTrip = fromHistogram(rtHist, rtRate)
-	if _, cpuAfter, ok := readProcessMetrics(ctx, client, *metricsURL); ok && haveCPU && rep.Accepted > 0 {
-		rep.StackCPUPerRequestMs = (cpuAfter - cpuBefore) / float64(rep.Accepted) * 1000
+	if after, err := loadgen.ReadProcessMetrics(ctx, client, *metricsURL); err == nil && errBefore == nil && rep.Accepted > 0 {
+		rep.StackCPUPerRequestMs = (after.CPUSeconds - before.CPUSeconds) / float64(rep.Accepted) * 1000
 	}
 	fmt.Fprintln(stdout, "measuring the floors again…")
 	rep.Floors, rep.FloorsAfter = fl, measureFloors(reqs[0].Body, people[0].Key)
@@ -364,73 +361,6 @@ func opsPerSecond(op func()) float64 {
 	}
 	wg.Wait()
 	return float64(n.Load())
-}
-
-// sampleRSS reads the stack's resident memory from its metrics every
-// second and keeps the largest value.
-func sampleRSS(ctx context.Context, client *http.Client, url string, max *atomic.Int64) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			if rss, _, ok := readProcessMetrics(ctx, client, url); ok && int64(rss) > max.Load() {
-				max.Store(int64(rss))
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
-}
-
-// readProcessMetrics reads process_resident_memory_bytes and
-// process_cpu_seconds_total from a Prometheus text page.
-func readProcessMetrics(ctx context.Context, client *http.Client, url string) (rss, cpuSeconds float64, ok bool) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, 0, false
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var haveRSS, haveCPU bool
-	for _, line := range strings.Split(string(data), "\n") {
-		name, value, found := strings.Cut(line, " ")
-		if !found {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			continue
-		}
-		switch name {
-		case "process_resident_memory_bytes":
-			rss, haveRSS = v, true
-		case "process_cpu_seconds_total":
-			cpuSeconds, haveCPU = v, true
-		}
-	}
-	return rss, cpuSeconds, haveRSS && haveCPU
-}
-
-func progress(w io.Writer, begin time.Time, total time.Duration, sent, ok *atomic.Int64, done <-chan struct{}) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			fmt.Fprintln(w)
-			return
-		case <-t.C:
-			frac := min(float64(time.Since(begin))/float64(total), 1)
-			bar := strings.Repeat("█", int(frac*30)) + strings.Repeat("·", 30-int(frac*30))
-			fmt.Fprintf(w, "\r  [%s] %3.0f%%  sent %d  accepted %d", bar, frac*100, sent.Load(), ok.Load())
-		}
-	}
 }
 
 func printLoadReport(w io.Writer, r *loadReport) {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 
 	"egov/internal/corpus"
 	"egov/signing"
+	"egov/signing/pki"
 )
 
 func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,8 +25,8 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		resignKey   = fs.String("resign-with", "", "refresh issue time and request id of submitted documents and sign them with this key (.p12)")
 		proveKey    = fs.String("prove-with", "", "sign a fresh registration challenge with this key (.p12) for each recorded registration by signature (default: the --resign-with key)")
 		password    = fs.String("password", demoPassword, "password of the --resign-with and --prove-with keys")
+		dataDir     = fs.String("data", "data", "the target's data directory (egovctl up --data D; its stack.json gives --target and --bus): when it holds the test PKI, adapt the corpus to that stack, issuing keys of its test PKI (D/pki) for the recorded signers, re-signing the recorded documents and mapping to fresh IINs the citizens whose accounts or failed logins the corpus creates; replaces --resign-with and --prove-with")
 	)
-	dataFlag(fs)
 	fromStack(fs, "target", "portal", "bus", "bus")
 	check(fs, httpURL, "target", "bus")
 	check(fs, positive, "concurrency")
@@ -44,6 +46,23 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("%w: --only: %v", errUsage, err)
 		}
 	}
+	// The target's PKI adapts the corpus unless keys are given by hand; a
+	// --data named explicitly must hold one.
+	byHand := *resignKey != "" || *proveKey != ""
+	if byHand && fs.Changed("data") {
+		return fmt.Errorf("%w: --data adapts every signature; give no --resign-with or --prove-with with it", errUsage)
+	}
+	if !byHand {
+		authority, err := pki.Open(filepath.Join(*dataDir, "pki"))
+		switch {
+		case err == nil:
+			opt.Adapt = corpus.NewAdapter(authority)
+		case fs.Changed("data") || os.Getenv("EGOV_DATA") != "":
+			return fmt.Errorf("--data %s: %w", *dataDir, err)
+		default:
+			fmt.Fprintf(stderr, "egovctl replay: no test PKI under %s: replaying the corpus as recorded (give --data of the target)\n", *dataDir)
+		}
+	}
 	if *resignKey != "" {
 		if opt.Resign, err = signing.LoadSigner(*resignKey, *password); err != nil {
 			return err
@@ -57,6 +76,13 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	rep, err := corpus.Replay(ctx, c, opt)
 	if err != nil {
 		return err
+	}
+	if len(rep.Adapted) > 0 {
+		fmt.Fprintf(stdout, "Adapted to the target (--data %s):\n", *dataDir)
+		for _, line := range rep.Adapted {
+			fmt.Fprintf(stdout, "  %s\n", line)
+		}
+		fmt.Fprintln(stdout)
 	}
 	rep.WriteTable(stdout)
 	if *junit != "" {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestJudge(t *testing.T) {
@@ -52,29 +53,72 @@ func TestMaskerIsConsistentAndThorough(t *testing.T) {
 }
 
 func TestJUnitReport(t *testing.T) {
+	long := "/api/v1/services/job-seeker-registration/skeleton?region=east-kazakhstan"
+	body := []byte(`{"code":"account-exists","detail":"` + strings.Repeat("ж", 5000) + `"}`)
+	started := time.Date(2026, 6, 1, 9, 30, 0, 0, time.UTC)
 	rep := &Report{Results: []Result{
-		{Entry: Entry{Seq: 1, Name: "0001-portal-post-accounts", Kind: KindPortal, Expect: Expect{Status: 201}}, Got: Expect{Status: 201}, Match: true},
-		{Entry: Entry{Seq: 2, Name: "0002-shep-post", Kind: KindSHEP, Expect: Expect{Status: 400, Code: "SCE004"}}, Got: Expect{Status: 200, Code: "sendMessageResponse"}},
-	}, Matches: 1, Differences: 1, Elapsed: time.Second}
+		{Entry: Entry{Seq: 1, Name: "0001-portal-get-services-job-seeker-registration-skeleto", Kind: KindPortal, Method: "GET", Path: long, Expect: Expect{Status: 200}}, Got: Expect{Status: 200}, Match: true, Duration: 15 * time.Millisecond},
+		{Entry: Entry{Seq: 2, Name: "0002-portal-post-accounts", Kind: KindPortal, Method: "POST", Path: "/api/v1/accounts", Expect: Expect{Status: 201}},
+			Got: Expect{Status: 409, Code: "account-exists"}, GotBody: body, GotSize: len(body)},
+	}, Matches: 1, Differences: 1, Started: started, Elapsed: time.Second, Hostname: "ci-runner-7", Adapted: []string{"re-signed 1 document"}}
 	var buf bytes.Buffer
 	if err := rep.WriteJUnit(&buf); err != nil {
 		t.Fatal(err)
 	}
-	var suite struct {
-		Tests    int `xml:"tests,attr"`
-		Failures int `xml:"failures,attr"`
-		Cases    []struct {
-			Name    string `xml:"name,attr"`
-			Failure *struct {
-				Message string `xml:"message,attr"`
-			} `xml:"failure"`
-		} `xml:"testcase"`
+	var doc struct {
+		XMLName xml.Name `xml:"testsuites"`
+		Suites  []struct {
+			Name       string `xml:"name,attr"`
+			Tests      int    `xml:"tests,attr"`
+			Failures   int    `xml:"failures,attr"`
+			Hostname   string `xml:"hostname,attr"`
+			Timestamp  string `xml:"timestamp,attr"`
+			Properties []struct {
+				Name  string `xml:"name,attr"`
+				Value string `xml:"value,attr"`
+			} `xml:"properties>property"`
+			Cases []struct {
+				Name      string `xml:"name,attr"`
+				Classname string `xml:"classname,attr"`
+				Time      string `xml:"time,attr"`
+				Failure   *struct {
+					Message string `xml:"message,attr"`
+					Text    string `xml:",chardata"`
+				} `xml:"failure"`
+				SystemOut string `xml:"system-out"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
 	}
-	if err := xml.Unmarshal(buf.Bytes(), &suite); err != nil {
-		t.Fatal(err)
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
 	}
-	if suite.Tests != 2 || suite.Failures != 1 || suite.Cases[1].Failure == nil || !strings.Contains(suite.Cases[1].Failure.Message, "SCE004") {
-		t.Fatalf("junit: %s", buf.String())
+	if len(doc.Suites) != 1 {
+		t.Fatalf("suites: %s", buf.String())
+	}
+	s := doc.Suites[0]
+	if s.Tests != 2 || s.Failures != 1 || s.Hostname != "ci-runner-7" || s.Timestamp != "2026-06-01T09:30:00Z" {
+		t.Fatalf("suite attributes: %+v", s)
+	}
+	if len(s.Properties) != 1 || s.Properties[0].Value != "re-signed 1 document" {
+		t.Fatalf("properties: %+v", s.Properties)
+	}
+	ok, diff := s.Cases[0], s.Cases[1]
+	if ok.Name != "0001 GET "+long || ok.Classname != "replay.portal" || ok.Time != "0.015" || ok.Failure != nil {
+		t.Fatalf("passing case: %+v", ok)
+	}
+	if diff.Failure == nil || diff.Failure.Message != "expected 201, got 409 account-exists" {
+		t.Fatalf("failing case: %+v", diff)
+	}
+	for _, text := range []string{diff.Failure.Text, diff.SystemOut} {
+		if !strings.Contains(text, "expected: 201") || !strings.Contains(text, "got:      409 account-exists") || !strings.Contains(text, `{"code":"account-exists"`) {
+			t.Fatalf("the difference is not shown:\n%s", text)
+		}
+		if len(text) > junitOutputBound+1024 || !strings.Contains(text, "more bytes]") {
+			t.Fatalf("the answer body is not cut to the bound (%d bytes)", len(text))
+		}
+		if !utf8.ValidString(text) {
+			t.Fatal("the answer body was cut inside a character")
+		}
 	}
 	var table bytes.Buffer
 	rep.WriteTable(&table)

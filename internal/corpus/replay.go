@@ -4,21 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
+	"github.com/jstemmer/go-junit-report/v2/junit"
 
+	"egov"
 	"egov/signing"
 )
 
@@ -46,15 +50,22 @@ type Options struct {
 	// cannot); nil means Resign. Its certificate must name the recorded
 	// IIN. Without either such registrations are sent as recorded and are
 	// expected to be refused identity-not-proven.
-	Prove  *signing.Signer
+	Prove *signing.Signer
+	// Adapt fits the corpus to the target (its PKI, its state): see
+	// Adapter. It takes the place of Resign and Prove.
+	Adapt  *Adapter
 	Client *http.Client
 	Now    func() time.Time
 }
 
 // Result is the outcome of one message.
 type Result struct {
-	Entry    Entry         `json:"entry"`
-	Got      Expect        `json:"got"`
+	Entry Entry  `json:"entry"`
+	Got   Expect `json:"got"`
+	// GotBody is the start of the answer (at most maxKeptAnswer bytes) and
+	// GotSize its whole length, for the report of a difference.
+	GotBody  []byte        `json:"-"`
+	GotSize  int           `json:"gotSize,omitempty"`
 	Match    bool          `json:"match"`
 	Note     string        `json:"note,omitempty"`
 	Duration time.Duration `json:"duration"`
@@ -65,8 +76,19 @@ type Report struct {
 	Results     []Result `json:"results"`
 	Matches     int      `json:"matches"`
 	Differences int      `json:"differences"`
+	Started     time.Time
 	Elapsed     time.Duration
+	// Target names the portal and bus replayed against; Hostname the
+	// machine that replayed (default os.Hostname).
+	Target, Hostname string
+	// Adapted says, a line each, what the replay changed to fit the
+	// target (Options.Adapt): keys issued, documents re-signed, IINs
+	// mapped.
+	Adapted []string
 }
+
+// maxKeptAnswer bounds the answer body kept for a report.
+const maxKeptAnswer = 16 << 10
 
 // Replay sends the corpus's messages in order and compares every answer
 // with its expectation.
@@ -87,6 +109,11 @@ func Replay(ctx context.Context, c *Corpus, opt Options) (*Report, error) {
 	for _, e := range c.Entries {
 		if opt.Only == nil || opt.Only.MatchString(e.Name) {
 			entries = append(entries, e)
+		}
+	}
+	if opt.Adapt != nil {
+		if err := opt.Adapt.Plan(c, entries); err != nil {
+			return nil, err
 		}
 	}
 	r := &replayer{opt: opt, corpus: c, sessions: map[string]*session{}, ids: map[string]string{}}
@@ -155,7 +182,10 @@ func Replay(ctx context.Context, c *Corpus, opt Options) (*Report, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	rep := &Report{Results: results, Elapsed: time.Since(start)}
+	rep := &Report{Results: results, Started: start, Elapsed: time.Since(start), Target: opt.Portal + " " + opt.Bus}
+	if opt.Adapt != nil {
+		rep.Adapted = opt.Adapt.Summary()
+	}
 	for _, res := range results {
 		if res.Match {
 			rep.Matches++
@@ -179,6 +209,10 @@ type replayer struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	ids      map[string]string // recorded request id → the one sent
+	// challenges the target answered to the corpus's own challenge
+	// requests, not yet signed: a proof takes the oldest (as the recorded
+	// client signed the challenge it had just fetched) before fetching one.
+	challenges []string
 }
 
 func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
@@ -195,15 +229,105 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 		res.Note = err.Error()
 		return res
 	}
-	// Only documents that passed the signature check when recorded are
-	// re-signed: an expired certificate must stay expired.
+	path := e.Path
 	stale, unproven := false, false
+	if r.opt.Adapt != nil {
+		path = string(r.opt.Adapt.mapIINs([]byte(path)))
+		if body, res.Note, err = r.opt.Adapt.adapt(ctx, r, e, body); err != nil {
+			res.Note = "adapting failed: " + err.Error()
+			return res
+		}
+	} else {
+		body, stale, unproven, err = r.legacy(ctx, e, body)
+		if err != nil {
+			res.Note = err.Error()
+			return res
+		}
+	}
+	base := r.opt.Portal
+	if e.Kind == KindSHEP {
+		base = r.opt.Bus
+	}
+	var resp *http.Response
+	var data []byte
+	for try := 0; ; try++ {
+		req, err := http.NewRequestWithContext(ctx, e.Method, strings.TrimSuffix(base, "/")+path, bytes.NewReader(body))
+		if err != nil {
+			res.Note = err.Error()
+			return res
+		}
+		if e.ContentType != "" {
+			req.Header.Set("Content-Type", e.ContentType)
+		}
+		if e.Language != "" {
+			req.Header.Set("Accept-Language", e.Language)
+		}
+		if e.Session != "" {
+			token := "unknown-session-" + e.Session
+			if s := r.sessions[e.Session]; s != nil {
+				token = s.token
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if resp, err = r.opt.Client.Do(req); err != nil {
+			res.Note = err.Error()
+			return res
+		}
+		data, _ = io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		resp.Body.Close()
+		// The attempts of this client's address are the target's state
+		// too: others (the demo, an earlier replay) may have spent them.
+		// Adapted, a rate-limited answer the recording did not get is
+		// waited out and the message sent once more, and the report says so.
+		wait, limited := r.rateLimited(e, resp, data, try)
+		if !limited {
+			break
+		}
+		res.Note = strings.TrimPrefix(fmt.Sprintf("%s; waited %s for the target's attempt limit (%s)", res.Note, wait, adaptedWaitNote), "; ")
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			res.Note = ctx.Err().Error()
+			return res
+		}
+	}
+	res.Got = expectation(e.Kind, resp.StatusCode, data)
+	res.GotSize = len(data)
+	res.GotBody = data[:min(len(data), maxKeptAnswer)]
+	if e.Kind == KindPortal && e.Method == http.MethodGet && e.Path == "/api/v1/auth/challenge" && resp.StatusCode == http.StatusOK {
+		var ch struct{ Document string }
+		if json.Unmarshal(data, &ch) == nil && ch.Document != "" {
+			r.mu.Lock()
+			r.challenges = append(r.challenges, ch.Document)
+			r.mu.Unlock()
+		}
+	}
+	if s := r.sessions[e.Opens]; s != nil && resp.StatusCode == http.StatusCreated {
+		var ans struct{ Token string }
+		_ = json.Unmarshal(data, &ans)
+		s.token = ans.Token
+	}
+	note := res.Note
+	res.Match, res.Note = judge(e.Expect, res.Got, stale)
+	if note != "" {
+		res.Note = strings.TrimPrefix(res.Note+"; "+note, "; ")
+	}
+	if !res.Match && unproven && res.Got.Code == "identity-not-proven" {
+		res.Match, res.Note = true, "refused, as expected without --prove-with: a recorded challenge serves once"
+	}
+	return res
+}
+
+// legacy applies Options.Resign and Options.Prove (no Adapt): only
+// documents that passed the signature check when recorded are re-signed,
+// so that an expired certificate stays expired.
+func (r *replayer) legacy(ctx context.Context, e Entry, body []byte) (_ []byte, stale, unproven bool, err error) {
 	timely := e.Expect.Status == http.StatusAccepted || e.Expect.Code == "request-replayed"
 	if timely && e.Kind == KindPortal && e.Method == http.MethodPost && strings.HasPrefix(e.Path, "/api/v1/requests") {
 		if r.opt.Resign != nil {
-			if body, err = r.resign(e.ContentType, body); err != nil {
-				res.Note = "re-signing failed: " + err.Error()
-				return res
+			body, err = r.rewriteRequestPart(e.ContentType, body, func(doc []byte) ([]byte, error) { return r.refresh(doc, r.opt.Resign, true) })
+			if err != nil {
+				return nil, false, false, fmt.Errorf("re-signing failed: %w", err)
 			}
 		} else {
 			stale = true
@@ -213,53 +337,81 @@ func (r *replayer) one(ctx context.Context, e Entry) (res Result) {
 	if proven && e.Kind == KindPortal && e.Method == http.MethodPost && e.Path == "/api/v1/accounts" && bytes.Contains(body, []byte(`"signedChallenge"`)) {
 		if r.opt.Prove != nil {
 			if body, err = r.prove(ctx, body); err != nil {
-				res.Note = "signing a fresh challenge failed: " + err.Error()
-				return res
+				return nil, false, false, fmt.Errorf("signing a fresh challenge failed: %w", err)
 			}
 		} else {
 			unproven = true
 		}
 	}
-	base := r.opt.Portal
-	if e.Kind == KindSHEP {
-		base = r.opt.Bus
+	return body, stale, unproven, nil
+}
+
+// maxAttemptWait bounds one wait for the target's attempt limit, and
+// maxAttemptTries the sends of one message.
+const (
+	maxAttemptWait  = 65 * time.Second
+	maxAttemptTries = 4
+)
+
+const adaptedWaitNote = "rate-limited, Retry-After"
+
+// rateLimited says whether an answer is a refusal by the target's
+// attempt limit that the recording did not meet, to be waited out: only
+// when adapting, on the portal, with a Retry-After within maxAttemptWait.
+func (r *replayer) rateLimited(e Entry, resp *http.Response, data []byte, try int) (time.Duration, bool) {
+	if r.opt.Adapt == nil || e.Kind != KindPortal || resp.StatusCode != http.StatusTooManyRequests ||
+		e.Expect.Code == string(egov.CodeRateLimited) || try+1 >= maxAttemptTries {
+		return 0, false
 	}
-	req, err := http.NewRequestWithContext(ctx, e.Method, strings.TrimSuffix(base, "/")+e.Path, bytes.NewReader(body))
-	if err != nil {
-		res.Note = err.Error()
-		return res
+	if expectation(e.Kind, resp.StatusCode, data).Code != string(egov.CodeRateLimited) {
+		return 0, false
 	}
-	if e.ContentType != "" {
-		req.Header.Set("Content-Type", e.ContentType)
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || secs < 0 || time.Duration(secs)*time.Second > maxAttemptWait {
+		return 0, false
 	}
-	if e.Language != "" {
-		req.Header.Set("Accept-Language", e.Language)
+	r.opt.Adapt.waited(time.Duration(secs) * time.Second)
+	return time.Duration(secs)*time.Second + 100*time.Millisecond, true
+}
+
+// challenge returns a registration or login challenge of the target: the
+// oldest one the corpus's own challenge requests got and no proof used
+// yet, else a new one.
+func (r *replayer) challenge(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	if len(r.challenges) > 0 {
+		doc := r.challenges[0]
+		r.challenges = r.challenges[1:]
+		r.mu.Unlock()
+		return doc, nil
 	}
-	if e.Session != "" {
-		token := "unknown-session-" + e.Session
-		if s := r.sessions[e.Session]; s != nil {
-			token = s.token
+	r.mu.Unlock()
+	get := Entry{Kind: KindPortal, Method: http.MethodGet, Path: "/api/v1/auth/challenge", Expect: Expect{Status: http.StatusOK}}
+	for try := 0; ; try++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(r.opt.Portal, "/")+get.Path, nil)
+		if err != nil {
+			return "", err
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := r.opt.Client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if wait, limited := r.rateLimited(get, resp, data, try); limited {
+			select {
+			case <-time.After(wait):
+				continue
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		var ch struct{ Document string }
+		if err := json.Unmarshal(data, &ch); err != nil || resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("challenge: %s %v", resp.Status, err)
+		}
+		return ch.Document, nil
 	}
-	resp, err := r.opt.Client.Do(req)
-	if err != nil {
-		res.Note = err.Error()
-		return res
-	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	resp.Body.Close()
-	res.Got = expectation(e.Kind, resp.StatusCode, data)
-	if s := r.sessions[e.Opens]; s != nil && resp.StatusCode == http.StatusCreated {
-		var ans struct{ Token string }
-		_ = json.Unmarshal(data, &ans)
-		s.token = ans.Token
-	}
-	res.Match, res.Note = judge(e.Expect, res.Got, stale)
-	if !res.Match && unproven && res.Got.Code == "identity-not-proven" {
-		res.Match, res.Note = true, "refused, as expected without --prove-with: a recorded challenge serves once"
-	}
-	return res
 }
 
 // prove replaces the signed challenge of a recorded registration with a
@@ -269,20 +421,11 @@ func (r *replayer) prove(ctx context.Context, body []byte) ([]byte, error) {
 	if err := json.Unmarshal(body, &reg); err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(r.opt.Portal, "/")+"/api/v1/auth/challenge", nil)
+	doc, err := r.challenge(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.opt.Client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var ch struct{ Document string }
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ch); err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("challenge: %s %v", resp.Status, err)
-	}
-	signed, err := r.opt.Prove.Sign([]byte(ch.Document))
+	signed, err := r.opt.Prove.Sign([]byte(doc))
 	if err != nil {
 		return nil, err
 	}
@@ -303,10 +446,9 @@ func judge(want, got Expect, sentAsRecorded bool) (bool, string) {
 	return false, ""
 }
 
-// resign rewrites a multipart submission: the request document gets a new
-// issue time and request id (the same new id for every replay of one
-// recorded id, so a recorded replay stays a replay) and a new signature.
-func (r *replayer) resign(contentType string, body []byte) ([]byte, error) {
+// rewriteRequestPart rewrites the request document of a multipart
+// submission with fn; the other parts stay as they are.
+func (r *replayer) rewriteRequestPart(contentType string, body []byte, fn func([]byte) ([]byte, error)) ([]byte, error) {
 	_, params, err := mime.ParseMediaType(contentType)
 	if err != nil || params["boundary"] == "" {
 		return nil, fmt.Errorf("not a multipart body")
@@ -330,7 +472,7 @@ func (r *replayer) resign(contentType string, body []byte) ([]byte, error) {
 			return nil, err
 		}
 		if part.FormName() == "request" || (i == 0 && strings.Contains(contentType, "related")) {
-			if data, err = r.refresh(data); err != nil {
+			if data, err = fn(data); err != nil {
 				return nil, err
 			}
 		}
@@ -352,7 +494,10 @@ func (r *replayer) resign(contentType string, body []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func (r *replayer) refresh(doc []byte) ([]byte, error) {
+// refresh signs a request document anew with key; with timely it first
+// gets a new issue time and request id (the same new id for every replay
+// of one recorded id, so a recorded replay stays a replay).
+func (r *replayer) refresh(doc []byte, key *signing.Signer, timely bool) ([]byte, error) {
 	tree := etree.NewDocument()
 	if err := tree.ReadFromBytes(doc); err != nil {
 		return nil, err
@@ -366,7 +511,7 @@ func (r *replayer) refresh(doc []byte) ([]byte, error) {
 			root.RemoveChild(c)
 		}
 	}
-	if id := root.FindElement("./RequestId"); id != nil {
+	if id := root.FindElement("./RequestId"); id != nil && timely {
 		r.mu.Lock()
 		fresh, ok := r.ids[id.Text()]
 		if !ok {
@@ -376,14 +521,14 @@ func (r *replayer) refresh(doc []byte) ([]byte, error) {
 		r.mu.Unlock()
 		id.SetText(fresh)
 	}
-	if at := root.FindElement("./IssuedAt"); at != nil {
+	if at := root.FindElement("./IssuedAt"); at != nil && timely {
 		at.SetText(r.opt.Now().Format(time.RFC3339))
 	}
 	data, err := tree.WriteToBytes()
 	if err != nil {
 		return nil, err
 	}
-	return r.opt.Resign.Sign(data)
+	return key.Sign(data)
 }
 
 // WriteTable prints one line per message and a summary.
@@ -420,45 +565,63 @@ func truncate(s string, n int) string {
 	return s[:n-1] + "…"
 }
 
-// WriteJUnit writes the report as JUnit XML for CI.
+// junitOutputBound bounds the answer body a JUnit case carries.
+const junitOutputBound = 4 << 10
+
+// WriteJUnit writes the report as JUnit XML for CI, with the types of
+// go-junit-report: one suite with its start time and host, one case per
+// message named by its full method and path, and for every difference the
+// expected and the received answer (its body cut at junitOutputBound) in
+// the failure and in system-out.
 func (rep *Report) WriteJUnit(w io.Writer) error {
-	type failure struct {
-		Message string `xml:"message,attr"`
-		Text    string `xml:",chardata"`
+	host := rep.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
 	}
-	type testcase struct {
-		Name      string   `xml:"name,attr"`
-		Classname string   `xml:"classname,attr"`
-		Time      string   `xml:"time,attr"`
-		Failure   *failure `xml:"failure,omitempty"`
-		SystemOut string   `xml:"system-out,omitempty"`
+	suite := junit.Testsuite{Name: "egov-gateway replay", Hostname: host, Package: "egov/internal/corpus",
+		Time: junitSeconds(rep.Elapsed)}
+	started := rep.Started
+	if started.IsZero() {
+		started = time.Now().Add(-rep.Elapsed)
 	}
-	type suite struct {
-		XMLName  xml.Name   `xml:"testsuite"`
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Time     string     `xml:"time,attr"`
-		Cases    []testcase `xml:"testcase"`
+	suite.SetTimestamp(started)
+	if rep.Target != "" {
+		suite.AddProperty("target", rep.Target)
 	}
-	s := suite{Name: "egov-gateway replay", Tests: len(rep.Results), Failures: rep.Differences,
-		Time: fmt.Sprintf("%.3f", rep.Elapsed.Seconds())}
+	for _, line := range rep.Adapted {
+		suite.AddProperty("adapted", line)
+	}
 	for _, res := range rep.Results {
-		tc := testcase{Name: res.Entry.Name, Classname: res.Entry.Kind, Time: fmt.Sprintf("%.3f", res.Duration.Seconds()), SystemOut: res.Note}
-		if !res.Match {
-			tc.Failure = &failure{Message: fmt.Sprintf("expected %s, got %s", res.Entry.Expect, res.Got),
-				Text: fmt.Sprintf("%s %s: expected %s, got %s. %s", res.Entry.Method, res.Entry.Path, res.Entry.Expect, res.Got, res.Note)}
+		e := res.Entry
+		tc := junit.Testcase{Name: fmt.Sprintf("%04d %s %s", e.Seq, e.Method, e.Path), Classname: "replay." + e.Kind,
+			Time: junitSeconds(res.Duration)}
+		var out strings.Builder
+		fmt.Fprintf(&out, "message:  %s (%s)\nsent:     %s %s\nexpected: %s\ngot:      %s\n", e.Name, e.File, e.Method, e.Path, e.Expect, res.Got)
+		if res.Note != "" {
+			fmt.Fprintf(&out, "note:     %s\n", res.Note)
 		}
-		s.Cases = append(s.Cases, tc)
+		if !res.Match {
+			fmt.Fprintf(&out, "answer body (%d bytes):\n%s\n", res.GotSize, bound(res.GotBody, junitOutputBound))
+			tc.Failure = &junit.Result{Message: fmt.Sprintf("expected %s, got %s", e.Expect, res.Got), Type: "different", Data: out.String()}
+		}
+		tc.SystemOut = &junit.Output{Data: out.String()}
+		suite.AddTestcase(tc)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
+	suites := junit.Testsuites{Name: suite.Name}
+	suites.AddSuite(suite)
+	return suites.WriteXML(w)
+}
+
+func junitSeconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// bound cuts data to at most n bytes, on a rune boundary, and says so.
+func bound(data []byte, n int) string {
+	if len(data) <= n {
+		return string(data)
 	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(s); err != nil {
-		return err
+	cut := n
+	for cut > 0 && !utf8.RuneStart(data[cut]) {
+		cut--
 	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return fmt.Sprintf("%s… [%d more bytes]", data[:cut], len(data)-cut)
 }
