@@ -2,10 +2,12 @@ package loadgen
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,6 +52,7 @@ func TestReadProcessMetricsFromARegistry(t *testing.T) {
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
+	spendCPU(t, 30*time.Millisecond) // the kernel counts CPU in 10 ms ticks: a fresh binary may show none
 	s, err := ReadProcessMetrics(context.Background(), srv.Client(), srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -63,5 +66,23 @@ func TestReadProcessMetricsFromARegistry(t *testing.T) {
 	stop()
 	if max.Load() < 1<<20 {
 		t.Fatalf("largest sample %d", max.Load())
+	}
+}
+
+// spendCPU works until the process has used at least d of CPU time.
+func spendCPU(t *testing.T, d time.Duration) {
+	t.Helper()
+	used := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	sum := sha256.Sum256(nil)
+	for start := used(); used()-start < d; {
+		for range 1000 {
+			sum = sha256.Sum256(sum[:])
+		}
 	}
 }
