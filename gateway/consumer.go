@@ -12,6 +12,7 @@ import (
 
 	"egov"
 	"egov/document"
+	"egov/internal/retry"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -44,18 +45,18 @@ func (a *App) runConsumer(ctx context.Context) {
 		}
 		wg.Wait()
 	}()
-	backoff := a.cfg.RelayBackoff
+	backoff := retry.New(a.cfg.RelayBackoff, time.Minute)
 	for ctx.Err() == nil {
-		resp, err := a.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(a.cfg.Sender, a.anyPortalService(), 100, 10*time.Second))
+		resp, err := a.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(a.cfg.Sender, a.anyPortalService(), 100, a.cfg.PollWait))
 		if err != nil {
 			if ctx.Err() == nil {
-				a.log.Warn("consumer: polling the bus failed", "err", err)
-				sleep(ctx, backoff)
-				backoff = min(backoff*2, time.Minute)
+				d := backoff.Next()
+				a.log.Warn("consumer: polling the bus failed", "retry_in", d, "err", err)
+				sleep(ctx, d)
 			}
 			continue
 		}
-		backoff = a.cfg.RelayBackoff
+		backoff.Reset()
 		for _, m := range resp.Response.Messages {
 			h := fnv.New32a()
 			h.Write([]byte(m.MessageInfo.CorrelationID))

@@ -17,6 +17,7 @@ import (
 
 	"egov"
 	"egov/document"
+	"egov/internal/retry"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/shep/soap"
@@ -51,8 +52,12 @@ type Config struct {
 	// StepDurations returns the regulation's total for a service and region
 	// (used with Pace "regulation").
 	StepDurations func(service, region string) time.Duration
-	Now           func() time.Time
-	Log           *slog.Logger
+	// PollWait is how long one poll may wait when the queue is empty
+	// (default 10 s); PollBackoff the first delay after a failed poll
+	// (default 1 s, doubling up to 30 s, jittered; internal/retry).
+	PollWait, PollBackoff time.Duration
+	Now                   func() time.Time
+	Log                   *slog.Logger
 }
 
 // System is the labour-market system on one Redis.
@@ -84,6 +89,12 @@ func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
 	}
 	if cfg.Signers <= 0 {
 		cfg.Signers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = 10 * time.Second
+	}
+	if cfg.PollBackoff <= 0 {
+		cfg.PollBackoff = time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -135,18 +146,18 @@ func (s *System) Run(ctx context.Context) {
 			}
 		}()
 	}
-	backoff := time.Second
+	backoff := retry.New(s.cfg.PollBackoff, 30*time.Second)
 	for ctx.Err() == nil {
-		resp, err := s.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(s.cfg.Sender, s.cfg.Services[0], s.cfg.Batch, 10*time.Second))
+		resp, err := s.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(s.cfg.Sender, s.cfg.Services[0], s.cfg.Batch, s.cfg.PollWait))
 		if err != nil {
 			if ctx.Err() == nil {
-				s.cfg.Log.Warn("labour: polling failed", "err", err)
-				sleep(ctx, backoff)
-				backoff = min(backoff*2, 30*time.Second)
+				d := backoff.Next()
+				s.cfg.Log.Warn("labour: polling failed", "retry_in", d, "err", err)
+				sleep(ctx, d)
 			}
 			continue
 		}
-		backoff = time.Second
+		backoff.Reset()
 		for _, m := range resp.Response.Messages {
 			select {
 			case jobs <- m:

@@ -75,6 +75,9 @@ type Config struct {
 	RefusalDelay time.Duration
 	// MaxWait caps a long poll (default 30 s).
 	MaxWait time.Duration
+	// PollSlice is the longest single blocking read of a long poll
+	// (default 1 s); tests shorten it.
+	PollSlice time.Duration
 	// MaxAmount caps getMessages' amount (default 500).
 	MaxAmount int
 	// IdempotencyTTL is how long an idempotency key is remembered (default 24 h).
@@ -107,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 30 * time.Second
+	}
+	if c.PollSlice <= 0 {
+		c.PollSlice = time.Second
 	}
 	if c.MaxAmount <= 0 {
 		c.MaxAmount = 500
