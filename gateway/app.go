@@ -81,6 +81,7 @@ type App struct {
 	log          *slog.Logger
 	// hintLost wakes the relay for an early sweep of the outboxes.
 	hintLost chan struct{}
+	metrics  *appMetrics
 }
 
 // New returns the gateway. Run starts its background work.
@@ -138,7 +139,8 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, throttle: th, log: cfg.Log, hintLost: make(chan struct{}, 1)}, nil
+	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, throttle: th, log: cfg.Log, hintLost: make(chan struct{}, 1),
+		metrics: newAppMetrics()}, nil
 }
 
 func (a *App) now() time.Time { return a.cfg.Now() }

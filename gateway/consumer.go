@@ -78,10 +78,13 @@ func (a *App) fileAndConfirm(ctx context.Context, m soap.AsyncMessage) {
 	note := shep.NewDeliveryNotification(a.cfg.Sender, m.MessageInfo, err == nil, errText(err))
 	switch {
 	case err == nil:
+		a.metrics.answers.WithLabelValues("filed").Inc()
 	case isPermanent(err):
+		a.metrics.answers.WithLabelValues("rejected").Inc()
 		a.log.Warn("consumer: answer rejected", "message", m.MessageInfo.MessageID, "sender", m.MessageInfo.Sender.SenderID, "err", err)
 		note = shep.NewRejection(a.cfg.Sender, m.MessageInfo, string(egov.ErrorCode(err)), err.Error())
 	default:
+		a.metrics.answers.WithLabelValues("refused").Inc()
 		a.log.Warn("consumer: answer not filed, refusing it for now", "message", m.MessageInfo.MessageID, "err", err)
 	}
 	if _, nerr := a.cfg.Bus.SendDeliveryNotification(ctx, note); nerr != nil {

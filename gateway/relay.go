@@ -165,9 +165,11 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 		return a.rdb.SRem(ctx, a.outboxKey(ref.IIN), ref.encode()).Err()
 	}()
 	if err == nil {
+		a.metrics.relay.WithLabelValues("relayed").Inc()
 		a.log.Info("request relayed", "request", ref.String())
 		return true
 	}
+	a.metrics.relay.WithLabelValues("failed").Inc()
 	attempts := rec.RelayAttempts + 1
 	backoff := retry.New(a.cfg.RelayBackoff, time.Minute).Delay(attempts)
 	_ = a.noteRelayFailure(ctx, ref, attempts, time.Now().Add(backoff), "the bus did not accept the request yet: "+errorText(err))

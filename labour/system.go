@@ -65,6 +65,7 @@ type System struct {
 	cfg     Config
 	rdb     redis.UniversalClient
 	signing chan struct{} // one token per signature in progress
+	metrics *metrics
 }
 
 // New returns the system; Run polls until its context ends.
@@ -102,7 +103,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &System{cfg: cfg, rdb: rdb, signing: make(chan struct{}, cfg.Signers)}, nil
+	return &System{cfg: cfg, rdb: rdb, signing: make(chan struct{}, cfg.Signers), metrics: newMetrics()}, nil
 }
 
 func (s *System) key(parts ...string) string {
@@ -131,13 +132,17 @@ func (s *System) Run(ctx context.Context) {
 				note := shep.NewDeliveryNotification(s.cfg.Sender, m.MessageInfo, err == nil, fmt.Sprint(err))
 				var rej *Rejection
 				switch {
+				case err == nil:
+					s.metrics.messages.WithLabelValues("answered").Inc()
 				case errors.As(err, &rej):
+					s.metrics.messages.WithLabelValues("rejected").Inc()
 					// Nobody can be answered for a document that does not
 					// verify: the bus keeps it as a dead letter, with the
 					// reason, and the portal shows its request as stuck.
 					s.cfg.Log.Warn("labour: request rejected", "message", m.MessageInfo.MessageID, "code", rej.Code, "err", rej.Err)
 					note = shep.NewRejection(s.cfg.Sender, m.MessageInfo, string(rej.Code), rej.Error())
-				case err != nil:
+				default:
+					s.metrics.messages.WithLabelValues("failed").Inc()
 					s.cfg.Log.Warn("labour: processing failed, the message will come back", "message", m.MessageInfo.MessageID, "err", err)
 				}
 				if _, nerr := s.cfg.Bus.SendDeliveryNotification(ctx, note); nerr != nil {
@@ -327,6 +332,9 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	err = storeScript.Run(ctx, s.rdb, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
 		rec.Number+" "+d.Kind).Err()
 	stored = err == nil
+	if stored {
+		s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
+	}
 	return rec, err
 }
 

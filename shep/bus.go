@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"egov"
+	"egov/internal/ops"
 	"egov/shep/soap"
 	"egov/signing"
 )
@@ -93,6 +94,8 @@ type Config struct {
 	AttachmentTTL time.Duration
 	// Verifier checks business-data signatures where the routing asks for it.
 	Verifier *signing.Verifier
+	// Ready lists the checks of /readyz besides Redis (revocation data).
+	Ready []ops.Check
 	// Now is the bus's clock; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,4 +171,80 @@ func TestAccessLogNamesTheRouteNotThePath(t *testing.T) {
 	if rec.Header().Get(HeaderRequestID) != "rid-1" || len(seen) != 3 {
 		t.Errorf("request id %q, observed %v", rec.Header().Get(HeaderRequestID), seen)
 	}
+}
+
+func TestServeLogsWhatListensAndWhatWasDrained(t *testing.T) {
+	var b syncBuilder
+	log := NewLogger(&b, slog.LevelInfo, false)
+	started, release := make(chan struct{}), make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		_, _ = io.WriteString(w, "done")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	addr := freeAddr(t)
+	go func() {
+		served <- Serve(ctx, log, 5*time.Second, nil, Listener{"api", addr, slow}, Listener{"none", "", slow})
+	}()
+	var resp *http.Response
+	got := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; i < 100; i++ {
+			if resp, err = http.Get("http://" + addr + "/"); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		got <- err
+	}()
+	<-started
+	cancel() // a shutdown with a request in flight
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if err := <-got; err != nil {
+		t.Fatalf("the request in flight was cut: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := <-served; err != nil || string(body) != "done" {
+		t.Fatalf("Serve: %v, body %q", err, body)
+	}
+	l := b.String()
+	for _, want := range []string{"msg=listening listener=api addr=" + addr, "msg=\"listener stopped, in-flight requests finished\" listener=api"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("log lacks %s:\n%s", want, l)
+		}
+	}
+	if strings.Contains(l, "listener=none") {
+		t.Errorf("a listener without an address was started:\n%s", l)
+	}
+	// A listen that fails is an error.
+	if err := Serve(context.Background(), log, time.Second, nil, Listener{"bad", "256.0.0.1:1", slow}); err == nil {
+		t.Error("a bad address served")
+	}
+}
+
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuilder) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
