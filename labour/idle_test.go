@@ -41,7 +41,11 @@ func (c *countingBus) GetMessages(ctx context.Context, r *soap.GetMessages) (*so
 	return resp, err
 }
 
-func (c *countingBus) count(sender string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.polls[sender] }
+func (c *countingBus) count(sender string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.polls[sender]
+}
 
 // An idle stack as egovctl up runs it (the bus in process, the portal's
 // relay and consumer, the labour-market system) logs nothing at WARN or
