@@ -109,9 +109,17 @@ const EnvLogLevel = "EGOV_LOG_LEVEL"
 // LogLevelFlag defines --log-level on fs, by default $EGOV_LOG_LEVEL or
 // info; parse it with ParseLevel.
 func LogLevelFlag(fs *flag.FlagSet) *string {
-	def := os.Getenv(EnvLogLevel)
-	if def == "" {
-		def = "info"
+	return fs.String("log-level", DefaultLogLevel(), LogLevelUsage)
+}
+
+// LogLevelUsage is the help text of --log-level (for flag packages other
+// than the standard one).
+const LogLevelUsage = "log level: debug, info, warn or error ($" + EnvLogLevel + ")"
+
+// DefaultLogLevel is $EGOV_LOG_LEVEL, or info.
+func DefaultLogLevel() string {
+	if v := os.Getenv(EnvLogLevel); v != "" {
+		return v
 	}
-	return fs.String("log-level", def, "log level: debug, info, warn or error ($"+EnvLogLevel+")")
+	return "info"
 }
