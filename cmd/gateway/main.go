@@ -113,13 +113,16 @@ func run() error {
 	workers, stopWorkers := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { app.Run(workers); close(done) }()
-	err = ops.Serve(ctx, log, 30*time.Second, func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) },
-		ops.Listener{Name: "portal API", Addr: *listen, Handler: handler},
+	server := func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) }
+	metricsDone := ops.ServeAside(ctx, log, 5*time.Second, server,
 		ops.Listener{Name: "metrics and probes", Addr: *metricsAt, Handler: ops.Handler(app.ReadyChecks(health...), metrics)})
+	err = ops.Serve(ctx, log, 30*time.Second, server, ops.Listener{Name: "portal API", Addr: *listen, Handler: handler})
+	stop() // a failed portal listener stops the metrics listener too
+	metricsDone()
 	// The listeners are drained: no submission is being accepted any more,
 	// so the relay and the consumer stop after them.
 	stopWorkers()
 	<-done
-	log.Info("gateway stopped: relay and answer consumer stopped", "err", err)
+	log.Info("gateway stopped: relay and answer consumer stopped")
 	return err
 }

@@ -107,15 +107,13 @@ func run() error {
 	// The ops listener outlives the workers: it is stopped once they are.
 	opsCtx, stopOps := context.WithCancel(context.Background())
 	defer stopOps()
-	served := make(chan error, 1)
-	go func() {
-		served <- ops.Serve(opsCtx, log, 5*time.Second, func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) },
-			ops.Listener{Name: "metrics and probes", Addr: *opsListen, Handler: ops.Handler(ready, metrics)})
-	}()
+	opsDone := ops.ServeAside(opsCtx, log, 5*time.Second, func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) },
+		ops.Listener{Name: "metrics and probes", Addr: *opsListen, Handler: ops.Handler(ready, metrics)})
 	sys.Run(ctx)
 	log.Info("labour-market system stopped: polling ended, workers finished their messages")
 	stopOps()
-	return <-served
+	opsDone()
+	return nil
 }
 
 // regulationDurations reads the regional terms from the portal's catalogue,

@@ -154,9 +154,12 @@ func run() error {
 	metrics.MustRegister(bus.Collectors()...)
 	metrics.MustRegister(signing.Collectors()...)
 	log.Info("shep bus starting", "redis", rdb.Options().Addr, "routing", *routingPath, "log_level", level.String())
-	err = ops.Serve(ctx, log, 35*time.Second, func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) },
-		ops.Listener{Name: "SHEP bus", Addr: *listen, Handler: handler},
+	server := func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) }
+	metricsDone := ops.ServeAside(ctx, log, 5*time.Second, server,
 		ops.Listener{Name: "metrics and probes", Addr: *metricsAt, Handler: ops.Handler(bus.ReadyChecks(), metrics)})
+	err = ops.Serve(ctx, log, 35*time.Second, server, ops.Listener{Name: "SHEP bus", Addr: *listen, Handler: handler})
+	stop() // a failed bus listener stops the metrics listener too
+	metricsDone()
 	stopTrimmer()
 	<-trimmerDone
 	log.Info("trimmer stopped")

@@ -248,3 +248,19 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// A secondary listener that cannot listen is logged, not fatal.
+func TestServeAsideLogsAFailedListen(t *testing.T) {
+	var b syncBuilder
+	log := NewLogger(&b, slog.LevelInfo, false)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	wait := ServeAside(context.Background(), log, time.Second, nil, Listener{"metrics", taken.Addr().String(), http.NotFoundHandler()})
+	wait()
+	if l := b.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "listener=metrics") {
+		t.Fatalf("log:\n%s", l)
+	}
+}

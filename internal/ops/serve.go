@@ -81,3 +81,19 @@ func Serve(ctx context.Context, log *slog.Logger, grace time.Duration, newServer
 		return nil
 	}
 }
+
+// ServeAside serves a secondary listener (metrics and probes) like Serve,
+// in the background: a failure to listen or serve is logged at ERROR and
+// does not stop the process, whose work does not depend on it (two stacks
+// on one machine may well want the same default port). The returned
+// function waits until it stopped, after ctx ended.
+func ServeAside(ctx context.Context, log *slog.Logger, grace time.Duration, newServer func(http.Handler) *http.Server, l Listener) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := Serve(ctx, log, grace, newServer, l); err != nil {
+			log.Error("listener failed; the process runs without it", "listener", l.Name, "addr", l.Addr, "err", err)
+		}
+	}()
+	return func() { <-done }
+}
