@@ -7,6 +7,7 @@ package main
 // up.go calls them; see the report of issue 15 for the lines.
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -85,4 +86,17 @@ func upWait(log *slog.Logger, wait func(), parts string) {
 	start := time.Now()
 	wait()
 	log.Info("egovctl up stopped", "stopped", parts, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// upRedisLabel names the Redis of --redis for the start line: its address
+// (never its password), or "embedded".
+func upRedisLabel(url string) string {
+	if url == "" {
+		return "embedded (in memory)"
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return "unparsable URL"
+	}
+	return fmt.Sprintf("%s db %d", opt.Addr, opt.DB)
 }

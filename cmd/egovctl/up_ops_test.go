@@ -102,3 +102,16 @@ func TestUpOpsListener(t *testing.T) {
 		t.Fatalf("readyz without Redis: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestUpRedisLabelHidesThePassword(t *testing.T) {
+	for url, want := range map[string]string{
+		"":                                "embedded (in memory)",
+		"redis://:s3cret@10.0.0.5:6380/2": "10.0.0.5:6380 db 2",
+		"redis://127.0.0.1:6379/0":        "127.0.0.1:6379 db 0",
+		"http://nope":                     "unparsable URL",
+	} {
+		if got := upRedisLabel(url); got != want {
+			t.Errorf("upRedisLabel(%q) = %q, want %q", url, got, want)
+		}
+	}
+}
