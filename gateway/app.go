@@ -54,9 +54,13 @@ type Config struct {
 	// Throttle tunes the network-prefix limit, the delay of password
 	// logins after failures and the challenge key (ThrottleConfig).
 	Throttle ThrottleConfig
-	// RelayBackoff is the first retry delay of the outbox relay (default 1 s,
-	// doubling up to 1 min).
+	// RelayBackoff is the first retry delay of the outbox relay and of the
+	// answer consumer (default 1 s, doubling up to 1 min, each delay spread
+	// ±50 % by jitter; internal/retry).
 	RelayBackoff time.Duration
+	// PollWait is how long one poll of the bus for answers may wait when
+	// there are none (default 10 s).
+	PollWait time.Duration
 	// StuckAfter is how long a relayed request may wait for its answer
 	// before the portal asks the bus whether it is still being delivered
 	// (default 15 min; again every StuckAfter while it waits).
@@ -77,6 +81,7 @@ type App struct {
 	log          *slog.Logger
 	// hintLost wakes the relay for an early sweep of the outboxes.
 	hintLost chan struct{}
+	metrics  *appMetrics
 }
 
 // New returns the gateway. Run starts its background work.
@@ -101,6 +106,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 	}
 	if cfg.RelayBackoff <= 0 {
 		cfg.RelayBackoff = time.Second
+	}
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = 10 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -131,7 +139,8 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, throttle: th, log: cfg.Log, hintLost: make(chan struct{}, 1)}, nil
+	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, throttle: th, log: cfg.Log, hintLost: make(chan struct{}, 1),
+		metrics: newAppMetrics()}, nil
 }
 
 func (a *App) now() time.Time { return a.cfg.Now() }

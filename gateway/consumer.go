@@ -12,6 +12,7 @@ import (
 
 	"egov"
 	"egov/document"
+	"egov/internal/retry"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -44,18 +45,18 @@ func (a *App) runConsumer(ctx context.Context) {
 		}
 		wg.Wait()
 	}()
-	backoff := a.cfg.RelayBackoff
+	backoff := retry.New(a.cfg.RelayBackoff, time.Minute)
 	for ctx.Err() == nil {
-		resp, err := a.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(a.cfg.Sender, a.anyPortalService(), 100, 10*time.Second))
+		resp, err := a.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(a.cfg.Sender, a.anyPortalService(), 100, a.cfg.PollWait))
 		if err != nil {
 			if ctx.Err() == nil {
-				a.log.Warn("consumer: polling the bus failed", "err", err)
-				sleep(ctx, backoff)
-				backoff = min(backoff*2, time.Minute)
+				d := backoff.Next()
+				a.log.Warn("consumer: polling the bus failed", "retry_in", d, "err", err)
+				sleep(ctx, d)
 			}
 			continue
 		}
-		backoff = a.cfg.RelayBackoff
+		backoff.Reset()
 		for _, m := range resp.Response.Messages {
 			h := fnv.New32a()
 			h.Write([]byte(m.MessageInfo.CorrelationID))
@@ -77,10 +78,13 @@ func (a *App) fileAndConfirm(ctx context.Context, m soap.AsyncMessage) {
 	note := shep.NewDeliveryNotification(a.cfg.Sender, m.MessageInfo, err == nil, errText(err))
 	switch {
 	case err == nil:
+		a.metrics.answers.WithLabelValues("filed").Inc()
 	case isPermanent(err):
+		a.metrics.answers.WithLabelValues("rejected").Inc()
 		a.log.Warn("consumer: answer rejected", "message", m.MessageInfo.MessageID, "sender", m.MessageInfo.Sender.SenderID, "err", err)
 		note = shep.NewRejection(a.cfg.Sender, m.MessageInfo, string(egov.ErrorCode(err)), err.Error())
 	default:
+		a.metrics.answers.WithLabelValues("refused").Inc()
 		a.log.Warn("consumer: answer not filed, refusing it for now", "message", m.MessageInfo.MessageID, "err", err)
 	}
 	if _, nerr := a.cfg.Bus.SendDeliveryNotification(ctx, note); nerr != nil {

@@ -9,7 +9,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,13 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"egov"
+	"egov/internal/ops"
 )
 
-// HealthCheck is one named dependency /healthz asks about.
-type HealthCheck struct {
-	Name  string
-	Check func(ctx context.Context) error
-}
+// HealthCheck is one named dependency /readyz (and its alias /healthz)
+// asks about, besides Redis.
+type HealthCheck = ops.Check
 
 // HTTPOptions tune the HTTP front.
 type HTTPOptions struct {
@@ -36,13 +34,15 @@ type HTTPOptions struct {
 	// takes the connection's address, so forged X-Forwarded-For headers do
 	// not help. Behind a proxy use echo.ExtractIPFromXFFHeader with its range.
 	IPExtractor echo.IPExtractor
-	// Health lists extra checks of /healthz (the bus, revocation data).
+	// Health lists the checks of /readyz besides Redis (the bus,
+	// revocation data).
 	Health []HealthCheck
 	// RequestTimeout bounds a handler (default 30 s).
 	RequestTimeout time.Duration
-	// Metrics is the registry the HTTP metrics (and the process's) are
-	// registered in, for a metrics listener of its own (MetricsHandler);
-	// the API does not serve them.
+	// Metrics is the registry the HTTP metrics, the relay's, the
+	// consumer's (App.Collectors) and the process's are registered in, for
+	// a metrics listener of its own (MetricsHandler or ops.Handler); the
+	// API does not serve them.
 	Metrics *prometheus.Registry
 	// MaxSubmissions bounds the submissions processed at once (default
 	// 256); one more waits up to SubmissionQueueWait (default 2 s) and is
@@ -79,6 +79,7 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 		reg = prometheus.NewRegistry()
 	}
 	metrics := newHTTPMetrics(reg)
+	ops.Register(reg, a.Collectors()...)
 
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
@@ -119,8 +120,16 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 		return c.Blob(http.StatusOK, "application/yaml", openAPIDocument)
 	}, catalogue)
 	root := contractGroup{add: e.Add, k: k}
-	root.GET("/healthz", a.healthHandler(opt.Health))
+	ready := echo.WrapHandler(ops.ReadyHandler(a.ReadyChecks(opt.Health...)))
+	root.GET(ops.PathLive, echo.WrapHandler(http.HandlerFunc(ops.ServeLive)))
+	root.GET(ops.PathReady, ready)
+	root.GET(ops.PathHealth, ready) // the old name of /readyz
 	return e
+}
+
+// ReadyChecks are the checks of the portal's readiness: Redis, then extra.
+func (a *App) ReadyChecks(extra ...HealthCheck) []HealthCheck {
+	return append([]HealthCheck{ops.RedisCheck(a.rdb)}, extra...)
 }
 
 // MetricsHandler serves the metrics of reg (the HTTPOptions.Metrics of a
@@ -603,28 +612,6 @@ func (a *App) handleMarkRead(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (a *App) healthHandler(checks []HealthCheck) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
-		defer cancel()
-		status := map[string]string{}
-		ok := true
-		all := append([]HealthCheck{{Name: "redis", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }}}, checks...)
-		for _, h := range all {
-			if err := h.Check(ctx); err != nil {
-				status[h.Name], ok = "unavailable", false
-			} else {
-				status[h.Name] = "ok"
-			}
-		}
-		code := http.StatusOK
-		if !ok {
-			code = http.StatusServiceUnavailable
-		}
-		return c.JSON(code, status)
-	}
-}
-
 // httpMetrics counts requests by route and status.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
@@ -633,19 +620,20 @@ type httpMetrics struct {
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "gateway", Name: "http_requests_total",
-			Help: "HTTP requests by route and status."}, []string{"route", "status"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "gateway", Name: "http_request_seconds",
-			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"route"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_portal_http_requests_total",
+			Help: "Portal HTTP requests by method, route and status."}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "egov_portal_http_request_duration_seconds",
+			Help: "Portal HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"route"}),
 	}
-	reg.MustRegister(m.requests, m.latency, prometheus.NewGoCollector(),
+	ops.Register(reg, m.requests, m.latency, prometheus.NewGoCollector(),
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 
-var twelveDigits = regexp.MustCompile(`\b\d{12}\b`)
-
-// accessLog logs every request with IINs masked and feeds the metrics.
+// accessLog logs every request at INFO (method, route pattern, status,
+// duration, bytes, request id, client address; the IINs in a path are
+// masked where a request matched no route) and feeds the metrics.
+// The probes are counted, not logged.
 func (a *App) accessLog(m *httpMetrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -654,15 +642,26 @@ func (a *App) accessLog(m *httpMetrics) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err)
 			}
+			took := time.Since(start)
+			r := c.Request()
 			status := c.Response().Status
 			route := c.Path()
-			m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-			m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-			path := twelveDigits.ReplaceAllStringFunc(c.Request().URL.Path, func(s string) string { return s[:4] + "******" + s[10:] })
-			a.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http",
-				slog.String("method", c.Request().Method), slog.String("path", path), slog.Int("status", status),
-				slog.Duration("latency", time.Since(start)), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-				slog.String("client", c.RealIP()))
+			if route == "" {
+				route = "unmatched"
+			}
+			m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
+			m.latency.WithLabelValues(route).Observe(took.Seconds())
+			switch route {
+			case ops.PathLive, ops.PathReady, ops.PathHealth:
+				return nil
+			}
+			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
+				slog.Duration("duration", took), slog.Int64("bytes", c.Response().Size),
+				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)), slog.String("client", c.RealIP())}
+			if route == "unmatched" {
+				attrs = append(attrs, slog.String("path", ops.MaskIINs(r.URL.Path)))
+			}
+			a.log.LogAttrs(r.Context(), slog.LevelInfo, "http", attrs...)
 			return nil
 		}
 	}

@@ -341,9 +341,12 @@ func TestCatalogueAndSkeleton(t *testing.T) {
 	if code != 404 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/problem+json") || hdr.Get("X-Request-Id") == "" || hdr.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("unknown path: %d %v", code, hdr)
 	}
-	var health map[string]string
-	if code, _ := e.call("GET", "/healthz", "", nil, &health); code != 200 || health["redis"] != "ok" {
-		t.Fatalf("health %d %v", code, health)
+	var health struct {
+		Status string
+		Checks map[string]struct{ Status string }
+	}
+	if code, _ := e.call("GET", "/healthz", "", nil, &health); code != 200 || health.Status != "ready" || health.Checks["redis"].Status != "ok" {
+		t.Fatalf("health %d %+v", code, health)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/retry"
 	"egov/shep"
 	"egov/shep/soap"
 )
@@ -21,7 +22,7 @@ const relayWorkers = 32
 // runRelay sends accepted requests to the bus: it reads the outbox hints,
 // sends each request as an asynchronous REQUEST (with its id as the
 // idempotency key, so a retry never makes a second message), and retries
-// failures with a doubling backoff. A bus outage delays requests; it never
+// failures with a doubling, jittered backoff. A bus outage delays requests; it never
 // loses one. It also sweeps the citizens' outboxes for requests whose hint
 // was lost.
 func (a *App) runRelay(ctx context.Context) {
@@ -29,6 +30,7 @@ func (a *App) runRelay(ctx context.Context) {
 	if err := a.rdb.XGroupCreateMkStream(ctx, stream, relayGroup, "0").Err(); err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 		a.log.Error("relay: cannot create the consumer group", "err", err)
 	}
+	readBackoff := retry.New(a.cfg.RelayBackoff, 30*time.Second)
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
 	_ = a.sweepOutboxes(ctx, time.Minute)
@@ -51,11 +53,13 @@ func (a *App) runRelay(ctx context.Context) {
 		entries, err := a.relayEntries(ctx, stream)
 		if err != nil {
 			if ctx.Err() == nil {
-				a.log.Warn("relay: reading the outbox failed", "err", err)
-				sleep(ctx, a.cfg.RelayBackoff)
+				d := readBackoff.Next()
+				a.log.Warn("relay: reading the outbox failed", "retry_in", d, "err", err)
+				sleep(ctx, d)
 			}
 			continue
 		}
+		readBackoff.Reset()
 		// Requests are independent: relay a batch side by side.
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, relayWorkers)
@@ -92,7 +96,7 @@ func (a *App) relayEntries(ctx context.Context, stream string) ([]redis.XMessage
 		return retry, nil
 	}
 	res, err := a.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: relayGroup, Consumer: "relay",
-		Streams: []string{stream, ">"}, Count: 100, Block: a.cfg.RelayBackoff}).Result()
+		Streams: []string{stream, ">"}, Count: 100, Block: max(a.cfg.RelayBackoff, time.Millisecond)}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -161,12 +165,13 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 		return a.rdb.SRem(ctx, a.outboxKey(ref.IIN), ref.encode()).Err()
 	}()
 	if err == nil {
+		a.metrics.relay.WithLabelValues("relayed").Inc()
 		a.log.Info("request relayed", "request", ref.String())
 		return true
 	}
+	a.metrics.relay.WithLabelValues("failed").Inc()
 	attempts := rec.RelayAttempts + 1
-	backoff := a.cfg.RelayBackoff << min(attempts-1, 6)
-	backoff = min(backoff, time.Minute)
+	backoff := retry.New(a.cfg.RelayBackoff, time.Minute).Delay(attempts)
 	_ = a.noteRelayFailure(ctx, ref, attempts, time.Now().Add(backoff), "the bus did not accept the request yet: "+errorText(err))
 	a.log.Warn("relay failed, will retry", "request", ref.String(), "attempt", attempts, "retry_in", backoff, "err", err)
 	return false

@@ -46,6 +46,8 @@ type stack struct {
 	verifier *signing.Verifier
 	labour   func() context.CancelFunc
 	keys     map[string]*signing.Signer
+	// systems are the labour-market systems labour started, in order.
+	systems []*labour.System
 }
 
 // The stack's clock: Thursday 15 January 2026, 10:00 in Almaty, when the
@@ -53,6 +55,12 @@ type stack struct {
 var stackTime = time.Date(2026, 1, 15, 10, 0, 0, 0, gateway.Almaty)
 
 func newStack(t *testing.T, visibility time.Duration) *stack {
+	t.Helper()
+	return newStackLog(t, visibility, quiet)
+}
+
+// newStackLog is newStack with every part logging to log.
+func newStackLog(t *testing.T, visibility time.Duration, log *slog.Logger) *stack {
 	t.Helper()
 	r := redistest.New(t)
 	now := func() time.Time { return stackTime }
@@ -69,7 +77,7 @@ func newStack(t *testing.T, visibility time.Duration) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Visibility: visibility, Log: quiet})
+	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Visibility: visibility, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +91,7 @@ func newStack(t *testing.T, visibility time.Duration) *stack {
 
 	app, err := gateway.New(r.Client, gateway.Config{KeyPrefix: r.Prefix, Verifier: verifier, Bus: busClient,
 		Sender:       soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"},
-		ProviderBINs: map[string]string{"ais-rynok-truda": "940140000385"}, RelayBackoff: 50 * time.Millisecond, Now: now, Log: quiet})
+		ProviderBINs: map[string]string{"ais-rynok-truda": "940140000385"}, RelayBackoff: 50 * time.Millisecond, Now: now, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +107,13 @@ func newStack(t *testing.T, visibility time.Duration) *stack {
 	s.labour = func() context.CancelFunc {
 		sys, err := labour.New(r.Client, labour.Config{Bus: &shep.HTTPClient{BaseURL: busSrv.URL},
 			Sender: soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}, Signer: provider,
-			Verifier: verifier, KeyPrefix: r.Prefix, Now: now, Log: quiet})
+			Verifier: verifier, KeyPrefix: r.Prefix, Now: now, Log: log})
 		if err != nil {
 			t.Fatal(err)
 		}
+		mu.Lock()
+		s.systems = append(s.systems, sys)
+		mu.Unlock()
 		lctx, lcancel := context.WithCancel(context.Background())
 		ldone := make(chan struct{})
 		go func() { sys.Run(lctx); close(ldone) }()

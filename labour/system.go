@@ -17,6 +17,7 @@ import (
 
 	"egov"
 	"egov/document"
+	"egov/internal/retry"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/shep/soap"
@@ -51,8 +52,12 @@ type Config struct {
 	// StepDurations returns the regulation's total for a service and region
 	// (used with Pace "regulation").
 	StepDurations func(service, region string) time.Duration
-	Now           func() time.Time
-	Log           *slog.Logger
+	// PollWait is how long one poll may wait when the queue is empty
+	// (default 10 s); PollBackoff the first delay after a failed poll
+	// (default 1 s, doubling up to 30 s, jittered; internal/retry).
+	PollWait, PollBackoff time.Duration
+	Now                   func() time.Time
+	Log                   *slog.Logger
 }
 
 // System is the labour-market system on one Redis.
@@ -60,6 +65,7 @@ type System struct {
 	cfg     Config
 	rdb     redis.UniversalClient
 	signing chan struct{} // one token per signature in progress
+	metrics *metrics
 }
 
 // New returns the system; Run polls until its context ends.
@@ -85,13 +91,19 @@ func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
 	if cfg.Signers <= 0 {
 		cfg.Signers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = 10 * time.Second
+	}
+	if cfg.PollBackoff <= 0 {
+		cfg.PollBackoff = time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &System{cfg: cfg, rdb: rdb, signing: make(chan struct{}, cfg.Signers)}, nil
+	return &System{cfg: cfg, rdb: rdb, signing: make(chan struct{}, cfg.Signers), metrics: newMetrics()}, nil
 }
 
 func (s *System) key(parts ...string) string {
@@ -120,13 +132,17 @@ func (s *System) Run(ctx context.Context) {
 				note := shep.NewDeliveryNotification(s.cfg.Sender, m.MessageInfo, err == nil, fmt.Sprint(err))
 				var rej *Rejection
 				switch {
+				case err == nil:
+					s.metrics.messages.WithLabelValues("answered").Inc()
 				case errors.As(err, &rej):
+					s.metrics.messages.WithLabelValues("rejected").Inc()
 					// Nobody can be answered for a document that does not
 					// verify: the bus keeps it as a dead letter, with the
 					// reason, and the portal shows its request as stuck.
 					s.cfg.Log.Warn("labour: request rejected", "message", m.MessageInfo.MessageID, "code", rej.Code, "err", rej.Err)
 					note = shep.NewRejection(s.cfg.Sender, m.MessageInfo, string(rej.Code), rej.Error())
-				case err != nil:
+				default:
+					s.metrics.messages.WithLabelValues("failed").Inc()
 					s.cfg.Log.Warn("labour: processing failed, the message will come back", "message", m.MessageInfo.MessageID, "err", err)
 				}
 				if _, nerr := s.cfg.Bus.SendDeliveryNotification(ctx, note); nerr != nil {
@@ -135,18 +151,18 @@ func (s *System) Run(ctx context.Context) {
 			}
 		}()
 	}
-	backoff := time.Second
+	backoff := retry.New(s.cfg.PollBackoff, 30*time.Second)
 	for ctx.Err() == nil {
-		resp, err := s.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(s.cfg.Sender, s.cfg.Services[0], s.cfg.Batch, 10*time.Second))
+		resp, err := s.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(s.cfg.Sender, s.cfg.Services[0], s.cfg.Batch, s.cfg.PollWait))
 		if err != nil {
 			if ctx.Err() == nil {
-				s.cfg.Log.Warn("labour: polling failed", "err", err)
-				sleep(ctx, backoff)
-				backoff = min(backoff*2, 30*time.Second)
+				d := backoff.Next()
+				s.cfg.Log.Warn("labour: polling failed", "retry_in", d, "err", err)
+				sleep(ctx, d)
 			}
 			continue
 		}
-		backoff = time.Second
+		backoff.Reset()
 		for _, m := range resp.Response.Messages {
 			select {
 			case jobs <- m:
@@ -316,6 +332,9 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	err = storeScript.Run(ctx, s.rdb, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
 		rec.Number+" "+d.Kind).Err()
 	stored = err == nil
+	if stored {
+		s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
+	}
 	return rec, err
 }
 

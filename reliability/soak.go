@@ -16,6 +16,7 @@ import (
 
 	"egov/internal/loadgen"
 	"egov/internal/redisconn"
+	"egov/internal/retry"
 	"egov/shep"
 )
 
@@ -278,7 +279,7 @@ func sendAtRate(ctx context.Context, client *http.Client, base string, people []
 // minute.
 func submitUntilAnswered(ctx context.Context, client *http.Client, base string, people []*loadgen.Citizen, r loadgen.Request, attempts *atomic.Int64) string {
 	deadline := time.Now().Add(time.Minute)
-	backoff := 200 * time.Millisecond
+	backoff := retry.New(200*time.Millisecond, 3*time.Second)
 	for {
 		attempts.Add(1)
 		code, body := loadgen.Submit(ctx, client, base, people, r)
@@ -295,8 +296,9 @@ func submitUntilAnswered(ctx context.Context, client *http.Client, base string, 
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return "gave-up"
 		}
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 3*time.Second)
+		if !retry.Sleep(ctx, backoff.Next()) {
+			return "gave-up"
+		}
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"egov"
+	"egov/internal/ops"
 	"egov/shep/soap"
 	"egov/signing"
 )
@@ -75,6 +76,9 @@ type Config struct {
 	RefusalDelay time.Duration
 	// MaxWait caps a long poll (default 30 s).
 	MaxWait time.Duration
+	// PollSlice is the longest single blocking read of a long poll
+	// (default 1 s); tests shorten it.
+	PollSlice time.Duration
 	// MaxAmount caps getMessages' amount (default 500).
 	MaxAmount int
 	// IdempotencyTTL is how long an idempotency key is remembered (default 24 h).
@@ -90,6 +94,8 @@ type Config struct {
 	AttachmentTTL time.Duration
 	// Verifier checks business-data signatures where the routing asks for it.
 	Verifier *signing.Verifier
+	// Ready lists the checks of /readyz besides Redis (revocation data).
+	Ready []ops.Check
 	// Now is the bus's clock; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -107,6 +113,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 30 * time.Second
+	}
+	if c.PollSlice <= 0 {
+		c.PollSlice = time.Second
 	}
 	if c.MaxAmount <= 0 {
 		c.MaxAmount = 500

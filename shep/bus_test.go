@@ -664,10 +664,10 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	_, metrics := get("/metrics")
 	for _, want := range []string{
-		`shep_queue_depth{recipient="ais-rynok-truda"} 3`,
-		`shep_queue_leased{recipient="ais-rynok-truda"} 1`,
-		`shep_messages_sent_total{recipient="ais-rynok-truda"} 3`,
-		`shep_queue_oldest_age_seconds{recipient="ais-rynok-truda"}`,
+		`egov_bus_queue_depth{recipient="ais-rynok-truda"} 3`,
+		`egov_bus_queue_leased{recipient="ais-rynok-truda"} 1`,
+		`egov_bus_messages_sent_total{recipient="ais-rynok-truda"} 3`,
+		`egov_bus_queue_oldest_age_seconds{recipient="ais-rynok-truda"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
@@ -677,8 +677,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	time.Sleep(150 * time.Millisecond)
 	poll(t, f.bus, labour, 10)
 	_, metrics = get("/metrics")
-	if !strings.Contains(metrics, `shep_dead_letters_total{reason="max-deliveries",recipient="ais-rynok-truda"} 1`) ||
-		!strings.Contains(metrics, `shep_dead_letters{recipient="ais-rynok-truda"} 1`) {
+	if !strings.Contains(metrics, `egov_bus_dead_letters_total{reason="max-deliveries",recipient="ais-rynok-truda"} 1`) ||
+		!strings.Contains(metrics, `egov_bus_dead_letters{recipient="ais-rynok-truda"} 1`) {
 		t.Errorf("dead letter not counted:\n%s", grepLines(metrics, "dead"))
 	}
 	// A body over the limit is refused as a format fault, not read whole.

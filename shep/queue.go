@@ -473,7 +473,9 @@ func (b *Bus) lease(ctx context.Context, q queueKeys, amount int, wait time.Dura
 		// Entries that were retired (expired, confirmed meanwhile) leave
 		// room, and a long poll blocks in slices: try again while there is
 		// time and nothing was handed out.
-		if len(out) > 0 || !time.Now().Before(deadline) || ctx.Err() != nil {
+		// Less than a millisecond left counts as none: BLOCK takes whole
+		// milliseconds (see blockFor).
+		if len(out) > 0 || time.Until(deadline) < time.Millisecond || ctx.Err() != nil {
 			return out, nil
 		}
 	}
@@ -505,10 +507,8 @@ func (b *Bus) claim(ctx context.Context, q queueKeys, amount int, wait time.Dura
 		return entries, nil
 	}
 	block := time.Duration(-1) // go-redis: negative means no BLOCK argument
-	if len(entries) == 0 && wait > 0 {
-		// Block in slices of a second: a blocked read does not notice its
-		// context ending, and shutdown should not wait out a long poll.
-		block = min(wait, time.Second)
+	if len(entries) == 0 {
+		block = blockFor(wait, b.cfg.PollSlice)
 	}
 	streams, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: consumerGroup, Consumer: "bus", Streams: []string{q.stream, ">"},
@@ -521,6 +521,26 @@ func (b *Bus) claim(ctx context.Context, q queueKeys, amount int, wait time.Dura
 		entries = append(entries, s.Messages...)
 	}
 	return entries, nil
+}
+
+// blockFor is the BLOCK of one slice of a long poll with wait left, or -1
+// for a read that does not block. A long poll blocks in slices (default a
+// second): a blocked read does not notice its context ending, and shutdown
+// should not wait out a long poll. BLOCK counts whole milliseconds and
+// BLOCK 0 means for ever, so a remainder under a millisecond must not
+// block at all: sent as BLOCK 0 it held the poll until the client's read
+// timeout cut it (an "i/o timeout", answered SCE909), which on the
+// embedded Redis, whose blocked reads end within microseconds of their
+// deadline, happened about once a minute.
+func blockFor(wait, slice time.Duration) time.Duration {
+	if slice <= 0 {
+		slice = time.Second
+	}
+	block := min(wait, slice).Truncate(time.Millisecond)
+	if block <= 0 {
+		return -1
+	}
+	return block
 }
 
 // deliver turns claimed entries into leases with one script call.

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"egov/internal/httpguard"
+	"egov/internal/ops"
 	"egov/shep/soap"
 )
 
@@ -29,6 +31,11 @@ const MaxEnvelope = 4 << 20
 // channels, the attachment store (PUT to upload, GET to read, HTTP Basic
 // authentication with senderId and password) and /healthz. Its metrics
 // are for a listener of their own (MetricsHandler).
+//
+// Every request is logged at INFO (ops.AccessLog: method, route, status,
+// duration, bytes, request id) and counted; /livez, /readyz and /healthz
+// (the old name of /readyz) answer in the stack's one shape (ops.Report),
+// readiness asking Redis and Config.Ready.
 func (b *Bus) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathAsync, b.serveSOAP)
@@ -36,22 +43,32 @@ func (b *Bus) Handler() http.Handler {
 	mux.HandleFunc("PUT "+PathAttachments, b.servePutAttachment)
 	mux.HandleFunc("POST "+PathAttachments, b.servePutAttachment)
 	mux.HandleFunc("GET "+PathAttachments+"{ref}", b.serveGetAttachment)
-	mux.HandleFunc("GET /healthz", b.serveHealth)
-	return mux
+	ops.Probes(mux, b.ReadyChecks())
+	m := b.metrics
+	return ops.AccessLog(b.cfg.Log, mux, func(route string, status int, took time.Duration) {
+		m.httpRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		m.httpLatency.WithLabelValues(route).Observe(took.Seconds())
+	})
+}
+
+// ReadyChecks are the checks of the bus's readiness: Redis, then
+// Config.Ready.
+func (b *Bus) ReadyChecks() []ops.Check {
+	return append([]ops.Check{ops.RedisCheck(b.rdb)}, b.cfg.Ready...)
 }
 
 // Collectors are the bus's metrics, to register where a program serves
 // its metrics.
-func (b *Bus) Collectors() []prometheus.Collector { return []prometheus.Collector{b} }
+func (b *Bus) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{b, b.metrics.httpRequests, b.metrics.httpLatency}
+}
 
-// MetricsHandler serves the bus's metrics at /metrics, for a listener of
-// their own.
+// MetricsHandler serves the bus's metrics with the process's at /metrics,
+// with the probes, for a listener of their own.
 func (b *Bus) MetricsHandler() http.Handler {
-	reg := prometheus.NewRegistry()
+	reg := ops.NewRegistry()
 	reg.MustRegister(b.Collectors()...)
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
+	return ops.Handler(b.ReadyChecks(), reg)
 }
 
 func (b *Bus) serveSOAP(w http.ResponseWriter, r *http.Request) {
@@ -202,14 +219,4 @@ func basicSender(r *http.Request) (soap.SenderInfo, bool) {
 		return soap.SenderInfo{}, false
 	}
 	return soap.SenderInfo{SenderID: user, Password: pass}, true
-}
-
-// serveHealth fails when Redis does not answer.
-func (b *Bus) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if err := b.rdb.Ping(r.Context()).Err(); err != nil {
-		http.Error(w, "redis: unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 }

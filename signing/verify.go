@@ -120,7 +120,16 @@ func (r *Result) RequireAuthority(bin string, roles []KeyUser) error {
 // that of research/signing.md §7: cheap structural refusals first, then the
 // certificate (chain, validity, key usage, revocation), then goxmldsig with
 // a store pinned to that one certificate.
+//
+// Every call is counted in egov_signing_verifications_total by result
+// (Collectors).
 func (v *Verifier) Verify(ctx context.Context, doc []byte) (*Result, error) {
+	res, err := v.verify(ctx, doc)
+	countVerification(err)
+	return res, err
+}
+
+func (v *Verifier) verify(ctx context.Context, doc []byte) (*Result, error) {
 	now := v.now()
 	sum := sha256.Sum256(doc)
 	if !v.Uncached {

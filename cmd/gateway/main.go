@@ -8,18 +8,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"egov/gateway"
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
+	"egov/internal/ops"
 	"egov/internal/redisconn"
 	"egov/shep"
 	"egov/shep/soap"
@@ -55,14 +53,16 @@ func run() error {
 		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
 		attempts    = flag.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute")
-		metricsAt   = flag.String("metrics-listen", env("EGOV_GATEWAY_METRICS", "127.0.0.1:9090"), "Prometheus metrics on a listener of their own; empty: none ($EGOV_GATEWAY_METRICS)")
+		metricsAt   = flag.String("metrics-listen", env("EGOV_GATEWAY_METRICS", "127.0.0.1:9090"), "the process's metrics and probes (/metrics, /livez, /readyz) on a listener of their own; empty: none ($EGOV_GATEWAY_METRICS)")
+		logLevel    = ops.LogLevelFlag(flag.CommandLine)
 		limits      = httpguard.Flags(flag.CommandLine)
 	)
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if *logJSON {
-		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	level, err := ops.ParseLevel(*logLevel)
+	if err != nil {
+		return err
 	}
+	log := ops.NewLogger(os.Stderr, level, *logJSON)
 	if *redisURL == "" {
 		return errors.New("-redis or EGOV_REDIS_URL is required")
 	}
@@ -92,27 +92,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	health := []gateway.HealthCheck{{Name: "bus", Check: func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, *busURL+"/healthz", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("bus health %s", resp.Status)
-		}
-		return nil
-	}}}
+	// Ready when Redis answers (App.ReadyChecks), the bus is reachable
+	// and the revocation list is fresh.
+	health := []gateway.HealthCheck{ops.HTTPCheck("bus", *busURL+ops.PathLive, nil)}
 	if rev.CRL != nil {
-		health = append(health, gateway.HealthCheck{Name: "revocation", Check: func(ctx context.Context) error {
-			return rev.CRL.Fresh(time.Now())
-		}})
+		health = append(health, ops.FreshCheck("revocation", rev.CRL.Fresh))
 	}
-	metrics := prometheus.NewRegistry()
+	metrics := ops.NewRegistry()
+	metrics.MustRegister(signing.Collectors()...)
+	// The portal's handler registers its HTTP, relay and consumer metrics.
 	handler := app.Handler(gateway.HTTPOptions{Health: health, Metrics: metrics})
 	if *recordDir != "" {
 		rec, err := corpus.NewRecorder(*recordDir, *mask)
@@ -121,33 +109,20 @@ func run() error {
 		}
 		handler = rec.Middleware(corpus.KindPortal, handler)
 	}
-	srv := httpguard.Server(handler, *limits)
-	srv.Addr = *listen
-	if *metricsAt != "" {
-		go serveMetrics(ctx, *metricsAt, gateway.MetricsHandler(metrics), *limits, log)
-	}
+	log.Info("gateway starting", "redis", rdb.Options().Addr, "bus", *busURL, "log_level", level.String())
+	workers, stopWorkers := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { app.Run(ctx); close(done) }()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	log.Info("gateway listening", "addr", *listen, "bus", *busURL)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
+	go func() { app.Run(workers); close(done) }()
+	server := func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) }
+	metricsDone := ops.ServeAside(ctx, log, 5*time.Second, server,
+		ops.Listener{Name: "metrics and probes", Addr: *metricsAt, Handler: ops.Handler(app.ReadyChecks(health...), metrics)})
+	err = ops.Serve(ctx, log, 30*time.Second, server, ops.Listener{Name: "portal API", Addr: *listen, Handler: handler})
+	stop() // a failed portal listener stops the metrics listener too
+	metricsDone()
+	// The listeners are drained: no submission is being accepted any more,
+	// so the relay and the consumer stop after them.
+	stopWorkers()
 	<-done
-	return nil
-}
-
-// serveMetrics serves the metrics on their own listener until ctx ends.
-func serveMetrics(ctx context.Context, addr string, h http.Handler, limits httpguard.Limits, log *slog.Logger) {
-	srv := httpguard.Server(h, limits)
-	srv.Addr = addr
-	go func() { <-ctx.Done(); _ = srv.Close() }()
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("metrics listener", "addr", addr, "err", err)
-	}
+	log.Info("gateway stopped: relay and answer consumer stopped")
+	return err
 }

@@ -9,13 +9,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"egov/gateway"
+	"egov/internal/httpguard"
+	"egov/internal/ops"
 	"egov/internal/redisconn"
 	"egov/labour"
 	"egov/shep"
@@ -53,12 +55,16 @@ func run() error {
 		pace        = flag.String("pace", env("EGOV_LABOUR_PACE", "fast"), "fast, or regulation: wait the regulation's step durations ($EGOV_LABOUR_PACE)")
 		factor      = flag.Float64("pace-factor", 0.01, "scale of the regulation's durations with -pace regulation")
 		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON ($EGOV_LOG_JSON)")
+		opsListen   = flag.String("ops-listen", env("EGOV_OPS_LISTEN", "127.0.0.1:9092"), "the system's metrics and probes (/metrics, /livez, /readyz); empty: none ($EGOV_OPS_LISTEN)")
+		logLevel    = ops.LogLevelFlag(flag.CommandLine)
+		limits      = httpguard.Flags(flag.CommandLine)
 	)
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if *logJSON {
-		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	level, err := ops.ParseLevel(*logLevel)
+	if err != nil {
+		return err
 	}
+	log := ops.NewLogger(os.Stderr, level, *logJSON)
 	if *redisURL == "" || *password == "" {
 		return errors.New("-redis ($EGOV_REDIS_URL) and -sender-password ($EGOV_LABOUR_PASSWORD) are required")
 	}
@@ -87,8 +93,26 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	log.Info("labour-market system polling", "bus", *busURL, "workers", *workers, "pace", *pace)
+	// Ready when Redis answers, the bus is reachable and the revocation
+	// list is fresh.
+	ready := sys.ReadyChecks(ops.HTTPCheck("bus", *busURL+ops.PathLive, nil))
+	if verifier != nil && verifier.Revocation != nil && verifier.Revocation.CRL != nil {
+		ready = append(ready, ops.FreshCheck("revocation", verifier.Revocation.CRL.Fresh))
+	}
+	metrics := ops.NewRegistry()
+	metrics.MustRegister(sys.Collectors()...)
+	metrics.MustRegister(signing.Collectors()...)
+	log.Info("labour-market system polling", "redis", rdb.Options().Addr, "bus", *busURL, "workers", *workers, "pace", *pace,
+		"log_level", level.String())
+	// The ops listener outlives the workers: it is stopped once they are.
+	opsCtx, stopOps := context.WithCancel(context.Background())
+	defer stopOps()
+	opsDone := ops.ServeAside(opsCtx, log, 5*time.Second, func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) },
+		ops.Listener{Name: "metrics and probes", Addr: *opsListen, Handler: ops.Handler(ready, metrics)})
 	sys.Run(ctx)
+	log.Info("labour-market system stopped: polling ended, workers finished their messages")
+	stopOps()
+	opsDone()
 	return nil
 }
 

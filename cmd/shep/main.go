@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,6 +17,7 @@ import (
 
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
+	"egov/internal/ops"
 	"egov/internal/redisconn"
 	"egov/registers/mobile"
 	"egov/shep"
@@ -58,14 +58,16 @@ func run() error {
 		recordDir     = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
 		mask          = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON       = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
-		metricsAt     = flag.String("metrics-listen", env("EGOV_SHEP_METRICS", "127.0.0.1:9091"), "Prometheus metrics on a listener of their own; empty: none ($EGOV_SHEP_METRICS)")
+		metricsAt     = flag.String("metrics-listen", env("EGOV_SHEP_METRICS", "127.0.0.1:9091"), "the process's metrics and probes (/metrics, /livez, /readyz) on a listener of their own; empty: none ($EGOV_SHEP_METRICS)")
+		logLevel      = ops.LogLevelFlag(flag.CommandLine)
 		limits        = httpguard.Flags(flag.CommandLine)
 	)
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if *logJSON {
-		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	level, err := ops.ParseLevel(*logLevel)
+	if err != nil {
+		return err
 	}
+	log := ops.NewLogger(os.Stderr, level, *logJSON)
 	if *redisURL == "" {
 		return errors.New("-redis or EGOV_REDIS_URL is required")
 	}
@@ -85,13 +87,21 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	var ready []ops.Check
+	if verifier.Revocation != nil && verifier.Revocation.CRL != nil {
+		ready = append(ready, ops.FreshCheck("revocation", verifier.Revocation.CRL.Fresh))
+	}
 	bus, err := shep.New(rdb, routing, shep.Config{
 		Visibility: *visibility, MaxDeliveries: *maxDeliveries, RefusalDelay: *refusalDelay, Verifier: verifier, Log: log,
+		Ready: ready,
 	})
 	if err != nil {
 		return err
 	}
-	defer bus.Close()
+	defer func() {
+		_ = bus.Close()
+		log.Info("shep bus stopped: queue and evidence writers flushed")
+	}()
 	if *persons != "" {
 		reg, err := gbdfl.Load(*persons)
 		if err != nil {
@@ -111,7 +121,12 @@ func run() error {
 		// with egovctl sms outbox --redis.
 		bus.HandleSync(sms.ServiceID, sms.New(rdb, sms.Config{Log: log}))
 	}
+	trimmerDone := make(chan struct{})
+	trimCtx, stopTrimmer := context.WithCancel(context.Background())
+	defer stopTrimmer()
 	go func() {
+		defer close(trimmerDone)
+		ctx := trimCtx
 		t := time.NewTicker(*trimEvery)
 		defer t.Stop()
 		for {
@@ -135,27 +150,18 @@ func run() error {
 		}
 		handler = rec.Middleware(corpus.KindSHEP, handler)
 	}
-	srv := httpguard.Server(handler, *limits)
-	srv.Addr = *listen
-	if *metricsAt != "" {
-		metrics := httpguard.Server(bus.MetricsHandler(), *limits)
-		metrics.Addr = *metricsAt
-		go func() {
-			if err := metrics.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("metrics listener", "addr", *metricsAt, "err", err)
-			}
-		}()
-		defer metrics.Close()
-	}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 35*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	log.Info("shep bus listening", "addr", *listen, "routing", *routingPath)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	metrics := ops.NewRegistry()
+	metrics.MustRegister(bus.Collectors()...)
+	metrics.MustRegister(signing.Collectors()...)
+	log.Info("shep bus starting", "redis", rdb.Options().Addr, "routing", *routingPath, "log_level", level.String())
+	server := func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) }
+	metricsDone := ops.ServeAside(ctx, log, 5*time.Second, server,
+		ops.Listener{Name: "metrics and probes", Addr: *metricsAt, Handler: ops.Handler(bus.ReadyChecks(), metrics)})
+	err = ops.Serve(ctx, log, 35*time.Second, server, ops.Listener{Name: "SHEP bus", Addr: *listen, Handler: handler})
+	stop() // a failed bus listener stops the metrics listener too
+	metricsDone()
+	stopTrimmer()
+	<-trimmerDone
+	log.Info("trimmer stopped")
+	return err
 }

@@ -1,0 +1,34 @@
+package labour
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"egov/internal/ops"
+)
+
+// metrics are the labour-market system's counters.
+type metrics struct {
+	decisions *prometheus.CounterVec
+	messages  *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_labour_decisions_total",
+			Help: "Decisions taken (once per request, not per delivery), by outcome: registered, referred, certificate, refused."}, []string{"outcome"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_labour_messages_total",
+			Help: "Request messages processed, by result: answered, rejected (dead letter: signature or document does not hold), failed (comes back)."}, []string{"result"}),
+	}
+}
+
+// Collectors are the system's metrics, to register where its process
+// serves them.
+func (s *System) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.metrics.decisions, s.metrics.messages}
+}
+
+// ReadyChecks are the checks of the system's readiness: Redis, then extra
+// (the bus, revocation data).
+func (s *System) ReadyChecks(extra ...ops.Check) []ops.Check {
+	return append([]ops.Check{ops.RedisCheck(s.rdb)}, extra...)
+}
