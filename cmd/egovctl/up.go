@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only with --pprof
@@ -18,13 +17,13 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"egov/fixtures"
 	"egov/gateway"
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
+	"egov/internal/ops"
 	"egov/internal/redisconn"
 	"egov/labour"
 	"egov/registers/mobile"
@@ -75,9 +74,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		workers    = fs.Int("labour-workers", 16, "labour-market processing workers")
 		noLabour   = fs.Bool("no-labour", false, "do not run the labour-market system: requests wait in its queue (to measure the front door alone)")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
+		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		limits     = guardFlags(fs)
 	)
 	check(fs, oneOf("fast", "regulation"), "pace")
+	check(fs, oneOf("debug", "info", "warn", "error"), "log-level")
 	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers")
 	check(fs, address, "listen", "bus-listen", "ocsp-listen")
 	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof")
@@ -85,7 +86,10 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log, err := upLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
 
 	authority, fresh, err := ensureDemoData(*dataDir, stdout)
 	if err != nil {
@@ -96,6 +100,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopRedis()
+	log.Info("egovctl up starting", "redis", upRedisLabel(*redisURL), "key_prefix", *prefix, "data", *dataDir, "log_level", *logLevel)
 
 	// Revocation: an OCSP responder of the test authority, and its CRL
 	// written now and every hour.
@@ -126,7 +131,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bus, err := shep.New(rdb, routes, shep.Config{KeyPrefix: *prefix, Verifier: verifier, Log: log})
+	bus, err := shep.New(rdb, routes, shep.Config{KeyPrefix: *prefix, Verifier: verifier, Log: log,
+		Ready: []ops.Check{upRevocationCheck(crl)}})
 	if err != nil {
 		return err
 	}
@@ -176,8 +182,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	busHandler := bus.Handler()
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(bus.Collectors()...)
+	var labourMetrics *labour.System // none with --no-labour
+	if !*noLabour {
+		labourMetrics = labourSystem
+	}
+	metrics := upRegistry(bus, labourMetrics)
 	portalHandler := app.Handler(gateway.HTTPOptions{Metrics: metrics, Health: []gateway.HealthCheck{
 		{Name: "revocation", Check: func(context.Context) error { return crl.Fresh(time.Now()) }}}})
 	if *recordDir != "" {
@@ -198,7 +207,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"SHEP bus", *busListen, busHandler},
 		{"SMS outbox view", *smsListen, smsGateway.OutboxHandler()},
 		{"portal API", *listen, portalHandler},
-		{"metrics", *metricsAt, gateway.MetricsHandler(metrics)},
+		{"metrics and probes", *metricsAt, upOpsHandler(app, crl, metrics)},
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -212,7 +221,9 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
+		log.Info("listening", "listener", s.name, "addr", ln.Addr().String())
 		srv := httpguard.Server(s.handler, *limits)
+		srv.Addr = ln.Addr().String()
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -224,9 +235,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go func() {
 			defer wg.Done()
 			<-ctx.Done()
-			shutdown, c := context.WithTimeout(context.Background(), 10*time.Second)
-			defer c()
-			_ = srv.Shutdown(shutdown)
+			upShutdown(log, s.name, srv)
 		}()
 	}
 	runs := []func(context.Context){app.Run,
@@ -257,7 +266,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer removeStack()
 	printUp(stdout, st, *dataDir, crlPath, fresh)
 	<-ctx.Done()
-	wg.Wait()
+	log.Info("egovctl up shutting down")
+	upWait(log, wg.Wait, "listeners drained; relay, answer consumer, labour-market workers, CRL refresh and trim stopped")
 	select {
 	case err := <-errs:
 		return err
@@ -301,7 +311,11 @@ func openOrEmbedRedis(url string, stdout io.Writer) (redis.UniversalClient, stri
 	embedded := "redis://" + m.Addr() + "/0"
 	fmt.Fprintf(stdout, "WARNING: EGOV_REDIS_URL is not set: using an embedded in-memory Redis at %s. Nothing is durable;\n", embedded)
 	fmt.Fprintln(stdout, "         every request and result is lost when this process stops.")
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	rdb, err := upEmbeddedClient(m.Addr())
+	if err != nil {
+		m.Close()
+		return nil, "", nil, err
+	}
 	return rdb, embedded, func() { _ = rdb.Close(); m.Close() }, nil
 }
 
@@ -343,7 +357,7 @@ func printUp(w io.Writer, st stackState, dataDir, crlPath string, fresh bool) {
 	}
 	fmt.Fprintf(w, `
 egov-gateway is up.
-  portal API      %s/api/v1   (OpenAPI: /api/v1/openapi.yaml, health: /healthz)
+  portal API      %s/api/v1   (OpenAPI: /api/v1/openapi.yaml, probes: /livez, /readyz)
   SHEP bus        %s/shep/async, /shep/sync
   OCSP responder  %s
   SMS outbox      %s
@@ -351,7 +365,7 @@ egov-gateway is up.
   Redis           %s, key prefix %q %s
   test PKI        %s (trust: %s, CRL: %s)
   state           %s (what the commands below read through --data; removed when this stops)
-`, st.Portal, st.Bus, st.OCSP, off(st.SMS, sms.OutboxPath+"?phone=+7…   (one-time codes)"), off(st.Metrics, "   (portal, bus and process; not on the public ports)"),
+`, st.Portal, st.Bus, st.OCSP, off(st.SMS, sms.OutboxPath+"?phone=+7…   (one-time codes)"), off(st.Metrics, "   (every part and the process, with /livez and /readyz; not on the public ports)"),
 		redact(st.Redis), st.KeyPrefix, redisNote, filepath.Join(dataDir, "pki"), filepath.Join(dataDir, "pki", pki.TrustDir), crlPath,
 		filepath.Join(dataDir, stackFile))
 	citizens := "demo citizens   " + filepath.Join(dataDir, "citizens")
