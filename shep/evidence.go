@@ -218,7 +218,26 @@ type evidenceLink struct {
 // it, each hash recomputed, and the last link equal to the stored head.
 // Where archived links were trimmed (TrimArchived), the chain is checked
 // from the stored anchor: the first link left must follow it.
+//
+// A trim while the chain is read moves its start: a break found then is
+// checked again from the new anchor.
 func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix string) (EvidenceReport, error) {
+	for attempt := 0; ; attempt++ {
+		anchor, err := readAnchor(ctx, rdb, prefix)
+		if err != nil {
+			return EvidenceReport{}, err
+		}
+		rep, err := verifyEvidenceFrom(ctx, rdb, prefix, anchor)
+		if err != nil || rep.Intact || attempt == 2 {
+			return rep, err
+		}
+		if now, err := readAnchor(ctx, rdb, prefix); err != nil || now == anchor {
+			return rep, err
+		}
+	}
+}
+
+func verifyEvidenceFrom(ctx context.Context, rdb redis.UniversalClient, prefix string, anchor storedAnchor) (EvidenceReport, error) {
 	var rep EvidenceReport
 	stream, headKey := evidenceKeys(prefix)
 	head, err := rdb.Get(ctx, headKey).Result()
@@ -226,10 +245,6 @@ func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix strin
 		return rep, err
 	}
 	rep.Head, _ = parseHead(head)
-	anchor, err := readAnchor(ctx, rdb, prefix)
-	if err != nil {
-		return rep, err
-	}
 	rep.Anchor, rep.AnchorArchive = anchor.Seq, anchor.Archive
 	prevSeq, prevHash := anchor.Seq, anchor.Hash
 	var broken error

@@ -6,7 +6,6 @@ package main
 // command line registers them (see the flags on each field).
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,11 +62,12 @@ func evidenceExportArchive(ctx context.Context, rdb redis.UniversalClient, o arc
 		return fmt.Errorf("--crl: %w", err)
 	}
 	if o.After != "" {
-		data, err := os.ReadFile(o.After)
+		f, size, err := openArchive(o.After)
 		if err != nil {
 			return fmt.Errorf("--after: %w", err)
 		}
-		head, err := shep.ArchiveHead(bytes.NewReader(data), int64(len(data)))
+		head, err := shep.ArchiveHead(f, size)
+		f.Close()
 		if err != nil {
 			return fmt.Errorf("--after %s: %w", o.After, err)
 		}
@@ -141,11 +141,12 @@ func evidenceVerifyArchive(ctx context.Context, o archiveVerifyOptions, stdout i
 	}
 	out := archiveVerifyReport{Intact: true}
 	for i, name := range o.Archives {
-		data, err := os.ReadFile(name)
+		f, size, err := openArchive(name)
 		if err != nil {
 			return err
 		}
-		rep, err := shep.VerifyArchive(ctx, bytes.NewReader(data), int64(len(data)), opt)
+		rep, err := shep.VerifyArchive(ctx, f, size, opt)
+		f.Close()
 		if err != nil {
 			return err
 		}
@@ -206,11 +207,12 @@ func evidenceTrimArchive(ctx context.Context, rdb redis.UniversalClient, o archi
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(o.Archive)
+	f, size, err := openArchive(o.Archive)
 	if err != nil {
 		return err
 	}
-	rep, ar, err := shep.TrimArchived(ctx, rdb, o.Prefix, bytes.NewReader(data), int64(len(data)),
+	defer f.Close()
+	rep, ar, err := shep.TrimArchived(ctx, rdb, o.Prefix, f, size,
 		shep.TrimOptions{Verify: opt, KeepLive: o.KeepLive, Now: o.Now})
 	for _, refusal := range []error{shep.ErrArchiveNotIntact, shep.ErrArchiveNotAtStart, shep.ErrArchiveNotLive, shep.ErrArchiveTooYoung} {
 		if errors.Is(err, refusal) {
@@ -239,6 +241,21 @@ func archiveVerifyOpts(trustDir, bin string, crlFiles []string, allowUnknown boo
 		return shep.ArchiveVerifyOptions{}, fmt.Errorf("--crl: %w", err)
 	}
 	return shep.ArchiveVerifyOptions{Trust: trust, BIN: bin, CRLs: crls, AllowUnknownRevocation: allowUnknown, Now: now}, nil
+}
+
+// openArchive opens an archive for reading in place: archives of a busy
+// day hold gigabytes.
+func openArchive(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
 }
 
 func readArchiveInputs(paths []string) ([][]byte, error) {
