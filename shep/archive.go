@@ -468,9 +468,9 @@ type ArchiveVerifyOptions struct {
 	BIN string
 	// Roles entitled to sign for it; empty means signing.SigningRoles().
 	Roles []signing.KeyUser
-	// CRLs are revocation lists (PEM or DER) besides those in the archive;
-	// a list counts only when a CA of Trust signed it and it was in force
-	// at the signing time.
+	// CRLs are revocation lists (PEM or DER) for an archive that carries
+	// none; a list counts only when a CA of Trust signed it and it was in
+	// force at the signing time.
 	CRLs [][]byte
 	// AllowUnknownRevocation accepts a signer whose revocation status at
 	// the signing time no list tells.
@@ -657,14 +657,14 @@ func segmentNumber(name string) (int, bool) {
 	return n, err == nil
 }
 
-// revocation sets up the verifier with the lists of the options and of the
-// archive. A list no trusted CA signed is left out: the verifier then
-// knows less, and refuses what it cannot tell unless told to allow it.
+// revocation sets up the verifier with the archive's lists, or the
+// options' when the archive carries none (one list per CA counts, the
+// newest, and a list newer than the signing time answers nothing about
+// it). A list no trusted CA signed is left out: the verifier then knows
+// less, and refuses what it cannot tell unless told to allow it.
 func (a *archiveCheck) revocation() error {
 	crls := &signing.CRLSet{Trust: a.opt.Trust}
-	for _, data := range a.opt.CRLs {
-		_ = crls.Add(data)
-	}
+	own := false
 	for n := 1; n <= maxArchiveCRLs; n++ {
 		f := a.files[crlName(n)]
 		if f == nil {
@@ -675,6 +675,12 @@ func (a *archiveCheck) revocation() error {
 			return fail(FaultLayout, 0, 0, "%s: %v", f.Name, err)
 		}
 		_ = crls.Add(data)
+		own = true
+	}
+	if !own {
+		for _, data := range a.opt.CRLs {
+			_ = crls.Add(data)
+		}
 	}
 	a.verifier = &signing.Verifier{
 		Trust:      a.opt.Trust,

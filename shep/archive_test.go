@@ -491,8 +491,25 @@ func TestArchiveSignatureIsJudgedAtItsTime(t *testing.T) {
 	unknownOK := k.verifyOptions()
 	unknownOK.AllowUnknownRevocation = true
 	stripped := zipArchive(t, files)
-	if rep, _ := shep.VerifyArchive(context.Background(), bytes.NewReader(stripped), int64(len(stripped)), unknownOK); !rep.Intact {
+	if rep, _ := shep.VerifyArchive(context.Background(), bytes.NewReader(stripped), int64(len(stripped)), unknownOK); !rep.Intact || rep.Revocation.Source != signing.SourceNone {
 		t.Fatalf("unknown revocation allowed: %+v", rep)
+	}
+	// The verifier's own list of the signing time serves an archive
+	// without one; a newer list tells nothing about that time, and does
+	// not displace the archive's own.
+	withCRL := k.verifyOptions()
+	withCRL.CRLs = [][]byte{k.crl(t)}
+	if rep, _ := shep.VerifyArchive(context.Background(), bytes.NewReader(stripped), int64(len(stripped)), withCRL); !rep.Intact || rep.Revocation.Source != signing.SourceCRL {
+		t.Fatalf("the verifier's list: %+v", rep)
+	}
+	k.clock.Add(24 * time.Hour)
+	newer := k.verifyOptions()
+	newer.CRLs = [][]byte{k.crl(t)}
+	if rep, _ := shep.VerifyArchive(context.Background(), bytes.NewReader(stripped), int64(len(stripped)), newer); rep.Intact || rep.Code != egov.CodeRevocationUnknown {
+		t.Fatalf("a list of the next day: %+v", rep)
+	}
+	if rep, _ := shep.VerifyArchive(context.Background(), bytes.NewReader(archive), int64(len(archive)), newer); !rep.Intact {
+		t.Fatalf("the archive's own list beside a newer one: %+v", rep)
 	}
 
 	// A key revoked before it signed.

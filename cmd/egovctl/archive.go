@@ -107,8 +107,8 @@ type archiveVerifyOptions struct {
 	// BIN is the bus operator's (--bin, required; the test PKI's is
 	// busOperatorBIN).
 	BIN string
-	// CRLs are revocation lists besides those in the archives (--crl,
-	// repeatable).
+	// CRLs are revocation lists for archives that carry none (--crl,
+	// repeatable), in force at their signing time.
 	CRLs []string
 	// AllowUnknownRevocation accepts a signer whose status at the signing
 	// time no list tells (--allow-unknown-revocation).
