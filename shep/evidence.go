@@ -194,6 +194,11 @@ type EvidenceReport struct {
 	Records int   `json:"records"`
 	Intact  bool  `json:"intact"`
 	Head    int64 `json:"head"`
+	// Anchor is the last link trimmed from Redis after it was archived
+	// (TrimArchived): the live chain starts after it. AnchorArchive names
+	// the archive holding it, where the chain before it is checked.
+	Anchor        int64  `json:"anchor,omitempty"`
+	AnchorArchive string `json:"anchorArchive,omitempty"`
 	// BrokenAt is the sequence number where the chain first fails (the
 	// record expected there), and Reason says how.
 	BrokenAt int64  `json:"brokenAt,omitempty"`
@@ -211,7 +216,28 @@ type evidenceLink struct {
 // VerifyEvidence reads the whole chain under prefix and checks every link:
 // consecutive sequence numbers, each link's prev equal to the hash before
 // it, each hash recomputed, and the last link equal to the stored head.
+// Where archived links were trimmed (TrimArchived), the chain is checked
+// from the stored anchor: the first link left must follow it.
+//
+// A trim while the chain is read moves its start: a break found then is
+// checked again from the new anchor.
 func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix string) (EvidenceReport, error) {
+	for attempt := 0; ; attempt++ {
+		anchor, err := readAnchor(ctx, rdb, prefix)
+		if err != nil {
+			return EvidenceReport{}, err
+		}
+		rep, err := verifyEvidenceFrom(ctx, rdb, prefix, anchor)
+		if err != nil || rep.Intact || attempt == 2 {
+			return rep, err
+		}
+		if now, err := readAnchor(ctx, rdb, prefix); err != nil || now == anchor {
+			return rep, err
+		}
+	}
+}
+
+func verifyEvidenceFrom(ctx context.Context, rdb redis.UniversalClient, prefix string, anchor storedAnchor) (EvidenceReport, error) {
 	var rep EvidenceReport
 	stream, headKey := evidenceKeys(prefix)
 	head, err := rdb.Get(ctx, headKey).Result()
@@ -219,8 +245,8 @@ func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix strin
 		return rep, err
 	}
 	rep.Head, _ = parseHead(head)
-	var prevHash string
-	var prevSeq int64
+	rep.Anchor, rep.AnchorArchive = anchor.Seq, anchor.Archive
+	prevSeq, prevHash := anchor.Seq, anchor.Hash
 	var broken error
 	err = scanEvidence(ctx, rdb, stream, func(l evidenceLink) bool {
 		rep.Records++
@@ -274,23 +300,29 @@ func ExportEvidence(ctx context.Context, rdb redis.UniversalClient, prefix strin
 
 // scanEvidence calls fn for each stored link in order until it returns false.
 func scanEvidence(ctx context.Context, rdb redis.UniversalClient, stream string, fn func(evidenceLink) bool) error {
+	return scanEvidenceEntries(ctx, rdb, stream, "+", func(_ string, links []evidenceLink) bool {
+		for _, l := range links {
+			if !fn(l) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// scanEvidenceEntries calls fn for each stream entry up to and including
+// the id end ("+": the last) with its links, in order, until fn returns
+// false.
+func scanEvidenceEntries(ctx context.Context, rdb redis.UniversalClient, stream, end string, fn func(id string, links []evidenceLink) bool) error {
 	start := "-"
 	for {
-		msgs, err := rdb.XRangeN(ctx, stream, start, "+", 1000).Result()
+		msgs, err := rdb.XRangeN(ctx, stream, start, end, 1000).Result()
 		if err != nil {
 			return err
 		}
 		for _, m := range msgs {
-			blob, _ := m.Values["links"].(string)
-			var links []evidenceLink
-			if err := json.Unmarshal([]byte(blob), &links); err != nil || len(links) == 0 {
-				// An unreadable entry is a broken link where it stands.
-				links = []evidenceLink{{Seq: -1}}
-			}
-			for _, l := range links {
-				if !fn(l) {
-					return nil
-				}
+			if !fn(m.ID, entryLinks(m)) {
+				return nil
 			}
 		}
 		if len(msgs) < 1000 {
@@ -298,6 +330,45 @@ func scanEvidence(ctx context.Context, rdb redis.UniversalClient, stream string,
 		}
 		start = "(" + msgs[len(msgs)-1].ID
 	}
+}
+
+// entryLinks reads the links of one stream entry. An unreadable entry is a
+// broken link where it stands.
+func entryLinks(m redis.XMessage) []evidenceLink {
+	blob, _ := m.Values["links"].(string)
+	var links []evidenceLink
+	if err := json.Unmarshal([]byte(blob), &links); err != nil || len(links) == 0 {
+		return []evidenceLink{{Seq: -1}}
+	}
+	return links
+}
+
+// evidenceAnchorKey holds the anchor: the last link trimmed after it was
+// archived (a hash: seq, hash, entry, archive, trimmedAt). Same hash tag
+// as the stream, so one script may touch both.
+func evidenceAnchorKey(prefix string) string { return prefix + "shep:{evidence}:anchor" }
+
+// storedAnchor is the anchor as Redis keeps it; zero before any trim.
+type storedAnchor struct {
+	ChainPoint
+	Entry   string // the last trimmed stream entry
+	Archive string // the id of the archive holding the trimmed links
+}
+
+func readAnchor(ctx context.Context, rdb redis.UniversalClient, prefix string) (storedAnchor, error) {
+	v, err := rdb.HMGet(ctx, evidenceAnchorKey(prefix), "seq", "hash", "entry", "archive").Result()
+	if err != nil {
+		return storedAnchor{}, err
+	}
+	str := func(i int) string { s, _ := v[i].(string); return s }
+	var a storedAnchor
+	if s := str(0); s != "" {
+		if a.Seq, err = strconv.ParseInt(s, 10, 64); err != nil || a.Seq < 0 {
+			return storedAnchor{}, fmt.Errorf("shep: evidence anchor: seq %q", s)
+		}
+	}
+	a.Hash, a.Entry, a.Archive = str(1), str(2), str(3)
+	return a, nil
 }
 
 // withoutPassword returns a copy of a request with its sender password blanked.
