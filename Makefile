@@ -5,7 +5,7 @@ FUZZTIME  ?= 10s
 DATA      ?= data
 GATEWAY   ?= http://127.0.0.1:8080
 
-.PHONY: run demo test vet unit soak fuzz-short fuzz bench build clean
+.PHONY: run demo test vet unit newcomer soak fuzz-short fuzz bench build clean
 
 ## run: the whole stack in one process (bus, labour-market system, portal, OCSP, CRL); EGOV_REDIS_URL or an embedded Redis
 run:
@@ -16,7 +16,11 @@ demo:
 	$(GO) run ./cmd/egovctl demo --gateway $(GATEWAY) --data $(DATA)
 
 ## test: everything CI runs: vet, all tests with the race detector, the soak, a short fuzz pass
-test: vet unit soak fuzz-short
+test: vet unit newcomer soak fuzz-short
+
+## newcomer: egovctl built and run from outside the repository on its embedded Redis: demo, the curated corpus replayed after it, the tools through data/stack.json, an archive checked offline
+newcomer:
+	./.ci/newcomer
 
 vet:
 	$(GO) vet ./...

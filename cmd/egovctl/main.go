@@ -165,9 +165,21 @@ responder and the next CRL say so).`, noContext(pkiRevoke)),
 		leaf("ocsp", "serve OCSP", `Serves the authority's OCSP responder on --listen until interrupted.`, pkiOCSP),
 	)
 	evidenceCmd := group("evidence", "the bus's evidence chain",
-		leaf("verify", "check the bus's evidence chain", `Checks the hash chain of the bus's evidence log and prints a JSON report;
-exit 1 and "brokenAt" when a link is broken.`, evidenceVerify),
-		leaf("export", "export the evidence log as JSON lines", `Writes the bus's evidence log as JSON lines {"seq","prev","record","hash"}.`, evidenceExport),
+		leaf("verify", "check the bus's evidence chain, live or archived", `Checks the hash chain of the bus's evidence log and prints a JSON report;
+exit 1 and "brokenAt" when a link is broken. With --archive FILE (repeatable,
+oldest first) it checks archives offline instead: every link, every
+manifest's signature (the bus operator's BIN, as of its signing time, against
+the archive's own CRLs), the links between segments and between archives,
+and the signed index: edits, deletions, reordering and truncation are found.`, evidenceVerify),
+		leaf("export", "export the evidence log: JSON lines, or a signed archive", `Writes the bus's evidence log as JSON lines {"seq","prev","record","hash"},
+or, with --archive FILE, a signed archive that proves itself offline: a ZIP of
+segments, each with a manifest signed by the bus operator's organisation key
+(its first and last links, the previous segment's head, its own head, the
+count and the signing time), and a signed index of the whole. Check it with
+"egovctl evidence verify --archive FILE", without Redis.`, evidenceExport),
+		leaf("trim", "delete archived links from Redis, keeping the anchor", `Verifies an archive (as evidence verify --archive) and deletes exactly the
+links it holds from the live chain, keeping the last one's hash as the anchor
+the live chain is verified from; refuses an archive younger than --keep-live.`, evidenceTrim),
 	)
 	shepCmd := group("shep", "the simulated government bus",
 		leaf("hash-password", "an argon2id hash for the routing file", `Prints the argon2id hash of a system's password, for its entry in the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"egov/internal/redisconn"
 	"egov/shep"
+	"egov/signing/pki"
 )
 
 // redisFlags adds the flags that name a Redis and a key prefix.
@@ -44,10 +46,16 @@ func openRedis(url string) (*redis.Client, error) {
 func evidenceVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("evidence verify", stderr)
 	url, prefix := redisFlags(fs)
-	dataFlag(fs)
+	dataDir := dataFlag(fs)
 	fromStack(fs, "redis", "redis", "prefix", "prefix")
+	archives := fs.StringArray("archive", nil, "check this archive (egovctl evidence export --archive) offline instead of the live chain; repeat for a series, oldest first")
+	trust, bin, crls, allowUnknown := archiveCheckFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if len(*archives) > 0 {
+		return evidenceVerifyArchive(ctx, archiveVerifyOptions{Archives: *archives, Trust: orData(*trust, *dataDir, "pki", pki.TrustDir),
+			BIN: *bin, CRLs: *crls, AllowUnknownRevocation: *allowUnknown}, stdout)
 	}
 	rdb, err := openRedis(*url)
 	if err != nil {
@@ -69,12 +77,36 @@ func evidenceVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
+// archiveCheckFlags are the flags of checking an archive's signatures.
+func archiveCheckFlags(fs *pflag.FlagSet) (trust, bin *string, crls *[]string, allowUnknown *bool) {
+	trust = fs.String("trust", "", "with --archive: the trusted CA certificates (default: DATA/pki/trust of --data)")
+	bin = fs.String("bin", busOperatorBIN, "with --archive: the BIN of the bus operator whose authorised person signs the archives")
+	crls = fs.StringArray("crl", nil, "with --archive: a CRL in force at the signing time, for archives that carry none (repeatable)")
+	allowUnknown = fs.Bool("allow-unknown-revocation", false, "with --archive: accept a signer whose revocation status at the signing time no list tells")
+	return trust, bin, crls, allowUnknown
+}
+
+// orData is v, or else the path under the data directory.
+func orData(v, dataDir string, elem ...string) string {
+	if v != "" {
+		return v
+	}
+	return filepath.Join(append([]string{dataDir}, elem...)...)
+}
+
 func evidenceExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("evidence export", stderr)
 	url, prefix := redisFlags(fs)
-	dataFlag(fs)
+	dataDir := dataFlag(fs)
 	fromStack(fs, "redis", "redis", "prefix", "prefix")
-	out := fs.String("out", "-", "file to write JSON lines to (- for stdout)")
+	out := fs.String("out", "-", "file to write JSON lines to (- for stdout); see --archive for a signed archive")
+	archive := fs.String("archive", "", "write a signed archive (ZIP of segments and signed manifests) to this file instead of JSON lines")
+	key := fs.String("key", "", "with --archive: the bus operator's organisation key (default: DATA/pki/keys/shep-operator.p12 of --data)")
+	password := fs.String("password", demoPassword, "with --archive: the key's password")
+	crls := fs.StringArray("crl", nil, "with --archive: a CRL in force now, stored in the archive (repeatable; default: DATA/pki/crl.pem of --data)")
+	segmentLinks := fs.Int("segment-links", shep.DefaultSegmentLinks, "with --archive: links per segment")
+	after := fs.String("after", "", "with --archive: continue after the head of this earlier archive (daily exports)")
+	check(fs, positive, "segment-links")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -83,6 +115,14 @@ func evidenceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer rdb.Close()
+	if *archive != "" {
+		if len(*crls) == 0 {
+			*crls = []string{filepath.Join(*dataDir, "pki", "crl.pem")}
+		}
+		return evidenceExportArchive(ctx, rdb, archiveExportOptions{Prefix: *prefix, Out: *archive,
+			Key: orData(*key, *dataDir, "pki", "keys", busOperatorKey+".p12"), Password: *password, CRLs: *crls,
+			SegmentLinks: *segmentLinks, After: *after}, stdout)
+	}
 	w := stdout
 	if *out != "-" {
 		f, err := os.Create(*out)
@@ -98,6 +138,27 @@ func evidenceExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stderr, "exported %d records\n", n)
 	return nil
+}
+
+func evidenceTrim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("evidence trim", stderr)
+	url, prefix := redisFlags(fs)
+	dataDir := dataFlag(fs)
+	fromStack(fs, "redis", "redis", "prefix", "prefix")
+	archive := fs.String("archive", "", "the archive whose links leave Redis (verified first)")
+	trust, bin, crls, allowUnknown := archiveCheckFlags(fs)
+	keepLive := fs.Duration("keep-live", 168*time.Hour, "refuse an archive whose newest record is younger than this (the live retention)")
+	if err := parseFlags(fs, args, "archive"); err != nil {
+		return err
+	}
+	rdb, err := openRedis(*url)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	return evidenceTrimArchive(ctx, rdb, archiveTrimOptions{Prefix: *prefix, Archive: *archive,
+		Trust: orData(*trust, *dataDir, "pki", pki.TrustDir), BIN: *bin, CRLs: *crls,
+		AllowUnknownRevocation: *allowUnknown, KeepLive: *keepLive}, stdout)
 }
 
 func shepHashPassword(args []string, stdout, stderr io.Writer) error {

@@ -402,7 +402,19 @@ Reach this stack from another terminal:
 // the employment centre's authorised person) and the demo citizens' keys.
 func ensureDemoData(dir string, stdout io.Writer) (*pki.Authority, bool, error) {
 	pkiDir := filepath.Join(dir, "pki")
+	validFor := func() (time.Time, time.Time) {
+		now := time.Now().UTC().Truncate(time.Second)
+		return now.Add(-24 * time.Hour), now.AddDate(2, 0, 0)
+	}
 	if a, err := pki.Open(pkiDir); err == nil {
+		// A data directory from before the evidence archive gets the bus
+		// operator's key now.
+		from, until := validFor()
+		if _, issued, err := ensureBusOperatorKey(a, pkiDir, from, until, demoPassword); err != nil {
+			return nil, false, err
+		} else if issued {
+			fmt.Fprintf(stdout, "Issued the bus operator's key for evidence archives under %s.\n", pkiDir)
+		}
 		return a, false, nil
 	}
 	fmt.Fprintf(stdout, "First start: creating the test PKI and demo citizens under %s …\n", dir)
@@ -424,6 +436,9 @@ func ensureDemoData(dir string, stdout io.Writer) (*pki.Authority, bool, error) 
 		return nil, false, err
 	}
 	if err := a.Write(prov, filepath.Join(pkiDir, "keys", "provider"), demoPassword); err != nil {
+		return nil, false, err
+	}
+	if _, _, err := ensureBusOperatorKey(a, pkiDir, from, until, demoPassword); err != nil {
 		return nil, false, err
 	}
 	citizens := filepath.Join(dir, "citizens")
