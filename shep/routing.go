@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"egov/fixtures"
 	"egov/internal/password"
 	"egov/signing"
 )
@@ -152,3 +153,17 @@ func HashPassword(secret string) (string, error) { return password.Hash(secret) 
 
 // checkPassword compares a system's password with its hash.
 func checkPassword(hash, secret string) bool { return password.Check(hash, secret) }
+
+// LoadRoutingOrBuiltIn reads the routing table at path, or, when path is
+// empty, the built-in one (fixtures/shep/routing.json, embedded), so that
+// a binary runs from any directory.
+func LoadRoutingOrBuiltIn(path string) (*Routing, error) {
+	if path != "" {
+		return LoadRouting(path)
+	}
+	data, err := fixtures.Read(fixtures.Routing)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRouting(data, "built-in "+fixtures.Routing)
+}

@@ -188,7 +188,7 @@ func shepDeadLetters(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	routes, err := loadRouting(*routing)
+	routes, err := shep.LoadRoutingOrBuiltIn(*routing)
 	if err != nil {
 		return err
 	}

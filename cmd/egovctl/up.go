@@ -19,7 +19,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"egov/fixtures"
 	"egov/gateway"
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
@@ -127,7 +126,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rev := &signing.Revocation{OCSP: &signing.OCSPClient{URL: "http://" + *ocspListen + "/"}, CRL: crl}
 	verifier := &signing.Verifier{Trust: trust, Revocation: rev}
 
-	routes, err := loadRouting(*routing)
+	routes, err := shep.LoadRoutingOrBuiltIn(*routing)
 	if err != nil {
 		return err
 	}
@@ -137,7 +136,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer bus.Close()
-	register, err := loadPersons(*persons)
+	register, err := gbdfl.LoadOrBuiltIn(*persons)
 	if err != nil {
 		return err
 	}
@@ -317,30 +316,6 @@ func openOrEmbedRedis(url string, stdout io.Writer) (redis.UniversalClient, stri
 		return nil, "", nil, err
 	}
 	return rdb, embedded, func() { _ = rdb.Close(); m.Close() }, nil
-}
-
-// loadRouting reads a routing table; "" is the built-in one.
-func loadRouting(path string) (*shep.Routing, error) {
-	if path != "" {
-		return shep.LoadRouting(path)
-	}
-	data, err := fixtures.Read(fixtures.Routing)
-	if err != nil {
-		return nil, err
-	}
-	return shep.ParseRouting(data, "built-in "+fixtures.Routing)
-}
-
-// loadPersons reads the persons register's data set; "" is the built-in one.
-func loadPersons(path string) (*gbdfl.Register, error) {
-	if path != "" {
-		return gbdfl.Load(path)
-	}
-	data, err := fixtures.Read(fixtures.Persons)
-	if err != nil {
-		return nil, err
-	}
-	return gbdfl.Parse(data, "built-in "+fixtures.Persons)
 }
 
 // printUp tells the operator what runs, how to log in and how to reach it.

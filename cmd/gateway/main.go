@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"egov/internal/httpguard"
 	"egov/internal/ops"
 	"egov/internal/redisconn"
+	"egov/internal/settings"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -27,48 +27,56 @@ import (
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
+		os.Exit(settings.ExitCode(err))
 	}
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+// program is how the portal reads its settings: a flag not given takes
+// EGOV_GATEWAY_<FLAG>, or the variable the stack's programs share for it.
+var program = settings.Program{
+	Prefix: "EGOV_GATEWAY_",
+	Vars: map[string]string{
+		"bus":             "EGOV_SHEP_URL",
+		"sender":          "EGOV_SHEP_SENDER",
+		"sender-password": "EGOV_SHEP_PASSWORD",
+		"provider-bin":    "EGOV_PROVIDER_BIN",
+		"metrics-listen":  "EGOV_GATEWAY_METRICS",
+	},
+	Required: []string{"redis", "sender-password", "trust"},
+	Checks: []settings.Check{{Flag: "listen", Valid: settings.Address}, {Flag: "metrics-listen", Valid: settings.Address},
+		{Flag: "bus", Valid: settings.HTTPURL}, {Flag: "ocsp", Valid: settings.HTTPURL},
+		{Flag: "attempts-per-minute", Valid: settings.Positive}, {Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")}},
 }
 
 func run() error {
 	var (
-		listen      = flag.String("listen", env("EGOV_GATEWAY_LISTEN", "127.0.0.1:8080"), "address to serve on ($EGOV_GATEWAY_LISTEN)")
-		redisURL    = flag.String("redis", env("EGOV_REDIS_URL", ""), "Redis URL ($EGOV_REDIS_URL, required)")
-		busURL      = flag.String("bus", env("EGOV_SHEP_URL", "http://127.0.0.1:8081"), "SHEP bus base URL ($EGOV_SHEP_URL)")
-		senderID    = flag.String("sender", env("EGOV_SHEP_SENDER", "egov-portal"), "the portal's senderId on the bus ($EGOV_SHEP_SENDER)")
-		password    = flag.String("sender-password", env("EGOV_SHEP_PASSWORD", ""), "the portal's bus password ($EGOV_SHEP_PASSWORD)")
-		trustDir    = flag.String("trust", env("EGOV_TRUST_DIR", "fixtures/pki/trust"), "CA certificates trusted for signatures ($EGOV_TRUST_DIR)")
-		crl         = flag.String("crl", env("EGOV_CRL", "fixtures/pki/crl.pem"), "CRL file or URL ($EGOV_CRL)")
-		ocspURL     = flag.String("ocsp", env("EGOV_OCSP_URL", ""), "OCSP responder URL, asked before the CRL ($EGOV_OCSP_URL)")
-		providerBIN = flag.String("provider-bin", env("EGOV_PROVIDER_BIN", "940140000385"), "BIN whose authorised person signs the labour-market results ($EGOV_PROVIDER_BIN)")
-		recordDir   = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
+		listen      = flag.String("listen", "127.0.0.1:8080", "address to serve on")
+		redisURL    = flag.String("redis", "", "Redis URL")
+		keyPrefix   = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
+		busURL      = flag.String("bus", "http://127.0.0.1:8081", "SHEP bus base URL")
+		senderID    = flag.String("sender", "egov-portal", "the portal's senderId on the bus")
+		password    = flag.String("sender-password", "", "the portal's bus password")
+		trustDir    = flag.String("trust", "", "CA certificates trusted for signatures")
+		crl         = flag.String("crl", "", "CRL file or URL (without it and -ocsp, revocation cannot be checked)")
+		ocspURL     = flag.String("ocsp", "", "OCSP responder URL, asked before the CRL")
+		providerBIN = flag.String("provider-bin", "940140000385", "BIN whose authorised person signs the labour-market results")
+		recordDir   = flag.String("record", "", "record every request with its answer into this corpus directory")
 		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
-		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
+		logJSON     = flag.Bool("log-json", false, "log JSON instead of text")
 		attempts    = flag.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute")
-		metricsAt   = flag.String("metrics-listen", env("EGOV_GATEWAY_METRICS", "127.0.0.1:9090"), "the process's metrics and probes (/metrics, /livez, /readyz) on a listener of their own; empty: none ($EGOV_GATEWAY_METRICS)")
+		metricsAt   = flag.String("metrics-listen", "127.0.0.1:9090", "the process's metrics and probes (/metrics, /livez, /readyz) on a listener of their own; empty: none")
 		logLevel    = ops.LogLevelFlag(flag.CommandLine)
 		limits      = httpguard.Flags(flag.CommandLine)
 	)
-	flag.Parse()
+	program.Describe(flag.CommandLine)
+	if err := program.Parse(flag.CommandLine, os.Args[1:]); err != nil {
+		return err
+	}
 	level, err := ops.ParseLevel(*logLevel)
 	if err != nil {
 		return err
 	}
 	log := ops.NewLogger(os.Stderr, level, *logJSON)
-	if *redisURL == "" {
-		return errors.New("-redis or EGOV_REDIS_URL is required")
-	}
-	if *password == "" {
-		return errors.New("-sender-password or EGOV_SHEP_PASSWORD is required")
-	}
 	rdb, err := redisconn.Open(*redisURL)
 	if err != nil {
 		return err
@@ -83,7 +91,7 @@ func run() error {
 	}
 	rev := verifier.Revocation
 	bus := &shep.HTTPClient{BaseURL: *busURL}
-	app, err := gateway.New(rdb, gateway.Config{
+	app, err := gateway.New(rdb, gateway.Config{KeyPrefix: *keyPrefix,
 		Verifier: verifier,
 		Bus:      bus, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		ProviderBINs: map[string]string{"ais-rynok-truda": *providerBIN, "arm-rshep": *providerBIN},

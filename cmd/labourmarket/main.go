@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"egov/internal/httpguard"
 	"egov/internal/ops"
 	"egov/internal/redisconn"
+	"egov/internal/settings"
 	"egov/labour"
 	"egov/shep"
 	"egov/shep/soap"
@@ -28,46 +28,58 @@ import (
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "labourmarket:", err)
-		os.Exit(1)
+		os.Exit(settings.ExitCode(err))
 	}
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+// program is how the labour-market system reads its settings: a flag not
+// given takes EGOV_LABOUR_<FLAG>, or the variable the stack's programs share.
+var program = settings.Program{
+	Prefix: "EGOV_LABOUR_",
+	Vars: map[string]string{
+		"bus":             "EGOV_SHEP_URL",
+		"sender-password": "EGOV_LABOUR_PASSWORD",
+		"key":             "EGOV_PROVIDER_KEY",
+		"key-password":    "EGOV_PROVIDER_KEY_PASSWORD",
+		"ops-listen":      "EGOV_OPS_LISTEN",
+	},
+	Required: []string{"redis", "sender-password", "key", "trust"},
+	Checks: []settings.Check{{Flag: "bus", Valid: settings.HTTPURL}, {Flag: "ocsp", Valid: settings.HTTPURL},
+		{Flag: "ops-listen", Valid: settings.Address}, {Flag: "workers", Valid: settings.Positive},
+		{Flag: "batch", Valid: settings.Positive}, {Flag: "pace", Valid: settings.OneOf("fast", "regulation")},
+		{Flag: "pace-factor", Valid: settings.Positive}, {Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")}},
 }
 
 func run() error {
 	var (
-		redisURL    = flag.String("redis", env("EGOV_REDIS_URL", ""), "Redis URL ($EGOV_REDIS_URL, required)")
-		busURL      = flag.String("bus", env("EGOV_SHEP_URL", "http://127.0.0.1:8081"), "SHEP bus base URL ($EGOV_SHEP_URL)")
-		senderID    = flag.String("sender", env("EGOV_LABOUR_SENDER", "ais-rynok-truda"), "the system's senderId on the bus ($EGOV_LABOUR_SENDER)")
-		password    = flag.String("sender-password", env("EGOV_LABOUR_PASSWORD", ""), "the system's bus password ($EGOV_LABOUR_PASSWORD)")
-		keyPath     = flag.String("key", env("EGOV_PROVIDER_KEY", "fixtures/pki/keys/provider.p12"), "the authorised person's key ($EGOV_PROVIDER_KEY)")
-		keyPassword = flag.String("key-password", env("EGOV_PROVIDER_KEY_PASSWORD", "Qwerty12"), "its password ($EGOV_PROVIDER_KEY_PASSWORD)")
-		trustDir    = flag.String("trust", env("EGOV_TRUST_DIR", "fixtures/pki/trust"), "CA certificates for checking citizens' signatures, required: the system acts only on what it verified ($EGOV_TRUST_DIR)")
-		crl         = flag.String("crl", env("EGOV_CRL", "fixtures/pki/crl.pem"), "CRL file or URL ($EGOV_CRL)")
-		ocspURL     = flag.String("ocsp", env("EGOV_OCSP_URL", ""), "OCSP responder URL ($EGOV_OCSP_URL)")
+		redisURL    = flag.String("redis", "", "Redis URL")
+		keyPrefix   = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
+		busURL      = flag.String("bus", "http://127.0.0.1:8081", "SHEP bus base URL")
+		senderID    = flag.String("sender", "ais-rynok-truda", "the system's senderId on the bus")
+		password    = flag.String("sender-password", "", "the system's bus password")
+		keyPath     = flag.String("key", "", "the authorised person's key")
+		keyPassword = flag.String("key-password", "Qwerty12", "its password")
+		trustDir    = flag.String("trust", "", "CA certificates for checking citizens' signatures: the system acts only on what it verified")
+		crl         = flag.String("crl", "", "CRL file or URL (without it and -ocsp, revocation cannot be checked)")
+		ocspURL     = flag.String("ocsp", "", "OCSP responder URL")
 		workers     = flag.Int("workers", 8, "processing workers")
 		batch       = flag.Int("batch", 20, "messages leased per poll")
-		pace        = flag.String("pace", env("EGOV_LABOUR_PACE", "fast"), "fast, or regulation: wait the regulation's step durations ($EGOV_LABOUR_PACE)")
+		pace        = flag.String("pace", "fast", "fast, or regulation: wait the regulation's step durations")
 		factor      = flag.Float64("pace-factor", 0.01, "scale of the regulation's durations with -pace regulation")
-		logJSON     = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON ($EGOV_LOG_JSON)")
-		opsListen   = flag.String("ops-listen", env("EGOV_OPS_LISTEN", "127.0.0.1:9092"), "the system's metrics and probes (/metrics, /livez, /readyz); empty: none ($EGOV_OPS_LISTEN)")
+		logJSON     = flag.Bool("log-json", false, "log JSON")
+		opsListen   = flag.String("ops-listen", "127.0.0.1:9092", "the system's metrics and probes (/metrics, /livez, /readyz); empty: none")
 		logLevel    = ops.LogLevelFlag(flag.CommandLine)
 		limits      = httpguard.Flags(flag.CommandLine)
 	)
-	flag.Parse()
+	program.Describe(flag.CommandLine)
+	if err := program.Parse(flag.CommandLine, os.Args[1:]); err != nil {
+		return err
+	}
 	level, err := ops.ParseLevel(*logLevel)
 	if err != nil {
 		return err
 	}
 	log := ops.NewLogger(os.Stderr, level, *logJSON)
-	if *redisURL == "" || *password == "" {
-		return errors.New("-redis ($EGOV_REDIS_URL) and -sender-password ($EGOV_LABOUR_PASSWORD) are required")
-	}
 	rdb, err := redisconn.Open(*redisURL)
 	if err != nil {
 		return err
@@ -85,7 +97,7 @@ func run() error {
 			return err
 		}
 	}
-	sys, err := labour.New(rdb, labour.Config{
+	sys, err := labour.New(rdb, labour.Config{KeyPrefix: *keyPrefix,
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		Signer: signer, Verifier: verifier, Workers: *workers, Batch: *batch, Pace: *pace, PaceFactor: *factor,
 		StepDurations: regulationDurations(), Log: log,

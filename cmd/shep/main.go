@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"egov/internal/httpguard"
 	"egov/internal/ops"
 	"egov/internal/redisconn"
+	"egov/internal/settings"
 	"egov/registers/mobile"
 	"egov/shep"
 	"egov/shep/gbdfl"
@@ -29,54 +29,64 @@ import (
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "shep:", err)
-		os.Exit(1)
+		os.Exit(settings.ExitCode(err))
 	}
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+// program is how the bus reads its settings: a flag not given takes
+// EGOV_SHEP_<FLAG>, or the variable the stack's programs share for it.
+var program = settings.Program{
+	Prefix: "EGOV_SHEP_",
+	Vars: map[string]string{
+		"persons":        "EGOV_GBDFL_PERSONS",
+		"phones":         "EGOV_MOBILE_PHONES",
+		"metrics-listen": "EGOV_SHEP_METRICS",
+	},
+	Required: []string{"redis", "trust"},
+	Checks: []settings.Check{{Flag: "listen", Valid: settings.Address}, {Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")}, {Flag: "metrics-listen", Valid: settings.Address},
+		{Flag: "ocsp", Valid: settings.HTTPURL}, {Flag: "visibility", Valid: settings.Positive},
+		{Flag: "max-deliveries", Valid: settings.Positive}, {Flag: "trim-interval", Valid: settings.Positive}},
 }
 
 func run() error {
 	var (
-		listen        = flag.String("listen", env("EGOV_SHEP_LISTEN", "127.0.0.1:8081"), "address to serve on ($EGOV_SHEP_LISTEN)")
-		redisURL      = flag.String("redis", env("EGOV_REDIS_URL", ""), "Redis URL ($EGOV_REDIS_URL, required)")
-		routingPath   = flag.String("routing", env("EGOV_SHEP_ROUTING", "fixtures/shep/routing.json"), "routing table ($EGOV_SHEP_ROUTING)")
-		persons       = flag.String("persons", env("EGOV_GBDFL_PERSONS", "fixtures/gbdfl/persons.json"), "persons register data set; empty: no ГБД ФЛ ($EGOV_GBDFL_PERSONS)")
-		phones        = flag.String("phones", env("EGOV_MOBILE_PHONES", ""), "mobile citizens' register data set; empty: the built-in one ($EGOV_MOBILE_PHONES)")
+		listen        = flag.String("listen", "127.0.0.1:8081", "address to serve on")
+		redisURL      = flag.String("redis", "", "Redis URL")
+		keyPrefix     = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
+		routingPath   = flag.String("routing", "", "routing table; empty: the built-in one")
+		persons       = flag.String("persons", "", "persons register data set; empty: the built-in one")
+		noPersons     = flag.Bool("no-persons", false, "do not host the persons register (ГБД ФЛ)")
+		phones        = flag.String("phones", "", "mobile citizens' register data set; empty: the built-in one")
 		noSMS         = flag.Bool("no-sms", false, "do not host the SMS gateway (registration by one-time code then answers 503)")
-		trustDir      = flag.String("trust", env("EGOV_TRUST_DIR", "fixtures/pki/trust"), "CA certificates for business-data signatures ($EGOV_TRUST_DIR)")
-		crl           = flag.String("crl", env("EGOV_CRL", "fixtures/pki/crl.pem"), "CRL file or URL ($EGOV_CRL)")
-		ocspURL       = flag.String("ocsp", env("EGOV_OCSP_URL", ""), "OCSP responder URL, asked before the CRL ($EGOV_OCSP_URL)")
+		trustDir      = flag.String("trust", "", "CA certificates for business-data signatures (e.g. the test PKI's DATA/pki/trust)")
+		crl           = flag.String("crl", "", "CRL file or URL (without it and -ocsp, revocation cannot be checked)")
+		ocspURL       = flag.String("ocsp", "", "OCSP responder URL, asked before the CRL")
 		visibility    = flag.Duration("visibility", 30*time.Second, "lease visibility timeout")
 		maxDeliveries = flag.Int("max-deliveries", 5, "leases before a message is dead-lettered")
 		refusalDelay  = flag.Duration("refusal-delay", time.Second, "wait before a refused message is handed out again (doubles with each delivery)")
 		trimEvery     = flag.Duration("trim-interval", time.Minute, "how often confirmed messages are trimmed")
-		recordDir     = flag.String("record", os.Getenv("EGOV_RECORD_DIR"), "record every request with its answer into this corpus directory ($EGOV_RECORD_DIR)")
+		recordDir     = flag.String("record", "", "record every request with its answer into this corpus directory")
 		mask          = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
-		logJSON       = flag.Bool("log-json", os.Getenv("EGOV_LOG_JSON") != "", "log JSON instead of text ($EGOV_LOG_JSON)")
-		metricsAt     = flag.String("metrics-listen", env("EGOV_SHEP_METRICS", "127.0.0.1:9091"), "the process's metrics and probes (/metrics, /livez, /readyz) on a listener of their own; empty: none ($EGOV_SHEP_METRICS)")
+		logJSON       = flag.Bool("log-json", false, "log JSON instead of text")
+		metricsAt     = flag.String("metrics-listen", "127.0.0.1:9091", "the process's metrics and probes (/metrics, /livez, /readyz) on a listener of their own; empty: none")
 		logLevel      = ops.LogLevelFlag(flag.CommandLine)
 		limits        = httpguard.Flags(flag.CommandLine)
 	)
-	flag.Parse()
+	program.Describe(flag.CommandLine)
+	if err := program.Parse(flag.CommandLine, os.Args[1:]); err != nil {
+		return err
+	}
 	level, err := ops.ParseLevel(*logLevel)
 	if err != nil {
 		return err
 	}
 	log := ops.NewLogger(os.Stderr, level, *logJSON)
-	if *redisURL == "" {
-		return errors.New("-redis or EGOV_REDIS_URL is required")
-	}
 	rdb, err := redisconn.Open(*redisURL)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	routing, err := shep.LoadRouting(*routingPath)
+	routing, err := shep.LoadRoutingOrBuiltIn(*routingPath)
 	if err != nil {
 		return err
 	}
@@ -91,7 +101,7 @@ func run() error {
 	if verifier.Revocation != nil && verifier.Revocation.CRL != nil {
 		ready = append(ready, ops.FreshCheck("revocation", verifier.Revocation.CRL.Fresh))
 	}
-	bus, err := shep.New(rdb, routing, shep.Config{
+	bus, err := shep.New(rdb, routing, shep.Config{KeyPrefix: *keyPrefix,
 		Visibility: *visibility, MaxDeliveries: *maxDeliveries, RefusalDelay: *refusalDelay, Verifier: verifier, Log: log,
 		Ready: ready,
 	})
@@ -102,8 +112,8 @@ func run() error {
 		_ = bus.Close()
 		log.Info("shep bus stopped: queue and evidence writers flushed")
 	}()
-	if *persons != "" {
-		reg, err := gbdfl.Load(*persons)
+	if !*noPersons {
+		reg, err := gbdfl.LoadOrBuiltIn(*persons)
 		if err != nil {
 			return err
 		}
@@ -119,7 +129,7 @@ func run() error {
 	if !*noSMS {
 		// Its outbox lives under sms: in the bus's Redis; testers read it
 		// with egovctl sms outbox --redis.
-		bus.HandleSync(sms.ServiceID, sms.New(rdb, sms.Config{Log: log}))
+		bus.HandleSync(sms.ServiceID, sms.New(rdb, sms.Config{KeyPrefix: *keyPrefix, Log: log}))
 	}
 	trimmerDone := make(chan struct{})
 	trimCtx, stopTrimmer := context.WithCancel(context.Background())
@@ -153,7 +163,7 @@ func run() error {
 	metrics := ops.NewRegistry()
 	metrics.MustRegister(bus.Collectors()...)
 	metrics.MustRegister(signing.Collectors()...)
-	log.Info("shep bus starting", "redis", rdb.Options().Addr, "routing", *routingPath, "log_level", level.String())
+	log.Info("shep bus starting", "redis", rdb.Options().Addr, "routing", orBuiltIn(*routingPath), "log_level", level.String())
 	server := func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) }
 	metricsDone := ops.ServeAside(ctx, log, 5*time.Second, server,
 		ops.Listener{Name: "metrics and probes", Addr: *metricsAt, Handler: ops.Handler(bus.ReadyChecks(), metrics)})
@@ -164,4 +174,11 @@ func run() error {
 	<-trimmerDone
 	log.Info("trimmer stopped")
 	return err
+}
+
+func orBuiltIn(path string) string {
+	if path == "" {
+		return "built-in"
+	}
+	return path
 }

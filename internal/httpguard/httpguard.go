@@ -11,7 +11,6 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -69,22 +68,15 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Flags registers the limits as flags of fs (with EGOV_HTTP_* variables as
-// defaults) and returns them, filled once fs is parsed.
+// Flags registers the limits as flags of fs and returns them, filled once
+// fs is parsed. Their variables (EGOV_HTTP_HEADER_TIMEOUT, …) are read by
+// the program's settings, which refuse a value they cannot read.
 func Flags(fs *flag.FlagSet) *Limits {
 	l := &Limits{}
-	dur := func(v *time.Duration, name, env string, def time.Duration, usage string) {
-		if s := os.Getenv(env); s != "" {
-			if d, err := time.ParseDuration(s); err == nil {
-				def = d
-			}
-		}
-		fs.DurationVar(v, name, def, usage+" ($"+env+")")
-	}
-	dur(&l.ReadHeaderTimeout, "http-header-timeout", "EGOV_HTTP_HEADER_TIMEOUT", DefaultReadHeaderTimeout, "time a client has to send a request's headers")
-	dur(&l.BodyGrace, "http-body-grace", "EGOV_HTTP_BODY_GRACE", DefaultBodyGrace, "time a body may take before the minimum rate applies")
-	dur(&l.WriteTimeout, "http-write-timeout", "EGOV_HTTP_WRITE_TIMEOUT", DefaultWriteTimeout, "time an answer may take to be written once begun")
-	dur(&l.IdleTimeout, "http-idle-timeout", "EGOV_HTTP_IDLE_TIMEOUT", DefaultIdleTimeout, "time an idle kept-alive connection stays open")
+	fs.DurationVar(&l.ReadHeaderTimeout, "http-header-timeout", DefaultReadHeaderTimeout, "time a client has to send a request's headers")
+	fs.DurationVar(&l.BodyGrace, "http-body-grace", DefaultBodyGrace, "time a body may take before the minimum rate applies")
+	fs.DurationVar(&l.WriteTimeout, "http-write-timeout", DefaultWriteTimeout, "time an answer may take to be written once begun")
+	fs.DurationVar(&l.IdleTimeout, "http-idle-timeout", DefaultIdleTimeout, "time an idle kept-alive connection stays open")
 	fs.Int64Var(&l.MinBodyRate, "http-min-body-rate", DefaultMinBodyRate, "slowest average rate of a request body, bytes a second")
 	return l
 }

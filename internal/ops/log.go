@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 )
 
@@ -106,20 +105,11 @@ func ParseLevel(s string) (slog.Level, error) {
 // EnvLogLevel names the environment variable of the default log level.
 const EnvLogLevel = "EGOV_LOG_LEVEL"
 
-// LogLevelFlag defines --log-level on fs, by default $EGOV_LOG_LEVEL or
-// info; parse it with ParseLevel.
+// LogLevelFlag defines --log-level on fs, by default info (the program's
+// settings give it $EGOV_LOG_LEVEL); parse it with ParseLevel.
 func LogLevelFlag(fs *flag.FlagSet) *string {
-	return fs.String("log-level", DefaultLogLevel(), LogLevelUsage)
+	return fs.String("log-level", "info", LogLevelUsage)
 }
 
-// LogLevelUsage is the help text of --log-level (for flag packages other
-// than the standard one).
+// LogLevelUsage is the help text of --log-level.
 const LogLevelUsage = "log level: debug, info, warn or error ($" + EnvLogLevel + ")"
-
-// DefaultLogLevel is $EGOV_LOG_LEVEL, or info.
-func DefaultLogLevel() string {
-	if v := os.Getenv(EnvLogLevel); v != "" {
-		return v
-	}
-	return "info"
-}

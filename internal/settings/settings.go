@@ -64,12 +64,33 @@ type Program struct {
 	Checks   []Check
 }
 
-// Var is the variable flag name falls back to.
+// Shared names the variables of the flags every program has in common.
+var Shared = map[string]string{
+	"redis":      "EGOV_REDIS_URL",
+	"key-prefix": "EGOV_KEY_PREFIX",
+	"trust":      "EGOV_TRUST_DIR",
+	"crl":        "EGOV_CRL",
+	"ocsp":       "EGOV_OCSP_URL",
+	"record":     "EGOV_RECORD_DIR",
+	"log-json":   "EGOV_LOG_JSON",
+	"log-level":  "EGOV_LOG_LEVEL",
+}
+
+// Var is the variable flag name falls back to: the program's own name for
+// it, the shared one, EGOV_HTTP_* for the connection budgets, else Prefix
+// and the name upper-cased with '-' as '_'.
 func (p Program) Var(name string) string {
 	if v, ok := p.Vars[name]; ok {
 		return v
 	}
-	return p.Prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	if v, ok := Shared[name]; ok {
+		return v
+	}
+	upper := strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	if strings.HasPrefix(name, "http-") {
+		return "EGOV_" + upper
+	}
+	return p.Prefix + upper
 }
 
 // Describe appends each flag's variable to its help text, so that -h tells
@@ -115,7 +136,7 @@ func (p Program) Parse(fs *flag.FlagSet, args []string) error {
 			return
 		}
 		if e := fs.Set(f.Name, v); e != nil {
-			err = UsageError{fmt.Errorf("$%s: %v", name, e)}
+			err = UsageError{fmt.Errorf("$%s %q: %v", name, v, e)}
 		}
 		source[f.Name] = "$" + name
 	})

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 
+	"egov/fixtures"
 	"egov/shep/soap"
 	"egov/signing"
 )
@@ -136,4 +137,17 @@ func (r *Register) HandleSync(_ context.Context, req *soap.SyncSendMessage) (str
 func validIIN(s string) bool {
 	_, err := signing.ParseIIN(s)
 	return err == nil
+}
+
+// LoadOrBuiltIn reads the data set at path, or, when path is empty, the
+// built-in one (fixtures/gbdfl/persons.json, embedded).
+func LoadOrBuiltIn(path string) (*Register, error) {
+	if path != "" {
+		return Load(path)
+	}
+	data, err := fixtures.Read(fixtures.Persons)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, "built-in "+fixtures.Persons)
 }
