@@ -1,7 +1,7 @@
 # egov-gateway: the two commands a newcomer needs are `make run` and `make test`.
 
 GO        ?= go
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 5s
 DATA      ?= data
 GATEWAY   ?= http://127.0.0.1:8080
 
@@ -32,7 +32,7 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 SOAK_REQUESTS ?= 20000
-SOAK_RATE     ?= 100
+SOAK_RATE     ?= 150
 
 ## soak: the stack as separate processes on redis-server (append-only), SOAK_REQUESTS requests with a fault every ~8 s; prints the counts
 soak:
