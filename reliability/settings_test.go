@@ -1,11 +1,11 @@
 package reliability
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -85,8 +85,12 @@ func TestBusRunsFromAnyDirectory(t *testing.T) {
 	cmd := exec.CommandContext(ctx, binaries[Bus], "-listen", addr, "-metrics-listen", "", "-trust", trust, "-no-sms")
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "EGOV_REDIS_URL=" + r.URL, "EGOV_KEY_PREFIX=" + r.Prefix}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out, err := os.Create(filepath.Join(t.TempDir(), "shep.log")) // written by the child, read here
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +105,20 @@ func TestBusRunsFromAnyDirectory(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the bus started outside the repository never became ready (last: %v)\n%s", err, out.String())
+			t.Fatalf("the bus started outside the repository never became ready (last: %v)\n%s", err, logOf(t, out))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(out.String(), "routing=built-in") {
-		t.Errorf("the bus did not say it runs on its built-in routing table:\n%s", out.String())
+	if log := logOf(t, out); !strings.Contains(log, "routing=built-in") {
+		t.Errorf("the bus did not say it runs on its built-in routing table:\n%s", log)
 	}
+}
+
+func logOf(t *testing.T, f *os.File) string {
+	t.Helper()
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
