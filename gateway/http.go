@@ -120,7 +120,7 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 		return c.Blob(http.StatusOK, "application/yaml", openAPIDocument)
 	}, catalogue)
 	root := contractGroup{add: e.Add, k: k}
-	ready := echo.WrapHandler(ops.ReadyHandler(a.ReadyChecks(opt.Health...)))
+	ready := echo.WrapHandler(ops.PublicReadyHandler(a.ReadyChecks(opt.Health...)))
 	root.GET(ops.PathLive, echo.WrapHandler(http.HandlerFunc(ops.ServeLive)))
 	root.GET(ops.PathReady, ready)
 	root.GET(ops.PathHealth, ready) // the old name of /readyz
@@ -649,13 +649,14 @@ func (a *App) accessLog(m *httpMetrics) echo.MiddlewareFunc {
 			if route == "" {
 				route = "unmatched"
 			}
-			m.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
+			method := knownMethod(r.Method)
+			m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 			m.latency.WithLabelValues(route).Observe(took.Seconds())
 			switch route {
 			case ops.PathLive, ops.PathReady, ops.PathHealth:
 				return nil
 			}
-			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
+			attrs := []slog.Attr{slog.String("method", method), slog.String("route", route), slog.Int("status", status),
 				slog.Duration("duration", took), slog.Int64("bytes", c.Response().Size),
 				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)), slog.String("client", c.RealIP())}
 			if route == "unmatched" {
@@ -665,4 +666,16 @@ func (a *App) accessLog(m *httpMetrics) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// knownMethod is the method of a request as a metric label and in the
+// access log: a standard one, or "other", since a client may send any token
+// and each would otherwise be a series of its own for good.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }

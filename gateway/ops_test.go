@@ -3,11 +3,13 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,7 +66,7 @@ func TestProbes(t *testing.T) {
 	// Stale revocation data: not ready, and which check says so.
 	revocationAt = revocationAt.AddDate(100, 0, 0)
 	code, rep := probe(t, h, "/readyz")
-	if code != 503 || rep.Status != "not-ready" || rep.Checks["revocation"].Status != "failing" || rep.Checks["revocation"].Error == "" ||
+	if code != 503 || rep.Status != "not-ready" || rep.Checks["revocation"].Status != "failing" || rep.Checks["revocation"].Error != "" ||
 		rep.Checks["redis"].Status != "ok" {
 		t.Fatalf("readyz with a stale CRL: %d %+v", code, rep)
 	}
@@ -90,8 +92,45 @@ func TestNotReadyWithoutRedis(t *testing.T) {
 		t.Fatalf("livez: %d", code)
 	}
 	code, rep := probe(t, h, "/readyz")
-	if code != 503 || rep.Status != "not-ready" || rep.Checks["redis"].Status != "failing" || rep.Checks["redis"].Error == "" {
+	if code != 503 || rep.Status != "not-ready" || rep.Checks["redis"].Status != "failing" {
 		t.Fatalf("readyz without Redis: %d %+v", code, rep)
+	}
+	// The public port says what fails, not why: the error names Redis's
+	// address. The operations listener tells operators.
+	if e := rep.Checks["redis"].Error; e != "" {
+		t.Errorf("the public readyz shows the error %q", e)
+	}
+	code, rep = probe(t, ops.Handler(app.ReadyChecks(), nil), "/readyz")
+	if code != 503 || !strings.Contains(rep.Checks["redis"].Error, ln) {
+		t.Fatalf("the operations listener's readyz without Redis: %d %+v", code, rep)
+	}
+}
+
+// TestMethodLabelIsBounded: a client may send any method token; each must
+// not become a series of its own.
+func TestMethodLabelIsBounded(t *testing.T) {
+	e := newEnv(t)
+	reg := ops.NewRegistry()
+	h := e.app.Handler(gateway.HTTPOptions{Metrics: reg})
+	for i := range 3 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(fmt.Sprintf("BREW%d", i), "/api/v1/catalogue", nil))
+	}
+	fams := promtest.Scrape(t, gateway.MetricsHandler(reg))
+	for i := range 3 {
+		if _, ok := fams.Value("egov_portal_http_requests_total", "method", fmt.Sprintf("BREW%d", i)); ok {
+			t.Errorf("method BREW%d became a label value", i)
+		}
+	}
+	var other float64
+	for _, status := range []string{"404", "405"} {
+		for _, route := range []string{"/api/v1/catalogue", "unmatched"} {
+			v, _ := fams.Value("egov_portal_http_requests_total", "method", "other", "route", route, "status", status)
+			other += v
+		}
+	}
+	if other != 3 {
+		t.Errorf("%v requests counted as method other, want 3", other)
 	}
 }
 

@@ -111,6 +111,24 @@ func ReadyHandler(checks []Check) http.HandlerFunc {
 	}
 }
 
+// PublicReadyHandler is ReadyHandler for a port anyone can reach: each
+// check's verdict without its error text, which names internal addresses
+// and URLs (the operations listener's ReadyHandler gives it).
+func PublicReadyHandler(checks []Check) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rep, ok := Ready(r.Context(), checks)
+		for name, c := range rep.Checks {
+			rep.Checks[name] = CheckResult{Status: c.Status}
+		}
+		status := http.StatusOK
+		if !ok {
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "5")
+		}
+		writeReport(w, status, rep)
+	}
+}
+
 func writeReport(w http.ResponseWriter, status int, rep Report) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -119,9 +137,10 @@ func writeReport(w http.ResponseWriter, status int, rep Report) {
 	_ = json.NewEncoder(w).Encode(rep)
 }
 
-// Probes adds /livez, /readyz and /healthz to mux.
+// Probes adds /livez, /readyz and /healthz to mux, a public port's
+// (PublicReadyHandler).
 func Probes(mux *http.ServeMux, checks []Check) {
-	ready := ReadyHandler(checks)
+	ready := PublicReadyHandler(checks)
 	mux.HandleFunc("GET "+PathLive, ServeLive)
 	mux.HandleFunc("GET "+PathReady, ready)
 	mux.HandleFunc("GET "+PathHealth, ready)
@@ -131,7 +150,10 @@ func Probes(mux *http.ServeMux, checks []Check) {
 // metrics is not nil, /metrics.
 func Handler(checks []Check, metrics prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
-	Probes(mux, checks)
+	ready := ReadyHandler(checks) // with each failing check's error: operators only
+	mux.HandleFunc("GET "+PathLive, ServeLive)
+	mux.HandleFunc("GET "+PathReady, ready)
+	mux.HandleFunc("GET "+PathHealth, ready)
 	if metrics != nil {
 		mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	}
