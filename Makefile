@@ -32,7 +32,7 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 SOAK_REQUESTS ?= 20000
-SOAK_RATE     ?= 150
+SOAK_RATE     ?= 100
 
 ## soak: the stack as separate processes on redis-server (append-only), SOAK_REQUESTS requests with a fault every ~8 s; prints the counts
 soak:
