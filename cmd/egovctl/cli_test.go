@@ -58,8 +58,8 @@ func TestEveryCommandHelpAndUnknownFlag(t *testing.T) {
 				continue
 			}
 			c.Flags().VisitAll(func(f *pflag.Flag) {
-				if !strings.Contains(out, "--"+f.Name) || !strings.Contains(out, "$"+envVar(f.Name)) {
-					t.Errorf("egovctl %s %s: flag --%s or $%s missing:\n%s", path, help, f.Name, envVar(f.Name), out)
+				if env := envVar("egovctl "+path, f.Name); !strings.Contains(out, "--"+f.Name) || !strings.Contains(out, "$"+env) {
+					t.Errorf("egovctl %s %s: flag --%s or $%s missing:\n%s", path, help, f.Name, env, out)
 				}
 			})
 		}
@@ -72,7 +72,7 @@ func TestEveryCommandHelpAndUnknownFlag(t *testing.T) {
 			t.Errorf("egovctl %v: exit %d\n%s", args, code, errOut)
 		}
 	}
-	if _, out, _ := egovctl(t, "-h"); !strings.Contains(out, "3  could not run") || !strings.Contains(out, "EGOV_<FLAG>") {
+	if _, out, _ := egovctl(t, "-h"); !strings.Contains(out, "3  could not run") || !strings.Contains(out, "EGOV_<COMMAND>_<FLAG>") {
 		t.Errorf("root help lacks the exit codes or the environment rule:\n%s", out)
 	}
 }
@@ -120,6 +120,8 @@ func TestExitCodes(t *testing.T) {
 		{2, []string{"verify", "--in", signed}},
 		{3, []string{"verify", "--trust", "/nonexistent", "--in", signed}},
 		{3, []string{"verify", "--trust", trust, "--in", filepath.Join(dir, "missing.xml")}},
+		{3, []string{"verify", "--trust", trust, "--crl", filepath.Join(dir, "missing.crl"), "--in", signed}},
+		{3, []string{"evidence", "verify", "--archive", filepath.Join(dir, "missing.zip"), "--trust", trust}},
 		{3, []string{"sign", "--key", filepath.Join(dir, "missing.p12"), "--in", in, "--out", "-"}},
 		{3, []string{"evidence", "verify", "--data", dir, "--redis", "redis://127.0.0.1:1/0"}},
 		{1, []string{"verify", "--trust", trust, "--in", signed}}, // no revocation source: refused
@@ -142,27 +144,27 @@ func TestExitCodes(t *testing.T) {
 // A flag not on the command line takes its EGOV_* variable; the command
 // line wins; a bad value in a variable is refused naming it.
 func TestFlagsFromEnvironment(t *testing.T) {
-	t.Setenv("EGOV_PASSWORD", "from-the-environment")
+	t.Setenv("EGOV_SHEP_HASH_PASSWORD_PASSWORD", "from-the-environment")
 	hash := strings.TrimSpace(mustRun(t, "shep", "hash-password"))
 	if !password.Check(hash, "from-the-environment") {
-		t.Fatalf("hash-password did not take $EGOV_PASSWORD: %s", hash)
+		t.Fatalf("hash-password did not take $EGOV_SHEP_HASH_PASSWORD_PASSWORD: %s", hash)
 	}
 	hash = strings.TrimSpace(mustRun(t, "shep", "hash-password", "--password", "from-the-line"))
 	if !password.Check(hash, "from-the-line") {
-		t.Fatalf("the command line did not win over $EGOV_PASSWORD")
+		t.Fatalf("the command line did not win over $EGOV_SHEP_HASH_PASSWORD_PASSWORD")
 	}
 	dir := filepath.Join(t.TempDir(), "ca")
-	t.Setenv("EGOV_DIR", dir)
+	t.Setenv("EGOV_PKI_INIT_DIR", dir)
 	mustRun(t, "pki", "init")
 	if _, err := os.Stat(filepath.Join(dir, "trust")); err != nil {
-		t.Fatalf("pki init did not take $EGOV_DIR: %v", err)
+		t.Fatalf("pki init did not take $EGOV_PKI_INIT_DIR: %v", err)
 	}
-	t.Setenv("EGOV_PACE", "weird")
+	t.Setenv("EGOV_UP_PACE", "weird")
 	code, _, errOut := egovctl(t, "up", "--data", filepath.Join(t.TempDir(), "d"))
-	if code != 2 || !strings.Contains(errOut, "EGOV_PACE") {
-		t.Fatalf("up with EGOV_PACE=weird: exit %d, want 2 naming the variable\n%s", code, errOut)
+	if code != 2 || !strings.Contains(errOut, "EGOV_UP_PACE") {
+		t.Fatalf("up with EGOV_UP_PACE=weird: exit %d, want 2 naming the variable\n%s", code, errOut)
 	}
-	t.Setenv("EGOV_PACE", "")
+	t.Setenv("EGOV_UP_PACE", "")
 	t.Setenv("EGOV_HTTP_BODY_GRACE", "soon")
 	if code, _, errOut := egovctl(t, "up", "--data", filepath.Join(t.TempDir(), "d")); code != 2 || !strings.Contains(errOut, "EGOV_HTTP_BODY_GRACE") {
 		t.Fatalf("up with EGOV_HTTP_BODY_GRACE=soon: exit %d, want 2\n%s", code, errOut)

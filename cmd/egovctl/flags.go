@@ -20,17 +20,32 @@ import (
 	"egov/signing"
 )
 
-// envVar is the variable a flag falls back to: EGOV_ and the flag's name
-// upper-cased with '-' as '_', except the names the other binaries already
-// give the same thing.
-func envVar(flag string) string {
-	if v, ok := envNames[flag]; ok {
+// envVar is the variable a flag of a command falls back to. The flags that
+// name the stack itself mean the same in every command and have one
+// variable each (envShared); any other flag's variable names its command:
+// EGOV_, the command path after "egovctl" and the flag's name, upper-cased,
+// ' ' and '-' as '_' (up --pace: EGOV_UP_PACE; pki issue --out:
+// EGOV_PKI_ISSUE_OUT), so that a password or a file meant for one command
+// never reaches another.
+func envVar(command, flag string) string {
+	if v, ok := envShared[flag]; ok {
 		return v
 	}
-	return "EGOV_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+	if strings.HasPrefix(flag, "http-") { // the connection budgets, as the other programs
+		return "EGOV_" + envName(flag)
+	}
+	return "EGOV_" + envName(strings.TrimPrefix(command, "egovctl ")) + "_" + envName(flag)
 }
 
-var envNames = map[string]string{
+func envName(s string) string {
+	return strings.ToUpper(strings.NewReplacer(" ", "_", "-", "_").Replace(s))
+}
+
+// envShared are the variables of the flags that name the stack: the same
+// in every command, and where the other programs have the same setting,
+// the same name as theirs.
+var envShared = map[string]string{
+	"data":       "EGOV_DATA",
 	"redis":      "EGOV_REDIS_URL",
 	"prefix":     "EGOV_KEY_PREFIX",
 	"key-prefix": "EGOV_KEY_PREFIX",
@@ -40,6 +55,8 @@ var envNames = map[string]string{
 	"phones":     "EGOV_MOBILE_PHONES",
 	"ocsp":       "EGOV_OCSP_URL",
 	"record":     "EGOV_RECORD_DIR",
+	"gateway":    "EGOV_GATEWAY_URL",
+	"log-level":  "EGOV_LOG_LEVEL",
 }
 
 // Annotations a command's flags carry in its flag set.
@@ -84,7 +101,7 @@ func describe(fn commandFunc) *pflag.FlagSet {
 		if _, ok := f.Annotations[annotRequired]; ok {
 			f.Usage += " (required)"
 		}
-		if env := envVar(f.Name); !strings.Contains(f.Usage, "$"+env) {
+		if env := envVar(defined.Name(), f.Name); !strings.Contains(f.Usage, "$"+env) {
 			f.Usage += " [$" + env + "]"
 		}
 		if field, ok := f.Annotations[annotStack]; ok {
@@ -128,13 +145,13 @@ func parseArgs(fs *pflag.FlagSet, args []string, n int, required ...string) erro
 		if f.Changed {
 			return
 		}
-		env := envVar(f.Name)
+		env := envVar(fs.Name(), f.Name)
 		v := os.Getenv(env)
 		if v == "" {
 			return
 		}
 		if err := fs.Set(f.Name, v); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s=%q (for --%s): %v", errUsage, env, v, f.Name, err))
+			errs = append(errs, fmt.Errorf("%w: %s=%q (for --%s): %v", errUsage, env, redact(v), f.Name, err))
 		}
 	})
 	if len(errs) > 0 {
@@ -145,7 +162,7 @@ func parseArgs(fs *pflag.FlagSet, args []string, n int, required ...string) erro
 	}
 	for _, name := range required {
 		if f := fs.Lookup(name); f == nil || f.Value.String() == "" {
-			return fmt.Errorf("%w: --%s is required (or $%s)", errUsage, name, envVar(name))
+			return fmt.Errorf("%w: --%s is required (or $%s)", errUsage, name, envVar(fs.Name(), name))
 		}
 	}
 	return nil

@@ -32,14 +32,17 @@ Exit codes:
   3  could not run: a file or the trust directory not found, Redis unreachable,
      a listener that cannot bind, any other failure
 
-Environment: a flag not given on the command line takes the variable
-EGOV_<FLAG> (the flag's name upper-cased, '-' as '_': --data from EGOV_DATA,
---pace from EGOV_PACE), except where the other binaries already name the same
-thing: --redis EGOV_REDIS_URL, --prefix and --key-prefix EGOV_KEY_PREFIX,
---trust EGOV_TRUST_DIR, --routing EGOV_SHEP_ROUTING, --persons
-EGOV_GBDFL_PERSONS, --phones EGOV_MOBILE_PHONES, --ocsp EGOV_OCSP_URL,
---record EGOV_RECORD_DIR. Each flag's help names its variable. An empty
-variable counts as unset.
+Environment: a flag not given on the command line takes a variable. The
+flags that name the stack have one each, the same in every command (and as
+the other programs name them): --data EGOV_DATA, --redis EGOV_REDIS_URL,
+--prefix and --key-prefix EGOV_KEY_PREFIX, --trust EGOV_TRUST_DIR, --routing
+EGOV_SHEP_ROUTING, --persons EGOV_GBDFL_PERSONS, --phones EGOV_MOBILE_PHONES,
+--ocsp EGOV_OCSP_URL, --record EGOV_RECORD_DIR, --gateway EGOV_GATEWAY_URL,
+--log-level EGOV_LOG_LEVEL, --http-* EGOV_HTTP_*. Any other flag's variable
+names its command: EGOV_<COMMAND>_<FLAG>, upper-cased, ' ' and '-' as '_'
+(up --pace: EGOV_UP_PACE; pki issue --out: EGOV_PKI_ISSUE_OUT), so that a
+password meant for one command never reaches another. Each flag's help names
+its variable. An empty variable counts as unset.
 
 A running stack: "egovctl up" writes DIR/stack.json (its Redis URL, key
 prefix and URLs) in its data directory while it runs. The tools that reach a

@@ -68,7 +68,13 @@ func writeStack(dir string, s stackState) (remove func(), err error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return nil, err
 	}
-	return func() { _ = os.Remove(path) }, nil
+	// Another egovctl up on the same directory may have written its own
+	// since: remove only ours.
+	return func() {
+		if now, err := readStack(dir); err == nil && now != nil && now.PID == s.PID {
+			_ = os.Remove(path)
+		}
+	}, nil
 }
 
 // readStack reads dir/stack.json; (nil, nil) when there is none.
@@ -91,14 +97,20 @@ func readStack(dir string) (*stackState, error) {
 // command line nor a variable set the values of the stack.json in the
 // command's --data directory, and says so on stderr.
 func applyStack(fs *pflag.FlagSet, stderr io.Writer) error {
-	var wanted []*pflag.Flag
+	var wanted, fromEnv []*pflag.Flag
 	fs.VisitAll(func(f *pflag.Flag) {
-		if _, ok := f.Annotations[annotStack]; ok && !f.Changed {
+		if _, ok := f.Annotations[annotStack]; !ok {
+			return
+		}
+		switch {
+		case !f.Changed:
 			wanted = append(wanted, f)
+		case os.Getenv(envVar(fs.Name(), f.Name)) == f.Value.String():
+			fromEnv = append(fromEnv, f)
 		}
 	})
 	data := fs.Lookup("data")
-	if len(wanted) == 0 || data == nil || data.Value.String() == "" {
+	if len(wanted)+len(fromEnv) == 0 || data == nil || data.Value.String() == "" {
 		return nil
 	}
 	dir := data.Value.String()
@@ -108,7 +120,19 @@ func applyStack(fs *pflag.FlagSet, stderr io.Writer) error {
 	}
 	path := filepath.Join(dir, stackFile)
 	if s.PID > 0 && syscall.Kill(s.PID, 0) == syscall.ESRCH {
-		fmt.Fprintf(stderr, "egovctl: warning: %s names process %d, which is not running (a stack that did not stop cleanly?)\n", path, s.PID)
+		// A stack that did not stop cleanly: its addresses may now be
+		// someone else's (the embedded Redis certainly is gone).
+		fmt.Fprintf(stderr, "egovctl: ignoring %s: it names process %d, which is not running (a stack that did not stop cleanly)\n", path, s.PID)
+		return nil
+	}
+	// A variable exported for something else (EGOV_REDIS_URL of the tests)
+	// wins over the running stack, as every variable does; say so when they
+	// disagree.
+	for _, f := range fromEnv {
+		if v := s.field(f.Annotations[annotStack][0]); v != "" && v != f.Value.String() {
+			fmt.Fprintf(stderr, "egovctl: warning: --%s %s comes from $%s, not from %s (%s)\n",
+				f.Name, redact(f.Value.String()), envVar(fs.Name(), f.Name), path, redact(v))
+		}
 	}
 	for _, f := range wanted {
 		v := s.field(f.Annotations[annotStack][0])

@@ -38,8 +38,8 @@ import (
 // each in the persons register simulator.
 var demoCitizens = []struct{ iin, name, note string }{
 	{"791028302728", "ЖАҚСЫЛЫҚОВ АЙДОС СЕРІКҰЛЫ", "adult, valid identity card: registration succeeds"},
-	{"050815600217", "НҰРЛАНОВА АЙГЕРІМ ЕРЛАНҚЫЗЫ", "20 years old: youth practice after registration"},
-	{"100203500443", "ТОҚТАРОВ ЕРАСЫЛ БОЛАТҰЛЫ", "born 2010-02-03: refused as underage before his 16th birthday"},
+	{"050815600217", "НҰРЛАНОВА АЙГЕРІМ ЕРЛАНҚЫЗЫ", "born 2005-08-15: youth practice after registration (under 29)"},
+	{"140506510009", "БЕКОВ ӘЛИХАН НҰРЛАНҰЛЫ", "born 2014-05-06: refused as underage (under 16) until 2030"},
 	{"900101300811", "ОМАРОВ ДАНИЯР АСҚАРҰЛЫ", "the register holds an expired identity card: refused"},
 }
 
@@ -212,6 +212,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(servers))
+	bound := map[string]string{} // listener name → the address it got (--listen 127.0.0.1:0 gets a port)
 	for _, s := range servers {
 		if s.addr == "" {
 			continue
@@ -221,6 +222,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		log.Info("listening", "listener", s.name, "addr", ln.Addr().String())
+		bound[s.name] = ln.Addr().String()
 		srv := httpguard.Server(s.handler, *limits)
 		srv.Addr = ln.Addr().String()
 		wg.Add(2)
@@ -250,13 +252,13 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go func() { defer wg.Done(); run(ctx) }()
 	}
 
-	st := stackState{Redis: usedRedis, Embedded: *redisURL == "", KeyPrefix: *prefix, Portal: "http://" + *listen,
-		Bus: "http://" + *busListen, OCSP: "http://" + *ocspListen + "/", PID: os.Getpid(), Started: time.Now().UTC()}
-	if *smsListen != "" {
-		st.SMS = "http://" + *smsListen
+	st := stackState{Redis: usedRedis, Embedded: *redisURL == "", KeyPrefix: *prefix, Portal: "http://" + bound["portal API"],
+		Bus: "http://" + bound["SHEP bus"], OCSP: "http://" + bound["OCSP responder"] + "/", PID: os.Getpid(), Started: time.Now().UTC()}
+	if a := bound["SMS outbox view"]; a != "" {
+		st.SMS = "http://" + a
 	}
-	if *metricsAt != "" {
-		st.Metrics = "http://" + *metricsAt + "/metrics"
+	if a := bound["metrics and probes"]; a != "" {
+		st.Metrics = "http://" + a + "/metrics"
 	}
 	removeStack, err := writeStack(*dataDir, st)
 	if err != nil {

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"egov"
@@ -55,6 +58,9 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *crl != "" {
 		rev.CRL = &signing.CRLSet{Sources: []string{*crl}, Trust: trust}
 		if err := rev.CRL.Refresh(ctx); err != nil {
+			if _, statErr := os.Stat(*crl); !strings.Contains(*crl, "://") && errors.Is(statErr, os.ErrNotExist) {
+				return fmt.Errorf("--crl: %w", statErr) // could not run: exit 3, not a refusal
+			}
 			fmt.Fprintln(stderr, "egovctl: warning:", err)
 		}
 	}

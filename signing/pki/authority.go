@@ -363,16 +363,42 @@ func (a *Authority) saveIndex(idx *index) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(a.Dir, indexFile+".tmp")
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	tmp, err := os.CreateTemp(a.Dir, indexFile+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(a.Dir, indexFile))
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(a.Dir, indexFile))
+}
+
+// lock guards a load-modify-save of the index: within this process (mu)
+// and against other processes sharing the directory (lockFile).
+func (a *Authority) lock() (unlock func(), err error) {
+	a.mu.Lock()
+	release, err := lockFile(a.Dir)
+	if err != nil {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("pki: locking %s: %w", indexFile, err)
+	}
+	return func() { release(); a.mu.Unlock() }, nil
 }
 
 func (a *Authority) record(cert *x509.Certificate) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	unlock, err := a.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	idx, err := a.loadIndex()
 	if err != nil {
 		return err
@@ -391,8 +417,11 @@ var ErrNotIssued = errors.New("pki: certificate was not issued by this authority
 // Revoke marks a certificate revoked at the given time with an RFC 5280
 // reason code (1 = key compromise).
 func (a *Authority) Revoke(cert *x509.Certificate, at time.Time, reason int) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	unlock, err := a.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	idx, err := a.loadIndex()
 	if err != nil {
 		return err
@@ -410,8 +439,11 @@ func (a *Authority) Revoke(cert *x509.Certificate, at time.Time, reason int) err
 // CRL returns a DER certificate revocation list signed by the issuing CA,
 // valid from thisUpdate until nextUpdate.
 func (a *Authority) CRL(thisUpdate, nextUpdate time.Time) ([]byte, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	unlock, err := a.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	idx, err := a.loadIndex()
 	if err != nil {
 		return nil, err
@@ -440,8 +472,11 @@ func (a *Authority) CRL(thisUpdate, nextUpdate time.Time) ([]byte, error) {
 // status answers about one serial: issued and good, issued and revoked, or
 // unknown to this authority.
 func (a *Authority) status(serial *big.Int) (entry indexEntry, known bool, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	unlock, err := a.lock()
+	if err != nil {
+		return indexEntry{}, false, err
+	}
+	defer unlock()
 	idx, err := a.loadIndex()
 	if err != nil {
 		return indexEntry{}, false, err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,5 +194,46 @@ func TestInitRefusesExistingAuthority(t *testing.T) {
 	}
 	if _, err := pki.Open(t.TempDir()); err == nil {
 		t.Fatal("Open of an empty directory succeeded")
+	}
+}
+
+// TestTwoHoldersOfOneAuthorityLoseNothing: egovctl up, a replay and a load
+// test may each open the same authority directory; every change each makes
+// to the index must stay in it, as one process's would.
+func TestTwoHoldersOfOneAuthorityLoseNothing(t *testing.T) {
+	first := openCopy(t)
+	second, err := pki.Open(first.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	number := func(a *pki.Authority) int64 {
+		der, err := a.CRL(time.Now(), time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return crl.Number.Int64()
+	}
+	before := number(first)
+	const each = 100
+	var wg sync.WaitGroup
+	for _, a := range []*pki.Authority{first, second} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, err := a.CRL(time.Now(), time.Now().Add(time.Hour)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := number(second), before+2*each+1; got != want {
+		t.Fatalf("CRL number %d after %d CRLs from two holders, want %d: updates were lost", got, 2*each, want)
 	}
 }
