@@ -232,7 +232,7 @@ func TestUpOutsideTheRepository(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"is up", "redis://127.0.0.1:", "embedded", "Qwerty12", "account password " + demoAccountPassword("791028302728"),
-		"egovctl evidence verify --data " + data, "egovctl shep dead-letters --data " + data, "egovctl replay fixtures/envelopes --target http://"} {
+		"egovctl evidence verify --data " + data, "egovctl shep dead-letters --data " + data, "egovctl replay --data " + data} {
 		if !strings.Contains(printed.String(), want) {
 			t.Errorf("up did not print %q:\n%s", want, printed.String())
 		}

@@ -134,9 +134,10 @@ func parseArgs(fs *pflag.FlagSet, args []string, n int, required ...string) erro
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if fs.NArg() != n {
-		if fs.NArg() > n {
-			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(n))
+	// A negative n is an optional argument: at most -n.
+	if (n >= 0 && fs.NArg() != n) || (n < 0 && fs.NArg() > -n) {
+		if most := max(n, -n); fs.NArg() > most {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(most))
 		}
 		return fmt.Errorf("%w: %d argument(s) expected before the flags", errUsage, n)
 	}

@@ -214,8 +214,9 @@ cabinet; exit 1 when a step fails.`, demo),
 		leaf("loadtest", "drive a load against a running stack", `Prepares synthetic citizens and signed submissions and drives them at a
 rate (--rate, open loop) or a concurrency (--concurrency, closed loop), then
 prints latencies, floors and the stack's CPU and memory.`, loadtest),
-		leaf("replay DIR", "replay a recorded corpus", `Replays a recorded corpus (egovctl up --record DIR) against a portal and a
-bus and compares every answer; exit 1 when an answer differs.`, replay),
+		leaf("replay [DIR]", "replay a recorded corpus", `Replays a recorded corpus (egovctl up --record DIR; without DIR, the curated
+corpus built into egovctl, the same as fixtures/envelopes) against a portal
+and a bus and compares every answer; exit 1 when an answer differs.`, replay),
 	)
 	return root
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 
+	"egov/fixtures"
 	"egov/internal/corpus"
 	"egov/signing"
 	"egov/signing/pki"
@@ -32,11 +34,10 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	check(fs, positive, "concurrency")
 	check(fs, nonNegative, "rate")
 	check(fs, pattern, "only")
-	if err := parseArgs(fs, args, 1); err != nil {
+	if err := parseArgs(fs, args, -1); err != nil {
 		return err
 	}
-	dir := fs.Arg(0)
-	c, err := corpus.Load(dir)
+	c, err := loadCorpus(fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -102,4 +103,18 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errRefused
 	}
 	return nil
+}
+
+// loadCorpus reads the corpus in dir, or, with none given, the curated
+// corpus built into egovctl (fixtures/envelopes), so that the replay runs
+// from any directory.
+func loadCorpus(dir string) (*corpus.Corpus, error) {
+	if dir != "" {
+		return corpus.Load(dir)
+	}
+	files, err := fs.Sub(fixtures.FS(), fixtures.Envelopes)
+	if err != nil {
+		return nil, err
+	}
+	return corpus.LoadFS(files, "built-in "+fixtures.Envelopes)
 }

@@ -371,7 +371,7 @@ Reach this stack from another terminal:
 	if st.SMS != "" {
 		fmt.Fprintf(w, "  egovctl sms outbox --data %s --phone +7…   one-time codes (or: --url %s)\n", d, st.SMS)
 	}
-	fmt.Fprintf(w, "  egovctl replay fixtures/envelopes --target %s --bus %s   the recorded corpus\n", st.Portal, st.Bus)
+	fmt.Fprintf(w, "  egovctl replay --data %s               the curated corpus (built in), adapted to this stack\n", d)
 	fmt.Fprintf(w, "  egovctl loadtest --data %s --rate 20 --duration 10s\nStop with Ctrl-C.\n", d)
 }
 

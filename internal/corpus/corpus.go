@@ -11,6 +11,7 @@ package corpus
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -56,17 +57,24 @@ type Expect struct {
 type Corpus struct {
 	Dir     string
 	Entries []Entry
+	files   fs.FS // where Dir's files are read from
 }
 
 // Load reads a corpus directory.
 func Load(dir string) (*Corpus, error) {
-	data, err := os.ReadFile(filepath.Join(dir, IndexFile))
+	return LoadFS(os.DirFS(dir), dir)
+}
+
+// LoadFS reads a corpus from files (such as the curated corpus built into
+// the binary); name is what messages call it.
+func LoadFS(files fs.FS, name string) (*Corpus, error) {
+	data, err := fs.ReadFile(files, IndexFile)
 	if err != nil {
-		return nil, fmt.Errorf("corpus: %w", err)
+		return nil, fmt.Errorf("corpus %s: %w", name, err)
 	}
-	c := &Corpus{Dir: dir}
+	c := &Corpus{Dir: name, files: files}
 	if err := json.Unmarshal(data, &c.Entries); err != nil {
-		return nil, fmt.Errorf("corpus %s: %w", dir, err)
+		return nil, fmt.Errorf("corpus %s: %w", name, err)
 	}
 	sort.SliceStable(c.Entries, func(i, j int) bool { return c.Entries[i].Seq < c.Entries[j].Seq })
 	return c, nil
@@ -77,7 +85,10 @@ func (c *Corpus) Body(e Entry) ([]byte, error) {
 	if e.File == "" {
 		return nil, nil
 	}
-	return os.ReadFile(filepath.Join(c.Dir, e.File))
+	if !fs.ValidPath(e.File) {
+		return nil, fmt.Errorf("corpus %s: entry file %q is not a path inside the corpus", c.Dir, e.File)
+	}
+	return fs.ReadFile(c.files, e.File)
 }
 
 // Save writes the index.

@@ -26,7 +26,7 @@ func TestParse(t *testing.T) {
 		{name: "defaults and a shared variable", env: map[string]string{"EGOV_REDIS_URL": "redis://r/0"},
 			want: map[string]string{"redis": "redis://r/0", "pace": "fast", "visibility": "30s"}},
 		{name: "the program's own variable", args: []string{"-redis", "redis://r/0"},
-			env: map[string]string{"EGOV_TEST_PACE": "regulation", "EGOV_TEST_VISIBILITY": "5s", "EGOV_SHEP_URL": "http://bus:1"},
+			env:  map[string]string{"EGOV_TEST_PACE": "regulation", "EGOV_TEST_VISIBILITY": "5s", "EGOV_SHEP_URL": "http://bus:1"},
 			want: map[string]string{"pace": "regulation", "visibility": "5s", "bus": "http://bus:1"}},
 		{name: "the command line wins", args: []string{"-redis", "redis://cli/0", "-pace", "fast"},
 			env:  map[string]string{"EGOV_REDIS_URL": "redis://env/0", "EGOV_TEST_PACE": "regulation"},
