@@ -22,9 +22,10 @@ package shep
 // its count, its first and last sequence numbers and stream entries, the
 // head of the segment before it (the anchor: the previous segment's last
 // hash, or the archive's anchor for the first), its own head (the hash of
-// its last link), the SHA-256 of the segment file's bytes and the signing
-// time. The index names the archive, the number of segments, the count of
-// links, the archive's anchor and head, the last stream entry and the
+// its last link), the length and the SHA-256 of the segment file's bytes
+// and the signing time. The index names the archive, the number of
+// segments, the count of links, the archive's anchor and head, the last
+// stream entry, the SHA-256 of each revocation list in crl/ and the
 // signing time.
 //
 // What each part proves. The hash chain inside a segment shows edits,
@@ -35,6 +36,12 @@ package shep
 // neighbour. No manifest can tell that segments after it are missing: the
 // index can, since it signs the number of segments and the last head. The
 // archive's own anchor ties it to the archive before it (CheckContinuity).
+// The index signs the revocation lists' digests, so that no list of the
+// same CA (genuine, but issued before the operator's key was revoked) takes
+// the place of the one the operator stored. A segment's signed length
+// bounds the work of reading it before its digest can be compared: a file
+// longer than signed is refused unread, and no more than the signed length
+// is ever read.
 //
 // Why an enveloped XMLDSig manifest per segment and not a detached
 // signature over the segment file: the manifest is checked by the same
@@ -51,9 +58,13 @@ package shep
 //
 // The signing time is the exporter's clock as the operator's key signs
 // it; no trusted timestamp authority vouches for it. Signatures are judged
-// as of that time (certificate validity, the revocation lists in the
-// archive), and a time before the newest record it covers, or after the
-// verifier's clock, is refused.
+// as of that time (certificate validity, the newest revocation list of
+// each CA issued by then, from the archive's and the verifier's own), and
+// a time before the newest record it covers, or after the verifier's
+// clock, is refused. Since a thief of the key chooses the time he signs
+// at, a signer that any trusted list (however new) shows revoked at or
+// before the signing time, or revoked for key compromise at any time, is
+// refused too.
 
 import (
 	"archive/zip"
@@ -61,13 +72,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -80,7 +95,12 @@ import (
 )
 
 // ArchiveNamespace is the XML namespace of segment manifests and the index.
-const ArchiveNamespace = "urn:egov-gateway:shep:evidence-archive:v1"
+// Format v2 signs the revocation lists' digests (index) and each segment's
+// length (manifest); v1 signed neither and is no longer accepted.
+const ArchiveNamespace = "urn:egov-gateway:shep:evidence-archive:v2"
+
+// archiveNamespaceV1 is the first format's, named only to refuse it clearly.
+const archiveNamespaceV1 = "urn:egov-gateway:shep:evidence-archive:v1"
 
 // DefaultSegmentLinks is the number of links after which an export starts
 // a new segment (at the end of the stream entry that reaches it).
@@ -147,16 +167,17 @@ type segmentManifest struct {
 	LastEntry     string
 	Anchor        ChainPoint // the head before the segment
 	HeadHash      string     // the hash of link LastSeq
+	EntriesBytes  int64      // the segment file's length
 	EntriesSHA256 string     // of the segment file's bytes
 	SignedAt      time.Time
 }
 
 var manifestFields = []string{"ArchiveID", "Segment", "File", "Count", "FirstSeq", "FirstEntry", "LastSeq", "LastEntry",
-	"AnchorSeq", "AnchorHash", "HeadHash", "EntriesSHA256", "SignedAt"}
+	"AnchorSeq", "AnchorHash", "HeadHash", "EntriesBytes", "EntriesSHA256", "SignedAt"}
 
 func (m *segmentManifest) fields() []string {
 	return []string{m.ArchiveID, strconv.Itoa(m.Segment), m.File, itoa(m.Count), itoa(m.FirstSeq), m.FirstEntry, itoa(m.LastSeq), m.LastEntry,
-		itoa(m.Anchor.Seq), m.Anchor.Hash, m.HeadHash, m.EntriesSHA256, m.SignedAt.UTC().Format(time.RFC3339)}
+		itoa(m.Anchor.Seq), m.Anchor.Hash, m.HeadHash, itoa(m.EntriesBytes), m.EntriesSHA256, m.SignedAt.UTC().Format(time.RFC3339)}
 }
 
 // archiveIndex is what the archive's signed trailer states.
@@ -167,14 +188,38 @@ type archiveIndex struct {
 	Anchor    ChainPoint
 	Head      ChainPoint
 	LastEntry string // "" for an archive without links
-	SignedAt  time.Time
+	// CRLs are the SHA-256 digests of crl/000001.crl, crl/000002.crl, … in
+	// order: the archive holds exactly these lists.
+	CRLs     []string
+	SignedAt time.Time
 }
 
-var indexFields = []string{"ArchiveID", "Segments", "Count", "AnchorSeq", "AnchorHash", "HeadSeq", "HeadHash", "LastEntry", "SignedAt"}
+// indexCRLField holds the lists' digests, separated by single spaces
+// (empty: the archive holds no list).
+const indexCRLField = "CRLSHA256"
+
+var indexFields = []string{"ArchiveID", "Segments", "Count", "AnchorSeq", "AnchorHash", "HeadSeq", "HeadHash", "LastEntry", indexCRLField, "SignedAt"}
 
 func (x *archiveIndex) fields() []string {
 	return []string{x.ArchiveID, strconv.Itoa(x.Segments), itoa(x.Count), itoa(x.Anchor.Seq), x.Anchor.Hash,
-		itoa(x.Head.Seq), x.Head.Hash, x.LastEntry, x.SignedAt.UTC().Format(time.RFC3339)}
+		itoa(x.Head.Seq), x.Head.Hash, x.LastEntry, strings.Join(x.CRLs, " "), x.SignedAt.UTC().Format(time.RFC3339)}
+}
+
+// parseCRLDigests reads the index's list of revocation list digests.
+func parseCRLDigests(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	ds := strings.Split(v, " ")
+	if len(ds) > maxArchiveCRLs {
+		return nil, fmt.Errorf("%s names %d revocation lists, at most %d", indexCRLField, len(ds), maxArchiveCRLs)
+	}
+	for _, d := range ds {
+		if !hexHash.MatchString(d) {
+			return nil, fmt.Errorf("%s %q: not lower-case hex SHA-256 digests separated by single spaces", indexCRLField, v)
+		}
+	}
+	return ds, nil
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -196,6 +241,9 @@ func buildArchiveXML(root string, names, values []string) ([]byte, error) {
 // field in ArchiveNamespace, the fields exactly once each in their order,
 // text only, nothing else but an enveloped ds:Signature as the last child.
 func readArchiveXML(el *etree.Element, root string, names []string) (map[string]string, error) {
+	if el != nil && el.Tag == root && el.NamespaceURI() == archiveNamespaceV1 {
+		return nil, fmt.Errorf("an archive of format v1 (%s), which signed neither its revocation lists nor its segments' lengths: export it again", archiveNamespaceV1)
+	}
 	if el == nil || el.Tag != root || el.NamespaceURI() != ArchiveNamespace {
 		return nil, fmt.Errorf("the root element is not %s in %s", root, ArchiveNamespace)
 	}
@@ -326,6 +374,7 @@ func parseManifest(f map[string]string) (*segmentManifest, error) {
 		LastEntry:     r.entry("LastEntry", false),
 		Anchor:        r.point("AnchorSeq", "AnchorHash"),
 		HeadHash:      r.hash("HeadHash", false),
+		EntriesBytes:  r.int("EntriesBytes", 1),
 		EntriesSHA256: r.hash("EntriesSHA256", false),
 		SignedAt:      r.time("SignedAt"),
 	}
@@ -346,6 +395,9 @@ func parseIndex(f map[string]string) (*archiveIndex, error) {
 		SignedAt:  r.time("SignedAt"),
 	}
 	x.LastEntry = r.entry("LastEntry", x.Count == 0)
+	if r.err == nil {
+		x.CRLs, r.err = parseCRLDigests(f[indexCRLField])
+	}
 	switch {
 	case r.err != nil:
 	case x.Segments > maxArchiveSegments:
@@ -417,7 +469,9 @@ const (
 	// FaultTruncated: a segment holds fewer links than its manifest signs.
 	FaultTruncated ArchiveFault = "truncated"
 	// FaultDigest: a segment's links are not those its manifest signs
-	// (another head, links beyond the signed last one, other bytes).
+	// (another head, links beyond the signed last one, other bytes, another
+	// length), or a revocation list in crl/ is not the one the index signs
+	// (segment 0).
 	FaultDigest ArchiveFault = "digest"
 	// FaultContinuity: an archive does not begin where the one before it
 	// ends (CheckContinuity).
@@ -468,9 +522,12 @@ type ArchiveVerifyOptions struct {
 	BIN string
 	// Roles entitled to sign for it; empty means signing.SigningRoles().
 	Roles []signing.KeyUser
-	// CRLs are revocation lists (PEM or DER) for an archive that carries
-	// none; a list counts only when a CA of Trust signed it and it was in
-	// force at the signing time.
+	// CRLs are revocation lists (PEM or DER) of the verifier's own, always
+	// added to those the archive carries; a list counts only when a CA of
+	// Trust signed it. The newest list of each CA issued by the signing
+	// time must be in force then (else the status is unknown); any list, of
+	// whatever date, that shows the signer revoked at or before the signing
+	// time, or for key compromise at any time, refuses the signature.
 	CRLs [][]byte
 	// AllowUnknownRevocation accepts a signer whose revocation status at
 	// the signing time no list tells.
@@ -558,7 +615,30 @@ type archiveCheck struct {
 	files    map[string]*zip.File
 	verifier *signing.Verifier
 	at       time.Time // the signing time of the document being verified
+
+	lists    []trustedCRL                // the archive's and the verifier's lists a trusted CA signed, oldest first
+	sets     map[int]*signing.CRLSet     // by how many of lists were issued by a signing time
+	revokedQ map[string]signerRevocation // by certificate (DER): what all lists say of it
 }
+
+// trustedCRL is a revocation list signed by a CA of the trust store.
+type trustedCRL struct {
+	data []byte
+	list *x509.RevocationList
+}
+
+// signerRevocation is what all the trusted lists say of one certificate:
+// the earliest revocation any of them states, and whether one of them
+// gives key compromise as the reason.
+type signerRevocation struct {
+	revoked       bool
+	at            time.Time
+	compromised   bool
+	compromisedAt time.Time
+}
+
+// reasonKeyCompromise is the CRL reason code keyCompromise (RFC 5280 §5.3.1).
+const reasonKeyCompromise = 1
 
 func (a *archiveCheck) run(ctx context.Context, r io.ReaderAt, size int64) error {
 	zr, err := zip.NewReader(r, size)
@@ -568,14 +648,27 @@ func (a *archiveCheck) run(ctx context.Context, r io.ReaderAt, size int64) error
 	if err := a.layout(zr); err != nil {
 		return err
 	}
-	if err := a.revocation(); err != nil {
-		return err
-	}
 	xf := a.files[archiveIndexName]
 	if xf == nil {
 		return fail(FaultMissing, 0, 0, "no %s: the archive's signed index is missing", archiveIndexName)
 	}
-	fields, err := a.signed(ctx, xf, "ArchiveIndex", indexFields, 0)
+	// The index's signature is judged with the revocation lists, and the
+	// index signs which lists they are: the lists are compared with the
+	// digests the index states before the signature is verified (so that a
+	// list swapped or removed is named as such), and the verified index
+	// must state the same digests (verifySigned compares every field).
+	doc, claimed, err := a.readSigned(xf, "ArchiveIndex", indexFields, 0)
+	if err != nil {
+		return err
+	}
+	digests, err := parseCRLDigests(claimed[indexCRLField])
+	if err != nil {
+		return fail(FaultManifest, 0, 0, "%s: %v", archiveIndexName, err)
+	}
+	if err := a.revocation(digests); err != nil {
+		return err
+	}
+	fields, err := a.verifySigned(ctx, xf, doc, claimed, "ArchiveIndex", indexFields, 0)
 	if err != nil {
 		return err
 	}
@@ -657,35 +750,121 @@ func segmentNumber(name string) (int, bool) {
 	return n, err == nil
 }
 
-// revocation sets up the verifier with the archive's lists, or the
-// options' when the archive carries none (one list per CA counts, the
-// newest, and a list newer than the signing time answers nothing about
-// it). A list no trusted CA signed is left out: the verifier then knows
-// less, and refuses what it cannot tell unless told to allow it.
-func (a *archiveCheck) revocation() error {
-	crls := &signing.CRLSet{Trust: a.opt.Trust}
-	own := false
-	for n := 1; n <= maxArchiveCRLs; n++ {
-		f := a.files[crlName(n)]
+// crlNumber returns n of crl/NNNNNN.crl.
+func crlNumber(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "crl/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(rest, ".crl"))
+	return n, err == nil
+}
+
+// revocation checks that crl/ holds exactly the lists whose digests the
+// index states, in order, and sets up the verifier with them and with the
+// options' own lists. A list no trusted CA signed is left out: the
+// verifier then knows less, and refuses what it cannot tell unless told
+// to allow it.
+func (a *archiveCheck) revocation(digests []string) error {
+	for name := range a.files {
+		if n, ok := crlNumber(name); ok && (n < 1 || n > len(digests)) {
+			return fail(FaultLayout, 0, 0, "%s is not named by the index (%d revocation lists)", name, len(digests))
+		}
+	}
+	for i, want := range digests {
+		name := crlName(i + 1)
+		f := a.files[name]
 		if f == nil {
-			continue
+			return fail(FaultMissing, 0, 0, "%s, a revocation list the index signs, is missing", name)
 		}
 		data, err := readZipFile(f, maxCRLFileBytes)
 		if err != nil {
-			return fail(FaultLayout, 0, 0, "%s: %v", f.Name, err)
+			return fail(FaultLayout, 0, 0, "%s: %v", name, err)
 		}
-		_ = crls.Add(data)
-		own = true
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); got != want {
+			return fail(FaultDigest, 0, 0, "%s has SHA-256 %s, the index signs %s: not the revocation list the operator stored", name, got, want)
+		}
+		a.addList(data)
 	}
-	if !own {
-		for _, data := range a.opt.CRLs {
-			_ = crls.Add(data)
+	for _, data := range a.opt.CRLs {
+		a.addList(data)
+	}
+	sort.SliceStable(a.lists, func(i, j int) bool { return a.lists[i].list.ThisUpdate.Before(a.lists[j].list.ThisUpdate) })
+	a.sets = make(map[int]*signing.CRLSet)
+	a.revokedQ = make(map[string]signerRevocation)
+	a.verifier = &signing.Verifier{Trust: a.opt.Trust, Now: func() time.Time { return a.at }}
+	return nil
+}
+
+// addList keeps a list if a CA of the trust store signed it.
+func (a *archiveCheck) addList(data []byte) {
+	der := data
+	if block, _ := pem.Decode(data); block != nil {
+		der = block.Bytes
+	}
+	list, err := x509.ParseRevocationList(der)
+	if err != nil || a.opt.Trust == nil {
+		return
+	}
+	for _, ca := range a.opt.Trust.Authorities {
+		if bytes.Equal(ca.RawSubject, list.RawIssuer) && list.CheckSignatureFrom(ca) == nil {
+			a.lists = append(a.lists, trustedCRL{data: data, list: list})
+			return
 		}
 	}
-	a.verifier = &signing.Verifier{
-		Trust:      a.opt.Trust,
-		Revocation: &signing.Revocation{CRL: crls, AllowUnknown: a.opt.AllowUnknownRevocation},
-		Now:        func() time.Time { return a.at },
+}
+
+// crlsAt is the revocation lists a signature of time at is judged by: of
+// each CA, the newest list issued by then (a list newer than the signing
+// time answers nothing about that time; revokedBy reads those).
+// The sets are kept by the number of lists issued by then, so that
+// manifests of many signing times cost no more than one set per list.
+func (a *archiveCheck) crlsAt(at time.Time) *signing.CRLSet {
+	n := sort.Search(len(a.lists), func(i int) bool { return a.lists[i].list.ThisUpdate.After(at.Add(archiveTimeSkew)) })
+	if s := a.sets[n]; s != nil {
+		return s
+	}
+	s := &signing.CRLSet{Trust: a.opt.Trust, Skew: archiveTimeSkew}
+	for _, l := range a.lists[:n] {
+		_ = s.Add(l.data)
+	}
+	a.sets[n] = s
+	return s
+}
+
+// revokedBy refuses a signer that any trusted list, of whatever date,
+// shows revoked at or before the signing time, or revoked for key
+// compromise at any time: a thief of the key dates his signatures as he
+// likes, so a list issued since the revocation must not be set aside
+// because it is newer than the time he claims.
+func (a *archiveCheck) revokedBy(cert *x509.Certificate, at time.Time) error {
+	key := string(cert.Raw)
+	r, ok := a.revokedQ[key]
+	if !ok {
+		for _, l := range a.lists {
+			if !bytes.Equal(l.list.RawIssuer, cert.RawIssuer) {
+				continue
+			}
+			for _, e := range l.list.RevokedCertificateEntries {
+				if e.SerialNumber == nil || e.SerialNumber.Cmp(cert.SerialNumber) != 0 {
+					continue
+				}
+				if !r.revoked || e.RevocationTime.Before(r.at) {
+					r.revoked, r.at = true, e.RevocationTime
+				}
+				if e.ReasonCode == reasonKeyCompromise && (!r.compromised || e.RevocationTime.Before(r.compromisedAt)) {
+					r.compromised, r.compromisedAt = true, e.RevocationTime
+				}
+			}
+		}
+		a.revokedQ[key] = r
+	}
+	switch {
+	case r.compromised:
+		return egov.Errorf(egov.CodeCertificateRevoked, "revoked for key compromise at %s: no signature of this key is trusted, whatever its date", r.compromisedAt.UTC().Format(time.RFC3339))
+	case r.revoked && !r.at.After(at):
+		return egov.Errorf(egov.CodeCertificateRevoked, "revoked at %s, not after the signing time %s", r.at.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -694,29 +873,48 @@ func (a *archiveCheck) revocation() error {
 // of the signing time it states and the signer's authority, and returns
 // the fields of the verified element.
 func (a *archiveCheck) signed(ctx context.Context, f *zip.File, root string, names []string, segment int) (map[string]string, error) {
+	doc, claimed, err := a.readSigned(f, root, names, segment)
+	if err != nil {
+		return nil, err
+	}
+	return a.verifySigned(ctx, f, doc, claimed, root, names, segment)
+}
+
+// readSigned reads a signed document and its fields as received, not yet
+// verified.
+func (a *archiveCheck) readSigned(f *zip.File, root string, names []string, segment int) ([]byte, map[string]string, error) {
 	doc, err := readZipFile(f, maxManifestBytes)
 	if err != nil {
-		return nil, fail(FaultLayout, segment, 0, "%s: %v", f.Name, err)
+		return nil, nil, fail(FaultLayout, segment, 0, "%s: %v", f.Name, err)
 	}
-	// The time to judge the signature at is inside what it signs: read it
-	// first from the document as received, then insist that the verified
-	// element states the same.
 	tree := etree.NewDocument()
 	if err := tree.ReadFromBytes(doc); err != nil {
-		return nil, fail(FaultSignature, segment, 0, "%s: %v", f.Name, err)
+		return nil, nil, fail(FaultSignature, segment, 0, "%s: %v", f.Name, err)
 	}
 	claimed, err := readArchiveXML(tree.Root(), root, names)
 	if err != nil {
-		return nil, fail(FaultSignature, segment, 0, "%s: %v", f.Name, err)
+		return nil, nil, fail(FaultSignature, segment, 0, "%s: %v", f.Name, err)
 	}
+	return doc, claimed, nil
+}
+
+// verifySigned verifies doc, whose fields as received are claimed. The
+// time to judge the signature at is inside what it signs: it is read from
+// the document as received, and the verified element must state the same
+// fields, that time among them.
+func (a *archiveCheck) verifySigned(ctx context.Context, f *zip.File, doc []byte, claimed map[string]string, root string, names []string, segment int) (map[string]string, error) {
 	at, err := time.Parse(time.RFC3339, claimed["SignedAt"])
 	if err != nil {
 		return nil, fail(FaultSignature, segment, 0, "%s: SignedAt %q", f.Name, claimed["SignedAt"])
 	}
 	a.at = at
+	a.verifier.Revocation = &signing.Revocation{CRL: a.crlsAt(at), AllowUnknown: a.opt.AllowUnknownRevocation}
 	res, err := a.verifier.Verify(ctx, doc)
 	if err == nil {
 		err = res.RequireAuthority(a.opt.BIN, a.opt.Roles)
+	}
+	if err == nil {
+		err = a.revokedBy(res.Certificate, at)
 	}
 	if err != nil {
 		ff := fail(FaultSignature, segment, 0, "%s: %v", f.Name, err)
@@ -727,8 +925,8 @@ func (a *archiveCheck) signed(ctx context.Context, f *zip.File, root string, nam
 	if err != nil {
 		return nil, fail(FaultSignature, segment, 0, "%s: the signed content: %v", f.Name, err)
 	}
-	if fields["SignedAt"] != claimed["SignedAt"] {
-		return nil, fail(FaultSignature, segment, 0, "%s: the signed SignedAt is not the one read", f.Name)
+	if !maps.Equal(fields, claimed) {
+		return nil, fail(FaultSignature, segment, 0, "%s: the signed content is not the content read", f.Name)
 	}
 	if segment == 0 {
 		a.rep.Signer, a.rep.Revocation = &res.Signer, &res.Evidence.Revocation
@@ -770,17 +968,30 @@ func (a *archiveCheck) segment(ctx context.Context, n int, x *archiveIndex, prev
 	if err := a.notFuture(m.SignedAt, n); err != nil {
 		return nil, err
 	}
+	// The chain hash has no key: anyone can write chain-consistent lines,
+	// and the digest is known only at the end. What is read is bounded by
+	// the signed length: a file declared longer is refused unread, and no
+	// more than the signed length is read whatever the file declares
+	// (archive/zip refuses, besides, more bytes than declared). A file
+	// declared shorter is read, so that the fault is named where the links
+	// go wrong, and refused at the latest when its length is compared.
+	if df.UncompressedSize64 > uint64(m.EntriesBytes) {
+		return nil, fail(FaultDigest, n, 0, "%s holds %d bytes, its manifest signs %d", df.Name, df.UncompressedSize64, m.EntriesBytes)
+	}
 	rc, err := df.Open()
 	if err != nil {
 		return nil, fail(FaultLayout, n, 0, "%s: %v", df.Name, err)
 	}
 	defer rc.Close()
-	sum := sha256.New()
-	newest, err := a.links(bufio.NewReaderSize(io.TeeReader(rc, sum), 64<<10), n, m, prev, prevEntry)
+	hw := &hashingWriter{w: io.Discard, sum: sha256.New()}
+	newest, err := a.links(bufio.NewReaderSize(io.TeeReader(io.LimitReader(rc, m.EntriesBytes), hw), 64<<10), n, m, prev, prevEntry)
 	if err != nil {
 		return nil, err
 	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != m.EntriesSHA256 {
+	if hw.n != m.EntriesBytes || df.UncompressedSize64 != uint64(m.EntriesBytes) {
+		return nil, fail(FaultDigest, n, 0, "%s holds %d bytes, its manifest signs %d", df.Name, hw.n, m.EntriesBytes)
+	}
+	if got := hex.EncodeToString(hw.sum.Sum(nil)); got != m.EntriesSHA256 {
 		return nil, fail(FaultDigest, n, 0, "%s has SHA-256 %s, its manifest signs %s", df.Name, got, m.EntriesSHA256)
 	}
 	if newest.After(m.SignedAt.Add(archiveTimeSkew)) {
@@ -956,10 +1167,12 @@ func ArchiveHead(r io.ReaderAt, size int64) (ChainPoint, error) {
 type hashingWriter struct {
 	w   io.Writer
 	sum hash.Hash
+	n   int64
 }
 
 func (h *hashingWriter) Write(p []byte) (int, error) {
 	n, err := h.w.Write(p)
 	h.sum.Write(p[:n])
+	h.n += int64(n)
 	return n, err
 }

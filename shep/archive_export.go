@@ -33,8 +33,9 @@ type ArchiveOptions struct {
 	// DefaultSegmentLinks).
 	SegmentLinks int
 	// CRLs are the revocation lists (PEM or DER) in force now, stored in
-	// the archive so that it can be verified offline as of its signing
-	// time; without them a verifier must bring its own.
+	// the archive (the index signs their digests) so that it can be
+	// verified offline as of its signing time; without them a verifier
+	// must bring its own.
 	CRLs [][]byte
 	// After continues from this head (another archive's, see ArchiveHead)
 	// instead of the live chain's start: archives exported one after the
@@ -121,6 +122,8 @@ func ExportArchive(ctx context.Context, rdb redis.UniversalClient, prefix string
 		if err := x.file(crlName(i+1), data); err != nil {
 			return sum, err
 		}
+		d := sha256.Sum256(data)
+		x.index.CRLs = append(x.index.CRLs, hex.EncodeToString(d[:]))
 	}
 	chain := anchor.ChainPoint // the chain as checked so far
 	var werr error
@@ -267,6 +270,7 @@ func (x *archiveWriter) link(l archiveLine) error {
 func (x *archiveWriter) closeSegment() error {
 	s := x.seg
 	x.seg = nil
+	s.m.EntriesBytes = s.hw.n
 	s.m.EntriesSHA256 = hex.EncodeToString(s.hw.sum.Sum(nil))
 	if err := x.signedFile(segmentName(s.m.Segment, "xml"), "SegmentManifest", manifestFields, s.m.fields()); err != nil {
 		return err
@@ -465,23 +469,25 @@ func (c *liveCursor) next() (liveLink, bool, error) {
 	return l, true, nil
 }
 
-const archiveReadme = `Evidence archive of the egov-gateway SHEP bus (format v1)
+const archiveReadme = `Evidence archive of the egov-gateway SHEP bus (format v2)
 
 The signed files are the evidence; this text is not signed.
 
 index.xml              signed trailer: archive id, number of segments, number of links,
-                       anchor (the head before the archive) and head (its last link), signing time
+                       anchor (the head before the archive) and head (its last link),
+                       CRLSHA256 (the SHA-256 of each crl/ file, in order), signing time
 segments/NNNNNN.jsonl  one link per line: {"seq","entry","prev","hash","record"};
                        "record" is the exact JSON text that was hashed:
                        hash = hex(SHA-256(prev + "\n" + seq + "\n" + record))
 segments/NNNNNN.xml    signed manifest of segment NNNNNN: count, first and last seq and stream
-                       entry, anchor (the previous segment's head), head, SHA-256 of the .jsonl file
-crl/NNNNNN.crl         revocation lists in force at the signing time
+                       entry, anchor (the previous segment's head), head, length (EntriesBytes)
+                       and SHA-256 of the .jsonl file
+crl/NNNNNN.crl         revocation lists in force at the signing time, exactly those the index names
 
 Every XML file carries an enveloped XMLDSig signature (exc-c14n, rsa-sha256) with the bus
 operator's organisation certificate (its BIN in OU=BIN...). To check the archive: verify each
-signature against the CA certificates you trust as of its SignedAt; check each segment's
-SHA-256 and chain; check that segment N's anchor is segment N-1's head and that the index's
+signature against the CA certificates you trust as of its SignedAt; check each crl/ file's
+SHA-256 against the index, and each segment's length, SHA-256 and chain; check that segment N's anchor is segment N-1's head and that the index's
 number of segments and head match the last segment. egovctl evidence verify --archive does all
 of it; the product README ("Evidence archive and retention") shows how to do it by hand.
 `

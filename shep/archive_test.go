@@ -3,13 +3,17 @@ package shep_test
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"hash/crc32"
 	"io"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,9 +81,15 @@ func (k *archiveKit) bus(t *testing.T) *fixture {
 
 func (k *archiveKit) export(t *testing.T, f *fixture, segmentLinks int, after *shep.ChainPoint) ([]byte, shep.ArchiveSummary) {
 	t.Helper()
+	return k.exportCRLs(t, f, segmentLinks, after, [][]byte{k.crl(t)})
+}
+
+// exportCRLs exports with these revocation lists stored in the archive.
+func (k *archiveKit) exportCRLs(t *testing.T, f *fixture, segmentLinks int, after *shep.ChainPoint, crls [][]byte) ([]byte, shep.ArchiveSummary) {
+	t.Helper()
 	var buf bytes.Buffer
 	sum, err := shep.ExportArchive(context.Background(), f.redis.Client, f.redis.Prefix, &buf, shep.ArchiveOptions{
-		Signer: k.operator, Now: k.clock.Now, SegmentLinks: segmentLinks, CRLs: [][]byte{k.crl(t)}, After: after})
+		Signer: k.operator, Now: k.clock.Now, SegmentLinks: segmentLinks, CRLs: crls, After: after})
 	if err != nil {
 		t.Fatalf("export: %v", err)
 	}
@@ -299,6 +309,7 @@ func TestArchiveTamperingIsDetected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	otherCRL := k.crl(t) // the CA's, genuine and in force, but not the list stored
 
 	editLinks := func(name string, edit func([]archiveLink) []archiveLink) func(t *testing.T, files []zipFile) []zipFile {
 		return func(t *testing.T, files []zipFile) []zipFile {
@@ -344,7 +355,9 @@ func TestArchiveTamperingIsDetected(t *testing.T) {
 			tamper: editLinks("segments/000002.jsonl", func(l []archiveLink) []archiveLink { return l[:2] })},
 		{name: "truncate the last segment's links", fault: shep.FaultTruncated, segment: 4, brokenAt: 12,
 			tamper: editLinks("segments/000004.jsonl", func(l []archiveLink) []archiveLink { return l[:len(l)-1] })},
-		{name: "append a link past the signed head", fault: shep.FaultDigest, segment: 4, brokenAt: 13,
+		// Longer than the manifest's signed length: refused unread, so at
+		// no link in particular.
+		{name: "append a link past the signed head", fault: shep.FaultDigest, segment: 4,
 			tamper: editLinks("segments/000004.jsonl", func(l []archiveLink) []archiveLink {
 				last := l[len(l)-1]
 				forged := archiveLink{Seq: last.Seq + 1, Entry: last.Entry, Prev: last.Hash, Record: last.Record}
@@ -377,7 +390,9 @@ func TestArchiveTamperingIsDetected(t *testing.T) {
 				}
 				return files
 			}},
-		{name: "swap two segments' links under their manifests", fault: shep.FaultChain, segment: 2, brokenAt: 4,
+		// Segment 3's links are longer than segment 2's signed length:
+		// refused unread.
+		{name: "swap two segments' links under their manifests", fault: shep.FaultDigest, segment: 2,
 			tamper: func(t *testing.T, files []zipFile) []zipFile {
 				a, b := fileOf(t, files, "segments/000002.jsonl"), fileOf(t, files, "segments/000003.jsonl")
 				a.data, b.data = b.data, a.data
@@ -385,7 +400,14 @@ func TestArchiveTamperingIsDetected(t *testing.T) {
 			}},
 		{name: "remove the index", fault: shep.FaultMissing, segment: 0,
 			tamper: func(t *testing.T, files []zipFile) []zipFile { return without(files, "index.xml") }},
-		{name: "the index of another archive", fault: shep.FaultManifest, segment: 1,
+		{name: "the index of another archive, with its revocation list", fault: shep.FaultManifest, segment: 1,
+			tamper: func(t *testing.T, files []zipFile) []zipFile {
+				theirs := unzipArchive(t, otherArchive)
+				fileOf(t, files, "index.xml").data = fileOf(t, theirs, "index.xml").data
+				fileOf(t, files, "crl/000001.crl").data = fileOf(t, theirs, "crl/000001.crl").data
+				return files
+			}},
+		{name: "the index of another archive alone", fault: shep.FaultDigest,
 			tamper: func(t *testing.T, files []zipFile) []zipFile {
 				fileOf(t, files, "index.xml").data = fileOf(t, unzipArchive(t, otherArchive), "index.xml").data
 				return files
@@ -429,7 +451,13 @@ func TestArchiveTamperingIsDetected(t *testing.T) {
 			tamper: func(t *testing.T, files []zipFile) []zipFile {
 				return append(files, zipFile{"segments/000005.jsonl", fileOf(t, files, "segments/000004.jsonl").data})
 			}},
-		{name: "a line written otherwise", fault: shep.FaultLayout, segment: 1, brokenAt: 1,
+		{name: "a line written otherwise, of the same length", fault: shep.FaultLayout, segment: 1, brokenAt: 1,
+			tamper: func(t *testing.T, files []zipFile) []zipFile {
+				s := fileOf(t, files, "segments/000001.jsonl")
+				s.data = regexp.MustCompile(`^\{"seq":1,"entry":"([0-9-]+)",`).ReplaceAll(s.data, []byte(`{"entry":"$1","seq":1,`))
+				return files
+			}},
+		{name: "a line written otherwise, one byte longer", fault: shep.FaultDigest, segment: 1,
 			tamper: func(t *testing.T, files []zipFile) []zipFile {
 				s := fileOf(t, files, "segments/000001.jsonl")
 				s.data = bytes.Replace(s.data, []byte(`{"seq":1,`), []byte(`{"seq": 1,`), 1)
@@ -437,6 +465,32 @@ func TestArchiveTamperingIsDetected(t *testing.T) {
 			}},
 		{name: "a cut-off file", fault: shep.FaultLayout,
 			raw: func(b []byte) []byte { return b[:len(b)/2] }},
+		// The index signs the revocation lists' digests.
+		{name: "another genuine list of the same CA in crl/", fault: shep.FaultDigest,
+			tamper: func(t *testing.T, files []zipFile) []zipFile {
+				fileOf(t, files, "crl/000001.crl").data = otherCRL
+				return files
+			}},
+		{name: "the revocation list removed", fault: shep.FaultMissing,
+			tamper: func(t *testing.T, files []zipFile) []zipFile { return without(files, "crl/000001.crl") }},
+		{name: "a revocation list the index does not name", fault: shep.FaultLayout,
+			tamper: func(t *testing.T, files []zipFile) []zipFile {
+				return append(files, zipFile{"crl/000002.crl", otherCRL})
+			}},
+		{name: "the index's revocation lists edited", fault: shep.FaultSignature, code: egov.CodeSignatureInvalid,
+			tamper: func(t *testing.T, files []zipFile) []zipFile {
+				sum := sha256.Sum256(otherCRL)
+				x := fileOf(t, files, "index.xml")
+				x.data = regexp.MustCompile(`<CRLSHA256>[0-9a-f]{64}</CRLSHA256>`).ReplaceAll(x.data, []byte("<CRLSHA256>"+hex.EncodeToString(sum[:])+"</CRLSHA256>"))
+				fileOf(t, files, "crl/000001.crl").data = otherCRL
+				return files
+			}},
+		{name: "a manifest's signed length edited", fault: shep.FaultSignature, segment: 2, code: egov.CodeSignatureInvalid,
+			tamper: func(t *testing.T, files []zipFile) []zipFile {
+				m := fileOf(t, files, "segments/000002.xml")
+				m.data = regexp.MustCompile(`<EntriesBytes>[0-9]+</EntriesBytes>`).ReplaceAll(m.data, []byte("<EntriesBytes>99999999</EntriesBytes>"))
+				return files
+			}},
 	}
 	if rep := k.verify(t, archive); !rep.Intact {
 		t.Fatalf("the untouched archive: %+v", rep)
@@ -466,7 +520,7 @@ func TestArchiveTamperingIsDetected(t *testing.T) {
 // verifier has not reached, or a signer revoked by then, is refused.
 func TestArchiveSignatureIsJudgedAtItsTime(t *testing.T) {
 	k := newArchiveKit(t)
-	_, archive := archivedBus(t, k)
+	f, archive := archivedBus(t, k)
 	signedAt := k.clock.Now()
 
 	// Years later, the CRL in the archive long stale and the certificate
@@ -482,15 +536,14 @@ func TestArchiveSignatureIsJudgedAtItsTime(t *testing.T) {
 	if rep, _ := shep.VerifyArchive(context.Background(), bytes.NewReader(archive), int64(len(archive)), early); rep.Intact || rep.Fault != shep.FaultSignature {
 		t.Fatalf("signed in the verifier's future: %+v", rep)
 	}
-	// Without the archive's revocation lists, the status is unknown.
-	files := without(unzipArchive(t, archive), "crl/000001.crl")
-	rep := k.verify(t, zipArchive(t, files))
+	// Without revocation lists, the status is unknown.
+	stripped, _ := k.exportCRLs(t, f, 3, nil, nil)
+	rep := k.verify(t, stripped)
 	if rep.Intact || rep.Code != egov.CodeRevocationUnknown {
 		t.Fatalf("no revocation list: %+v", rep)
 	}
 	unknownOK := k.verifyOptions()
 	unknownOK.AllowUnknownRevocation = true
-	stripped := zipArchive(t, files)
 	if rep, _ := shep.VerifyArchive(context.Background(), bytes.NewReader(stripped), int64(len(stripped)), unknownOK); !rep.Intact || rep.Revocation.Source != signing.SourceNone {
 		t.Fatalf("unknown revocation allowed: %+v", rep)
 	}
@@ -513,7 +566,7 @@ func TestArchiveSignatureIsJudgedAtItsTime(t *testing.T) {
 	}
 
 	// A key revoked before it signed.
-	f := k.bus(t)
+	f = k.bus(t)
 	fillEvidence(t, f)
 	if err := k.ca.Revoke(k.operator.Certificate, k.clock.Now().Add(-time.Minute), 1); err != nil {
 		t.Fatal(err)
@@ -716,4 +769,225 @@ func TestArchiveRefusals(t *testing.T) {
 			t.Fatal("export with a CRL that is none")
 		}
 	})
+}
+
+// TestArchiveRevocationIsTheSignedOne: the lists in crl/ are the ones the
+// index signs, and the verifier's own lists are always heard: one issued
+// after the signing time that shows the key revoked by then, or revoked
+// for key compromise at any time, refuses the archive.
+func TestArchiveRevocationIsTheSignedOne(t *testing.T) {
+	// Each case runs on its own authority and bus from the epoch t0: the
+	// records are of t0, before is the CA's list of t0 (in force two hours).
+	type setup struct {
+		k      *archiveKit
+		f      *fixture
+		before []byte
+	}
+	revoke := func(t *testing.T, s setup, at time.Time, reason int) {
+		t.Helper()
+		if err := s.k.ca.Revoke(s.k.operator.Certificate, at, reason); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const unspecified, keyCompromise, superseded = 0, 1, 4
+	cases := []struct {
+		name string
+		// run exports (and tampers with) an archive and returns it with
+		// the verifier's lists.
+		run      func(t *testing.T, s setup) (archive []byte, verifierCRLs [][]byte)
+		fault    shep.ArchiveFault // "" for an intact archive
+		segment  int
+		code     egov.Code
+		inReason string
+	}{
+		{name: "the list stored swapped for the CA's list from before the revocation",
+			fault: shep.FaultDigest, inReason: "crl/000001.crl",
+			run: func(t *testing.T, s setup) ([]byte, [][]byte) {
+				s.k.clock.Add(10 * time.Minute)
+				revoke(t, s, archiveEpoch.Add(5*time.Minute), unspecified)
+				archive, _ := s.k.export(t, s.f, 0, nil) // its list shows the revocation
+				if rep := s.k.verify(t, archive); rep.Intact || rep.Code != egov.CodeCertificateRevoked {
+					t.Fatalf("the archive as exported: %+v", rep)
+				}
+				files := unzipArchive(t, archive)
+				fileOf(t, files, "crl/000001.crl").data = s.before // genuine, and in force at the signing time
+				return zipArchive(t, files), nil
+			}},
+		{name: "a thief's archive with the old list, the verifier's list of an hour later",
+			fault: shep.FaultSignature, code: egov.CodeCertificateRevoked, inReason: "not after the signing time",
+			run: func(t *testing.T, s setup) ([]byte, [][]byte) {
+				s.k.clock.Add(10 * time.Minute)
+				revoke(t, s, archiveEpoch.Add(5*time.Minute), unspecified)
+				archive, _ := s.k.exportCRLs(t, s.f, 0, nil, [][]byte{s.before})
+				s.k.clock.Add(time.Hour)
+				return archive, [][]byte{s.k.crl(t)} // issued after the signing time
+			}},
+		{name: "a thief's archive with the old list and nothing newer: nothing tells",
+			run: func(t *testing.T, s setup) ([]byte, [][]byte) {
+				s.k.clock.Add(10 * time.Minute)
+				revoke(t, s, archiveEpoch.Add(5*time.Minute), unspecified)
+				archive, _ := s.k.exportCRLs(t, s.f, 0, nil, [][]byte{s.before})
+				return archive, nil
+			}},
+		{name: "revoked for key compromise a day after the signing time",
+			fault: shep.FaultSignature, code: egov.CodeCertificateRevoked, inReason: "key compromise",
+			run: func(t *testing.T, s setup) ([]byte, [][]byte) {
+				archive, _ := s.k.export(t, s.f, 0, nil)
+				s.k.clock.Add(24 * time.Hour)
+				revoke(t, s, s.k.clock.Now(), keyCompromise)
+				return archive, [][]byte{s.k.crl(t)}
+			}},
+		{name: "superseded a day after the signing time: the signature stands",
+			run: func(t *testing.T, s setup) ([]byte, [][]byte) {
+				archive, _ := s.k.export(t, s.f, 0, nil)
+				s.k.clock.Add(24 * time.Hour)
+				revoke(t, s, s.k.clock.Now(), superseded)
+				return archive, [][]byte{s.k.crl(t)}
+			}},
+		{name: "the verifier's list of the signing time beside the archive's",
+			run: func(t *testing.T, s setup) ([]byte, [][]byte) {
+				archive, _ := s.k.export(t, s.f, 0, nil)
+				return archive, [][]byte{s.before}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			k := newArchiveKit(t)
+			f := k.bus(t)
+			fillEvidence(t, f)
+			archive, crls := c.run(t, setup{k: k, f: f, before: k.crl(t)})
+			opt := k.verifyOptions()
+			opt.CRLs = crls
+			rep, err := shep.VerifyArchive(context.Background(), bytes.NewReader(archive), int64(len(archive)), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.fault == "" {
+				if !rep.Intact {
+					t.Fatalf("refused: %+v", rep)
+				}
+				return
+			}
+			if rep.Intact || rep.Fault != c.fault || rep.Segment != c.segment || rep.Code != c.code || !strings.Contains(rep.Reason, c.inReason) {
+				t.Fatalf("fault %s in segment %d (code %q): %s; want %s in segment %d (code %q, reason with %q)",
+					rep.Fault, rep.Segment, rep.Code, rep.Reason, c.fault, c.segment, c.code, c.inReason)
+			}
+		})
+	}
+}
+
+// countingReaderAt counts the bytes read from an archive.
+type countingReaderAt struct {
+	r *bytes.Reader
+	n int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestArchiveSegmentLengthIsBounded: the chain hash has no key, so anyone
+// can write chain-consistent lines; a segment longer than its manifest
+// signs is refused before its lines are read, and no more than the signed
+// length is read whatever the ZIP declares. The work is measured in bytes
+// read from the archive (a stored segment) and in memory allocated (a
+// deflate bomb: a few hundred kilobytes that inflate to 48 MiB).
+func TestArchiveSegmentLengthIsBounded(t *testing.T) {
+	k := newArchiveKit(t)
+	_, archive := archivedBus(t, k)
+	genuine := fileOf(t, unzipArchive(t, archive), "segments/000001.jsonl").data
+	first := readLinks(t, genuine)[0]
+
+	// forged is as many chain-consistent links as the manifest signs
+	// (three), each a record of size bytes.
+	forged := func(size int) []byte {
+		links := make([]archiveLink, 3)
+		for i := range links {
+			pad := strings.Repeat("a", size)
+			links[i] = archiveLink{Seq: int64(i + 1), Entry: first.Entry,
+				Record: `{"time":"2026-06-01T06:00:00Z","pad":"` + pad + `"}`}
+		}
+		rehash(links, 0)
+		return writeLinks(t, links)
+	}
+	// rebuild writes the archive again with segment 1 as given: written
+	// with method, and declared (if declared > 0) as that many bytes.
+	rebuild := func(t *testing.T, segment []byte, method uint16, declared int) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, f := range unzipArchive(t, archive) {
+			var w io.Writer
+			var err error
+			switch {
+			case f.name != "segments/000001.jsonl":
+				w, err = zw.Create(f.name)
+			case declared > 0:
+				var raw bytes.Buffer
+				fw, _ := flate.NewWriter(&raw, flate.BestCompression)
+				fw.Write(segment)
+				fw.Close()
+				w, err = zw.CreateRaw(&zip.FileHeader{Name: f.name, Method: zip.Deflate, CRC32: crc32.ChecksumIEEE(segment),
+					CompressedSize64: uint64(raw.Len()), UncompressedSize64: uint64(declared)})
+				segment = raw.Bytes()
+			default:
+				w, err = zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: method})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := f.data
+			if f.name == "segments/000001.jsonl" {
+				data = segment
+			}
+			if _, err := w.Write(data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	cases := []struct {
+		name     string
+		segment  []byte
+		method   uint16
+		declared int // the size the ZIP declares; 0: the true size
+		fault    shep.ArchiveFault
+		brokenAt int64
+	}{
+		{name: "stored, 12 MiB of chain-consistent links", segment: forged(4 << 20), method: zip.Store, fault: shep.FaultDigest},
+		{name: "a deflate bomb of chain-consistent links", segment: forged(16 << 20), method: zip.Deflate, fault: shep.FaultDigest},
+		{name: "one byte more than signed", segment: append(bytes.Clone(genuine), '\n'), method: zip.Deflate, fault: shep.FaultDigest},
+		{name: "a bomb declared at the signed length", segment: forged(16 << 20), method: zip.Deflate, declared: len(genuine), fault: shep.FaultLayout, brokenAt: 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tampered := rebuild(t, c.segment, c.method, c.declared)
+			r := &countingReaderAt{r: bytes.NewReader(tampered)}
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			rep, err := shep.VerifyArchive(context.Background(), r, int64(len(tampered)), k.verifyOptions())
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Intact || rep.Fault != c.fault || rep.Segment != 1 || rep.BrokenAt != c.brokenAt {
+				t.Fatalf("fault %s in segment %d at link %d: %s; want %s in segment 1 at link %d", rep.Fault, rep.Segment, rep.BrokenAt, rep.Reason, c.fault, c.brokenAt)
+			}
+			if c.fault == shep.FaultDigest && !strings.Contains(rep.Reason, "bytes, its manifest signs") {
+				t.Fatalf("not refused on its length: %s", rep.Reason)
+			}
+			work := int64(len(c.segment))
+			if alloc := int64(after.TotalAlloc - before.TotalAlloc); alloc > 8<<20 && alloc > work/4 {
+				t.Errorf("verification allocated %d bytes for a segment of %d", alloc, work)
+			}
+			if c.method == zip.Store && r.n > work/4 {
+				t.Errorf("verification read %d bytes of an archive of %d", r.n, len(tampered))
+			}
+		})
+	}
 }

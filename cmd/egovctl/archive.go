@@ -107,8 +107,11 @@ type archiveVerifyOptions struct {
 	// BIN is the bus operator's (--bin, required; the test PKI's is
 	// busOperatorBIN).
 	BIN string
-	// CRLs are revocation lists for archives that carry none (--crl,
-	// repeatable), in force at their signing time.
+	// CRLs are revocation lists of the verifier's own (--crl,
+	// repeatable), always heard beside those an archive carries: a list in
+	// force at the signing time serves an archive without one, and a newer
+	// list that shows the operator's key revoked by the signing time, or
+	// for key compromise at any time, refuses the archive.
 	CRLs []string
 	// AllowUnknownRevocation accepts a signer whose status at the signing
 	// time no list tells (--allow-unknown-revocation).

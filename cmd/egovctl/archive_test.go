@@ -233,6 +233,103 @@ func TestEvidenceArchiveCommands(t *testing.T) {
 	}
 }
 
+// TestEvidenceArchiveVerifyHearsItsOwnCRL: verify --crl is heard even
+// when the archive carries lists: a list issued after the export that shows
+// the operator's key revoked for key compromise refuses the archive.
+func TestEvidenceArchiveVerifyHearsItsOwnCRL(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clock := &testClock{now: time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)}
+	a, err := pki.Init(filepath.Join(dir, "pki"), pki.InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := ensureBusOperatorKey(a, filepath.Join(dir, "pki"), clock.Now().AddDate(0, -1, 0), clock.Now().AddDate(2, 0, 0), pki.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeCRL := func(name string) string {
+		der, err := a.CRL(clock.Now().Add(-time.Minute), clock.Now().Add(2*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	hash, err := shep.HashPassword("portal-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routing := &shep.Routing{
+		Services: map[string]*shep.Service{"open-data": {Recipient: "ais-rynok-truda", Channel: "async"}},
+		Systems:  map[string]*shep.System{"egov-portal": {PasswordHash: hash, Send: []string{"open-data"}, Poll: []string{"egov-portal"}}},
+	}
+	r := redistest.New(t)
+	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	sender := soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"}
+	for i := 0; i < 2; i++ {
+		if _, err := bus.SendMessage(ctx, shep.NewSendMessage(sender, "open-data", soap.TypeRequest, "", "<D/>")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Add(time.Minute)
+	archive := filepath.Join(dir, "day1.zip")
+	if err := evidenceExportArchive(ctx, r.Client, archiveExportOptions{Prefix: r.Prefix, Out: archive, Key: key,
+		Password: pki.DefaultPassword, CRLs: []string{writeCRL("crl-day1.pem")}, Now: clock.Now}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(crls ...string) (archiveVerifyReport, error) {
+		t.Helper()
+		var out bytes.Buffer
+		err := evidenceVerifyArchive(ctx, archiveVerifyOptions{Archives: []string{archive}, Trust: filepath.Join(dir, "pki", pki.TrustDir),
+			BIN: busOperatorBIN, CRLs: crls, Now: clock.Now}, &out)
+		var rep archiveVerifyReport
+		if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
+			t.Fatalf("%v: %s", jerr, out.String())
+		}
+		return rep, err
+	}
+
+	clock.Add(24 * time.Hour)
+	signer, err := signing.LoadSigner(key, pki.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Revoke(signer.Certificate, clock.Now(), 1); err != nil { // keyCompromise
+		t.Fatal(err)
+	}
+	newer := writeCRL("crl-day2.pem")
+	cases := []struct {
+		name   string
+		crls   []string
+		intact bool
+	}{
+		{name: "the archive's own list only", crls: nil, intact: true},
+		{name: "the list of the day after, key compromise", crls: []string{newer}, intact: false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := verify(c.crls...)
+			if c.intact {
+				if err != nil || !rep.Intact {
+					t.Fatalf("%+v %v", rep, err)
+				}
+				return
+			}
+			if !errors.Is(err, errRefused) || rep.Intact || rep.Archives[0].Fault != shep.FaultSignature || rep.Archives[0].Code != "certificate-revoked" {
+				t.Fatalf("%+v %v", rep, err)
+			}
+		})
+	}
+}
+
 func TestEvidenceArchiveUsage(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]error{
