@@ -15,8 +15,10 @@ run:
 demo:
 	$(GO) run ./cmd/egovctl demo --gateway $(GATEWAY) --data $(DATA)
 
-## test: everything CI runs: vet, all tests with the race detector, the soak, a short fuzz pass
-test: vet unit newcomer soak fuzz-short
+## test: everything CI runs: vet beside every test with the race detector, the newcomer's first hour, the soak, a short fuzz pass
+test:
+	@$(MAKE) --no-print-directory -j2 vet unit
+	@$(MAKE) --no-print-directory newcomer soak fuzz-short
 
 ## newcomer: egovctl built and run from outside the repository on its embedded Redis: demo, the curated corpus replayed after it, the tools through data/stack.json, an archive checked offline
 newcomer:

@@ -132,6 +132,9 @@ func Start(ctx context.Context, bin Binaries, opt Options) (*Stack, error) {
 func (s *Stack) args(c Component) []string {
 	root, pkiDir := s.opt.Root, filepath.Join(s.opt.Dir, "pki")
 	trust, crl := filepath.Join(pkiDir, "trust"), filepath.Join(pkiDir, "crl.pem")
+	// The logs keep what a failed test needs, not an access line for each of
+	// the soak's millions of requests.
+	const logLevel = "warn"
 	switch c {
 	case Redis:
 		return []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(s.ports[Redis]), "--dir", filepath.Join(s.opt.Dir, "redis"),
@@ -139,14 +142,14 @@ func (s *Stack) args(c Component) []string {
 	case Bus:
 		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Bus]), "-redis", s.RedisURL,
 			"-routing", filepath.Join(root, "fixtures", "shep", "routing.json"), "-persons", filepath.Join(s.opt.Dir, "persons.json"),
-			"-trust", trust, "-crl", crl, "-visibility", s.opt.Visibility.String(), "-metrics-listen", ""}
+			"-trust", trust, "-crl", crl, "-visibility", s.opt.Visibility.String(), "-metrics-listen", "", "-log-level", logLevel}
 	case Labour:
 		return []string{"-redis", s.RedisURL, "-bus", s.BusURL, "-sender-password", "labour-secret",
-			"-key", filepath.Join(pkiDir, "keys", "provider.p12"), "-trust", trust, "-crl", crl}
+			"-key", filepath.Join(pkiDir, "keys", "provider.p12"), "-trust", trust, "-crl", crl, "-ops-listen", "", "-log-level", logLevel}
 	case Portal:
 		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Portal]), "-redis", s.RedisURL, "-bus", s.BusURL,
 			"-sender-password", "portal-secret", "-trust", trust, "-crl", crl, "-attempts-per-minute", "100000",
-			"-http-header-timeout", "2s", "-metrics-listen", ""}
+			"-http-header-timeout", "2s", "-metrics-listen", "", "-log-level", logLevel}
 	}
 	return nil
 }
