@@ -111,7 +111,7 @@ func TestExitCodes(t *testing.T) {
 		{2, []string{"loadtest", "--rate", "-5"}},
 		{2, []string{"replay", "fixtures/envelopes", "--rate", "-1"}},
 		{2, []string{"replay", "fixtures/envelopes", "--only", "("}},
-		{2, []string{"replay"}},
+		{2, []string{"replay", "--concurrency", "0"}},
 		{2, []string{"replay", "a", "b"}},
 		{2, []string{"pki", "issue", "--dir", ca, "--iin", "791028302728", "--name", "A B", "--out", key, "--role", "boss"}},
 		{2, []string{"pki", "crl", "--dir", ca, "--out", "x", "--validity", "0s"}},

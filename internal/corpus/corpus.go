@@ -88,7 +88,11 @@ func (c *Corpus) Body(e Entry) ([]byte, error) {
 	if !fs.ValidPath(e.File) {
 		return nil, fmt.Errorf("corpus %s: entry file %q is not a path inside the corpus", c.Dir, e.File)
 	}
-	return fs.ReadFile(c.files, e.File)
+	files := c.files
+	if files == nil { // a Corpus built by hand: its directory
+		files = os.DirFS(c.Dir)
+	}
+	return fs.ReadFile(files, e.File)
 }
 
 // Save writes the index.
