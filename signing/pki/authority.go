@@ -471,12 +471,11 @@ func (a *Authority) CRL(thisUpdate, nextUpdate time.Time) ([]byte, error) {
 
 // status answers about one serial: issued and good, issued and revoked, or
 // unknown to this authority.
+//
+// It reads without the cross-process lock: it is on the OCSP responder's
+// path of every signature check, and saveIndex replaces the file by a
+// rename, so a reader sees one whole index or the other.
 func (a *Authority) status(serial *big.Int) (entry indexEntry, known bool, err error) {
-	unlock, err := a.lock()
-	if err != nil {
-		return indexEntry{}, false, err
-	}
-	defer unlock()
 	idx, err := a.loadIndex()
 	if err != nil {
 		return indexEntry{}, false, err
