@@ -1,7 +1,7 @@
 # egov-gateway: the two commands a newcomer needs are `make run` and `make test`.
 
 GO        ?= go
-FUZZTIME  ?= 5s
+FUZZTIME  ?= 3s
 DATA      ?= data
 GATEWAY   ?= http://127.0.0.1:8080
 

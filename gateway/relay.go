@@ -33,7 +33,9 @@ func (a *App) runRelay(ctx context.Context) {
 	readBackoff := retry.New(a.cfg.RelayBackoff, 30*time.Second)
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
-	_ = a.sweepOutboxes(ctx, time.Minute)
+	// At start, without grace: a predecessor that died between a
+	// request's transaction and its hint left no hint on the way.
+	_ = a.sweepOutboxes(ctx, 0)
 	for ctx.Err() == nil {
 		select {
 		case <-sweep.C:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -139,6 +140,12 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 	}
 	err = a.create(ctx, ref, r, seq, newRecord{BIN: req.Applicant.BIN, Recipient: svc.Portal.Recipient,
 		Document: sub.Document, Accepted: acceptedMessage(r, svc)})
+	if outcomeUnknown(err) {
+		// The connection went while the transaction was on its way: it
+		// may have committed, and then nothing hints the relay. Sweep as
+		// soon as Redis answers rather than a minute later.
+		a.signalHintLost()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +157,14 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 	a.log.Info("request accepted", "request", r.ID, "service", r.Service, "iin", signing.MaskIIN(iin),
 		"certificate", res.Evidence.CertificateSerial, "due", r.DueAt)
 	return r, nil
+}
+
+// outcomeUnknown tells whether err leaves it open if Redis carried the
+// command out: the connection failed, not Redis's answer.
+func outcomeUnknown(err error) bool {
+	var replayed *ErrReplayed
+	var answer redis.Error
+	return err != nil && !errors.As(err, &replayed) && !errors.As(err, &answer)
 }
 
 // matchAttachments pairs the uploaded files with the signed headers: each
