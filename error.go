@@ -79,6 +79,7 @@ const (
 	CodeRequestMalformed     Code = "request-malformed"
 	CodeMethodNotAllowed     Code = "method-not-allowed"
 	CodeRequestTimeout       Code = "request-timeout"
+	CodeCalendarExhausted    Code = "calendar-exhausted"
 )
 
 // Refusal codes of the answers the portal receives from providers: an
@@ -295,6 +296,10 @@ var codes = map[Code]codeInfo{
 		"Услуга не оказывается через портал в выбранном регионе",
 		"Қызмет таңдалған өңірде портал арқылы көрсетілмейді",
 		"This service is not provided through the portal in the chosen region"),
+	CodeCalendarExhausted: plain(http.StatusServiceUnavailable,
+		"Срок оказания услуги выходит за пределы утверждённого производственного календаря; запрос не принят, повторите позже",
+		"Қызмет көрсету мерзімі бекітілген өндірістік күнтізбеден асып кетеді; сұрау қабылданбады, кейінірек қайталаңыз",
+		"The service's term ends beyond the approved working calendar; the request was not accepted, try again later"),
 	CodeFormInvalid: plain(http.StatusUnprocessableEntity,
 		"Форма запроса заполнена с нарушением структуры или формата",
 		"Сұрау нысаны құрылымы немесе пішімі бұзыла толтырылған",

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 	_ "time/tzdata"
+
+	"egov"
 )
 
 // Almaty is the time zone of every term in the regulations.
@@ -23,6 +25,9 @@ var Almaty = func() *time.Location {
 type Calendar struct {
 	daysOff     map[string]bool // YYYY-MM-DD
 	workingDays map[string]bool // decreed working Saturdays
+	// through is the last day the data covers: holidays beyond it are
+	// not known, so no term may end after it.
+	through time.Time
 }
 
 // WorkingDay is the length of a working day in working time.
@@ -36,6 +41,8 @@ type holidayFile struct {
 	} `json:"holidays"`
 	ExtraDaysOff []string `json:"extraDaysOff"`
 	WorkingDays  []string `json:"workingDays"`
+	// Through is the last day the file's data covers (YYYY-MM-DD).
+	Through string `json:"through"`
 }
 
 // ParseCalendar reads the holiday data file.
@@ -45,6 +52,11 @@ func ParseCalendar(data []byte) (*Calendar, error) {
 		return nil, fmt.Errorf("holidays: %w", err)
 	}
 	c := &Calendar{daysOff: map[string]bool{}, workingDays: map[string]bool{}}
+	through, err := time.ParseInLocation(time.DateOnly, f.Through, Almaty)
+	if err != nil {
+		return nil, fmt.Errorf("holidays: \"through\" (the last day the data covers): %w", err)
+	}
+	c.through = through.AddDate(0, 0, 1) // the end of that day
 	for _, d := range f.WorkingDays {
 		c.workingDays[d] = true
 	}
@@ -75,6 +87,32 @@ func ParseCalendar(data []byte) (*Calendar, error) {
 		}
 	}
 	return c, nil
+}
+
+// Through is the end of the last day the calendar's data covers.
+func (c *Calendar) Through() time.Time { return c.through }
+
+// Due returns the moment term of working time has passed after start,
+// refused with calendar-exhausted when it would end beyond the data: a
+// day off decreed for that year is not known, so the date would be a
+// guess.
+func (c *Calendar) Due(start time.Time, term time.Duration) (time.Time, error) {
+	due := c.AddWorkingTime(start, term)
+	if !due.Before(c.through) {
+		return time.Time{}, egov.Errorf(egov.CodeCalendarExhausted, "a term from %s ends after %s, the last day of the holiday data",
+			start.In(Almaty).Format(time.DateOnly), c.through.AddDate(0, 0, -1).Format(time.DateOnly))
+	}
+	return due, nil
+}
+
+// NextWorkingDayStart is 09:00 of the first working day after t's.
+func (c *Calendar) NextWorkingDayStart(t time.Time) time.Time {
+	t = t.In(Almaty)
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, Almaty).AddDate(0, 0, 1)
+	for !c.IsWorkingDay(d) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d.Add(9 * time.Hour)
 }
 
 // IsWorkingDay reports whether the Almaty calendar day of t is worked.

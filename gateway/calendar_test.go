@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"egov"
 	"egov/gateway"
 )
 
@@ -51,6 +52,7 @@ func TestWorkingCalendar(t *testing.T) {
 		{"2026-11-24 10:00", gateway.WorkingDay, "2026-11-25 10:00"},     // one working day
 		{"2026-12-15 11:00", gateway.WorkingDay, "2026-12-17 11:00"},     // over Independence Day
 		{"2026-03-20 09:00", 2 * gateway.WorkingDay, "2026-03-26 18:30"}, // Nauryz with transfers: 21–25 off
+		{"2027-12-31 16:00", gateway.WorkingDay, "2028-01-05 16:00"},     // 1–2 January 2028 on the weekend: 3 and 4 off
 	}
 	for _, tt := range tests {
 		want := almaty(tt.want)
@@ -65,21 +67,66 @@ func TestCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cat.Services) != 12 {
-		t.Fatalf("%d services, want the 12 of SPEC §2", len(cat.Services))
+	_, ch, err := cat.PortalChannel("job-seeker-registration", "east-kazakhstan")
+	if err != nil || ch.Term() != gateway.WorkingDay {
+		t.Fatalf("declared term: %v %v", ch, err)
 	}
-	_, sch, err := cat.PortalSchedule("job-seeker-registration", "east-kazakhstan")
-	if err != nil || sch.Term() != gateway.WorkingDay {
-		t.Fatalf("declared term: %v %v", sch, err)
+	_, ch, err = cat.PortalChannel("job-seeker-registration", "almaty-oblast")
+	if err != nil || ch.Term() != 7*time.Hour {
+		t.Fatalf("sum of steps: %v %v", ch.Term(), err)
 	}
-	_, sch, err = cat.PortalSchedule("job-seeker-registration", "almaty-oblast")
-	if err != nil || sch.Term() != 7*time.Hour {
-		t.Fatalf("sum of steps: %v %v", sch.Term(), err)
-	}
-	if _, _, err := cat.PortalSchedule("child-benefit", "karaganda"); err == nil {
-		t.Fatal("an office-only service has a portal schedule")
-	}
-	if _, _, err := cat.PortalSchedule("employment-referral", "almaty-city"); err == nil {
+	if _, _, err := cat.PortalChannel("employment-referral", "almaty-city"); err == nil {
 		t.Fatal("a region without the regulation is served")
+	}
+	// Karaganda's portal flow goes to АРМ РШЭП (003:915-917, 1178-1180, 1950-1952).
+	for _, code := range []string{"job-seeker-registration", "employment-referral", "tsa-membership-certificate"} {
+		if _, ch, err := cat.PortalChannel(code, "karaganda"); err != nil || ch.Recipient != "arm-rshep" {
+			t.Errorf("%s in Karaganda goes to %v (%v), want arm-rshep", code, ch, err)
+		}
+	}
+	if _, ch, _ := cat.PortalChannel("job-seeker-registration", "aktobe"); ch.Recipient != "ais-rynok-truda" {
+		t.Errorf("S1 in Aktobe goes to %s, want ais-rynok-truda (002)", ch.Recipient)
+	}
+}
+
+// A term that would end beyond the holiday data is refused, not guessed;
+// and the data must reach a year past today, so that nobody is refused.
+func TestCalendarEndsWhereItsDataEnds(t *testing.T) {
+	cal, err := gateway.DefaultCalendar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cal.Due(almaty("2028-12-29 12:00"), 2*gateway.WorkingDay); egov.ErrorCode(err) != egov.CodeCalendarExhausted {
+		t.Fatalf("a term into 2029: %v, want calendar-exhausted", err)
+	}
+	if due, err := cal.Due(almaty("2028-12-27 10:00"), gateway.WorkingDay); err != nil || !due.Equal(almaty("2028-12-28 10:00")) {
+		t.Fatalf("a term within the data: %v %v", due, err)
+	}
+	if left := time.Until(cal.Through()); left < 365*24*time.Hour {
+		t.Fatalf("the holiday data ends %s, within a year: add the next year to data/holidays.json", cal.Through().Format(time.DateOnly))
+	}
+}
+
+// The day of acceptance does not count where the regulation says so
+// (001:270-272): the term starts at 09:00 of the next working day.
+func TestTermRules(t *testing.T) {
+	cal, err := gateway.DefaultCalendar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &gateway.Channel{TermWorkingDays: 5, DistrictOfficeExtraWorkingDays: 5, AcceptanceDayNotCounted: true}
+	for _, tt := range []struct {
+		accepted string
+		district bool
+		want     string
+	}{
+		{"2026-11-24 10:00", false, "2026-12-01 18:30"}, // Wednesday 25 to Tuesday 1 December, whole days
+		{"2026-11-24 10:00", true, "2026-12-08 18:30"},  // five more at a district office
+		{"2026-11-27 17:00", false, "2026-12-04 18:30"}, // Friday: from Monday
+	} {
+		got, err := ch.Due(cal, almaty(tt.accepted), tt.district)
+		if err != nil || !got.Equal(almaty(tt.want)) {
+			t.Errorf("accepted %s (district %v): due %s %v, want %s", tt.accepted, tt.district, got.In(gateway.Almaty).Format("2006-01-02 15:04"), err, tt.want)
+		}
 	}
 }

@@ -3,8 +3,10 @@ package gateway
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"egov"
@@ -25,26 +27,52 @@ type Names struct {
 	EN string `json:"en"`
 }
 
-// Service is one entry of the catalogue (SPEC §2).
+// In returns the text in lang (ru, kk or en; Russian otherwise).
+func (n Names) In(lang string) string { return egov.Message{RU: n.RU, KK: n.KK, EN: n.EN}.In(lang) }
+
+func (n Names) complete() bool { return n.RU != "" && n.KK != "" && n.EN != "" }
+
+func (n Names) empty() bool { return n == Names{} }
+
+// The channels through which the regulations let a citizen apply.
+const (
+	ChannelPortal           = "portal"            // egov.kz: signed request through the bus
+	ChannelStateCorporation = "state-corporation" // a counter of the State Corporation (ЦОН)
+	ChannelProvider         = "provider"          // the provider's own office (канцелярия)
+	ChannelEmploymentCentre = "employment-centre" // a centre of employment of the population (ЦЗН)
+	ChannelAkim             = "akim"              // the office of the akim of a rural district (село, посёлок, сельский округ)
+)
+
+// channelOrder is the order channels are listed in.
+var channelOrder = []string{ChannelPortal, ChannelStateCorporation, ChannelProvider, ChannelEmploymentCentre, ChannelAkim}
+
+// Service is one entry of the catalogue (SPEC §2): a state service and,
+// per region whose regulation provides it, how it is provided there.
 type Service struct {
-	Code     string   `json:"code"`
-	Names    Names    `json:"names"`
-	Provider Names    `json:"provider"`
-	Channels []string `json:"channels"`
-	Results  struct {
-		Positive string `json:"positive"`
-		Refusal  string `json:"refusal"`
-	} `json:"results"`
-	// Portal is nil for services the portal does not provide.
-	Portal *PortalService `json:"portal,omitempty"`
+	Code string `json:"code"`
+	// Label is the service's number in the regulations catalogue (S1…S14).
+	Label    string  `json:"label"`
+	Names    Names   `json:"names"`
+	Provider Names   `json:"provider"`
+	Results  Results `json:"results"`
+	// Portal is the form the portal asks for; nil when no region's
+	// regulation offers the service on the portal.
+	Portal *PortalForm `json:"portal,omitempty"`
+	// Regions are the regulations that provide the service, by region.
+	Regions map[string]*Regulation `json:"regions"`
 }
 
-// PortalService is how the portal provides a service.
-type PortalService struct {
-	Recipient string               `json:"recipient"`
-	Form      []FormField          `json:"form"`
-	Documents []DocumentRule       `json:"documents"`
-	Regions   map[string]*Schedule `json:"regions"`
+// Results are what the service ends with: the positive result and the
+// refusal (empty when the regulation names none).
+type Results struct {
+	Positive Names `json:"positive"`
+	Refusal  Names `json:"refusal"`
+}
+
+// PortalForm is what the portal asks of a citizen for a service.
+type PortalForm struct {
+	Form      []FormField    `json:"form"`
+	Documents []DocumentRule `json:"documents"`
 }
 
 // FormField is one field of a service's form.
@@ -65,57 +93,236 @@ type DocumentRule struct {
 	ExpiryRequired bool     `json:"expiryRequired,omitempty"`
 }
 
-// Schedule is a region's regulation of a service: its procedure steps and
-// the declared term, when the regulation declares one.
-type Schedule struct {
-	Seed            string `json:"seed"`
-	TermWorkingDays int    `json:"termWorkingDays,omitempty"`
-	Steps           []Step `json:"steps"`
+// Regulation is one region's regulation of a service.
+type Regulation struct {
+	// Seed is the regulation's number in the seeds (000…004), Lines where
+	// it lists the service's channels.
+	Seed  string `json:"seed"`
+	Lines string `json:"lines"`
+	// Provider names this region's provider where it differs from the
+	// service's.
+	Provider *Names `json:"provider,omitempty"`
+	// Channels are the ways to apply this regulation lists, by channel.
+	Channels map[string]*Channel `json:"channels"`
+}
+
+// Channel is how a service is provided through one channel in one region:
+// the procedure's steps, the declared term, and, for a channel the portal
+// does not serve, where to go and what to bring.
+type Channel struct {
+	// Lines are where the regulation gives these steps and terms.
+	Lines string `json:"lines"`
+	// Recipient is the system the bus delivers the requests to (portal
+	// channel: required); BusService the bus's service id for them
+	// (default: the service code).
+	Recipient  string `json:"recipient,omitempty"`
+	BusService string `json:"busService,omitempty"`
+	Steps      []Step `json:"steps,omitempty"`
+	// TermWorkingDays is the term the regulation declares; 0: the steps'
+	// sum is the term.
+	TermWorkingDays int `json:"termWorkingDays,omitempty"`
+	// DistrictOfficeExtraWorkingDays are added when the citizen applies
+	// at a district (city) office of the State Corporation (001:266-269).
+	DistrictOfficeExtraWorkingDays int `json:"districtOfficeExtraWorkingDays,omitempty"`
+	// AcceptanceDayNotCounted: the term counts from the working day after
+	// the documents were accepted (001:270-272).
+	AcceptanceDayNotCounted bool `json:"acceptanceDayNotCounted,omitempty"`
+	// TermNote says, for a channel whose regulation gives neither steps
+	// nor a term, what it says instead.
+	TermNote *Names `json:"termNote,omitempty"`
+	// Where the citizen goes, and what to bring, for channels other than
+	// the portal.
+	Where *Names  `json:"where,omitempty"`
+	Bring []Names `json:"bring,omitempty"`
 }
 
 // Step is one step of the provider's procedure.
 type Step struct {
-	Role    string `json:"role"`
-	Action  string `json:"action"`
-	Minutes int    `json:"minutes"`
+	Role        Names `json:"role"`
+	Action      Names `json:"action"`
+	Minutes     int   `json:"minutes,omitempty"`
+	WorkingDays int   `json:"workingDays,omitempty"`
 }
 
-// Term is the working time the citizen is promised: the declared term,
-// or the sum of the steps where none is declared.
-func (s *Schedule) Term() time.Duration {
-	if s.TermWorkingDays > 0 {
-		return time.Duration(s.TermWorkingDays) * WorkingDay
-	}
+// Duration is the step's working time.
+func (s Step) Duration() time.Duration {
+	return time.Duration(s.WorkingDays)*WorkingDay + time.Duration(s.Minutes)*time.Minute
+}
+
+// StepsTotal is the sum of the steps' working time.
+func (c *Channel) StepsTotal() time.Duration {
 	var d time.Duration
-	for _, st := range s.Steps {
-		d += time.Duration(st.Minutes) * time.Minute
+	for _, st := range c.Steps {
+		d += st.Duration()
 	}
 	return d
 }
 
+// Term is the working time the citizen is promised: the declared term,
+// or the sum of the steps where none is declared.
+func (c *Channel) Term() time.Duration {
+	if c.TermWorkingDays > 0 {
+		return time.Duration(c.TermWorkingDays) * WorkingDay
+	}
+	return c.StepsTotal()
+}
+
+// Due is the moment the result is promised for a request accepted at
+// accepted through this channel: the term in working time, from the next
+// working day when the day of acceptance does not count, plus the
+// district office's days when it applies. A term that ends beyond the
+// calendar's data is refused (calendar-exhausted) rather than guessed.
+func (c *Channel) Due(cal *Calendar, accepted time.Time, districtOffice bool) (time.Time, error) {
+	start := accepted
+	if c.AcceptanceDayNotCounted {
+		start = cal.NextWorkingDayStart(accepted)
+	}
+	term := c.Term()
+	if districtOffice {
+		term += time.Duration(c.DistrictOfficeExtraWorkingDays) * WorkingDay
+	}
+	return cal.Due(start, term)
+}
+
+// PortalBusService is the bus's service id of the portal channel.
+func (c *Channel) PortalBusService(code string) string {
+	if c.BusService != "" {
+		return c.BusService
+	}
+	return code
+}
+
+// Channels are the channels of the service in any region, in the
+// catalogue's order.
+func (s *Service) Channels() []string {
+	var out []string
+	for _, ch := range channelOrder {
+		for _, r := range s.Regions {
+			if r.Channels[ch] != nil {
+				out = append(out, ch)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// OnPortal tells whether some region's regulation offers the service on
+// the portal.
+func (s *Service) OnPortal() bool { return slices.Contains(s.Channels(), ChannelPortal) }
+
 // Catalogue is the list of services.
 type Catalogue struct {
+	// Source says where the data comes from.
+	Source   string     `json:"_source"`
 	Services []*Service `json:"services"`
 	byCode   map[string]*Service
 }
 
-// ParseCatalogue reads the catalogue data file.
+// Regions are the regions whose regulations the seeds hold, by seed.
+var Regions = map[string]string{
+	"almaty-oblast":   "000",
+	"east-kazakhstan": "001",
+	"aktobe":          "002",
+	"karaganda":       "003",
+	"almaty-city":     "004",
+}
+
+// ParseCatalogue reads the catalogue data file and checks that every
+// entry is whole: names in three languages, known regions and channels,
+// steps with their durations, a recipient for the portal, and for every
+// other channel where to go and what to bring.
 func ParseCatalogue(data []byte) (*Catalogue, error) {
 	var c Catalogue
-	if err := json.Unmarshal(data, &c); err != nil {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("catalogue: %w", err)
 	}
 	c.byCode = map[string]*Service{}
+	var errs []error
 	for _, s := range c.Services {
-		if s.Names.RU == "" || s.Names.KK == "" || s.Names.EN == "" {
-			return nil, fmt.Errorf("catalogue: %s lacks a name in one of the three languages", s.Code)
-		}
-		if s.Portal != nil && (!slices.Contains(s.Channels, "portal") || len(s.Portal.Regions) == 0) {
-			return nil, fmt.Errorf("catalogue: %s has portal data but no portal channel or region", s.Code)
+		if c.byCode[s.Code] != nil {
+			errs = append(errs, fmt.Errorf("%s: listed twice", s.Code))
 		}
 		c.byCode[s.Code] = s
+		errs = append(errs, s.validate()...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("catalogue: %w", err)
 	}
 	return &c, nil
+}
+
+func (s *Service) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(s.Code+": "+format, args...))
+	}
+	if s.Label == "" {
+		bad("no label")
+	}
+	if !s.Names.complete() || !s.Provider.complete() {
+		bad("a name or the provider lacks one of the three languages")
+	}
+	if !s.Results.Positive.complete() || (!s.Results.Refusal.empty() && !s.Results.Refusal.complete()) {
+		bad("a result lacks one of the three languages")
+	}
+	if len(s.Regions) == 0 {
+		bad("no region provides it")
+	}
+	if s.OnPortal() != (s.Portal != nil) {
+		bad("a portal form needs a region with the portal channel, and the other way round")
+	}
+	for region, r := range s.Regions {
+		if seed, ok := Regions[region]; !ok || seed != r.Seed {
+			bad("region %q with seed %q is not one of the seeds' regions", region, r.Seed)
+		}
+		if r.Lines == "" || len(r.Channels) == 0 {
+			bad("%s: no lines or no channel", region)
+		}
+		if r.Provider != nil && !r.Provider.complete() {
+			bad("%s: the provider lacks one of the three languages", region)
+		}
+		for name, ch := range r.Channels {
+			at := region + " " + name
+			if !slices.Contains(channelOrder, name) {
+				bad("%s: unknown channel", at)
+			}
+			if ch.Lines == "" {
+				bad("%s: no lines", at)
+			}
+			for i, st := range ch.Steps {
+				if !st.Role.complete() || !st.Action.complete() || st.Duration() <= 0 {
+					bad("%s: step %d lacks a language or a duration", at, i+1)
+				}
+			}
+			switch {
+			case ch.Term() > 0 && ch.TermNote != nil:
+				bad("%s: a term and a note that there is none", at)
+			case ch.Term() <= 0 && (name == ChannelPortal || ch.TermNote == nil || !ch.TermNote.complete()):
+				bad("%s: neither steps nor a declared term (only a channel off the portal may have instead a note in three languages)", at)
+			}
+			if name == ChannelPortal {
+				if ch.Recipient == "" {
+					bad("%s: no recipient", at)
+				}
+				continue
+			}
+			if ch.Recipient != "" && name != ChannelStateCorporation {
+				bad("%s: only the portal's and the counter's requests go through the bus", at)
+			}
+			if ch.Where == nil || !ch.Where.complete() || len(ch.Bring) == 0 {
+				bad("%s: where to go and what to bring are needed in three languages", at)
+			}
+			for _, b := range ch.Bring {
+				if !b.complete() {
+					bad("%s: a document to bring lacks one of the three languages", at)
+				}
+			}
+		}
+	}
+	return errs
 }
 
 // DefaultCatalogue and DefaultCalendar are the embedded data files.
@@ -145,19 +352,29 @@ func (c *Catalogue) Lookup(code string) (*Service, error) {
 	return s, nil
 }
 
-// PortalSchedule returns the service's portal provision in a region, or
-// the refusal saying why there is none.
-func (c *Catalogue) PortalSchedule(code, region string) (*Service, *Schedule, error) {
+// PortalChannel returns the service's portal channel in a region, or the
+// refusal saying why there is none.
+func (c *Catalogue) PortalChannel(code, region string) (*Service, *Channel, error) {
 	s, err := c.Lookup(code)
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.Portal == nil {
+	if !s.OnPortal() {
 		return nil, nil, egov.Errorf(egov.CodeServiceNotOnPortal, "service %s", code)
 	}
-	sch, ok := s.Portal.Regions[region]
-	if !ok {
+	r, ok := s.Regions[region]
+	if !ok || r.Channels[ChannelPortal] == nil {
 		return nil, nil, egov.Errorf(egov.CodeRegionNotServed, "service %s in region %q", code, region)
 	}
-	return s, sch, nil
+	return s, r.Channels[ChannelPortal], nil
+}
+
+// PortalTerm is the working time the portal promises for the service in
+// the region; 0 where the portal does not serve it (a provider pacing its
+// answers by the regulation reads it).
+func (c *Catalogue) PortalTerm(code, region string) time.Duration {
+	if _, ch, err := c.PortalChannel(code, region); err == nil {
+		return ch.Term()
+	}
+	return 0
 }

@@ -114,7 +114,7 @@ func errText(err error) string {
 // poll by it; the portal's queue holds the answers of all services).
 func (a *App) anyPortalService() string {
 	for _, s := range a.cfg.Catalogue.Services {
-		if s.Portal != nil {
+		if s.OnPortal() {
 			return s.Code
 		}
 	}
@@ -153,6 +153,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 		return err
 	}
 	service, recipient, state, corr := rec.Service, rec.Recipient, rec.State, rec.CorrelationID
+	busService := rec.BusService
 	switch {
 	case state == "":
 		return unmatched("correlation %s: request %s has no record", info.CorrelationID, ref)
@@ -160,7 +161,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 		return fmt.Errorf("request %s not marked relayed yet", ref)
 	case corr != info.CorrelationID:
 		return unmatched("request %s was relayed under another correlation", ref)
-	case service != info.ServiceID || recipient != info.Sender.SenderID:
+	case busService != info.ServiceID || recipient != info.Sender.SenderID:
 		return unmatched("answer from %s for %s does not fit request %s", info.Sender.SenderID, info.ServiceID, ref)
 	}
 	svc, err := a.cfg.Catalogue.Lookup(service)

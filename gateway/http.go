@@ -398,27 +398,82 @@ func withRetryAfter(c echo.Context, err error) error {
 
 // serviceView is a catalogue entry in one language.
 type serviceView struct {
-	Code     string         `json:"code"`
-	Name     string         `json:"name"`
-	Names    Names          `json:"names"`
-	Provider string         `json:"provider"`
-	Channels []string       `json:"channels"`
-	Portal   bool           `json:"portal"`
-	Results  any            `json:"results"`
-	Details  *PortalService `json:"portalDetails,omitempty"`
-	Terms    map[string]any `json:"terms,omitempty"`
+	Code     string   `json:"code"`
+	Label    string   `json:"label"`
+	Name     string   `json:"name"`
+	Names    Names    `json:"names"`
+	Provider string   `json:"provider"`
+	Channels []string `json:"channels"`
+	Portal   bool     `json:"portal"`
+	Results  struct {
+		Positive string `json:"positive"`
+		Refusal  string `json:"refusal,omitempty"`
+	} `json:"results"`
+	Form    *PortalForm           `json:"portalForm,omitempty"`
+	Regions map[string]regionView `json:"regions,omitempty"`
+}
+
+// regionView is a region's regulation of a service, in one language.
+type regionView struct {
+	Seed     string                 `json:"seed"`
+	Lines    string                 `json:"lines"`
+	Provider string                 `json:"provider"`
+	Channels map[string]channelView `json:"channels"`
+}
+
+type channelView struct {
+	Steps []stepView `json:"steps,omitempty"`
+	// WorkingMinutes is the term in working time (the declared term, or
+	// the steps' sum); DeclaredWorkingDays the regulation's own, if any.
+	WorkingMinutes                 int      `json:"workingMinutes"`
+	DeclaredWorkingDays            int      `json:"declaredWorkingDays,omitempty"`
+	DistrictOfficeExtraWorkingDays int      `json:"districtOfficeExtraWorkingDays,omitempty"`
+	AcceptanceDayNotCounted        bool     `json:"acceptanceDayNotCounted,omitempty"`
+	TermNote                       string   `json:"termNote,omitempty"`
+	Where                          string   `json:"where,omitempty"`
+	Bring                          []string `json:"bring,omitempty"`
+	Lines                          string   `json:"lines"`
+}
+
+type stepView struct {
+	Role           string `json:"role"`
+	Action         string `json:"action"`
+	WorkingMinutes int    `json:"workingMinutes"`
 }
 
 func view(s *Service, lang string, details bool) serviceView {
-	v := serviceView{Code: s.Code, Names: s.Names, Channels: s.Channels, Portal: s.Portal != nil, Results: s.Results}
-	v.Name = egov.Message{RU: s.Names.RU, KK: s.Names.KK, EN: s.Names.EN}.In(lang)
-	v.Provider = egov.Message{RU: s.Provider.RU, KK: s.Provider.KK, EN: s.Provider.EN}.In(lang)
-	if details && s.Portal != nil {
-		v.Details = s.Portal
-		v.Terms = map[string]any{}
-		for region, sch := range s.Portal.Regions {
-			v.Terms[region] = map[string]any{"workingMinutes": int(sch.Term() / time.Minute), "declaredWorkingDays": sch.TermWorkingDays}
+	v := serviceView{Code: s.Code, Label: s.Label, Name: s.Names.In(lang), Names: s.Names, Provider: s.Provider.In(lang),
+		Channels: s.Channels(), Portal: s.OnPortal()}
+	v.Results.Positive, v.Results.Refusal = s.Results.Positive.In(lang), s.Results.Refusal.In(lang)
+	if !details {
+		return v
+	}
+	v.Form = s.Portal
+	v.Regions = map[string]regionView{}
+	for region, r := range s.Regions {
+		rv := regionView{Seed: r.Seed, Lines: r.Lines, Provider: v.Provider, Channels: map[string]channelView{}}
+		if r.Provider != nil {
+			rv.Provider = r.Provider.In(lang)
 		}
+		for name, ch := range r.Channels {
+			cv := channelView{WorkingMinutes: int(ch.Term() / time.Minute), DeclaredWorkingDays: ch.TermWorkingDays,
+				DistrictOfficeExtraWorkingDays: ch.DistrictOfficeExtraWorkingDays, AcceptanceDayNotCounted: ch.AcceptanceDayNotCounted,
+				Lines: ch.Lines}
+			for _, st := range ch.Steps {
+				cv.Steps = append(cv.Steps, stepView{Role: st.Role.In(lang), Action: st.Action.In(lang), WorkingMinutes: int(st.Duration() / time.Minute)})
+			}
+			if ch.Where != nil {
+				cv.Where = ch.Where.In(lang)
+			}
+			if ch.TermNote != nil {
+				cv.TermNote = ch.TermNote.In(lang)
+			}
+			for _, b := range ch.Bring {
+				cv.Bring = append(cv.Bring, b.In(lang))
+			}
+			rv.Channels[name] = cv
+		}
+		v.Regions[region] = rv
 	}
 	return v
 }
@@ -427,7 +482,7 @@ func (a *App) handleServices(c echo.Context) error {
 	lang := language(c)
 	out := make([]serviceView, 0, len(a.cfg.Catalogue.Services))
 	for _, s := range a.cfg.Catalogue.Services {
-		if c.QueryParam("portal") == "true" && s.Portal == nil {
+		if c.QueryParam("portal") == "true" && !s.OnPortal() {
 			continue
 		}
 		out = append(out, view(s, lang, false))
@@ -445,7 +500,7 @@ func (a *App) handleService(c echo.Context) error {
 
 func (a *App) handleSkeleton(c echo.Context) error {
 	region := c.QueryParam("region")
-	s, _, err := a.cfg.Catalogue.PortalSchedule(c.Param("code"), region)
+	s, _, err := a.cfg.Catalogue.PortalChannel(c.Param("code"), region)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,7 @@ type record struct {
 	State         State
 	Service       string
 	Recipient     string // the provider's system the request went to
+	BusService    string // the bus's service id it went under
 	BusMessageID  string // its REQUEST on the bus
 	CorrelationID string // the bus's correlation of that REQUEST
 	LastError     string
@@ -145,7 +146,7 @@ type record struct {
 }
 
 // recordFields are the hash fields a record is read from, by name once.
-var recordFields = []string{"state", "service", "recipient", "busMessageId", "correlationId", "lastError", "acceptedAt",
+var recordFields = []string{"state", "service", "recipient", "busMessageId", "correlationId", "lastError", "acceptedAt", "busService",
 	"document", "attachments", "relayAttempts", "nextRelayAt"}
 
 // load reads the request's record; a request without one reads as state "".
@@ -154,20 +155,23 @@ var recordFields = []string{"state", "service", "recipient", "busMessageId", "co
 func (a *App) load(ctx context.Context, ref RequestRef, withDocument bool) (record, error) {
 	fields := recordFields
 	if !withDocument {
-		fields = recordFields[:7]
+		fields = recordFields[:8]
 	}
 	v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, fields...).Result()
 	if err != nil {
 		return record{}, err
 	}
 	r := record{State: State(str(v[0])), Service: str(v[1]), Recipient: str(v[2]), BusMessageID: str(v[3]),
-		CorrelationID: str(v[4]), LastError: str(v[5]), AcceptedAt: msToTime(str(v[6]))}
+		CorrelationID: str(v[4]), LastError: str(v[5]), AcceptedAt: msToTime(str(v[6])), BusService: str(v[7])}
+	if r.BusService == "" {
+		r.BusService = r.Service // accepted before requests named their bus service
+	}
 	if withDocument {
-		r.Document = str(v[7])
-		if err := jsonUnmarshal(str(v[8]), &r.Attachments); err != nil {
+		r.Document = str(v[8])
+		if err := jsonUnmarshal(str(v[9]), &r.Attachments); err != nil {
 			return record{}, fmt.Errorf("request %s: attachment headers: %w", ref, err)
 		}
-		r.RelayAttempts, r.NextRelayAt = atoi(str(v[9])), msToTime(str(v[10]))
+		r.RelayAttempts, r.NextRelayAt = atoi(str(v[10])), msToTime(str(v[11]))
 	}
 	return r, nil
 }
@@ -175,9 +179,10 @@ func (a *App) load(ctx context.Context, ref RequestRef, withDocument bool) (reco
 // newRecord is what an accepted request's record starts with beyond the
 // Request itself.
 type newRecord struct {
-	BIN       string
-	Recipient string
-	Document  []byte
+	BIN        string
+	Recipient  string
+	BusService string
+	Document   []byte
 	// Accepted is the cabinet's "request accepted" message.
 	Accepted CabinetMessage
 }
@@ -200,7 +205,7 @@ func (a *App) create(ctx context.Context, ref RequestRef, r *Request, seq int64,
 		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, keys.record, "id", r.ID, "iin", ref.IIN, "bin", n.BIN, "service", r.Service, "region", r.Region,
 				"state", string(r.State), "acceptedAt", r.AcceptedAt.UnixMilli(), "dueAt", r.DueAt.UnixMilli(),
-				"recipient", n.Recipient, "document", n.Document, "attachments", attJSON, "evidence", evJSON)
+				"recipient", n.Recipient, "busService", n.BusService, "document", n.Document, "attachments", attJSON, "evidence", evJSON)
 			p.RPush(ctx, keys.history, histJSON)
 			p.ZAdd(ctx, a.requestIndexKey(ref.IIN), redis.Z{Score: float64(r.AcceptedAt.UnixMilli()), Member: r.ID})
 			p.SAdd(ctx, a.outboxKey(ref.IIN), ref.encode())

@@ -144,7 +144,7 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 			}
 			props = append(props, soap.Property{Key: shep.PropAttachment, Value: r})
 		}
-		resp, err := a.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(a.cfg.Sender, rec.Service, soap.TypeRequest, "", rec.Document, props...))
+		resp, err := a.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(a.cfg.Sender, rec.BusService, soap.TypeRequest, "", rec.Document, props...))
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ func formError(format string, args ...any) error {
 }
 
 // CheckForm validates the request's form against the service's fields.
-func (s *PortalService) CheckForm(r *document.Request) error {
+func (s *PortalForm) CheckForm(r *document.Request) error {
 	for _, f := range s.Form {
 		v, ok := r.Form[f.Name]
 		if !ok || v == "" {
@@ -47,7 +47,7 @@ func (s *PortalService) CheckForm(r *document.Request) error {
 // CheckDocuments validates the declared attachments against the service's
 // document rules at time now: kinds known, required ones present, types,
 // sizes and expiry within the rules.
-func (s *PortalService) CheckDocuments(r *document.Request, now time.Time) error {
+func (s *PortalForm) CheckDocuments(r *document.Request, now time.Time) error {
 	for _, rule := range s.Documents {
 		if rule.Required && !slices.ContainsFunc(r.Attachments, func(a document.AttachmentHeader) bool { return a.Kind == rule.Kind }) {
 			return egov.Errorf(egov.CodeAttachmentMissing, "document %q is required", rule.Kind)

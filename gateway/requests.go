@@ -98,7 +98,7 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 			return nil, egov.Errorf(egov.CodeBINMismatch, "request BIN differs from the session's")
 		}
 	}
-	svc, schedule, err := a.cfg.Catalogue.PortalSchedule(req.ServiceCode, req.Region)
+	svc, channel, err := a.cfg.Catalogue.PortalChannel(req.ServiceCode, req.Region)
 	if err != nil {
 		return nil, err
 	}
@@ -118,8 +118,12 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 
 	iin := req.Applicant.IIN
 	ref := RequestRef{IIN: iin, ID: req.RequestID}
+	due, err := channel.Due(a.cfg.Calendar, now, false)
+	if err != nil {
+		return nil, err
+	}
 	r := &Request{ID: req.RequestID, Service: req.ServiceCode, Region: req.Region, State: StateWaitingForRelay,
-		AcceptedAt: now, DueAt: a.cfg.Calendar.AddWorkingTime(now, schedule.Term()),
+		AcceptedAt: now, DueAt: due,
 		Attachments: req.Attachments, Evidence: &res.Evidence}
 	r.History = []HistoryEntry{{State: "accepted", At: now}}
 	seq, err := a.cabinetSeq(ctx, iin, 1)
@@ -138,7 +142,7 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 			return nil, err
 		}
 	}
-	err = a.create(ctx, ref, r, seq, newRecord{BIN: req.Applicant.BIN, Recipient: svc.Portal.Recipient,
+	err = a.create(ctx, ref, r, seq, newRecord{BIN: req.Applicant.BIN, Recipient: channel.Recipient, BusService: channel.PortalBusService(svc.Code),
 		Document: sub.Document, Accepted: acceptedMessage(r, svc)})
 	if outcomeUnknown(err) {
 		// The connection went while the transaction was on its way: it

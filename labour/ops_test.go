@@ -61,7 +61,7 @@ func TestJourneyLogsNoIINInFull(t *testing.T) {
 	if !strings.Contains(log, "7910******28") {
 		t.Errorf("the journey's log never names the citizen, even masked:\n%s", log)
 	}
-	for _, want := range []string{`route="POST /shep/async"`, "route=/api/v1/requests", "route=/api/v1/requests/:id", "route=unmatched", "labour: answered"} {
+	for _, want := range []string{`route="POST /shep/async"`, "route=/api/v1/requests", "route=/api/v1/requests/:id", "route=unmatched", "labour-market system: answered"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %s", want)
 		}

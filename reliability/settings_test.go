@@ -34,6 +34,8 @@ func TestProgramsReadTheirSettingsTheSameWay(t *testing.T) {
 		{program: Bus, args: []string{"-h"}, code: 0, says: "[$EGOV_SHEP_ROUTING]"},
 		{program: Portal, args: []string{"-h"}, code: 0, says: "[$EGOV_SHEP_PASSWORD] (required)"},
 		{program: Labour, args: []string{"-h"}, code: 0, says: "[$EGOV_LABOUR_PACE]"},
+		{program: Desk, args: []string{"-h"}, code: 0, says: "[$EGOV_REGIONALDESK_PASSWORD] (required)"},
+		{program: Desk, args: []string{"-redis", "redis://127.0.0.1:1/0", "-sender-password", "p", "-trust", trust}, code: 2, says: "-key (or $EGOV_REGIONALDESK_KEY) is required"},
 		{program: Bus, args: []string{"-trust", trust}, code: 2, says: "-redis (or $EGOV_REDIS_URL) is required"},
 		{program: Bus, args: []string{"-redis", "redis://127.0.0.1:1/0", "-trust", trust}, env: []string{"EGOV_SHEP_VISIBILITY=soon"},
 			code: 2, says: `$EGOV_SHEP_VISIBILITY "soon"`},

@@ -36,6 +36,9 @@ const (
 	Bus    Component = "shep"
 	Labour Component = "labourmarket"
 	Portal Component = "gateway"
+	// Desk is АРМ РШЭП (cmd/regionaldesk): built, not started by Start
+	// (the soak's requests are all of Almaty).
+	Desk Component = "regionaldesk"
 )
 
 // Components in the order they are started.
@@ -44,10 +47,10 @@ var Components = []Component{Redis, Bus, Labour, Portal}
 // Binaries are the stack's programs, built by Build.
 type Binaries map[Component]string
 
-// Build compiles the bus, the portal and the labour-market system from the
+// Build compiles the bus, the portal and the providers' systems from the
 // module at root into dir.
 func Build(ctx context.Context, root, dir string) (Binaries, error) {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./cmd/shep", "./cmd/gateway", "./cmd/labourmarket")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./cmd/shep", "./cmd/gateway", "./cmd/labourmarket", "./cmd/regionaldesk")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build: %v\n%s", err, out)
@@ -57,7 +60,7 @@ func Build(ctx context.Context, root, dir string) (Binaries, error) {
 		return nil, fmt.Errorf("redis-server is not on PATH (Debian: apt-get install redis-server): %w", err)
 	}
 	return Binaries{Redis: redis, Bus: filepath.Join(dir, "shep"), Labour: filepath.Join(dir, "labourmarket"),
-		Portal: filepath.Join(dir, "gateway")}, nil
+		Portal: filepath.Join(dir, "gateway"), Desk: filepath.Join(dir, "regionaldesk")}, nil
 }
 
 // Options configure a stack.

@@ -192,17 +192,18 @@ func TestRoutingSignerPolicy(t *testing.T) {
 	}
 }
 
-// TestRoutingFileSignerPolicies: the committed routing table holds the
-// employment centre to its BIN and the default roles for both providers,
-// and the policy's JSON spelling loads.
+// TestRoutingFileSignerPolicies: the committed routing table holds each
+// provider's system to its own organisation's BIN (the employment centre's
+// for the labour market, the Karaganda department's for АРМ РШЭП) and the
+// default roles, and the policy's JSON spelling loads.
 func TestRoutingFileSignerPolicies(t *testing.T) {
 	r, err := shep.LoadRouting("../fixtures/shep/routing.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"ais-rynok-truda", "arm-rshep"} {
+	for id, bin := range map[string]string{"ais-rynok-truda": centreBIN, "arm-rshep": "070540000713"} {
 		p := r.Systems[id].Signer
-		if p == nil || p.BIN != centreBIN || !slices.Equal(p.Roles, signing.SigningRoles()) {
+		if p == nil || p.BIN != bin || !slices.Equal(p.Roles, signing.SigningRoles()) {
 			t.Errorf("%s: signer policy %+v", id, p)
 		}
 	}

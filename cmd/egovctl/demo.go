@@ -33,12 +33,14 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data", "data", "the data directory of egovctl up (demo keys, trust)")
 	iin := fs.String("iin", demoCitizens[0].iin, "demo citizen")
 	region := fs.String("region", "east-kazakhstan", "region of the request")
+	service := fs.String("service", "job-seeker-registration", "the portal service: job-seeker-registration (S1), employment-referral (S4: a referral to employment) or tsa-membership-certificate (S7, Karaganda)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the result")
 	proof := fs.String("proof", "signature", "how the citizen proves his IIN at registration: signature (the registration challenge signed with his key) or sms (a one-time code sent to the phone the mobile citizens' register holds)")
 	smsURL := fs.String("sms", "http://127.0.0.1:8083", "the SMS gateway's outbox view of egovctl up (with --proof sms: the citizen's phone)")
 	fromStack(fs, "gateway", "portal", "sms", "sms")
 	check(fs, httpURL, "gateway", "sms")
 	check(fs, validIIN, "iin")
+	check(fs, oneOf("job-seeker-registration", "employment-referral", "tsa-membership-certificate"), "service")
 	check(fs, oneOf("signature", "sms"), "proof")
 	check(fs, positiveDuration, "timeout")
 	if err := parseFlags(fs, args); err != nil {
@@ -119,18 +121,25 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	_ = json.Unmarshal(body, &sess)
 	d.ok("session opened")
 
-	const service = "job-seeker-registration"
-	d.step("fetch the form of %q", service)
-	code, body, err = d.call(ctx, "GET", "/services/"+service+"/skeleton?region="+*region, "", "", nil)
+	d.step("fetch the form of %q", *service)
+	code, body, err = d.call(ctx, "GET", "/services/"+*service+"/skeleton?region="+*region, "", "", nil)
 	if err != nil || code != http.StatusOK {
 		return d.failHTTP(code, body, err)
 	}
 	d.ok("request skeleton received (%d bytes)", len(body))
 
-	d.step("fill in the form and attach the identity card")
+	d.step("fill in the form")
 	scan := []byte("%PDF-1.7 demo identity card of " + *iin)
-	filled := demoRequest(service, *region, *iin, scan, time.Now()).Document()
-	d.ok("education: higher; identity card: id-card.pdf (%d bytes)", len(scan))
+	request := demoRequest(*service, *region, *iin, scan, time.Now())
+	filled := request.Document()
+	for name, value := range request.Form {
+		fmt.Fprintf(d.out, "      %s: %s\n", name, value)
+	}
+	if len(request.Attachments) > 0 {
+		d.ok("identity card attached: id-card.pdf (%d bytes)", len(scan))
+	} else {
+		d.ok("nothing to attach: the provider asks the registers")
+	}
 
 	d.step("sign with the citizen's key (%s-sign.p12)", *iin)
 	signer, err := signing.LoadSigner(filepath.Join(*dataDir, "citizens", *iin+"-sign.p12"), demoPassword)
@@ -151,11 +160,13 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	h.Set("Content-Type", "application/xml")
 	w, _ := mw.CreatePart(h)
 	_, _ = w.Write(signed)
-	h = textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="id-card.pdf"`)
-	h.Set("Content-Type", "application/pdf")
-	w, _ = mw.CreatePart(h)
-	_, _ = w.Write(scan)
+	if len(request.Attachments) > 0 {
+		h = textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="file"; filename="id-card.pdf"`)
+		h.Set("Content-Type", "application/pdf")
+		w, _ = mw.CreatePart(h)
+		_, _ = w.Write(scan)
+	}
 	_ = mw.Close()
 	code, body, err = d.call(ctx, "POST", "/requests", sess.Token, mw.FormDataContentType(), mp.Bytes())
 	if err != nil || code != http.StatusAccepted {
@@ -212,6 +223,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			msgID = m.ID
 			if n := m.Data["number"]; n != "" {
 				fmt.Fprintf(d.out, "      number %s of %s\n", n, m.Data["date"])
+			}
+			if k := m.Data["kind"]; k != "" {
+				fmt.Fprintf(d.out, "      %s\n", k)
 			}
 			if g := m.Data["ground"]; g != "" {
 				fmt.Fprintf(d.out, "      ground %s: %s\n", g, m.BodyText)
@@ -308,11 +322,19 @@ func mustJSON(v any) []byte {
 // with a citizen's values, written by the request document's own writer so
 // that the demo sends what the portal reads.
 func demoRequest(service, region, iin string, scan []byte, now time.Time) *document.Request {
+	r := &document.Request{RequestID: uuid.NewString(), ServiceCode: service, Region: region, IssuedAt: now.In(gateway.Almaty),
+		Applicant: document.Applicant{IIN: iin, Surname: "ДЕМО", GivenName: "ДЕМО", Phone: "+77010000000"}}
+	switch service {
+	case "tsa-membership-certificate":
+		return r // no form, no documents: the register answers (003:717-718)
+	case "employment-referral":
+		r.Form = map[string]string{"measure": "employment"}
+	default:
+		r.Form = map[string]string{"education": "higher"}
+	}
 	sum := sha256.Sum256(scan)
 	expires := now.In(gateway.Almaty).AddDate(5, 0, 0)
-	return &document.Request{RequestID: uuid.NewString(), ServiceCode: service, Region: region, IssuedAt: now.In(gateway.Almaty),
-		Applicant: document.Applicant{IIN: iin, Surname: "ДЕМО", GivenName: "ДЕМО", Phone: "+77010000000"},
-		Form:      map[string]string{"education": "higher"},
-		Attachments: []document.AttachmentHeader{{Kind: "identity-document", FileName: "id-card.pdf", MIMEType: "application/pdf",
-			Size: int64(len(scan)), SHA256: hex.EncodeToString(sum[:]), Expires: &expires}}}
+	r.Attachments = []document.AttachmentHeader{{Kind: "identity-document", FileName: "id-card.pdf", MIMEType: "application/pdf",
+		Size: int64(len(scan)), SHA256: hex.EncodeToString(sum[:]), Expires: &expires}}
+	return r
 }

@@ -25,7 +25,10 @@ import (
 	"egov/internal/ops"
 	"egov/internal/redisconn"
 	"egov/labour"
+	"egov/provider"
+	"egov/regionaldesk"
 	"egov/registers/mobile"
+	"egov/registers/tsa"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/shep/soap"
@@ -60,18 +63,19 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ocspListen = fs.String("ocsp-listen", "127.0.0.1:8082", "OCSP responder address")
 		routing    = fs.String("routing", "", "bus routing table (default: the built-in one, as fixtures/shep/routing.json)")
 		persons    = fs.String("persons", "", "persons register data set (default: the built-in one, as fixtures/gbdfl/persons.json)")
+		assisted   = fs.String("assistance", "", "data set of the register of recipients of targeted social assistance (default: the built-in one, as fixtures/tsa/families.json)")
 		phones     = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
 		smsListen  = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
 		metricsAt  = fs.String("metrics-listen", "127.0.0.1:9090", "Prometheus metrics of the portal, the bus and the process, on their own listener; empty: none")
-		pace       = fs.String("pace", "fast", "labour-market pace: fast, or regulation (waits the regulation's durations)")
+		pace       = fs.String("pace", "fast", "the providers' pace: fast, or regulation (waits the regulation's durations)")
 		factor     = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with --pace regulation")
 		redisURL   = fs.String("redis", "", "Redis URL (none: an embedded in-memory Redis on a loopback port)")
 		prefix     = fs.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
 		recordDir  = fs.String("record", "", "record every portal request and SHEP envelope with its answer into this corpus directory")
 		mask       = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
 		attempts   = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
-		workers    = fs.Int("labour-workers", 16, "labour-market processing workers")
-		noLabour   = fs.Bool("no-labour", false, "do not run the labour-market system: requests wait in its queue (to measure the front door alone)")
+		workers    = fs.Int("labour-workers", 16, "processing workers of each provider's system")
+		noLabour   = fs.Bool("no-labour", false, "do not run the providers' systems (labour market, АРМ РШЭП): requests wait in their queues (to measure the front door alone)")
 		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
 		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn or error")
 		limits     = guardFlags(fs)
@@ -141,6 +145,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	bus.HandleSync(gbdfl.ServiceID, register)
+	assistance, err := tsa.LoadOrBuiltIn(*assisted)
+	if err != nil {
+		return err
+	}
+	bus.HandleSync(tsa.ServiceID, assistance)
 	// The mobile citizens' register and the SMS gateway: systems of their
 	// own that the portal reaches only through the bus's sync channel.
 	phoneRegister := mobile.Default()
@@ -153,39 +162,49 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	smsGateway := sms.New(rdb, sms.Config{KeyPrefix: *prefix, Log: log})
 	bus.HandleSync(sms.ServiceID, smsGateway)
 
-	provider, err := signing.LoadSigner(filepath.Join(*dataDir, "pki", "keys", "provider.p12"), demoPassword)
-	if err != nil {
-		return err
-	}
 	cat, err := gateway.DefaultCatalogue()
 	if err != nil {
 		return err
 	}
-	labourSystem, err := labour.New(rdb, labour.Config{Bus: bus, Sender: soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"},
-		Signer: provider, Verifier: verifier, Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers,
-		StepDurations: func(service, region string) time.Duration {
-			if _, sch, err := cat.PortalSchedule(service, region); err == nil {
-				return sch.Term()
-			}
-			return 0
-		}})
-	if err != nil {
-		return err
+	// The providers' systems: the labour-market system (S1, S4 outside
+	// Karaganda) and АРМ РШЭП (Karaganda's S1, S4 and S7), each with its
+	// organisation's key and its bus credentials.
+	providers := []struct {
+		key      orgKey
+		sender   soap.SenderInfo
+		identity provider.Identity
+	}{
+		{key: labourProvider, sender: soap.SenderInfo{SenderID: labour.SenderID, Password: "labour-secret"}, identity: labour.Identity},
+		{key: regionalDesk, sender: soap.SenderInfo{SenderID: regionaldesk.SenderID, Password: "rshep-secret"}, identity: regionaldesk.Identity},
+	}
+	providerBINs := map[string]string{}
+	var systems []*provider.System
+	for _, p := range providers {
+		signer, err := signing.LoadSigner(filepath.Join(*dataDir, "pki", "keys", p.key.file+".p12"), demoPassword)
+		if err != nil {
+			return err
+		}
+		sys, err := p.identity.New(rdb, provider.Config{Bus: bus, Sender: p.sender, Signer: signer, Verifier: verifier,
+			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm})
+		if err != nil {
+			return err
+		}
+		providerBINs[p.sender.SenderID] = signing.IdentityOf(signer.Certificate).BIN
+		systems = append(systems, sys)
 	}
 	app, err := gateway.New(rdb, gateway.Config{KeyPrefix: *prefix, Verifier: verifier, Bus: bus, Catalogue: cat,
 		Sender:       soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"},
-		ProviderBINs: map[string]string{"ais-rynok-truda": signing.IdentityOf(provider.Certificate).BIN}, Log: log,
+		ProviderBINs: providerBINs, Log: log,
 		AttemptsPerMinute: *attempts})
 	if err != nil {
 		return err
 	}
 
 	busHandler := bus.Handler()
-	var labourMetrics *labour.System // none with --no-labour
-	if !*noLabour {
-		labourMetrics = labourSystem
+	if *noLabour {
+		systems = nil
 	}
-	metrics := upRegistry(bus, labourMetrics)
+	metrics := upRegistry(bus, systems)
 	portalHandler := app.Handler(gateway.HTTPOptions{Metrics: metrics, Health: []gateway.HealthCheck{
 		{Name: "revocation", Check: func(context.Context) error { return crl.Fresh(time.Now()) }}}})
 	if *recordDir != "" {
@@ -244,8 +263,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		func(ctx context.Context) { every(ctx, time.Hour, func() { _ = writeCRL() }) },
 		func(ctx context.Context) { every(ctx, time.Minute, func() { _, _ = bus.Trim(ctx) }) },
 	}
-	if !*noLabour {
-		runs = append(runs, labourSystem.Run)
+	for _, sys := range systems {
+		runs = append(runs, sys.Run)
 	}
 	for _, run := range runs {
 		wg.Add(1)
@@ -268,7 +287,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	printUp(stdout, st, *dataDir, crlPath, fresh)
 	<-ctx.Done()
 	log.Info("egovctl up shutting down")
-	upWait(log, wg.Wait, "listeners drained; relay, answer consumer, labour-market workers, CRL refresh and trim stopped")
+	upWait(log, wg.Wait, "listeners drained; relay, answer consumer, providers' workers, CRL refresh and trim stopped")
 	select {
 	case err := <-errs:
 		return err
@@ -387,10 +406,10 @@ func ensureDemoData(dir string, stdout io.Writer) (*pki.Authority, bool, error) 
 		// A data directory from before the evidence archive gets the bus
 		// operator's key now.
 		from, until := validFor()
-		if _, issued, err := ensureBusOperatorKey(a, pkiDir, from, until, demoPassword); err != nil {
+		if issued, err := ensureOrgKeys(a, pkiDir, from, until, demoPassword); err != nil {
 			return nil, false, err
-		} else if issued {
-			fmt.Fprintf(stdout, "Issued the bus operator's key for evidence archives under %s.\n", pkiDir)
+		} else if len(issued) > 0 {
+			fmt.Fprintf(stdout, "Issued the organisation keys this data directory lacked under %s/keys: %s.\n", pkiDir, strings.Join(issued, ", "))
 		}
 		return a, false, nil
 	}
@@ -407,15 +426,7 @@ func ensureDemoData(dir string, stdout io.Writer) (*pki.Authority, bool, error) 
 	if err := os.MkdirAll(filepath.Join(pkiDir, "keys"), 0o755); err != nil {
 		return nil, false, err
 	}
-	prov, err := a.Issue(pki.IssueOptions{IIN: "800515400122", Name: "СЕЙТҚАЛИЕВА ГҮЛНАР МАРАТҚЫЗЫ", Kind: pki.KindOrg,
-		BIN: "940140000385", Organization: "КГУ «ЦЕНТР ЗАНЯТОСТИ НАСЕЛЕНИЯ» (TEST)", Role: signing.KeyUserCEO, NotBefore: from, NotAfter: until})
-	if err != nil {
-		return nil, false, err
-	}
-	if err := a.Write(prov, filepath.Join(pkiDir, "keys", "provider"), demoPassword); err != nil {
-		return nil, false, err
-	}
-	if _, _, err := ensureBusOperatorKey(a, pkiDir, from, until, demoPassword); err != nil {
+	if _, err := ensureOrgKeys(a, pkiDir, from, until, demoPassword); err != nil {
 		return nil, false, err
 	}
 	citizens := filepath.Join(dir, "citizens")

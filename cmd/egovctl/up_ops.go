@@ -19,7 +19,7 @@ import (
 	"egov/gateway"
 	"egov/internal/ops"
 	"egov/internal/redisconn"
-	"egov/labour"
+	"egov/provider"
 	"egov/shep"
 	"egov/signing"
 )
@@ -46,11 +46,11 @@ func upEmbeddedClient(addr string) (*redis.Client, error) {
 // system's decisions (nil with --no-labour: not registered), signature
 // verifications. The portal's handler adds its HTTP, relay and consumer
 // metrics when given it as HTTPOptions.Metrics.
-func upRegistry(bus *shep.Bus, labourSystem *labour.System) *prometheus.Registry {
+func upRegistry(bus *shep.Bus, systems []*provider.System) *prometheus.Registry {
 	reg := ops.NewRegistry()
 	reg.MustRegister(bus.Collectors()...)
-	if labourSystem != nil {
-		reg.MustRegister(labourSystem.Collectors()...)
+	for _, sys := range systems {
+		reg.MustRegister(sys.Collectors()...)
 	}
 	reg.MustRegister(signing.Collectors()...)
 	return reg

@@ -68,7 +68,7 @@ func TestUpOpsListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := upRegistry(bus, sys)
+	reg := upRegistry(bus, []*labour.System{sys})
 	portal := app.Handler(gateway.HTTPOptions{Metrics: reg})
 	portal.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/v1/services", nil))
 	opsHandler := upOpsHandler(app, crl, reg)

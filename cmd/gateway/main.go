@@ -59,7 +59,8 @@ func run() error {
 		trustDir    = flag.String("trust", "", "CA certificates trusted for signatures")
 		crl         = flag.String("crl", "", "CRL file or URL (without it and -ocsp, revocation cannot be checked)")
 		ocspURL     = flag.String("ocsp", "", "OCSP responder URL, asked before the CRL")
-		providerBIN = flag.String("provider-bin", "940140000385", "BIN whose authorised person signs the labour-market results")
+		providerBIN = flag.String("provider-bin", "940140000385", "BIN whose authorised person signs the labour-market system's results")
+		deskBIN     = flag.String("regionaldesk-bin", "070540000713", "BIN whose authorised person signs the results of АРМ РШЭП (Karaganda)")
 		recordDir   = flag.String("record", "", "record every request with its answer into this corpus directory")
 		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON     = flag.Bool("log-json", false, "log JSON instead of text")
@@ -94,7 +95,7 @@ func run() error {
 	app, err := gateway.New(rdb, gateway.Config{KeyPrefix: *keyPrefix,
 		Verifier: verifier,
 		Bus:      bus, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
-		ProviderBINs: map[string]string{"ais-rynok-truda": *providerBIN, "arm-rshep": *providerBIN},
+		ProviderBINs: map[string]string{"ais-rynok-truda": *providerBIN, "arm-rshep": *deskBIN},
 		Log:          log, AttemptsPerMinute: *attempts,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"egov/internal/redisconn"
 	"egov/internal/settings"
 	"egov/registers/mobile"
+	"egov/registers/tsa"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/signing"
@@ -57,6 +58,7 @@ func run() error {
 		persons       = flag.String("persons", "", "persons register data set; empty: the built-in one")
 		noPersons     = flag.Bool("no-persons", false, "do not host the persons register (ГБД ФЛ)")
 		phones        = flag.String("phones", "", "mobile citizens' register data set; empty: the built-in one")
+		assisted      = flag.String("assistance", "", "data set of the register of recipients of targeted social assistance; empty: the built-in one")
 		noSMS         = flag.Bool("no-sms", false, "do not host the SMS gateway (registration by one-time code then answers 503)")
 		trustDir      = flag.String("trust", "", "CA certificates for business-data signatures (e.g. the test PKI's DATA/pki/trust)")
 		crl           = flag.String("crl", "", "CRL file or URL (without it and -ocsp, revocation cannot be checked)")
@@ -119,6 +121,11 @@ func run() error {
 		}
 		bus.HandleSync(gbdfl.ServiceID, reg)
 	}
+	assistance, err := tsa.LoadOrBuiltIn(*assisted)
+	if err != nil {
+		return err
+	}
+	bus.HandleSync(tsa.ServiceID, assistance)
 	phoneRegister := mobile.Default()
 	if *phones != "" {
 		if phoneRegister, err = mobile.Load(*phones); err != nil {

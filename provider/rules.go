@@ -1,16 +1,14 @@
-// Package labour is the labour-market system (АИС «Рынок труда»): it polls
-// its SHEP queue, checks each request's documents against the rules of its
-// service (condition C3), keeps its registry of job seekers and referrals,
-// and answers with a result signed by the provider's authorised person.
-package labour
+package provider
 
 import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"egov"
@@ -18,16 +16,12 @@ import (
 	"egov/signing"
 )
 
-//go:embed data/rules.json
-var defaultRules []byte
-
-// Rules are the document rules of SPEC §4, per service, as data.
+// Rules are a system's document rules of SPEC §4, per service, as data.
 type Rules struct {
+	Source   string                  `json:"_source"`
 	Services map[string]ServiceRules `json:"services"`
 	// Grounds word each refusal ground in Russian, Kazakh and English.
 	Grounds map[string]egov.Message `json:"grounds"`
-	// TSARecipients are the IINs in the social-assistance register.
-	TSARecipients []string `json:"tsaRecipients"`
 }
 
 // ServiceRules are the checks of one service.
@@ -37,7 +31,10 @@ type ServiceRules struct {
 	Unique               bool                 `json:"unique,omitempty"`
 	RequiresRegistration bool                 `json:"requiresRegistration,omitempty"`
 	Measures             map[string]AgeLimits `json:"measures,omitempty"`
-	Certificate          bool                 `json:"certificate,omitempty"`
+	// Certificate: the answer is a certificate of belonging, or not
+	// belonging, to the recipients of targeted social assistance, from
+	// that register (S7, fully automated: 003:717-718).
+	Certificate bool `json:"certificate,omitempty"`
 }
 
 // AgeLimits bound who may take a measure; zero means no bound.
@@ -46,14 +43,38 @@ type AgeLimits struct {
 	MaxAge int `json:"maxAge,omitempty"`
 }
 
-// DefaultRules are the embedded rules.
-func DefaultRules() (*Rules, error) {
+//go:embed data/rules.json
+var standards []byte
+
+// DefaultRules are the rules of the Standards (data/rules.json).
+func DefaultRules() (*Rules, error) { return ParseRules(standards, "provider/data/rules.json") }
+
+// ParseRules reads a system's rules; name says where they come from in
+// errors. Every ground a decision can give must be worded in the three
+// languages.
+func ParseRules(data []byte, name string) (*Rules, error) {
 	var r Rules
-	if err := json.Unmarshal(defaultRules, &r); err != nil {
-		return nil, fmt.Errorf("labour rules: %w", err)
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("rules %s: %w", name, err)
+	}
+	var errs []error
+	for _, g := range groundCodes {
+		if m := r.Grounds[g]; m.RU == "" || m.KK == "" || m.EN == "" {
+			errs = append(errs, fmt.Errorf("rules %s: ground %s is not worded in the three languages", name, g))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
+
+// groundCodes are every refusal ground Decide and the delivery checks give.
+var groundCodes = []string{"service-unknown", "data-unavailable", "document-hash-mismatch", "not-registered", "measure-unknown",
+	"measure-not-eligible", "underage", "document-missing", "document-expired", "already-registered", "signer-not-applicant",
+	"attachment-not-delivered"}
 
 // Person is what the persons register says about the applicant.
 type Person struct {
@@ -61,11 +82,20 @@ type Person struct {
 	IdentityDocExpires string // YYYY-MM-DD or ""
 }
 
+// Assistance is what the register of recipients of targeted social
+// assistance says about the applicant's family on the day.
+type Assistance struct {
+	Belongs bool
+	Family  string // the family's case number in the register
+	Until   string // YYYY-MM-DD: the end of the assigned period
+}
+
 // Facts are what the decision needs beyond the request: the registry,
-// the persons register, the attachments' bytes.
+// the persons register, the assistance register, the attachments' bytes.
 type Facts struct {
 	Now              time.Time
 	Person           Person
+	Assistance       Assistance
 	JobSeeker        bool              // registered as an active job seeker
 	AttachmentDigest map[string]string // sha256 of the bytes fetched from the bus, by declared sha256
 }
@@ -82,7 +112,7 @@ type Decision struct {
 func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 	rules, ok := r.Services[a.ServiceCode]
 	if !ok {
-		return Decision{Outcome: document.OutcomeRefused, Ground: "measure-unknown"}
+		return Decision{Outcome: document.OutcomeRefused, Ground: "service-unknown"}
 	}
 	refuse := func(g string) Decision { return Decision{Outcome: document.OutcomeRefused, Ground: g} }
 	if !f.Person.Found {
@@ -101,7 +131,7 @@ func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 	switch {
 	case rules.Certificate:
 		kind := "does-not-belong"
-		if slices.Contains(r.TSARecipients, a.Applicant.IIN) {
+		if f.Assistance.Belongs {
 			kind = "belongs"
 		}
 		return Decision{Outcome: document.OutcomeCertificate, Kind: kind}

@@ -1,6 +1,15 @@
-package labour
+// Package provider is the machinery every provider's system shares: it
+// polls the system's SHEP queue, verifies each request for itself (the
+// citizen's signature and certificate, the delivered attachments), asks
+// the registers over the bus's synchronous channel, decides once per
+// request by the system's rules, and answers with a notification and a
+// result signed by the provider's authorised person. The labour-market
+// system (package labour) and АРМ РШЭП (package regionaldesk) are its
+// configurations.
+package provider
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -8,9 +17,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	_ "time/tzdata"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
@@ -18,14 +29,20 @@ import (
 	"egov"
 	"egov/document"
 	"egov/internal/retry"
+	"egov/registers/tsa"
 	"egov/shep"
 	"egov/shep/gbdfl"
 	"egov/shep/soap"
 	"egov/signing"
 )
 
-// Config wires the labour-market system.
+// Config wires one provider's system.
 type Config struct {
+	// Name is how the system is called in logs ("labour-market system");
+	// Namespace begins each of its Redis keys ("lm"); Metrics names its
+	// metrics (egov_<Metrics>_decisions_total). All three are required.
+	Name, Namespace, Metrics string
+
 	Bus    shep.Client
 	Sender soap.SenderInfo
 	// Signer is the provider's authorised person (an organisation key).
@@ -33,10 +50,13 @@ type Config struct {
 	// Verifier checks the citizen's signature and certificate: the system
 	// acts only on what it verified itself, whatever the bus checked.
 	Verifier *signing.Verifier
-	Rules    *Rules
+	// Rules decide; required.
+	Rules *Rules
 	// KeyPrefix is put before every Redis key.
 	KeyPrefix string
-	// Services polled (their requests share the system's queue).
+	// Services are the codes of the services the system provides
+	// (required); the first names the system's queue when it polls. A
+	// request of any other service is refused with service-unknown.
 	Services []string
 	// Batch is getMessages' amount, Workers the processing pool (defaults 50, 16).
 	Batch, Workers int
@@ -60,7 +80,7 @@ type Config struct {
 	Log                   *slog.Logger
 }
 
-// System is the labour-market system on one Redis.
+// System is one provider's system on one Redis.
 type System struct {
 	cfg     Config
 	rdb     redis.UniversalClient
@@ -68,10 +88,21 @@ type System struct {
 	metrics *metrics
 }
 
-// New returns the system; Run polls until its context ends.
-func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
-	if cfg.Bus == nil || cfg.Signer == nil || cfg.Verifier == nil {
-		return nil, errors.New("labour: a bus, the provider's signer and a verifier of citizens' signatures are required")
+// Identity names one provider's system: what Config's Name, Namespace,
+// Metrics and Services default to.
+type Identity struct {
+	Name, Namespace, Metrics string
+	Services                 []string
+}
+
+// New returns the system id names, with cfg's empty names and services
+// taken from id and its rules, if none, the Standards'.
+func (id Identity) New(rdb redis.UniversalClient, cfg Config) (*System, error) {
+	cfg.Name = cmp.Or(cfg.Name, id.Name)
+	cfg.Namespace = cmp.Or(cfg.Namespace, id.Namespace)
+	cfg.Metrics = cmp.Or(cfg.Metrics, id.Metrics)
+	if len(cfg.Services) == 0 {
+		cfg.Services = id.Services
 	}
 	if cfg.Rules == nil {
 		var err error
@@ -79,8 +110,16 @@ func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
 			return nil, err
 		}
 	}
-	if len(cfg.Services) == 0 {
-		cfg.Services = []string{"job-seeker-registration", "employment-referral"}
+	return New(rdb, cfg)
+}
+
+// New returns the system; Run polls until its context ends.
+func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
+	if cfg.Bus == nil || cfg.Signer == nil || cfg.Verifier == nil {
+		return nil, errors.New("provider: a bus, the provider's signer and a verifier of citizens' signatures are required")
+	}
+	if cfg.Name == "" || cfg.Namespace == "" || cfg.Metrics == "" || cfg.Rules == nil || len(cfg.Services) == 0 {
+		return nil, errors.New("provider: the system's name, key namespace, metrics name, rules and services are required")
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 50
@@ -103,11 +142,11 @@ func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &System{cfg: cfg, rdb: rdb, signing: make(chan struct{}, cfg.Signers), metrics: newMetrics()}, nil
+	return &System{cfg: cfg, rdb: rdb, signing: make(chan struct{}, cfg.Signers), metrics: newMetrics(cfg.Metrics)}, nil
 }
 
 func (s *System) key(parts ...string) string {
-	k := s.cfg.KeyPrefix + "lm"
+	k := s.cfg.KeyPrefix + s.cfg.Namespace
 	for _, p := range parts {
 		k += ":" + p
 	}
@@ -139,14 +178,14 @@ func (s *System) Run(ctx context.Context) {
 					// Nobody can be answered for a document that does not
 					// verify: the bus keeps it as a dead letter, with the
 					// reason, and the portal shows its request as stuck.
-					s.cfg.Log.Warn("labour: request rejected", "message", m.MessageInfo.MessageID, "code", rej.Code, "err", rej.Err)
+					s.cfg.Log.Warn(s.cfg.Name+": request rejected", "message", m.MessageInfo.MessageID, "code", rej.Code, "err", rej.Err)
 					note = shep.NewRejection(s.cfg.Sender, m.MessageInfo, string(rej.Code), rej.Error())
 				default:
 					s.metrics.messages.WithLabelValues("failed").Inc()
-					s.cfg.Log.Warn("labour: processing failed, the message will come back", "message", m.MessageInfo.MessageID, "err", err)
+					s.cfg.Log.Warn(s.cfg.Name+": processing failed, the message will come back", "message", m.MessageInfo.MessageID, "err", err)
 				}
 				if _, nerr := s.cfg.Bus.SendDeliveryNotification(ctx, note); nerr != nil {
-					s.cfg.Log.Warn("labour: delivery notification failed", "message", m.MessageInfo.MessageID, "err", nerr)
+					s.cfg.Log.Warn(s.cfg.Name+": delivery notification failed", "message", m.MessageInfo.MessageID, "err", nerr)
 				}
 			}
 		}()
@@ -157,7 +196,7 @@ func (s *System) Run(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				d := backoff.Next()
-				s.cfg.Log.Warn("labour: polling failed", "retry_in", d, "err", err)
+				s.cfg.Log.Warn(s.cfg.Name+": polling failed", "retry_in", d, "err", err)
 				sleep(ctx, d)
 			}
 			continue
@@ -235,7 +274,7 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 		soap.Property{Key: shep.PropIdempotencyKey, Value: "result-" + info.CorrelationID})); err != nil {
 		return fmt.Errorf("response: %w", err)
 	}
-	s.cfg.Log.Info("labour: answered", "request", app.RequestID, "outcome", rec.Decision.Outcome, "ground", rec.Decision.Ground,
+	s.cfg.Log.Info(s.cfg.Name+": answered", "request", app.RequestID, "outcome", rec.Decision.Outcome, "ground", rec.Decision.Ground,
 		"iin", signing.MaskIIN(app.Applicant.IIN))
 	return nil
 }
@@ -310,9 +349,18 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	if err != nil {
 		return nil, err
 	}
+	if d.Ground == "" && !slices.Contains(s.cfg.Services, app.ServiceCode) {
+		// The bus routed here a service this system does not provide.
+		d = Decision{Outcome: document.OutcomeRefused, Ground: "service-unknown"}
+	}
 	if d.Ground == "" {
 		if facts.Person, err = s.lookupPerson(ctx, app.Applicant.IIN); err != nil {
 			return nil, err
+		}
+		if s.cfg.Rules.Services[app.ServiceCode].Certificate {
+			if facts.Assistance, err = s.lookupAssistance(ctx, app.Applicant.IIN, now); err != nil {
+				return nil, err
+			}
 		}
 		d = s.cfg.Rules.Decide(app, facts)
 	}
@@ -378,17 +426,13 @@ func (s *System) checkDelivery(ctx context.Context, app *document.Request, signe
 
 // lookupPerson asks the persons register (ГБД ФЛ) over the bus's sync channel.
 func (s *System) lookupPerson(ctx context.Context, iin string) (Person, error) {
-	req := &soap.SyncSendMessage{}
-	req.Request.RequestInfo = soap.SyncMessageInfo{MessageID: uuid.NewString(), ServiceID: gbdfl.ServiceID,
-		MessageDate: s.cfg.Now().UTC(), Sender: s.cfg.Sender}
 	q, _ := xml.Marshal(gbdfl.Request{IIN: iin})
-	req.Request.RequestData.Data = string(q)
-	resp, err := s.cfg.Bus.SendSync(ctx, req)
+	data, err := s.askRegister(ctx, gbdfl.ServiceID, q)
 	if err != nil {
 		return Person{}, fmt.Errorf("persons register: %w", err)
 	}
 	var ans gbdfl.Response
-	if err := xml.Unmarshal([]byte(resp.Response.ResponseData.Data), &ans); err != nil {
+	if err := xml.Unmarshal([]byte(data), &ans); err != nil {
 		return Person{}, fmt.Errorf("persons register answer: %w", err)
 	}
 	if ans.Result.Code != gbdfl.CodeFound || ans.Person == nil {
@@ -396,6 +440,45 @@ func (s *System) lookupPerson(ctx context.Context, iin string) (Person, error) {
 	}
 	return Person{Found: true, IdentityDocExpires: ans.Person.IdentityDocument.Expires}, nil
 }
+
+// lookupAssistance asks the register of recipients of targeted social
+// assistance about the applicant's family on the day of the decision.
+func (s *System) lookupAssistance(ctx context.Context, iin string, now time.Time) (Assistance, error) {
+	day := now.In(almaty).Format(time.DateOnly)
+	q, _ := xml.Marshal(tsa.Request{IIN: iin, Date: day})
+	data, err := s.askRegister(ctx, tsa.ServiceID, q)
+	if err != nil {
+		return Assistance{}, fmt.Errorf("assistance register: %w", err)
+	}
+	ans, err := tsa.ReadResponse(data, iin, day)
+	if err != nil {
+		return Assistance{}, err
+	}
+	return Assistance{Belongs: ans.Belongs, Family: ans.Case, Until: ans.Until}, nil
+}
+
+// askRegister sends one synchronous request to a register over the bus
+// and returns its answer document.
+func (s *System) askRegister(ctx context.Context, service string, query []byte) (string, error) {
+	req := &soap.SyncSendMessage{}
+	req.Request.RequestInfo = soap.SyncMessageInfo{MessageID: uuid.NewString(), ServiceID: service,
+		MessageDate: s.cfg.Now().UTC(), Sender: s.cfg.Sender}
+	req.Request.RequestData.Data = string(query)
+	resp, err := s.cfg.Bus.SendSync(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	return resp.Response.ResponseData.Data, nil
+}
+
+// almaty is the time zone the registers' days are in.
+var almaty = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Almaty")
+	if err != nil {
+		panic(err) // time/tzdata is embedded
+	}
+	return loc
+}()
 
 // resultDocument writes and signs the result: a notice of registration, a
 // referral, a certificate, or a reasoned refusal with its ground in Russian,

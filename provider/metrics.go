@@ -1,4 +1,4 @@
-package labour
+package provider
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -6,17 +6,17 @@ import (
 	"egov/internal/ops"
 )
 
-// metrics are the labour-market system's counters.
+// metrics are a system's counters.
 type metrics struct {
 	decisions *prometheus.CounterVec
 	messages  *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+func newMetrics(system string) *metrics {
 	return &metrics{
-		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_labour_decisions_total",
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_" + system + "_decisions_total",
 			Help: "Decisions taken (once per request, not per delivery), by outcome: registered, referred, certificate, refused."}, []string{"outcome"}),
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_labour_messages_total",
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_" + system + "_messages_total",
 			Help: "Request messages processed, by result: answered, rejected (dead letter: signature or document does not hold), failed (comes back)."}, []string{"result"}),
 	}
 }

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// Every portal service in every region whose regulation offers it, end to
+// end through egovctl up: the answer comes from the system the regulation
+// names (АИС «Рынок труда» outside Karaganda, 002:198-202; АРМ РШЭП in
+// Karaganda, 003:915-917, 1178-1180, 1950-1952), signed by that
+// organisation's authorised person, and is filed in the cabinet; S7 is
+// answered both ways. The rounds run in order on one stack: a citizen
+// registered as a job seeker by one system is a job seeker of that system
+// only.
+func TestEveryPortalServiceInEveryRegion(t *testing.T) {
+	portal, data := startUp(t, "--attempts-per-minute", "1000")
+	const (
+		labourBIN = "940140000385" // КГУ «ЦЕНТР ЗАНЯТОСТИ НАСЕЛЕНИЯ»
+		deskBIN   = "070540000713" // ГУ «ОТДЕЛ ЗАНЯТОСТИ И СОЦИАЛЬНЫХ ПРОГРАММ ГОРОДА КАРАГАНДЫ»
+		adult     = "791028302728"
+		assisted  = "900101300811" // his family receives the assistance (fixtures/tsa/families.json)
+	)
+	for _, r := range []struct {
+		service, region, iin, bin string
+		finished                  string // the demo's "finished:" line
+		kind                      string // the cabinet's line of the result's kind, if any
+	}{
+		{"job-seeker-registration", "almaty-city", adult, labourBIN, "finished: completed (registered)", ""},
+		{"job-seeker-registration", "almaty-oblast", adult, labourBIN, "finished: refused (refused)", ""}, // already registered there
+		{"job-seeker-registration", "east-kazakhstan", adult, labourBIN, "finished: refused (refused)", ""},
+		{"job-seeker-registration", "aktobe", adult, labourBIN, "finished: refused (refused)", ""},
+		{"employment-referral", "aktobe", adult, labourBIN, "finished: completed (referred)", "employment"},
+		{"employment-referral", "karaganda", adult, deskBIN, "finished: refused (refused)", ""}, // not a job seeker of АРМ РШЭП yet
+		{"job-seeker-registration", "karaganda", adult, deskBIN, "finished: completed (registered)", ""},
+		{"employment-referral", "karaganda", adult, deskBIN, "finished: completed (referred)", "employment"},
+		{"tsa-membership-certificate", "karaganda", adult, deskBIN, "finished: completed (certificate)", "does-not-belong"},
+		{"tsa-membership-certificate", "karaganda", assisted, deskBIN, "finished: completed (certificate)", "belongs"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"demo", "--gateway", "http://" + portal, "--data", data, "--timeout", "30s",
+			"--service", r.service, "--region", r.region, "--iin", r.iin}, &out, &errOut)
+		name := r.service + " in " + r.region
+		if code != 0 || !strings.Contains(out.String(), "The whole journey worked.") {
+			t.Fatalf("%s: exit %d\n%s%s", name, code, out.String(), errOut.String())
+		}
+		for _, want := range []string{r.finished, "for BIN " + r.bin, "      " + r.kind + "\n"} {
+			if want == "      \n" {
+				continue // no kind to look for
+			}
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: the demo lacks %q:\n%s", name, want, out.String())
+			}
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package provider_test
+
+import (
+	"testing"
+	"time"
+
+	"egov/document"
+	"egov/provider"
+)
+
+func TestDecide(t *testing.T) {
+	rules, err := provider.DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+	day := func(s string) *time.Time {
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			panic(err)
+		}
+		return &t
+	}
+	id := document.AttachmentHeader{Kind: "identity-document", SHA256: "aa", Expires: day("2030-01-01")}
+	found := provider.Person{Found: true, IdentityDocExpires: "2030-01-01"}
+	request := func(service, iin string) *document.Request {
+		return &document.Request{ServiceCode: service, Applicant: document.Applicant{IIN: iin}}
+	}
+	reg := func(iin string, atts ...document.AttachmentHeader) *document.Request {
+		r := request("job-seeker-registration", iin)
+		r.Attachments = atts
+		return r
+	}
+	ref := func(iin, measure string) *document.Request {
+		r := request("employment-referral", iin)
+		r.Form = map[string]string{"measure": measure}
+		return r
+	}
+	tests := []struct {
+		name    string
+		app     *document.Request
+		facts   provider.Facts
+		outcome document.Outcome
+		ground  string
+	}{
+		{"adult registers", reg("791028302728", id), provider.Facts{Now: now, Person: found}, "registered", ""},
+		{"not in the persons register", reg("791028302728", id), provider.Facts{Now: now}, "refused", "data-unavailable"},
+		{"under 16", reg("100203500443", id), provider.Facts{Now: now, Person: found}, "refused", "underage"},
+		{"16 on the birthday", reg("100203500443", id), provider.Facts{Now: time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC), Person: found}, "registered", ""},
+		{"no identity document", reg("791028302728"), provider.Facts{Now: now, Person: found}, "refused", "document-missing"},
+		{"expired by its header", reg("791028302728", document.AttachmentHeader{Kind: "identity-document", Expires: day("2025-12-31")}), provider.Facts{Now: now, Person: found}, "refused", "document-expired"},
+		{"expired by the register", reg("791028302728", id), provider.Facts{Now: now, Person: provider.Person{Found: true, IdentityDocExpires: "2024-02-10"}}, "refused", "document-expired"},
+		{"already registered", reg("791028302728", id), provider.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "already-registered"},
+		{"bytes differ from the header", reg("791028302728", id), provider.Facts{Now: now, Person: found, AttachmentDigest: map[string]string{"aa": "bb"}}, "refused", "document-hash-mismatch"},
+		{"referral without registration", ref("791028302728", "public-works"), provider.Facts{Now: now, Person: found}, "refused", "not-registered"},
+		{"referral granted", ref("791028302728", "public-works"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "referred", ""},
+		{"unknown measure", ref("791028302728", "space-programme"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "measure-unknown"},
+		{"youth practice at 46", ref("791028302728", "youth-practice"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "measure-not-eligible"},
+		{"youth practice at 20", ref("050815600217", "youth-practice"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "referred", ""},
+		{"S7: the family receives the assistance", request("tsa-membership-certificate", "800515400122"), provider.Facts{Now: now, Person: found, Assistance: provider.Assistance{Belongs: true}}, "certificate", ""},
+		{"S7: not in the persons register", request("tsa-membership-certificate", "800515400122"), provider.Facts{Now: now}, "refused", "data-unavailable"},
+		{"expiring today is not expired", reg("791028302728", document.AttachmentHeader{Kind: "identity-document", Expires: day("2026-01-15")}), provider.Facts{Now: now, Person: found}, "registered", ""},
+		{"unknown service", request("space-travel", "791028302728"), provider.Facts{Now: now, Person: found}, "refused", "service-unknown"},
+	}
+	for _, tt := range tests {
+		d := rules.Decide(tt.app, tt.facts)
+		if tt.name == "S7: the family receives the assistance" && d.Kind != "belongs" {
+			t.Errorf("%s: kind %q, want belongs", tt.name, d.Kind)
+		}
+		if d.Outcome != tt.outcome || d.Ground != tt.ground {
+			t.Errorf("%s: %+v, want %s %s", tt.name, d, tt.outcome, tt.ground)
+		}
+		if d.Ground != "" && rules.Grounds[d.Ground].KK == "" {
+			t.Errorf("%s: ground %s has no Kazakh text", tt.name, d.Ground)
+		}
+	}
+}
+
+// The certificate of S7 says "does not belong" as a result, not a refusal
+// (003:719-723).
+func TestCertificateOfNotBelonging(t *testing.T) {
+	rules, err := provider.DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &document.Request{ServiceCode: "tsa-membership-certificate", Applicant: document.Applicant{IIN: "791028302728"}}
+	d := rules.Decide(app, provider.Facts{Now: time.Now(), Person: provider.Person{Found: true}})
+	if d.Outcome != document.OutcomeCertificate || d.Kind != "does-not-belong" || d.Ground != "" {
+		t.Fatalf("%+v, want a certificate of not belonging", d)
+	}
+}
