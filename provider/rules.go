@@ -26,8 +26,15 @@ type Rules struct {
 
 // ServiceRules are the checks of one service.
 type ServiceRules struct {
-	MinAge               int                  `json:"minAge,omitempty"`
-	IdentityDocument     bool                 `json:"identityDocument,omitempty"`
+	MinAge int `json:"minAge,omitempty"`
+	// Documents are the kinds of document п.9 of the Standard asks for:
+	// each must be attached (the identity document's expiry is checked
+	// against the persons register too).
+	Documents []string `json:"documents,omitempty"`
+	// NoLabourActivityIn are the regions whose regulation makes the
+	// provider check, in the register of employment contracts, that the
+	// applicant has no labour activity (001:556-559, 667-669).
+	NoLabourActivityIn   []string             `json:"noLabourActivityIn,omitempty"`
 	Unique               bool                 `json:"unique,omitempty"`
 	RequiresRegistration bool                 `json:"requiresRegistration,omitempty"`
 	Measures             map[string]AgeLimits `json:"measures,omitempty"`
@@ -73,8 +80,8 @@ func ParseRules(data []byte, name string) (*Rules, error) {
 
 // groundCodes are every refusal ground Decide and the delivery checks give.
 var groundCodes = []string{"service-unknown", "data-unavailable", "document-hash-mismatch", "not-registered", "measure-unknown",
-	"measure-not-eligible", "underage", "document-missing", "document-expired", "already-registered", "signer-not-applicant",
-	"attachment-not-delivered"}
+	"measure-not-eligible", "underage", "document-missing", "documents-incomplete", "document-expired", "labour-activity",
+	"already-registered", "signer-not-applicant", "attachment-not-delivered"}
 
 // Person is what the persons register says about the applicant.
 type Person struct {
@@ -96,6 +103,7 @@ type Facts struct {
 	Now              time.Time
 	Person           Person
 	Assistance       Assistance
+	Employed         bool              // a contract in force (asked only where NoLabourActivityIn says)
 	JobSeeker        bool              // registered as an active job seeker
 	AttachmentDigest map[string]string // sha256 of the bytes fetched from the bus, by declared sha256
 }
@@ -128,6 +136,27 @@ func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 			return refuse("document-hash-mismatch")
 		}
 	}
+	for _, kind := range rules.Documents {
+		i := slices.IndexFunc(a.Attachments, func(x document.AttachmentHeader) bool { return x.Kind == kind })
+		if i < 0 && kind == "identity-document" {
+			return refuse("document-missing")
+		}
+		if i < 0 {
+			return refuse("documents-incomplete")
+		}
+		if kind != "identity-document" {
+			continue
+		}
+		today := f.Now.Format(time.DateOnly)
+		// The register's record of the document wins over the citizen's
+		// own header: an expired card is expired whatever was typed.
+		if exp := a.Attachments[i].Expires; exp != nil && exp.Format(time.DateOnly) < today {
+			return refuse("document-expired")
+		}
+		if exp := f.Person.IdentityDocExpires; exp != "" && exp < today {
+			return refuse("document-expired")
+		}
+	}
 	switch {
 	case rules.Certificate:
 		kind := "does-not-belong"
@@ -152,20 +181,8 @@ func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 		if rules.MinAge > 0 && age >= 0 && age < rules.MinAge {
 			return refuse("underage")
 		}
-		if rules.IdentityDocument {
-			i := slices.IndexFunc(a.Attachments, func(x document.AttachmentHeader) bool { return x.Kind == "identity-document" })
-			if i < 0 {
-				return refuse("document-missing")
-			}
-			today := f.Now.Format(time.DateOnly)
-			// The register's record of the document wins over the citizen's
-			// own header: an expired card is expired whatever was typed.
-			if exp := a.Attachments[i].Expires; exp != nil && exp.Format(time.DateOnly) < today {
-				return refuse("document-expired")
-			}
-			if exp := f.Person.IdentityDocExpires; exp != "" && exp < today {
-				return refuse("document-expired")
-			}
+		if slices.Contains(rules.NoLabourActivityIn, a.Region) && f.Employed {
+			return refuse("labour-activity")
 		}
 		if rules.Unique && f.JobSeeker {
 			return refuse("already-registered")

@@ -34,8 +34,10 @@ func TestDecide(t *testing.T) {
 	ref := func(iin, measure string) *document.Request {
 		r := request("employment-referral", iin)
 		r.Form = map[string]string{"measure": measure}
+		r.Attachments = []document.AttachmentHeader{id}
 		return r
 	}
+	in := func(region string, r *document.Request) *document.Request { r.Region = region; return r }
 	tests := []struct {
 		name    string
 		app     *document.Request
@@ -57,6 +59,10 @@ func TestDecide(t *testing.T) {
 		{"unknown measure", ref("791028302728", "space-programme"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "measure-unknown"},
 		{"youth practice at 46", ref("791028302728", "youth-practice"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "measure-not-eligible"},
 		{"youth practice at 20", ref("050815600217", "youth-practice"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "referred", ""},
+		{"in work where the regulation checks it (001:556-559)", in("east-kazakhstan", reg("791028302728", id)), provider.Facts{Now: now, Person: found, Employed: true}, "refused", "labour-activity"},
+		{"in work where it does not", in("almaty-city", reg("791028302728", id)), provider.Facts{Now: now, Person: found, Employed: true}, "registered", ""},
+		{"out of work in East Kazakhstan", in("east-kazakhstan", reg("791028302728", id)), provider.Facts{Now: now, Person: found}, "registered", ""},
+		{"referral without the identity document (п.9)", request("employment-referral", "791028302728"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "document-missing"},
 		{"S7: the family receives the assistance", request("tsa-membership-certificate", "800515400122"), provider.Facts{Now: now, Person: found, Assistance: provider.Assistance{Belongs: true}}, "certificate", ""},
 		{"S7: not in the persons register", request("tsa-membership-certificate", "800515400122"), provider.Facts{Now: now}, "refused", "data-unavailable"},
 		{"expiring today is not expired", reg("791028302728", document.AttachmentHeader{Kind: "identity-document", Expires: day("2026-01-15")}), provider.Facts{Now: now, Person: found}, "registered", ""},
@@ -87,5 +93,25 @@ func TestCertificateOfNotBelonging(t *testing.T) {
 	d := rules.Decide(app, provider.Facts{Now: time.Now(), Person: provider.Person{Found: true}})
 	if d.Outcome != document.OutcomeCertificate || d.Kind != "does-not-belong" || d.Ground != "" {
 		t.Fatalf("%+v, want a certificate of not belonging", d)
+	}
+}
+
+// Every document п.9 lists must be attached; one other than the identity
+// document missing is an incomplete package.
+func TestEveryDocumentOfThePackage(t *testing.T) {
+	rules, err := provider.DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules.Services["job-seeker-registration"] = provider.ServiceRules{Documents: []string{"identity-document", "employment-record"}}
+	app := &document.Request{ServiceCode: "job-seeker-registration", Applicant: document.Applicant{IIN: "791028302728"},
+		Attachments: []document.AttachmentHeader{{Kind: "identity-document", SHA256: "aa"}}}
+	facts := provider.Facts{Now: time.Now(), Person: provider.Person{Found: true}}
+	if d := rules.Decide(app, facts); d.Ground != "documents-incomplete" {
+		t.Fatalf("%+v, want documents-incomplete", d)
+	}
+	app.Attachments = append(app.Attachments, document.AttachmentHeader{Kind: "employment-record", SHA256: "bb"})
+	if d := rules.Decide(app, facts); d.Outcome != document.OutcomeRegistered {
+		t.Fatalf("%+v, want registered", d)
 	}
 }

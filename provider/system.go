@@ -29,6 +29,7 @@ import (
 	"egov"
 	"egov/document"
 	"egov/internal/retry"
+	"egov/registers/contracts"
 	"egov/registers/tsa"
 	"egov/shep"
 	"egov/shep/gbdfl"
@@ -357,8 +358,14 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		if facts.Person, err = s.lookupPerson(ctx, app.Applicant.IIN); err != nil {
 			return nil, err
 		}
-		if s.cfg.Rules.Services[app.ServiceCode].Certificate {
+		rules := s.cfg.Rules.Services[app.ServiceCode]
+		if rules.Certificate {
 			if facts.Assistance, err = s.lookupAssistance(ctx, app.Applicant.IIN, now); err != nil {
+				return nil, err
+			}
+		}
+		if slices.Contains(rules.NoLabourActivityIn, app.Region) {
+			if facts.Employed, err = s.lookupContracts(ctx, app.Applicant.IIN, now); err != nil {
 				return nil, err
 			}
 		}
@@ -455,6 +462,18 @@ func (s *System) lookupAssistance(ctx context.Context, iin string, now time.Time
 		return Assistance{}, err
 	}
 	return Assistance{Belongs: ans.Belongs, Family: ans.Case, Until: ans.Until}, nil
+}
+
+// lookupContracts asks the register of employment contracts whether the
+// applicant works under a contract on the day of the decision.
+func (s *System) lookupContracts(ctx context.Context, iin string, now time.Time) (bool, error) {
+	day := now.In(almaty).Format(time.DateOnly)
+	q, _ := xml.Marshal(contracts.Request{IIN: iin, Date: day})
+	data, err := s.askRegister(ctx, contracts.ServiceID, q)
+	if err != nil {
+		return false, fmt.Errorf("contracts register: %w", err)
+	}
+	return contracts.ReadResponse(data, iin, day)
 }
 
 // askRegister sends one synchronous request to a register over the bus

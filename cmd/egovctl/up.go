@@ -27,6 +27,7 @@ import (
 	"egov/labour"
 	"egov/provider"
 	"egov/regionaldesk"
+	"egov/registers/contracts"
 	"egov/registers/mobile"
 	"egov/registers/tsa"
 	"egov/shep"
@@ -43,7 +44,8 @@ var demoCitizens = []struct{ iin, name, note string }{
 	{"791028302728", "ЖАҚСЫЛЫҚОВ АЙДОС СЕРІКҰЛЫ", "adult, valid identity card: registration succeeds"},
 	{"050815600217", "НҰРЛАНОВА АЙГЕРІМ ЕРЛАНҚЫЗЫ", "born 2005-08-15: youth practice after registration (under 29)"},
 	{"140506510009", "БЕКОВ ӘЛИХАН НҰРЛАНҰЛЫ", "born 2014-05-06: refused as underage (under 16) until 2030"},
-	{"900101300811", "ОМАРОВ ДАНИЯР АСҚАРҰЛЫ", "the register holds an expired identity card: refused"},
+	{"900101300811", "ОМАРОВ ДАНИЯР АСҚАРҰЛЫ", "the register holds an expired identity card: refused; his family receives targeted social assistance (S7 in Karaganda: belongs)"},
+	{"800515400122", "СЕЙТҚАЛИЕВА ГҮЛНАР МАРАТҚЫЗЫ", "works under a contract: refused as a job seeker in East Kazakhstan, whose regulation checks it (001:556-559)"},
 }
 
 // demoPassword is the password of the demo citizens' keys (*.p12) and of
@@ -57,28 +59,29 @@ func demoAccountPassword(iin string) string { return "Demo-parol-" + iin[:4] }
 func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("up", stderr)
 	var (
-		dataDir    = fs.String("data", "data", "directory for the test PKI and demo citizens (created on first start)")
-		listen     = fs.String("listen", "127.0.0.1:8080", "portal API address")
-		busListen  = fs.String("bus-listen", "127.0.0.1:8081", "SHEP bus address")
-		ocspListen = fs.String("ocsp-listen", "127.0.0.1:8082", "OCSP responder address")
-		routing    = fs.String("routing", "", "bus routing table (default: the built-in one, as fixtures/shep/routing.json)")
-		persons    = fs.String("persons", "", "persons register data set (default: the built-in one, as fixtures/gbdfl/persons.json)")
-		assisted   = fs.String("assistance", "", "data set of the register of recipients of targeted social assistance (default: the built-in one, as fixtures/tsa/families.json)")
-		phones     = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
-		smsListen  = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
-		metricsAt  = fs.String("metrics-listen", "127.0.0.1:9090", "Prometheus metrics of the portal, the bus and the process, on their own listener; empty: none")
-		pace       = fs.String("pace", "fast", "the providers' pace: fast, or regulation (waits the regulation's durations)")
-		factor     = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with --pace regulation")
-		redisURL   = fs.String("redis", "", "Redis URL (none: an embedded in-memory Redis on a loopback port)")
-		prefix     = fs.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
-		recordDir  = fs.String("record", "", "record every portal request and SHEP envelope with its answer into this corpus directory")
-		mask       = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
-		attempts   = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
-		workers    = fs.Int("labour-workers", 16, "processing workers of each provider's system")
-		noLabour   = fs.Bool("no-labour", false, "do not run the providers' systems (labour market, АРМ РШЭП): requests wait in their queues (to measure the front door alone)")
-		pprofAddr  = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
-		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn or error")
-		limits     = guardFlags(fs)
+		dataDir       = fs.String("data", "data", "directory for the test PKI and demo citizens (created on first start)")
+		listen        = fs.String("listen", "127.0.0.1:8080", "portal API address")
+		busListen     = fs.String("bus-listen", "127.0.0.1:8081", "SHEP bus address")
+		ocspListen    = fs.String("ocsp-listen", "127.0.0.1:8082", "OCSP responder address")
+		routing       = fs.String("routing", "", "bus routing table (default: the built-in one, as fixtures/shep/routing.json)")
+		persons       = fs.String("persons", "", "persons register data set (default: the built-in one, as fixtures/gbdfl/persons.json)")
+		contractsFile = fs.String("contracts", "", "data set of the register of employment contracts (default: the built-in one, as fixtures/contracts/contracts.json)")
+		assisted      = fs.String("assistance", "", "data set of the register of recipients of targeted social assistance (default: the built-in one, as fixtures/tsa/families.json)")
+		phones        = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
+		smsListen     = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
+		metricsAt     = fs.String("metrics-listen", "127.0.0.1:9090", "Prometheus metrics of the portal, the bus and the process, on their own listener; empty: none")
+		pace          = fs.String("pace", "fast", "the providers' pace: fast, or regulation (waits the regulation's durations)")
+		factor        = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with --pace regulation")
+		redisURL      = fs.String("redis", "", "Redis URL (none: an embedded in-memory Redis on a loopback port)")
+		prefix        = fs.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
+		recordDir     = fs.String("record", "", "record every portal request and SHEP envelope with its answer into this corpus directory")
+		mask          = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
+		attempts      = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
+		workers       = fs.Int("labour-workers", 16, "processing workers of each provider's system")
+		noLabour      = fs.Bool("no-labour", false, "do not run the providers' systems (labour market, АРМ РШЭП): requests wait in their queues (to measure the front door alone)")
+		pprofAddr     = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
+		logLevel      = fs.String("log-level", "info", "log level: debug, info, warn or error")
+		limits        = guardFlags(fs)
 	)
 	check(fs, oneOf("fast", "regulation"), "pace")
 	check(fs, oneOf("debug", "info", "warn", "error"), "log-level")
@@ -150,6 +153,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	bus.HandleSync(tsa.ServiceID, assistance)
+	employment, err := contracts.LoadOrBuiltIn(*contractsFile)
+	if err != nil {
+		return err
+	}
+	bus.HandleSync(contracts.ServiceID, employment)
 	// The mobile citizens' register and the SMS gateway: systems of their
 	// own that the portal reaches only through the bus's sync channel.
 	phoneRegister := mobile.Default()

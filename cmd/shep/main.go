@@ -19,6 +19,7 @@ import (
 	"egov/internal/ops"
 	"egov/internal/redisconn"
 	"egov/internal/settings"
+	"egov/registers/contracts"
 	"egov/registers/mobile"
 	"egov/registers/tsa"
 	"egov/shep"
@@ -58,6 +59,7 @@ func run() error {
 		persons       = flag.String("persons", "", "persons register data set; empty: the built-in one")
 		noPersons     = flag.Bool("no-persons", false, "do not host the persons register (ГБД ФЛ)")
 		phones        = flag.String("phones", "", "mobile citizens' register data set; empty: the built-in one")
+		contractsFile = flag.String("contracts", "", "data set of the register of employment contracts; empty: the built-in one")
 		assisted      = flag.String("assistance", "", "data set of the register of recipients of targeted social assistance; empty: the built-in one")
 		noSMS         = flag.Bool("no-sms", false, "do not host the SMS gateway (registration by one-time code then answers 503)")
 		trustDir      = flag.String("trust", "", "CA certificates for business-data signatures (e.g. the test PKI's DATA/pki/trust)")
@@ -126,6 +128,11 @@ func run() error {
 		return err
 	}
 	bus.HandleSync(tsa.ServiceID, assistance)
+	employment, err := contracts.LoadOrBuiltIn(*contractsFile)
+	if err != nil {
+		return err
+	}
+	bus.HandleSync(contracts.ServiceID, employment)
 	phoneRegister := mobile.Default()
 	if *phones != "" {
 		if phoneRegister, err = mobile.Load(*phones); err != nil {
