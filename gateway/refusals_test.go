@@ -433,3 +433,41 @@ func TestOverloadIsShedNotQueuedForever(t *testing.T) {
 		t.Fatalf("after the room was freed: %d", code)
 	}
 }
+
+// A service the portal does not provide still has its page: per region,
+// the channels the regulation lists, their steps and terms, where to go
+// and what to bring, in the asked language.
+func TestOffPortalServiceSaysWhereToGo(t *testing.T) {
+	e := newEnv(t)
+	var s struct {
+		Label, Name string
+		Portal      bool
+		Channels    []string
+		Regions     map[string]struct {
+			Seed     string
+			Channels map[string]struct {
+				Steps          []struct{ Role, Action string }
+				WorkingMinutes int
+				Where          string
+				Bring          []string
+			}
+		}
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/services/child-benefit", nil)
+	req.Header.Set("Accept-Language", "kk")
+	if code, _ := e.do(req, &s); code != 200 {
+		t.Fatalf("child-benefit: %d", code)
+	}
+	kar := s.Regions["karaganda"]
+	gk := kar.Channels["state-corporation"]
+	if s.Label != "S6" || s.Portal || kar.Seed != "003" || len(kar.Channels) != 3 || gk.Where == "" || len(gk.Bring) == 0 || len(gk.Steps) == 0 {
+		t.Fatalf("S6 in Karaganda: %+v", s)
+	}
+	// Kazakh asked, Kazakh given: the text carries a letter only Kazakh has.
+	if !strings.ContainsAny(gk.Where+gk.Steps[0].Action, "әғқңөұүһі") {
+		t.Errorf("where and the first step are not in Kazakh: %q, %q", gk.Where, gk.Steps[0].Action)
+	}
+	if want := 6*8*60 + 103; gk.WorkingMinutes != want {
+		t.Errorf("the counter's term in Karaganda: %d working minutes, want %d (6 wd + 1 h 43 min)", gk.WorkingMinutes, want)
+	}
+}
