@@ -285,7 +285,7 @@ func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, ref RequestRe
 		msg.Data["ground"] = result.Ground.Code
 		ru, kk, en := result.Ground.Text.RU, result.Ground.Text.KK, result.Ground.Text.EN
 		msg.Title = Names{RU: "Отказ в оказании услуги: " + svc.Names.RU, KK: "Қызмет көрсетуден бас тарту: " + svc.Names.KK, EN: "Refusal: " + svc.Names.EN}
-		msg.Text = Names{RU: "Мотивированный отказ: " + ru, KK: "Дәлелді бас тарту: " + kk, EN: "Reasoned refusal: " + en}
+		msg.Text = Names{RU: "Мотивированный ответ об отказе: " + ru, KK: "Бас тарту туралы дәлелді жауап: " + kk, EN: "Reasoned refusal: " + en}
 	} else {
 		msg.Title = Names{RU: "Результат оказания услуги: " + svc.Names.RU, KK: "Қызмет көрсету нәтижесі: " + svc.Names.KK, EN: "Result: " + svc.Names.EN}
 		msg.Text = Names{RU: "Результат подписан ЭЦП уполномоченного лица услугодателя и доступен для скачивания.",
@@ -308,7 +308,7 @@ func accessMessage(id, system string, at time.Time, svc *Service) CabinetMessage
 		Title: Names{RU: "Доступ к вашим данным", KK: "Деректеріңізге қол жеткізу", EN: "Access to your data"},
 		Text: Names{
 			RU: "Система " + system + " получила данные вашего запроса «" + svc.Names.RU + "» " + at.In(Almaty).Format("02.01.2006 15:04") + ".",
-			KK: system + " жүйесі «" + svc.Names.KK + "» сұрауыңыздың деректерін " + at.In(Almaty).Format("02.01.2006 15:04") + " алды.",
+			KK: system + " жүйесі «" + svc.Names.KK + "» сұрауыңыздың деректерін " + kkLocative(at.In(Almaty).Format("02.01.2006 15:04")) + " алды.",
 			EN: "System " + system + " received the data of your request \"" + svc.Names.EN + "\" at " + at.In(Almaty).Format("02.01.2006 15:04") + ".",
 		},
 		Data: map[string]string{"system": system}}

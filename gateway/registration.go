@@ -115,8 +115,8 @@ func (a *App) RequestCode(ctx context.Context, iin string) (*CodeSent, error) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}
-	text := fmt.Sprintf("egov: код регистрации %s. Никому не сообщайте, действует %d мин. / Тіркеу коды %s. Ешкімге айтпаңыз.",
-		code, int(codeTTL/time.Minute), code)
+	text := fmt.Sprintf("egov: код регистрации %s. Никому не сообщайте, действует %d мин. / Тіркеу коды %s. Ешкімге айтпаңыз, код %d мин. жарамды.",
+		code, int(codeTTL/time.Minute), code, int(codeTTL/time.Minute))
 	if err := a.sendSMS(ctx, phone, text); err != nil {
 		return nil, err
 	}

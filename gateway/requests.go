@@ -234,7 +234,7 @@ func acceptedMessage(r *Request, svc *Service) CabinetMessage {
 		Title: Names{RU: "Запрос принят: " + svc.Names.RU, KK: "Сұрау қабылданды: " + svc.Names.KK, EN: "Request accepted: " + svc.Names.EN},
 		Text: Names{
 			RU: "Ваш запрос принят. Результат будет готов не позднее " + due + " (время Астаны).",
-			KK: "Сұрауыңыз қабылданды. Нәтиже " + due + " кешіктірілмей дайын болады (Астана уақыты).",
+			KK: "Сұрауыңыз қабылданды. Нәтиже " + kkAblative(due) + " кешіктірмей дайын болады (Астана уақыты).",
 			EN: "Your request has been accepted. The result will be ready by " + due + " (Astana time).",
 		},
 		Data: map[string]string{"dueAt": r.DueAt.Format(time.RFC3339), "service": svc.Code},

@@ -122,7 +122,7 @@ func (r *Register) HandleSync(_ context.Context, req *soap.SyncSendMessage) (str
 	case !validIIN(q.IIN):
 		resp.Result = Result{CodeBadIIN, "ИИН указан неверно", "ЖСН қате көрсетілген"}
 	case !ok:
-		resp.Result = Result{CodeNotFound, "Сведения не могут быть получены: лицо не найдено", "Мәліметтерді алу мүмкін емес: адам табылмады"}
+		resp.Result = Result{CodeNotFound, "Сведения не могут быть получены: лицо не найдено", "Мәліметтерді алу мүмкін емес: тұлға табылмады"}
 	default:
 		resp.Result = Result{CodeFound, "Сведения найдены", "Мәліметтер табылды"}
 		resp.Person = &p
