@@ -27,11 +27,8 @@ import (
 	"egov/labour"
 	"egov/provider"
 	"egov/regionaldesk"
-	"egov/registers/contracts"
-	"egov/registers/mobile"
-	"egov/registers/tsa"
+	"egov/registers"
 	"egov/shep"
-	"egov/shep/gbdfl"
 	"egov/shep/soap"
 	"egov/signing"
 	"egov/signing/pki"
@@ -143,30 +140,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer bus.Close()
-	register, err := gbdfl.LoadOrBuiltIn(*persons)
-	if err != nil {
+	// The registers, the SMS gateway: systems of their own that the
+	// portal and the providers reach only through the bus's sync channel.
+	if err := registers.Host(bus, registers.Files{Persons: *persons, Assistance: *assisted, Contracts: *contractsFile, Phones: *phones}); err != nil {
 		return err
 	}
-	bus.HandleSync(gbdfl.ServiceID, register)
-	assistance, err := tsa.LoadOrBuiltIn(*assisted)
-	if err != nil {
-		return err
-	}
-	bus.HandleSync(tsa.ServiceID, assistance)
-	employment, err := contracts.LoadOrBuiltIn(*contractsFile)
-	if err != nil {
-		return err
-	}
-	bus.HandleSync(contracts.ServiceID, employment)
-	// The mobile citizens' register and the SMS gateway: systems of their
-	// own that the portal reaches only through the bus's sync channel.
-	phoneRegister := mobile.Default()
-	if *phones != "" {
-		if phoneRegister, err = mobile.Load(*phones); err != nil {
-			return err
-		}
-	}
-	bus.HandleSync(mobile.ServiceID, phoneRegister)
 	smsGateway := sms.New(rdb, sms.Config{KeyPrefix: *prefix, Log: log})
 	bus.HandleSync(sms.ServiceID, smsGateway)
 

@@ -19,11 +19,8 @@ import (
 	"egov/internal/ops"
 	"egov/internal/redisconn"
 	"egov/internal/settings"
-	"egov/registers/contracts"
-	"egov/registers/mobile"
-	"egov/registers/tsa"
+	"egov/registers"
 	"egov/shep"
-	"egov/shep/gbdfl"
 	"egov/signing"
 	"egov/sms"
 )
@@ -116,30 +113,10 @@ func run() error {
 		_ = bus.Close()
 		log.Info("shep bus stopped: queue and evidence writers flushed")
 	}()
-	if !*noPersons {
-		reg, err := gbdfl.LoadOrBuiltIn(*persons)
-		if err != nil {
-			return err
-		}
-		bus.HandleSync(gbdfl.ServiceID, reg)
-	}
-	assistance, err := tsa.LoadOrBuiltIn(*assisted)
-	if err != nil {
+	if err := registers.Host(bus, registers.Files{Persons: *persons, NoPersons: *noPersons, Assistance: *assisted,
+		Contracts: *contractsFile, Phones: *phones}); err != nil {
 		return err
 	}
-	bus.HandleSync(tsa.ServiceID, assistance)
-	employment, err := contracts.LoadOrBuiltIn(*contractsFile)
-	if err != nil {
-		return err
-	}
-	bus.HandleSync(contracts.ServiceID, employment)
-	phoneRegister := mobile.Default()
-	if *phones != "" {
-		if phoneRegister, err = mobile.Load(*phones); err != nil {
-			return err
-		}
-	}
-	bus.HandleSync(mobile.ServiceID, phoneRegister)
 	if !*noSMS {
 		// Its outbox lives under sms: in the bus's Redis; testers read it
 		// with egovctl sms outbox --redis.
