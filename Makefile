@@ -18,7 +18,8 @@ demo:
 ## test: everything CI runs: vet beside every test with the race detector, the newcomer's first hour, the soak, a short fuzz pass
 test:
 	@$(MAKE) --no-print-directory -j2 vet unit
-	@$(MAKE) --no-print-directory newcomer soak fuzz-short
+	@$(MAKE) --no-print-directory -j2 newcomer fuzz-short
+	@$(MAKE) --no-print-directory soak
 
 ## newcomer: egovctl built and run from outside the repository on its embedded Redis: demo, the curated corpus replayed after it, the tools through data/stack.json, an archive checked offline
 newcomer:
@@ -31,7 +32,7 @@ unit:
 	@if [ -n "$$EGOV_REDIS_URL" ]; then echo "make test: the tests use the Redis at $$(echo "$$EGOV_REDIS_URL" | sed 's#//[^@/]*@#//***@#') (EGOV_REDIS_URL)"; \
 	elif docker info >/dev/null 2>&1; then echo "make test: EGOV_REDIS_URL is not set and a Docker engine answers: each test binary starts a redis:7.0 container"; \
 	else echo "make test: EGOV_REDIS_URL is not set and no Docker engine answers: each test binary starts redis-server from PATH ($$(command -v redis-server || echo missing))"; fi
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -p 4 ./...
 
 SOAK_REQUESTS ?= 20000
 SOAK_RATE     ?= 100

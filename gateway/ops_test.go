@@ -223,3 +223,13 @@ func closedPort(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+// The runtime's profiles are on the operators' listener only, never on the
+// portal's public port.
+func TestProfilesAreNotPublic(t *testing.T) {
+	e := newEnv(t)
+	var p problem
+	if code, _ := e.call("GET", "/debug/pprof/", "", nil, &p); code != http.StatusNotFound {
+		t.Fatalf("/debug/pprof/ on the public port: %d", code)
+	}
+}

@@ -329,3 +329,34 @@ func TestUnverifiableRequestIsRejected(t *testing.T) {
 		t.Fatal("a decision was stored for an unverifiable request")
 	}
 }
+
+// A request of a service the system does not provide (S7 is АРМ РШЭП's)
+// is refused with its own ground, whatever routed it here; nothing of the
+// service's rules is applied.
+func TestServiceNotProvidedIsRefused(t *testing.T) {
+	s := newStack(t, 30*time.Second)
+	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"), Verifier: s.verifier,
+		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.NewString()
+	req := s.request(id, "791028302728", "tsa-membership-certificate", "", "")
+	req.Form = nil // S7 has no form
+	signed, err := s.key("citizen").Sign(req.Document())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m soap.AsyncMessage
+	m.MessageInfo = soap.AsyncMessageInfo{MessageID: uuid.NewString(), CorrelationID: uuid.NewString(), ServiceID: "tsa-membership-certificate",
+		MessageType: soap.TypeRequest, Sender: soap.SenderInfo{SenderID: "egov-portal"}}
+	m.MessageData.Data = string(signed)
+	_ = sys.Process(context.Background(), m) // the bus may refuse the answers: the decision is stored first
+	rec, err := s.r.Client.Get(context.Background(), s.r.Prefix+"lm:{791028302728}:request:egov-portal:"+id).Result()
+	if err != nil {
+		t.Fatalf("no decision stored: %v", err)
+	}
+	if !strings.Contains(rec, `"Outcome":"refused"`) || !strings.Contains(rec, `"Ground":"service-unknown"`) {
+		t.Fatalf("decision %s, want a refusal on service-unknown", rec)
+	}
+}

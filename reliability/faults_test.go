@@ -97,7 +97,7 @@ func submit(s *Stack, people []*loadgen.Citizen, reqs []loadgen.Request, rate fl
 	out.wg.Add(1)
 	go func() {
 		defer out.wg.Done()
-		sendAtRate(context.Background(), client, s.PortalURL, people, reqs, rate, &out.attempts, func(r loadgen.Request, outcome string) {
+		sendAtRate(context.Background(), client, s.PortalURL, people, len(reqs), func(i int) loadgen.Request { return reqs[i] }, rate, &out.attempts, func(r loadgen.Request, outcome string) {
 			out.mu.Lock()
 			defer out.mu.Unlock()
 			if outcome == "accepted" || outcome == "replayed" {

@@ -140,9 +140,11 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	if err != nil {
 		return nil, err
 	}
-	reqs := loadgen.Presign(people, opt.Requests, "almaty-city")
+	// Signed while they are sent: the first ones are ready long before the
+	// stack could take the last.
+	reqs := loadgen.StartPresign(people, opt.Requests, "almaty-city")
 	fmt.Fprintf(progress, "soak: %d requests from %d citizens at %.0f/s, faults every ~%s (seed %d)\n",
-		len(reqs), len(people), opt.Rate, opt.FaultEvery, opt.Seed)
+		reqs.Len(), len(people), opt.Rate, opt.FaultEvery, opt.Seed)
 
 	begin := time.Now()
 	driveCtx, stopFaults := context.WithCancel(ctx)
@@ -159,7 +161,7 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	accepted := map[string]bool{}
 	refused := map[string]bool{}
 	var attempts atomic.Int64
-	sendAtRate(ctx, client, s.PortalURL, people, reqs, opt.Rate, &attempts, func(r loadgen.Request, outcome string) {
+	sendAtRate(ctx, client, s.PortalURL, people, reqs.Len(), reqs.Get, opt.Rate, &attempts, func(r loadgen.Request, outcome string) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch outcome {
@@ -183,7 +185,7 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	})
 	stopFaults()
 	faultsDone.Wait()
-	rep.Sent = len(reqs)
+	rep.Sent = reqs.Len()
 	rep.Attempts = int(attempts.Load())
 	fmt.Fprintf(progress, "soak: %d accepted (%d on a retry), %d refused, %d gave up; waiting for the results…\n",
 		rep.Accepted, rep.Replayed, len(rep.Refused), rep.GaveUp)
@@ -246,16 +248,18 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	return rep, nil
 }
 
-// sendAtRate sends every request at rate a second (at most 512 waiting
-// for their answer at once), each until answered, and returns when all are:
-// answered is called with each request's outcome, sent after each send.
-func sendAtRate(ctx context.Context, client *http.Client, base string, people []*loadgen.Citizen, reqs []loadgen.Request,
+// sendAtRate sends the n requests request(i) gives at rate a second (at
+// most 512 waiting for their answer at once), each until answered, and
+// returns when all are: answered is called with each request's outcome,
+// sent after each send.
+func sendAtRate(ctx context.Context, client *http.Client, base string, people []*loadgen.Citizen, n int, request func(int) loadgen.Request,
 	rate float64, attempts *atomic.Int64, answered func(loadgen.Request, string), sent func(int)) {
 	var wg sync.WaitGroup
 	inflight := make(chan struct{}, 512)
 	begin := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
-	for i, r := range reqs {
+	for i := range n {
+		r := request(i)
 		if d := time.Until(begin.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
 		}

@@ -176,16 +176,36 @@ var scan = bytes.Repeat([]byte("%PDF-1.7 load test identity card "), 30)
 // Presign prepares total signed submissions round-robin over the citizens,
 // signing on every core.
 func Presign(people []*Citizen, total int, region string) []Request {
-	out := make([]Request, total)
+	p := StartPresign(people, total, region)
+	p.wg.Wait()
+	return p.out
+}
+
+// Presigned are submissions being signed in the background, in order of
+// their index; Get waits for one.
+type Presigned struct {
+	out   []Request
+	ready []chan struct{}
+	wg    sync.WaitGroup
+}
+
+// StartPresign starts signing total submissions round-robin over the
+// citizens on every core and returns at once: a sender that starts
+// before the last is signed waits only for the one it needs (the soak
+// starts sending while it signs).
+func StartPresign(people []*Citizen, total int, region string) *Presigned {
+	p := &Presigned{out: make([]Request, total), ready: make([]chan struct{}, total)}
+	for i := range p.ready {
+		p.ready[i] = make(chan struct{})
+	}
 	sum := sha256.Sum256(scan)
 	scanHash := hex.EncodeToString(sum[:])
 	expires := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) // a calendar day: only its date is written
-	var wg sync.WaitGroup
 	var next atomic.Int64
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
+		p.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer p.wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= total {
@@ -199,18 +219,25 @@ func Presign(people []*Citizen, total int, region string) []Request {
 					Form:      map[string]string{"education": "higher"},
 					Attachments: []document.AttachmentHeader{{Kind: "identity-document", FileName: "id.pdf", MIMEType: "application/pdf",
 						Size: int64(len(scan)), SHA256: scanHash, Expires: &expires}}}
-				id := req.RequestID
-				signed, err := c.Key.Sign(req.Document())
-				if err != nil {
-					continue
+				if signed, err := c.Key.Sign(req.Document()); err == nil {
+					ct, body := Multipart(signed, File{Name: "id.pdf", Data: scan})
+					p.out[i] = Request{Citizen: ci, ID: req.RequestID, Body: body, ContentType: ct}
 				}
-				ct, body := Multipart(signed, File{Name: "id.pdf", Data: scan})
-				out[i] = Request{Citizen: ci, ID: id, Body: body, ContentType: ct}
+				close(p.ready[i])
 			}
 		}()
 	}
-	wg.Wait()
-	return out
+	return p
+}
+
+// Len is how many submissions are being signed.
+func (p *Presigned) Len() int { return len(p.out) }
+
+// Get returns submission i once it is signed (a zero Request if its
+// signing failed).
+func (p *Presigned) Get(i int) Request {
+	<-p.ready[i]
+	return p.out[i]
 }
 
 // File is an attachment of a submission.

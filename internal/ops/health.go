@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -157,6 +158,13 @@ func Handler(checks []Check, metrics prometheus.Gatherer) http.Handler {
 	if metrics != nil {
 		mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	}
+	// The runtime's profiles, for the operator who must find where a
+	// process spends its time: on this listener only, never on a public
+	// port (a CPU profile costs the process while it runs).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

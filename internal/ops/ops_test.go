@@ -264,3 +264,19 @@ func TestServeAsideLogsAFailedListen(t *testing.T) {
 		t.Fatalf("log:\n%s", l)
 	}
 }
+
+// The operators' listener serves the runtime's profiles (the public ports
+// do not: gateway's TestProfilesAreNotPublic).
+func TestProfilesOnTheOperatorsListenerOnly(t *testing.T) {
+	operators := httptest.NewServer(Handler(nil, nil))
+	defer operators.Close()
+	resp, err := http.Get(operators.URL + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
+		t.Fatalf("profiles on the operators' listener: %d %.80s", resp.StatusCode, body)
+	}
+}
