@@ -36,7 +36,7 @@ const (
 	Bus    Component = "shep"
 	Labour Component = "labourmarket"
 	Portal Component = "gateway"
-	// Desk is АРМ РШЭП (cmd/regionaldesk): built, not started by Start
+	// Desk is АРМ РШЭП (cmd/regionaldesk), started only with Options.Desk
 	// (the soak's requests are all of Almaty).
 	Desk Component = "regionaldesk"
 )
@@ -73,6 +73,8 @@ type Options struct {
 	// Visibility is the bus's lease: how long a killed consumer's messages
 	// stay invisible before they are handed out again.
 	Visibility time.Duration
+	// Desk starts АРМ РШЭП too, after the labour-market system.
+	Desk bool
 }
 
 // Stack is a running stack. Its methods are safe for concurrent use.
@@ -123,7 +125,7 @@ func Start(ctx context.Context, bin Binaries, opt Options) (*Stack, error) {
 	s.RedisURL = fmt.Sprintf("redis://127.0.0.1:%d/0", s.ports[Redis])
 	s.BusURL = fmt.Sprintf("http://127.0.0.1:%d", s.ports[Bus])
 	s.PortalURL = fmt.Sprintf("http://127.0.0.1:%d", s.ports[Portal])
-	for _, c := range Components {
+	for _, c := range s.components() {
 		if err := s.Start(ctx, c); err != nil {
 			s.Close()
 			return nil, err
@@ -149,6 +151,9 @@ func (s *Stack) args(c Component) []string {
 	case Labour:
 		return []string{"-redis", s.RedisURL, "-bus", s.BusURL, "-sender-password", "labour-secret",
 			"-key", filepath.Join(pkiDir, "keys", "provider.p12"), "-trust", trust, "-crl", crl, "-ops-listen", "", "-log-level", logLevel}
+	case Desk:
+		return []string{"-redis", s.RedisURL, "-bus", s.BusURL, "-sender-password", "rshep-secret",
+			"-key", filepath.Join(pkiDir, "keys", "regionaldesk.p12"), "-trust", trust, "-crl", crl, "-ops-listen", "", "-log-level", logLevel}
 	case Portal:
 		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Portal]), "-redis", s.RedisURL, "-bus", s.BusURL,
 			"-sender-password", "portal-secret", "-trust", trust, "-crl", crl, "-attempts-per-minute", "100000",
@@ -218,7 +223,7 @@ func (s *Stack) waitReady(ctx context.Context, c Component, exited <-chan struct
 			resp.Body.Close()
 			return resp.StatusCode == http.StatusOK
 		default:
-			return true // the labour-market system serves nothing; it is up once started
+			return true // the providers' systems serve nothing here; they are up once started
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -311,9 +316,18 @@ func (s *Stack) Tail(c Component, n int64) string {
 }
 
 // Close stops every component, the portal first.
+// components are the processes this stack runs, in the order they start.
+func (s *Stack) components() []Component {
+	if s.opt.Desk {
+		return append(append([]Component{}, Components[:3]...), Desk, Portal)
+	}
+	return Components
+}
+
 func (s *Stack) Close() {
-	for i := len(Components) - 1; i >= 0; i-- {
-		c := Components[i]
+	cs := s.components()
+	for i := len(cs) - 1; i >= 0; i-- {
+		c := cs[i]
 		_ = s.Resume(c)
 		_ = s.Stop(c)
 	}
