@@ -275,6 +275,10 @@ func (s *Service) validate() []error {
 		bad("a portal form needs a region with the portal channel, and the other way round")
 	}
 	for region, r := range s.Regions {
+		if r == nil {
+			bad("region %q is null", region)
+			continue
+		}
 		if seed, ok := Regions[region]; !ok || seed != r.Seed {
 			bad("region %q with seed %q is not one of the seeds' regions", region, r.Seed)
 		}
@@ -286,6 +290,16 @@ func (s *Service) validate() []error {
 		}
 		for name, ch := range r.Channels {
 			at := region + " " + name
+			if ch == nil {
+				bad("%s: null", at)
+				continue
+			}
+			if ch.TermWorkingDays < 0 || ch.DistrictOfficeExtraWorkingDays < 0 {
+				bad("%s: a negative term", at)
+			}
+			if ch.BusService != "" && name != ChannelPortal {
+				bad("%s: only the portal's requests name a bus service", at)
+			}
 			if !slices.Contains(channelOrder, name) {
 				bad("%s: unknown channel", at)
 			}
@@ -293,7 +307,7 @@ func (s *Service) validate() []error {
 				bad("%s: no lines", at)
 			}
 			for i, st := range ch.Steps {
-				if !st.Role.complete() || !st.Action.complete() || st.Duration() <= 0 {
+				if !st.Role.complete() || !st.Action.complete() || st.Minutes < 0 || st.WorkingDays < 0 || st.Duration() <= 0 {
 					bad("%s: step %d lacks a language or a duration", at, i+1)
 				}
 			}

@@ -56,8 +56,9 @@ type Config struct {
 	// KeyPrefix is put before every Redis key.
 	KeyPrefix string
 	// Services are the codes of the services the system provides
-	// (required); the first names the system's queue when it polls. A
-	// request of any other service is refused with service-unknown.
+	// (required); the first is the service id its polls name (the bus
+	// hands out the system's own queue). A request of any other service is
+	// refused with service-unknown.
 	Services []string
 	// Batch is getMessages' amount, Workers the processing pool (defaults 50, 16).
 	Batch, Workers int
@@ -346,7 +347,11 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	}()
 	now := s.cfg.Now()
 	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: claim[1] == int64(1)}
-	d, err := s.checkDelivery(ctx, app, signed, info, facts.AttachmentDigest)
+	// What the decision asks of the bus (attachments, registers) must end
+	// well before the lock does, or a second worker could decide too.
+	askCtx, cancel := context.WithTimeout(ctx, decisionLockTTL/2)
+	defer cancel()
+	d, err := s.checkDelivery(askCtx, app, signed, info, facts.AttachmentDigest)
 	if err != nil {
 		return nil, err
 	}
@@ -355,30 +360,30 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		d = Decision{Outcome: document.OutcomeRefused, Ground: "service-unknown"}
 	}
 	if d.Ground == "" {
-		if facts.Person, err = s.lookupPerson(ctx, app.Applicant.IIN); err != nil {
+		if facts.Person, err = s.lookupPerson(askCtx, app.Applicant.IIN); err != nil {
 			return nil, err
 		}
 		rules := s.cfg.Rules.Services[app.ServiceCode]
 		if rules.Certificate {
-			if facts.Assistance, err = s.lookupAssistance(ctx, app.Applicant.IIN, now); err != nil {
+			if facts.Assistance, err = s.lookupAssistance(askCtx, app.Applicant.IIN, now); err != nil {
 				return nil, err
 			}
 		}
 		if slices.Contains(rules.NoLabourActivityIn, app.Region) {
-			if facts.Employed, err = s.lookupContracts(ctx, app.Applicant.IIN, now); err != nil {
+			if facts.Employed, err = s.lookupContracts(askCtx, app.Applicant.IIN, now); err != nil {
 				return nil, err
 			}
 		}
 		d = s.cfg.Rules.Decide(app, facts)
 	}
-	rec := &record{Decision: d, Date: now.Format(time.DateOnly)}
+	rec := &record{Decision: d, Date: now.In(almaty).Format(time.DateOnly)}
 	if d.Outcome != "refused" {
 		seq, err := s.rdb.Incr(ctx, s.key("sequence", app.ServiceCode)).Result()
 		if err != nil {
 			return nil, err
 		}
 		prefix := map[document.Outcome]string{document.OutcomeRegistered: "JS", document.OutcomeReferred: "REF", document.OutcomeCertificate: "TSA"}[d.Outcome]
-		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.Year(), seq)
+		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.In(almaty).Year(), seq)
 	}
 	if rec.Result, err = s.resultDocument(app, rec); err != nil {
 		return nil, err

@@ -315,7 +315,6 @@ func (s *Stack) Tail(c Component, n int64) string {
 	return string(b)
 }
 
-// Close stops every component, the portal first.
 // components are the processes this stack runs, in the order they start.
 func (s *Stack) components() []Component {
 	if s.opt.Desk {
@@ -324,6 +323,7 @@ func (s *Stack) components() []Component {
 	return Components
 }
 
+// Close stops every component, the portal first.
 func (s *Stack) Close() {
 	cs := s.components()
 	for i := len(cs) - 1; i >= 0; i-- {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -53,5 +55,37 @@ func TestEveryPortalServiceInEveryRegion(t *testing.T) {
 				t.Errorf("%s: the demo lacks %q:\n%s", name, want, out.String())
 			}
 		}
+	}
+}
+
+// A data directory made before a demo citizen was added gets his keys on
+// its next start (the organisations' keys likewise).
+func TestUpgradedDataDirectoryGetsTheNewDemoCitizen(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if _, fresh, err := ensureDemoData(dir, &out); err != nil || !fresh {
+		t.Fatalf("first start: %v %v", fresh, err)
+	}
+	added := demoCitizens[len(demoCitizens)-1].iin
+	for _, name := range []string{added + "-sign.p12", added + "-auth.p12"} {
+		if err := os.Remove(filepath.Join(dir, "citizens", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "pki", "keys", regionalDesk.file+".p12")); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if _, fresh, err := ensureDemoData(dir, &out); err != nil || fresh {
+		t.Fatalf("second start: %v %v", fresh, err)
+	}
+	for _, path := range []string{filepath.Join(dir, "citizens", added+"-sign.p12"), filepath.Join(dir, "citizens", added+"-auth.p12"),
+		filepath.Join(dir, "pki", "keys", regionalDesk.file+".p12")} {
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("after the second start: %v\n%s", err, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "demo citizens this data directory lacked: 1") {
+		t.Errorf("the start did not say what it issued:\n%s", out.String())
 	}
 }

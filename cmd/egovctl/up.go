@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only with --pprof
@@ -389,13 +390,18 @@ func ensureDemoData(dir string, stdout io.Writer) (*pki.Authority, bool, error) 
 		return now.Add(-24 * time.Hour), now.AddDate(2, 0, 0)
 	}
 	if a, err := pki.Open(pkiDir); err == nil {
-		// A data directory from before the evidence archive gets the bus
-		// operator's key now.
+		// A data directory from before an organisation or a demo citizen
+		// was added gets its keys now.
 		from, until := validFor()
 		if issued, err := ensureOrgKeys(a, pkiDir, from, until, demoPassword); err != nil {
 			return nil, false, err
 		} else if len(issued) > 0 {
 			fmt.Fprintf(stdout, "Issued the organisation keys this data directory lacked under %s/keys: %s.\n", pkiDir, strings.Join(issued, ", "))
+		}
+		if issued, err := ensureDemoCitizens(a, dir, from, until); err != nil {
+			return nil, false, err
+		} else if len(issued) > 0 {
+			fmt.Fprintf(stdout, "Issued the keys of the demo citizens this data directory lacked: %d.\n", len(issued))
 		}
 		return a, false, nil
 	}
@@ -415,27 +421,41 @@ func ensureDemoData(dir string, stdout io.Writer) (*pki.Authority, bool, error) 
 	if _, err := ensureOrgKeys(a, pkiDir, from, until, demoPassword); err != nil {
 		return nil, false, err
 	}
-	citizens := filepath.Join(dir, "citizens")
-	if err := os.MkdirAll(citizens, 0o755); err != nil {
+	if _, err := ensureDemoCitizens(a, dir, from, until); err != nil {
 		return nil, false, err
 	}
+	return a, true, nil
+}
+
+// ensureDemoCitizens issues the signing and authentication keys of every
+// demo citizen who has none under dir/citizens (all of them on a first
+// start; one added to demoCitizens since, on a later one), writes their
+// README.txt, and returns the IINs it issued keys for.
+func ensureDemoCitizens(a *pki.Authority, dir string, from, until time.Time) ([]string, error) {
+	citizens := filepath.Join(dir, "citizens")
+	if err := os.MkdirAll(citizens, 0o755); err != nil {
+		return nil, err
+	}
+	var issued []string
 	var readme strings.Builder
 	readme.WriteString("Demo citizens of the test PKI (TEST ONLY). Key password: " + demoPassword + "\n\n")
 	for _, c := range demoCitizens {
-		for _, kind := range []pki.Kind{pki.KindSign, pki.KindAuth} {
-			iss, err := a.Issue(pki.IssueOptions{IIN: c.iin, Name: c.name, Kind: kind, NotBefore: from, NotAfter: until})
-			if err != nil {
-				return nil, false, err
+		if _, err := os.Stat(filepath.Join(citizens, c.iin+"-"+string(pki.KindSign)+".p12")); errors.Is(err, fs.ErrNotExist) {
+			for _, kind := range []pki.Kind{pki.KindSign, pki.KindAuth} {
+				iss, err := a.Issue(pki.IssueOptions{IIN: c.iin, Name: c.name, Kind: kind, NotBefore: from, NotAfter: until})
+				if err != nil {
+					return issued, err
+				}
+				if err := a.Write(iss, filepath.Join(citizens, c.iin+"-"+string(kind)), demoPassword); err != nil {
+					return issued, err
+				}
 			}
-			if err := a.Write(iss, filepath.Join(citizens, c.iin+"-"+string(kind)), demoPassword); err != nil {
-				return nil, false, err
-			}
+			issued = append(issued, c.iin)
+		} else if err != nil {
+			return issued, err
 		}
 		fmt.Fprintf(&readme, "%s  %s\n    %s-sign.p12 (signing), %s-auth.p12 (login by signature)\n    portal account password (once egovctl demo registered it): %s\n    %s\n",
 			c.iin, c.name, c.iin, c.iin, demoAccountPassword(c.iin), c.note)
 	}
-	if err := os.WriteFile(filepath.Join(citizens, "README.txt"), []byte(readme.String()), 0o644); err != nil {
-		return nil, false, err
-	}
-	return a, true, nil
+	return issued, os.WriteFile(filepath.Join(citizens, "README.txt"), []byte(readme.String()), 0o644)
 }

@@ -11,5 +11,5 @@ import (
 
 func main() {
 	providerprog.Main(providerprog.Spec{Command: "labourmarket", Identity: labour.Identity, Sender: labour.SenderID,
-		OpsListen: "127.0.0.1:9092", EnvPrefix: "EGOV_LABOUR_", KeyVar: "EGOV_PROVIDER_KEY"})
+		OpsListen: "127.0.0.1:9092", EnvPrefix: "EGOV_LABOUR_", KeyVar: "EGOV_PROVIDER_KEY", OpsVar: "EGOV_OPS_LISTEN"})
 }

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,9 +44,11 @@ func CollectResults(ctx context.Context, client *http.Client, base string, peopl
 	}
 	readers := newCabinetReaders(client, base, people)
 	for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
-		// A failed look is tried again on the next pass; the last read
-		// below reports an error that lasts.
-		_ = eachCabinet(readers, func(r *cabinetReader) error { return r.read(ctx, true) })
+		// A failed look is tried again on the next pass, but a refusal
+		// (a session the portal no longer knows) will not pass.
+		if err := eachCabinet(readers, func(r *cabinetReader) error { return r.read(ctx, true) }); errors.As(err, new(*refusedError)) {
+			return nil, err
+		}
 		for _, r := range readers {
 			for _, res := range r.results[r.counted:] {
 				delete(pending, res.RequestID)
@@ -124,6 +127,9 @@ func (r *cabinetReader) read(ctx context.Context, onlyNew bool) error {
 	for {
 		page, err := r.page(ctx, cursor)
 		if err != nil {
+			// Pages before this one were read: the next look must go past
+			// them, to what this one did not reach.
+			r.whole = false
 			return err
 		}
 		fresh := 0
@@ -173,6 +179,9 @@ func (r *cabinetReader) page(ctx context.Context, cursor string) (*cabinetPage, 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			return nil, &refusedError{status: resp.Status}
+		}
 		return nil, fmt.Errorf("loadgen: reading a cabinet: %s", resp.Status)
 	}
 	var page cabinetPage
@@ -181,6 +190,12 @@ func (r *cabinetReader) page(ctx context.Context, cursor string) (*cabinetPage, 
 	}
 	return &page, nil
 }
+
+// refusedError is a cabinet the portal refuses to show (4xx but 429):
+// waiting will not change it.
+type refusedError struct{ status string }
+
+func (e *refusedError) Error() string { return "loadgen: reading a cabinet: refused: " + e.status }
 
 // pause waits d or until ctx ends.
 func pause(ctx context.Context, d time.Duration) {

@@ -130,3 +130,15 @@ func TestCollectResultsRetriesTheLastRead(t *testing.T) {
 		t.Fatal("a cabinet that cannot be read: no error")
 	}
 }
+
+// A cabinet the portal refuses to show ends the wait at once: waiting
+// would not change it.
+func TestCollectResultsStopsOnARefusal(t *testing.T) {
+	ts := httptest.NewServer(&cabinetServer{})
+	defer ts.Close()
+	start := time.Now()
+	_, err := CollectResults(context.Background(), ts.Client(), ts.URL, []*Citizen{{Token: "not his"}}, []string{"r"}, time.Minute)
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("%v after %s: want the refusal at once", err, time.Since(start))
+	}
+}

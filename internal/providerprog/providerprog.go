@@ -36,22 +36,27 @@ type Spec struct {
 	Sender, OpsListen string
 	// EnvPrefix begins its own variables (EGOV_LABOUR_); its bus password
 	// is <EnvPrefix>PASSWORD. KeyVar names the variable of its authorised
-	// person's key, KeyVar_PASSWORD that of the key's password.
-	EnvPrefix, KeyVar string
+	// person's key, KeyVar_PASSWORD that of the key's password. OpsVar,
+	// if set, names the variable of its probes' address instead of
+	// <EnvPrefix>OPS_LISTEN (the labour-market system's older name).
+	EnvPrefix, KeyVar, OpsVar string
 }
 
 // program is how the system reads its settings: a flag not given takes
 // <EnvPrefix><FLAG>, or the variable the stack's programs share.
 func (s Spec) program() settings.Program {
+	vars := map[string]string{
+		"bus":             "EGOV_SHEP_URL",
+		"sender-password": s.EnvPrefix + "PASSWORD",
+		"key":             s.KeyVar,
+		"key-password":    s.KeyVar + "_PASSWORD",
+	}
+	if s.OpsVar != "" {
+		vars["ops-listen"] = s.OpsVar
+	}
 	return settings.Program{
-		Prefix: s.EnvPrefix,
-		Vars: map[string]string{
-			"bus":             "EGOV_SHEP_URL",
-			"sender-password": s.EnvPrefix + "PASSWORD",
-			"key":             s.KeyVar,
-			"key-password":    s.KeyVar + "_PASSWORD",
-			"ops-listen":      "EGOV_OPS_LISTEN",
-		},
+		Prefix:   s.EnvPrefix,
+		Vars:     vars,
 		Required: []string{"redis", "sender-password", "key", "trust"},
 		Checks: []settings.Check{{Flag: "bus", Valid: settings.HTTPURL}, {Flag: "ocsp", Valid: settings.HTTPURL},
 			{Flag: "ops-listen", Valid: settings.Address}, {Flag: "workers", Valid: settings.Positive},

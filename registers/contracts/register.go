@@ -7,6 +7,7 @@
 package contracts
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -103,7 +104,9 @@ type File struct {
 // Parse reads a data set; name says where it comes from in errors.
 func Parse(data []byte, name string) (*Register, error) {
 	var f File
-	if err := json.Unmarshal(data, &f); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a misspelt "until" must not make an ended period open-ended
+	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("contracts register: %s: %w", name, err)
 	}
 	r := &Register{byIIN: map[string][]Contract{}}

@@ -43,9 +43,10 @@ func TestRegisterAnswersByPersonAndDay(t *testing.T) {
 
 func TestParseRefusesIncompleteContracts(t *testing.T) {
 	for name, data := range map[string]string{
-		"no employer":   `{"contracts": [{"iin": "800515400122", "bin": "940140000385", "from": "2020-01-01"}]}`,
-		"a bad BIN":     `{"contracts": [{"iin": "800515400122", "employer": "E", "bin": "940140000386", "from": "2020-01-01"}]}`,
-		"ends too soon": `{"contracts": [{"iin": "800515400122", "employer": "E", "bin": "940140000385", "from": "2020-01-01", "until": "2019-01-01"}]}`,
+		"no employer":      `{"contracts": [{"iin": "800515400122", "bin": "940140000385", "from": "2020-01-01"}]}`,
+		"a bad BIN":        `{"contracts": [{"iin": "800515400122", "employer": "E", "bin": "940140000386", "from": "2020-01-01"}]}`,
+		"ends too soon":    `{"contracts": [{"iin": "800515400122", "employer": "E", "bin": "940140000385", "from": "2020-01-01", "until": "2019-01-01"}]}`,
+		"a misspelt until": `{"contracts": [{"iin": "800515400122", "employer": "E", "bin": "940140000385", "from": "2020-01-01", "untill": "2021-01-01"}]}`,
 	} {
 		if _, err := contracts.Parse([]byte(data), name); err == nil {
 			t.Errorf("%s: parsed", name)

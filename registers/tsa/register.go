@@ -8,6 +8,7 @@
 package tsa
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -113,11 +114,16 @@ type File struct {
 // Parse reads a data set; name says where it comes from in errors.
 func Parse(data []byte, name string) (*Register, error) {
 	var f File
-	if err := json.Unmarshal(data, &f); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a misspelt "until" must not make an ended period open-ended
+	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("assistance register: %s: %w", name, err)
 	}
 	r := &Register{byMember: map[string][]*Family{}}
 	for _, fam := range f.Families {
+		if fam == nil {
+			return nil, fmt.Errorf("assistance register: %s: a family that is null", name)
+		}
 		from, err1 := time.Parse(time.DateOnly, fam.From)
 		until, err2 := time.Parse(time.DateOnly, fam.Until)
 		if fam.Case == "" || err1 != nil || err2 != nil || until.Before(from) || len(fam.Members) == 0 {
