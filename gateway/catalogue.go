@@ -208,8 +208,9 @@ func (s *Service) Channels() []string {
 }
 
 // OnPortal tells whether some region's regulation offers the service on
-// the portal.
-func (s *Service) OnPortal() bool { return slices.Contains(s.Channels(), ChannelPortal) }
+// the portal: it has the portal's form exactly then (ParseCatalogue
+// checks), so a submission does not walk the regions to know.
+func (s *Service) OnPortal() bool { return s.Portal != nil }
 
 // Catalogue is the list of services.
 type Catalogue struct {
@@ -271,7 +272,7 @@ func (s *Service) validate() []error {
 	if len(s.Regions) == 0 {
 		bad("no region provides it")
 	}
-	if s.OnPortal() != (s.Portal != nil) {
+	if slices.Contains(s.Channels(), ChannelPortal) != (s.Portal != nil) {
 		bad("a portal form needs a region with the portal channel, and the other way round")
 	}
 	for region, r := range s.Regions {

@@ -26,8 +26,6 @@ type (
 	Config    = provider.Config
 	System    = provider.System
 	Rejection = provider.Rejection
-	Facts     = provider.Facts
-	Person    = provider.Person
 )
 
 // New returns the labour-market system (see provider.Identity.New).
