@@ -23,6 +23,7 @@ import (
 
 	"egov/internal/childproc"
 	"egov/internal/loadgen"
+	"egov/internal/loopback"
 	"egov/shep/gbdfl"
 	"egov/signing"
 	"egov/signing/pki"
@@ -365,11 +366,6 @@ func writePersons(from, to string) error {
 	return os.WriteFile(to, out, 0o644)
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is a port outside the range outgoing connections draw from:
+// the child binds it later, and a restarted child binds it again.
+func freePort() (int, error) { return loopback.Port() }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"egov/internal/loopback"
 )
 
 // egovctl runs one command line in-process and returns its exit code and
@@ -150,14 +152,14 @@ func verifyJSON(t *testing.T, wantExit int, args ...string) report {
 	return r
 }
 
+// freeAddr is a loopback address to give a listener that binds it later
+// (see package loopback for why not "127.0.0.1:0").
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	return addr
 }
 

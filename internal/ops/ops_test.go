@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"egov/internal/loopback"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, http.Header, string) {
@@ -241,12 +243,11 @@ func (s *syncBuilder) String() string { s.mu.Lock(); defer s.mu.Unlock(); return
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // A secondary listener that cannot listen is logged, not fatal.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/loopback"
 	"egov/internal/redisconn"
 	"github.com/testcontainers/testcontainers-go"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
@@ -238,14 +239,9 @@ func splitConfig(line string) []string {
 	return []string{"--" + line}
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort is a port outside the range outgoing connections draw from:
+// redis-server binds it a moment later.
+func freePort() (int, error) { return loopback.Port() }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
