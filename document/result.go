@@ -13,6 +13,12 @@ import (
 // version 1 (fixtures/schemas/service-result-v1.xsd).
 const ResultNamespace = "urn:egov-gateway:result:v1"
 
+// EndNoticeService follows a system's bus id to name the service under
+// which providers tell that system that a registration it filed ended
+// ("egov-portal.registration-ended"): a REQUEST whose data is the signed
+// ServiceResult of outcome deregistered naming the registration's request.
+const EndNoticeService = ".registration-ended"
+
 // Outcome is what the provider decided.
 type Outcome string
 
@@ -22,12 +28,15 @@ const (
 	OutcomeReferred    Outcome = "referred"    // referral to an active employment measure
 	OutcomeCertificate Outcome = "certificate" // TSA certificate; Kind says belongs or does-not-belong
 	OutcomeRefused     Outcome = "refused"     // reasoned refusal with its ground
+	// OutcomeDeregistered: a job seeker's registration (Number) ended, at
+	// the citizen's request or by the provider's decision (EndGround).
+	OutcomeDeregistered Outcome = "deregistered"
 )
 
 // Valid reports whether o is one of the schema's outcomes.
 func (o Outcome) Valid() bool {
 	switch o {
-	case OutcomeRegistered, OutcomeReferred, OutcomeCertificate, OutcomeRefused:
+	case OutcomeRegistered, OutcomeReferred, OutcomeCertificate, OutcomeRefused, OutcomeDeregistered:
 		return true
 	}
 	return false
@@ -35,22 +44,24 @@ func (o Outcome) Valid() bool {
 
 // Result is the provider's result document, signed by its authorised
 // person. ReadResult returns one that follows the schema and its rules: a
-// refusal carries a ground, any other outcome none.
+// refusal carries a ground, an ended registration its end ground and its
+// number, any other outcome neither.
 type Result struct {
 	RequestID   string // the request answered (a lowercase UUID)
 	ServiceCode string
 	Outcome     Outcome
 	ProviderBIN string
-	Applicant   string // the applicant's IIN
-	Number      string // registration, referral or certificate number; none for a refusal
-	Date        string // YYYY-MM-DD, the day of the decision
-	Kind        string // the measure referred to, or belongs / does-not-belong
-	Ground      *RefusalGround
+	Applicant   string  // the applicant's IIN
+	Number      string  // registration, referral or certificate number; none for a refusal
+	Date        string  // YYYY-MM-DD, the day of the decision
+	Kind        string  // the measure referred to, or belongs / does-not-belong
+	Ground      *Ground // why it was refused
+	EndGround   *Ground // why the registration ended
 }
 
-// RefusalGround is why a request was refused: a code of the provider's
-// rules and its wording in the three languages.
-type RefusalGround struct {
+// Ground is why a request was refused, or why a registration ended: a
+// code of the provider's rules and its wording in the three languages.
+type Ground struct {
 	Code string
 	Text egov.Message
 }
@@ -65,7 +76,8 @@ func answerError(format string, args ...any) error {
 // the rules of the result schema: root {urn:egov-gateway:result:v1}
 // ServiceResult of version 1, the elements in their order, the required
 // ones present, nothing unknown, the applicant's IIN and the provider's BIN
-// valid, a ground exactly when the outcome is refused. A refusal is an
+// valid, a ground exactly when the outcome is refused, an end ground and a
+// number exactly when it is deregistered. A refusal is an
 // *egov.Error with egov.CodeAnswerUnmatched.
 func ReadResult(root *etree.Element) (*Result, error) {
 	if root.Tag != "ServiceResult" || root.NamespaceURI() != ResultNamespace {
@@ -118,12 +130,17 @@ func ReadResult(root *etree.Element) (*Result, error) {
 	if _, err := signing.ParseIIN(r.Applicant); err != nil {
 		return nil, answerError("result Applicant: %w", err)
 	}
-	if g := seq.optional("RefusalGround"); g != nil {
-		ground, err := readGround(g)
-		if err != nil {
-			return nil, err
+	for _, f := range []struct {
+		name string
+		v    **Ground
+	}{{"RefusalGround", &r.Ground}, {"EndGround", &r.EndGround}} {
+		if g := seq.optional(f.name); g != nil {
+			ground, err := readGround(g)
+			if err != nil {
+				return nil, err
+			}
+			*f.v = ground
 		}
-		r.Ground = ground
 	}
 	if err := seq.endOfRoot(); err != nil {
 		return nil, err
@@ -131,19 +148,25 @@ func ReadResult(root *etree.Element) (*Result, error) {
 	if (r.Outcome == OutcomeRefused) != (r.Ground != nil) {
 		return nil, answerError("a refusal, and only a refusal, has a RefusalGround (outcome %s)", r.Outcome)
 	}
+	if (r.Outcome == OutcomeDeregistered) != (r.EndGround != nil) {
+		return nil, answerError("an ended registration, and only one, has an EndGround (outcome %s)", r.Outcome)
+	}
+	if r.Outcome == OutcomeDeregistered && r.Number == "" {
+		return nil, answerError("an ended registration names its number")
+	}
 	return r, nil
 }
 
-func readGround(el *etree.Element) (*RefusalGround, error) {
-	g := &RefusalGround{}
+func readGround(el *etree.Element) (*Ground, error) {
+	g := &Ground{}
 	for _, a := range el.Attr {
 		if a.Space != "" || a.Key != "code" {
-			return nil, answerError("RefusalGround: unknown attribute %s", a.FullKey())
+			return nil, answerError("%s: unknown attribute %s", el.Tag, a.FullKey())
 		}
 		g.Code = a.Value
 	}
 	if !codePattern.MatchString(g.Code) {
-		return nil, answerError("RefusalGround: code must be a code")
+		return nil, answerError("%s: code must be a code", el.Tag)
 	}
 	seq := newSequence(el, ResultNamespace, answerError)
 	var err error
@@ -182,17 +205,23 @@ func (r *Result) Document() []byte {
 			w.element(1, f.name, f.v)
 		}
 	}
-	if g := r.Ground; g != nil {
+	for _, g := range []struct {
+		name   string
+		ground *Ground
+	}{{"RefusalGround", r.Ground}, {"EndGround", r.EndGround}} {
+		if g.ground == nil {
+			continue
+		}
 		w.indent(1)
-		w.raw("<RefusalGround")
-		w.attr("code", g.Code)
+		w.raw("<" + g.name)
+		w.attr("code", g.ground.Code)
 		w.raw(">")
-		for _, t := range [][2]string{{"Ru", g.Text.RU}, {"Kk", g.Text.KK}, {"En", g.Text.EN}} {
+		for _, t := range [][2]string{{"Ru", g.ground.Text.RU}, {"Kk", g.ground.Text.KK}, {"En", g.ground.Text.EN}} {
 			w.raw("<" + t[0] + ">")
 			w.escape(t[1], false)
 			w.raw("</" + t[0] + ">")
 		}
-		w.raw("</RefusalGround>\n")
+		w.raw("</" + g.name + ">\n")
 	}
 	w.raw("</ServiceResult>\n")
 	return w.bytes()

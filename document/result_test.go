@@ -19,8 +19,17 @@ func aResult() *document.Result {
 func aRefusal() *document.Result {
 	r := aResult()
 	r.Outcome, r.Number = document.OutcomeRefused, ""
-	r.Ground = &document.RefusalGround{Code: "underage", Text: egov.Message{RU: "Заявителю нет 16 лет",
+	r.Ground = &document.Ground{Code: "underage", Text: egov.Message{RU: "Заявителю нет 16 лет",
 		KK: "Өтініш берушіге 16 жас толмаған", EN: "The applicant is under 16"}}
+	return r
+}
+
+// anEnding is the notice that a job seeker's registration ended.
+func anEnding() *document.Result {
+	r := aResult()
+	r.Outcome = document.OutcomeDeregistered
+	r.EndGround = &document.Ground{Code: "labour-activity-started", Text: egov.Message{RU: "Заключён трудовой договор",
+		KK: "Еңбек шарты жасалды", EN: "An employment contract was concluded"}}
 	return r
 }
 
@@ -49,6 +58,11 @@ func TestResultValues(t *testing.T) {
 			r.Ground.Text.EN = "under 16 & <not> \"eligible\"\r\nsee the rules"
 			return r
 		}, true},
+		{"ended registration with its end ground", anEnding, true},
+		{"ended registration without its end ground", func() *document.Result { r := anEnding(); r.EndGround = nil; return r }, false},
+		{"ended registration without its number", func() *document.Result { r := anEnding(); r.Number = ""; return r }, false},
+		{"registration with an end ground", func() *document.Result { r := anEnding(); r.Outcome = document.OutcomeRegistered; return r }, false},
+		{"refusal with an end ground too", func() *document.Result { r := aRefusal(); r.EndGround = anEnding().EndGround; return r }, false},
 		{"refusal without a ground", func() *document.Result { r := aRefusal(); r.Ground = nil; return r }, false},
 		{"registration with a ground", func() *document.Result { r := aRefusal(); r.Outcome = document.OutcomeRegistered; return r }, false},
 		{"unknown outcome", func() *document.Result { r := aResult(); r.Outcome = "postponed"; return r }, false},

@@ -128,19 +128,20 @@ func TestWritersFollowTheSchemas(t *testing.T) {
 	// a kind (the schema allows it). The ground's own presence follows the
 	// outcome, which TestResultValues covers; here it is only the order.
 	r := aRefusal()
-	r.Number, r.Kind = "JS-2026-000123", "public-works"
+	r.Number, r.Kind, r.EndGround = "JS-2026-000123", "public-works", anEnding().EndGround
 	written := r.Document()
 	got := tags(parse(t, written).ChildElements())
 	if want := names(sequenceOf(t, result, "ServiceResult")); !slices.Equal(got, want) {
 		t.Fatalf("ServiceResult: the writer writes %v, the schema says %v", got, want)
 	}
 	readResult := func(e *etree.Element) error { _, err := document.ReadResult(e); return err }
-	checkAgainst(t, result, written, "/ServiceResult/RefusalGround", "RefusalGround", readResult)
+	checkAgainst(t, result, aRefusal().Document(), "/ServiceResult/RefusalGround", "RefusalGround", readResult)
+	checkAgainst(t, result, anEnding().Document(), "/ServiceResult/EndGround", "EndGround", readResult)
 	ok := aResult()
 	ok.Kind = "public-works"
 	noGround := ok.Document()
 	for _, x := range sequenceOf(t, result, "ServiceResult") {
-		if x.name == "RefusalGround" {
+		if x.name == "RefusalGround" || x.name == "EndGround" {
 			continue
 		}
 		cut := parse(t, noGround)

@@ -51,7 +51,14 @@ var channelOrder = []string{ChannelPortal, ChannelStateCorporation, ChannelProvi
 type Service struct {
 	Code string `json:"code"`
 	// Label is the service's number in the regulations catalogue (S1…S14).
-	Label    string  `json:"label"`
+	Label string `json:"label"`
+	// Follows names, for a service the seeds do not name, the service it
+	// is provided on the terms of (docs/catalogue-notes.md): each of its
+	// regions takes that service's regulation (seed, lines) and portal
+	// channel (steps, terms) and keeps only its own recipient and bus
+	// service. Leaving the register of job seekers follows the
+	// registration.
+	Follows  string  `json:"follows,omitempty"`
 	Names    Names   `json:"names"`
 	Provider Names   `json:"provider"`
 	Results  Results `json:"results"`
@@ -247,12 +254,50 @@ func ParseCatalogue(data []byte) (*Catalogue, error) {
 			errs = append(errs, fmt.Errorf("%s: listed twice", s.Code))
 		}
 		c.byCode[s.Code] = s
+	}
+	for _, s := range c.Services {
+		if s.Follows != "" {
+			errs = append(errs, s.follow(c.byCode[s.Follows])...)
+		}
 		errs = append(errs, s.validate()...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("catalogue: %w", err)
 	}
 	return &c, nil
+}
+
+// follow gives each of s's regions the regulation and portal channel of
+// the service it follows, keeping its own recipient and bus service.
+func (s *Service) follow(base *Service) []error {
+	switch {
+	case base == nil:
+		return []error{fmt.Errorf("%s: follows %q, which is not in the catalogue", s.Code, s.Follows)}
+	case base.Follows != "":
+		return []error{fmt.Errorf("%s: follows %s, which follows another service itself", s.Code, base.Code)}
+	}
+	var errs []error
+	for region, r := range s.Regions {
+		from := base.Regions[region]
+		if r == nil || from == nil || from.Channels[ChannelPortal] == nil {
+			errs = append(errs, fmt.Errorf("%s: %s has no portal channel in %s to follow", s.Code, base.Code, region))
+			continue
+		}
+		if r.Seed != "" || r.Lines != "" || len(r.Channels) != 1 || r.Channels[ChannelPortal] == nil {
+			errs = append(errs, fmt.Errorf("%s: %s: a service that follows another names only its portal channel's recipient and bus service", s.Code, region))
+			continue
+		}
+		own := r.Channels[ChannelPortal]
+		if own.Lines != "" || len(own.Steps) > 0 || own.TermWorkingDays != 0 || own.TermNote != nil || own.Where != nil || len(own.Bring) > 0 {
+			errs = append(errs, fmt.Errorf("%s: %s: the portal channel's terms are %s's", s.Code, region, base.Code))
+			continue
+		}
+		ch := *from.Channels[ChannelPortal]
+		ch.Recipient, ch.BusService = own.Recipient, own.BusService
+		r.Seed, r.Lines, r.Provider = from.Seed, from.Lines, from.Provider
+		r.Channels[ChannelPortal] = &ch
+	}
+	return errs
 }
 
 func (s *Service) validate() []error {

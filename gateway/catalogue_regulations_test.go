@@ -186,8 +186,14 @@ func TestCatalogueChannelsPerRegion(t *testing.T) {
 		"nuclear-test-victims-compensation": {"east-kazakhstan": {[]string{GK}, "001:51-60"}},
 		"disability-aids-provision":         {"east-kazakhstan": {[]string{PR}, "001:61-69"}},
 	}
-	if n := len(cat.Services); n != len(want) {
-		t.Errorf("catalogue has %d services, the regulations %d", n, len(want))
+	ofTheRegulations := 0
+	for _, s := range cat.Services {
+		if s.Follows == "" {
+			ofTheRegulations++
+		}
+	}
+	if ofTheRegulations != len(want) {
+		t.Errorf("catalogue has %d services of the regulations, the regulations %d", ofTheRegulations, len(want))
 	}
 	for code, regions := range want {
 		svc, err := cat.Lookup(code)
@@ -224,5 +230,41 @@ func TestCatalogueChannelsPerRegion(t *testing.T) {
 				t.Errorf("%s %s: channels %v, the regulation %v (%s)", code, region, got, exp, w.lines)
 			}
 		}
+	}
+}
+
+// Leaving the register of job seekers is not in the seeds: it is provided
+// where and as the registration is on the portal, by the same system.
+func TestDeregistrationFollowsTheRegistration(t *testing.T) {
+	cat, err := gateway.DefaultCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := cat.Lookup("job-seeker-registration")
+	end, err := cat.Lookup("job-seeker-deregistration")
+	if err != nil || end.Follows != reg.Code {
+		t.Fatalf("job-seeker-deregistration: %v, follows %q", err, end.Follows)
+	}
+	if len(end.Regions) != len(reg.Regions) {
+		t.Errorf("regions %d, the registration's %d", len(end.Regions), len(reg.Regions))
+	}
+	for region, r := range reg.Regions {
+		e := end.Regions[region]
+		if e == nil {
+			t.Errorf("%s: not provided", region)
+			continue
+		}
+		want, got := r.Channels[gateway.ChannelPortal], e.Channels[gateway.ChannelPortal]
+		if e.Seed != r.Seed || e.Lines != r.Lines || got.Term() != want.Term() || got.Lines != want.Lines ||
+			got.AcceptanceDayNotCounted != want.AcceptanceDayNotCounted || got.Recipient != want.Recipient {
+			t.Errorf("%s: %s %s term %v to %s, the registration's %s %s term %v to %s", region, e.Seed, got.Lines, got.Term(), got.Recipient,
+				r.Seed, want.Lines, want.Term(), want.Recipient)
+		}
+		if len(e.Channels) != 1 {
+			t.Errorf("%s: channels %v, the portal only", region, e.Channels)
+		}
+	}
+	if got := end.Regions["karaganda"].Channels[gateway.ChannelPortal].BusService; got != "arm-rshep.job-seeker-deregistration" {
+		t.Errorf("Karaganda's requests go under %q", got)
 	}
 }

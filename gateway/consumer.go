@@ -135,6 +135,9 @@ func unmatched(format string, args ...any) error {
 // that comes after the request ended is kept in its history only.
 func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	info := m.MessageInfo
+	if info.MessageType == soap.TypeRequest && info.ServiceID == a.cfg.Sender.SenderID+document.EndNoticeService {
+		return a.fileEndNotice(ctx, m)
+	}
 	owner, err := a.rdb.Get(ctx, a.correlationKey(info.CorrelationID)).Result()
 	if errors.Is(err, redis.Nil) {
 		// The relay writes the correlation right after the bus accepts the
@@ -240,25 +243,81 @@ func readNotice(data string, ref RequestRef) error {
 	return nil
 }
 
+// fileEndNotice files a provider's notice that a job seeker's
+// registration ended (at the citizen's request or by the provider's
+// decision). It is believed only as far as it is verified: signed by the
+// authorised person of the system that sent it, naming a request of the
+// citizen it names that this system answered with a registration. The
+// request stays completed (it was answered); its history and the cabinet
+// say that the registration ended, once.
+func (a *App) fileEndNotice(ctx context.Context, m soap.AsyncMessage) error {
+	sender := m.MessageInfo.Sender.SenderID
+	res, notice, err := a.verifyProviderDocument(ctx, m.MessageData.Data, sender, "end notice")
+	if err != nil {
+		return err
+	}
+	if notice.Outcome != document.OutcomeDeregistered {
+		return unmatched("an end notice of outcome %s", notice.Outcome)
+	}
+	ref := RequestRef{IIN: notice.Applicant, ID: notice.RequestID}
+	rec, err := a.load(ctx, ref, false)
+	if err != nil {
+		return err
+	}
+	if rec.State == "" || rec.Recipient != sender || rec.Service != notice.ServiceCode {
+		// Nobody is told of a registration the sender did not make.
+		return unmatched("end notice from %s names no request of that citizen it answered (%s)", sender, ref)
+	}
+	svc, err := a.cfg.Catalogue.Lookup(rec.Service)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	g := notice.EndGround
+	msg := CabinetMessage{ID: "ended-" + ref.ID, Kind: "registration-ended", RequestID: ref.ID, At: now, HasDocument: true,
+		Title: Names{RU: "Регистрация прекращена: " + svc.Names.RU, KK: "Тіркеу тоқтатылды: " + svc.Names.KK, EN: "Registration ended: " + svc.Names.EN},
+		Text: Names{RU: g.Text.RU + ". Регистрация № " + notice.Number + ", " + notice.Date + ".",
+			KK: g.Text.KK + ". Тіркеу № " + notice.Number + ", " + notice.Date + ".",
+			EN: g.Text.EN + ". Registration No. " + notice.Number + ", " + notice.Date + "."},
+		Data: map[string]string{"outcome": string(notice.Outcome), "ground": g.Code, "number": notice.Number, "date": notice.Date,
+			"signer": res.Signer.CommonName, "certificate": res.Evidence.CertificateSerial}}
+	_, err = a.transition(ctx, ref, m.MessageInfo.MessageID, registrationEndedStep(g.Code, m.MessageData.Data, now, msg))
+	return err
+}
+
+// verifyProviderDocument verifies a document a provider's system signed:
+// a valid signature by an organisation certificate of the system's BIN
+// whose holder may sign for it, read as a result that names that BIN.
+func (a *App) verifyProviderDocument(ctx context.Context, data, system, what string) (*signing.Result, *document.Result, error) {
+	res, err := a.cfg.ResultVerifier.Verify(ctx, []byte(data))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s signature: %w", what, err)
+	}
+	bin, ok := a.cfg.ProviderBINs[system]
+	if !ok {
+		return nil, nil, unmatched("no provider %s known to the portal", system)
+	}
+	// The provider's BIN and a role entitled to sign for it (nil: the
+	// first head or a person with signing right).
+	if err := res.RequireAuthority(bin, a.cfg.ProviderRoles[system]); err != nil {
+		return nil, nil, err
+	}
+	doc, err := document.ReadResult(res.Element)
+	if err != nil {
+		return nil, nil, err
+	}
+	if doc.ProviderBIN != bin {
+		return nil, nil, unmatched("%s names another provider than the one that signed it", what)
+	}
+	return res, doc, nil
+}
+
 // readResult verifies the provider's signed result: a valid signature by an
 // organisation certificate of the provider's BIN whose holder may sign for
 // it, about this request of this citizen.
 func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, ref RequestRef, recipient string, svc *Service, now time.Time) (string, CabinetMessage, error) {
 	id := ref.ID
-	res, err := a.cfg.ResultVerifier.Verify(ctx, []byte(m.MessageData.Data))
-	if err != nil {
-		return "", CabinetMessage{}, fmt.Errorf("result signature: %w", err)
-	}
-	bin, ok := a.cfg.ProviderBINs[recipient]
-	if !ok {
-		return "", CabinetMessage{}, unmatched("no provider %s known to the portal", recipient)
-	}
-	// The provider's BIN and a role entitled to sign for it (nil: the
-	// first head or a person with signing right).
-	if err := res.RequireAuthority(bin, a.cfg.ProviderRoles[recipient]); err != nil {
-		return "", CabinetMessage{}, err
-	}
-	result, err := document.ReadResult(res.Element)
+	res, result, err := a.verifyProviderDocument(ctx, m.MessageData.Data, recipient, "result")
 	if err != nil {
 		return "", CabinetMessage{}, err
 	}
@@ -268,9 +327,6 @@ func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, ref RequestRe
 	if result.Applicant != ref.IIN {
 		return "", CabinetMessage{}, unmatched("result names another applicant than the owner of %s", ref)
 	}
-	if result.ProviderBIN != bin {
-		return "", CabinetMessage{}, unmatched("result names another provider than the one that signed it")
-	}
 	outcome := string(result.Outcome)
 	msg := CabinetMessage{ID: "answer-" + m.MessageInfo.MessageID, Kind: "result", RequestID: id, At: now, HasDocument: true,
 		Data: map[string]string{"outcome": outcome, "signer": res.Signer.CommonName, "certificate": res.Evidence.CertificateSerial}}
@@ -278,6 +334,9 @@ func (a *App) readResult(ctx context.Context, m soap.AsyncMessage, ref RequestRe
 		if v != "" {
 			msg.Data[name] = v
 		}
+	}
+	if g := result.EndGround; g != nil {
+		msg.Data["ground"] = g.Code
 	}
 	if result.Outcome == document.OutcomeRefused {
 		msg.Kind = "refusal"

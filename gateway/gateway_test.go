@@ -410,7 +410,7 @@ func (e *env) provider(outcome string) {
 		ProviderBIN: providerBIN, Applicant: req.Applicant.IIN, Number: "JS-2026-000123", Date: "2026-11-24"}
 	if result.Outcome == document.OutcomeRefused {
 		result.Number = ""
-		result.Ground = &document.RefusalGround{Code: "underage", Text: egov.Message{RU: "Заявителю нет 16 лет",
+		result.Ground = &document.Ground{Code: "underage", Text: egov.Message{RU: "Заявителю нет 16 лет",
 			KK: "Өтініш берушіге 16 жас толмаған", EN: "The applicant is under 16"}}
 	}
 	signed, err := signer(e.t, "provider").Sign(result.Document())

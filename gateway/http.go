@@ -400,6 +400,7 @@ func withRetryAfter(c echo.Context, err error) error {
 type serviceView struct {
 	Code     string   `json:"code"`
 	Label    string   `json:"label"`
+	Follows  string   `json:"follows,omitempty"`
 	Name     string   `json:"name"`
 	Names    Names    `json:"names"`
 	Provider string   `json:"provider"`
@@ -442,7 +443,7 @@ type stepView struct {
 }
 
 func view(s *Service, lang string, details bool) serviceView {
-	v := serviceView{Code: s.Code, Label: s.Label, Name: s.Names.In(lang), Names: s.Names, Provider: s.Provider.In(lang),
+	v := serviceView{Code: s.Code, Label: s.Label, Follows: s.Follows, Name: s.Names.In(lang), Names: s.Names, Provider: s.Provider.In(lang),
 		Channels: s.Channels(), Portal: s.OnPortal()}
 	v.Results.Positive, v.Results.Refusal = s.Results.Positive.In(lang), s.Results.Refusal.In(lang)
 	if !details {

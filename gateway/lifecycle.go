@@ -280,6 +280,13 @@ type step struct {
 	Otherwise string `json:"otherwise,omitempty"`
 	// Message is filed in the cabinet with the transition only.
 	Message *stepMessage `json:"msg,omitempty"`
+	// AfterEnd makes the step one for a request that has ended: it moves
+	// no state and is taken once (while the field Once is absent; Set
+	// should write it) when the request ended with outcome IfOutcome. On
+	// any other request the change is refused as unfit.
+	AfterEnd  bool   `json:"afterEnd,omitempty"`
+	IfOutcome string `json:"ifOutcome,omitempty"`
+	Once      string `json:"once,omitempty"`
 }
 
 type stepMessage struct {
@@ -297,31 +304,37 @@ type stepMessage struct {
 // sequence, then the cabinet message records the steps may file.
 // ARGV: answer message id ("" for changes that are not answers), then one
 // JSON step each.
-// Returns {"seen"}, {"unknown"} or {"ok", state after, steps taken}.
+// Returns {"seen"}, {"unknown"}, {"unfit", state} (an after-end step on a
+// request it does not fit) or {"ok", state after, steps taken}.
 var transitionScript = redis.NewScript(luaRanks() + `
 if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return {'seen'} end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'unknown'} end
 local taken = 0
+local function take(s, f)
+  if type(s['set']) == 'table' then
+    for k, v in pairs(s['set']) do f[#f + 1] = k; f[#f + 1] = v end
+  end
+  if #f > 0 then redis.call('HSET', KEYS[1], unpack(f)) end
+  if type(s['entry']) == 'string' then redis.call('RPUSH', KEYS[2], s['entry']) end
+  local m = s['msg']
+  if type(m) == 'table' then
+    local seq = redis.call('INCR', KEYS[6])
+    redis.call('HSET', KEYS[m['key']], 'message', m['body'], 'document', m['doc'])
+    redis.call('ZADD', KEYS[4], seq, m['id'])
+    redis.call('SADD', KEYS[5], m['id'])
+  end
+  taken = taken + 1
+end
 for i = 2, #ARGV do
   local s = cjson.decode(ARGV[i])
   local to = s['to']
-  if type(to) == 'string' and rank[to] and rank[state] < terminal and rank[to] > rank[state] then
+  if s['afterEnd'] then
+    if rank[state] ~= terminal or redis.call('HGET', KEYS[1], 'outcome') ~= s['ifOutcome'] then return {'unfit', state} end
+    if redis.call('HEXISTS', KEYS[1], s['once']) == 0 then take(s, {}) end
+  elseif type(to) == 'string' and rank[to] and rank[state] < terminal and rank[to] > rank[state] then
     state = to
-    local f = {'state', to}
-    if type(s['set']) == 'table' then
-      for k, v in pairs(s['set']) do f[#f + 1] = k; f[#f + 1] = v end
-    end
-    redis.call('HSET', KEYS[1], unpack(f))
-    if type(s['entry']) == 'string' then redis.call('RPUSH', KEYS[2], s['entry']) end
-    local m = s['msg']
-    if type(m) == 'table' then
-      local seq = redis.call('INCR', KEYS[6])
-      redis.call('HSET', KEYS[m['key']], 'message', m['body'], 'document', m['doc'])
-      redis.call('ZADD', KEYS[4], seq, m['id'])
-      redis.call('SADD', KEYS[5], m['id'])
-    end
-    taken = taken + 1
+    take(s, {'state', to})
   elseif type(s['otherwise']) == 'string' then
     redis.call('RPUSH', KEYS[2], s['otherwise'])
   end
@@ -378,6 +391,8 @@ func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, s
 		return transitionResult{Seen: true}, nil
 	case "unknown":
 		return transitionResult{}, fmt.Errorf("request %s has no record", ref)
+	case "unfit":
+		return transitionResult{}, unmatched("request %s (%s) is not one this change can follow", ref, out[1])
 	}
 	var taken int
 	fmt.Sscan(out[2], &taken)
@@ -420,8 +435,9 @@ func (a *App) annotate(ctx context.Context, ref RequestRef, states []State, fiel
 
 // History events that move no state.
 const (
-	eventUpdate  = "update"
-	eventIgnored = "ignored"
+	eventUpdate            = "update"
+	eventIgnored           = "ignored"
+	eventRegistrationEnded = "registration-ended" // the registration the request made ended
 )
 
 // historyJSON is a history entry as stored; what is a State or an event.
@@ -476,6 +492,15 @@ func resultStep(outcome, document string, at time.Time, result CabinetMessage) s
 		Otherwise: historyJSON(eventIgnored, at, "another result of the provider ("+outcome+") after the request ended: not filed"),
 		Set:       map[string]string{"outcome": outcome, "result": document, "lastError": ""},
 		Message:   messageStep(result, document)}
+}
+
+// registrationEndedStep: the provider says the registration this request
+// made has ended; filed once, with its signed notice, on a request that
+// ended registered.
+func registrationEndedStep(ground, doc string, at time.Time, notice CabinetMessage) step {
+	return step{AfterEnd: true, IfOutcome: string(document.OutcomeRegistered), Once: "registrationEnded",
+		Set:   map[string]string{"registrationEnded": at.UTC().Format(time.RFC3339), "registrationEndGround": ground},
+		Entry: historyJSON(eventRegistrationEnded, at, ground), Message: messageStep(notice, doc)}
 }
 
 // noteRelayFailure records a failed relay while the request still waits

@@ -25,7 +25,7 @@ func resultXML(id, iin, outcome string) string {
 		ProviderBIN: providerBIN, Applicant: iin, Number: "JS-2026-000123", Date: "2026-11-24"}
 	if r.Outcome == document.OutcomeRefused {
 		r.Number = ""
-		r.Ground = &document.RefusalGround{Code: "underage", Text: egov.Message{RU: "Заявителю нет 16 лет",
+		r.Ground = &document.Ground{Code: "underage", Text: egov.Message{RU: "Заявителю нет 16 лет",
 			KK: "Өтініш берушіге 16 жас толмаған", EN: "The applicant is under 16"}}
 	}
 	return string(r.Document())

@@ -324,7 +324,7 @@ func TestCatalogueAndSkeleton(t *testing.T) {
 	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/services?portal=true", nil)
 	req.Header.Set("Accept-Language", "en")
 	e.do(req, &list)
-	if len(list.Services) != 3 || list.Services[0].Name != "Registration of job seekers" {
+	if len(list.Services) != 4 || list.Services[0].Name != "Registration of job seekers" {
 		t.Fatalf("portal services %+v", list.Services)
 	}
 	var skeleton string

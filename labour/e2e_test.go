@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,7 +46,9 @@ type stack struct {
 	now      func() time.Time
 	verifier *signing.Verifier
 	labour   func() context.CancelFunc
-	keys     map[string]*signing.Signer
+	// shift is how far the stack's clock has been moved on from stackTime.
+	shift *atomic.Int64
+	keys  map[string]*signing.Signer
 	// systems are the labour-market systems labour started, in order.
 	systems []*labour.System
 }
@@ -63,7 +66,8 @@ func newStack(t *testing.T, visibility time.Duration) *stack {
 func newStackLog(t *testing.T, visibility time.Duration, log *slog.Logger) *stack {
 	t.Helper()
 	r := redistest.New(t)
-	now := func() time.Time { return stackTime }
+	shift := &atomic.Int64{}
+	now := func() time.Time { return stackTime.Add(time.Duration(shift.Load())) }
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +104,7 @@ func newStackLog(t *testing.T, visibility time.Duration, log *slog.Logger) *stac
 	done := make(chan struct{})
 	go func() { app.Run(ctx); close(done) }()
 
-	s := &stack{t: t, r: r, bus: bus, busSrv: busSrv, portal: portal, now: now, verifier: verifier, keys: map[string]*signing.Signer{}}
+	s := &stack{t: t, r: r, bus: bus, busSrv: busSrv, portal: portal, now: now, shift: shift, verifier: verifier, keys: map[string]*signing.Signer{}}
 	provider := s.key("provider")
 	var mu sync.Mutex
 	var stops []context.CancelFunc

@@ -10,12 +10,15 @@ import (
 type metrics struct {
 	decisions *prometheus.CounterVec
 	messages  *prometheus.CounterVec
+	endings   *prometheus.CounterVec
 }
 
 func newMetrics(system string) *metrics {
 	return &metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_" + system + "_decisions_total",
-			Help: "Decisions taken (once per request, not per delivery), by outcome: registered, referred, certificate, refused."}, []string{"outcome"}),
+			Help: "Decisions taken (once per request, not per delivery), by outcome: registered, referred, certificate, deregistered, refused."}, []string{"outcome"}),
+		endings: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_" + system + "_registrations_ended_total",
+			Help: "Job seekers' registrations ended, by ground: at-own-request, labour-activity-started."}, []string{"ground"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "egov_" + system + "_messages_total",
 			Help: "Request messages processed, by result: answered, rejected (dead letter: signature or document does not hold), failed (comes back)."}, []string{"result"}),
 	}
@@ -24,7 +27,7 @@ func newMetrics(system string) *metrics {
 // Collectors are the system's metrics, to register where its process
 // serves them.
 func (s *System) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.metrics.decisions, s.metrics.messages}
+	return []prometheus.Collector{s.metrics.decisions, s.metrics.messages, s.metrics.endings}
 }
 
 // ReadyChecks are the checks of the system's readiness: Redis, then extra

@@ -42,6 +42,10 @@ type ServiceRules struct {
 	// belonging, to the recipients of targeted social assistance, from
 	// that register (S7, fully automated: 003:717-718).
 	Certificate bool `json:"certificate,omitempty"`
+	// EndsRegistration: the service is the citizen's request to leave the
+	// register of job seekers; the answer ends the current registration
+	// (ground at-own-request) or refuses when there is none.
+	EndsRegistration bool `json:"endsRegistration,omitempty"`
 }
 
 // AgeLimits bound who may take a measure; zero means no bound.
@@ -81,7 +85,9 @@ func ParseRules(data []byte, name string) (*Rules, error) {
 // groundCodes are every refusal ground Decide and the delivery checks give.
 var groundCodes = []string{"service-unknown", "data-unavailable", "document-hash-mismatch", "not-registered", "measure-unknown",
 	"measure-not-eligible", "underage", "document-missing", "documents-incomplete", "document-expired", "labour-activity",
-	"already-registered", "signer-not-applicant", "attachment-not-delivered"}
+	"already-registered", "signer-not-applicant", "attachment-not-delivered",
+	// why a registration ends
+	"at-own-request", "labour-activity-started"}
 
 // Person is what the persons register says about the applicant.
 type Person struct {
@@ -111,7 +117,7 @@ type Facts struct {
 // Decision is the outcome of the checks.
 type Decision struct {
 	Outcome document.Outcome
-	Ground  string // refusal ground code
+	Ground  string // refusal ground code, or why the registration ended
 	Kind    string // referral measure or certificate kind
 }
 
@@ -158,6 +164,11 @@ func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 		}
 	}
 	switch {
+	case rules.EndsRegistration:
+		if !f.JobSeeker {
+			return refuse("not-registered")
+		}
+		return Decision{Outcome: document.OutcomeDeregistered, Ground: "at-own-request"}
 	case rules.Certificate:
 		kind := "does-not-belong"
 		if f.Assistance.Belongs {

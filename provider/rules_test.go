@@ -67,6 +67,8 @@ func TestDecide(t *testing.T) {
 		{"S7: not in the persons register", request("tsa-membership-certificate", "800515400122"), provider.Facts{Now: now}, "refused", "data-unavailable"},
 		{"expiring today is not expired", reg("791028302728", document.AttachmentHeader{Kind: "identity-document", Expires: day("2026-01-15")}), provider.Facts{Now: now, Person: found}, "registered", ""},
 		{"unknown service", request("space-travel", "791028302728"), provider.Facts{Now: now, Person: found}, "refused", "service-unknown"},
+		{"a job seeker leaves at his request", request("job-seeker-deregistration", "791028302728"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "deregistered", "at-own-request"},
+		{"leaving a register one is not on", request("job-seeker-deregistration", "791028302728"), provider.Facts{Now: now, Person: found}, "refused", "not-registered"},
 	}
 	for _, tt := range tests {
 		d := rules.Decide(tt.app, tt.facts)

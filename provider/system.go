@@ -78,8 +78,13 @@ type Config struct {
 	// (default 10 s); PollBackoff the first delay after a failed poll
 	// (default 1 s, doubling up to 30 s, jittered; internal/retry).
 	PollWait, PollBackoff time.Duration
-	Now                   func() time.Time
-	Log                   *slog.Logger
+	// ReviewEvery is how often a registration whose condition can lapse
+	// is looked at again (default one hour); Run reviews what is due, and
+	// sends the end notices not yet sent, every minute or ReviewEvery if
+	// shorter.
+	ReviewEvery time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // System is one provider's system on one Redis.
@@ -138,6 +143,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*System, error) {
 	if cfg.PollBackoff <= 0 {
 		cfg.PollBackoff = time.Second
 	}
+	if cfg.ReviewEvery <= 0 {
+		cfg.ReviewEvery = time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -192,6 +200,22 @@ func (s *System) Run(ctx context.Context) {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(min(s.cfg.ReviewEvery, time.Minute))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := s.Review(ctx); err != nil && ctx.Err() == nil {
+					s.cfg.Log.Warn(s.cfg.Name+": review of the registrations failed; it goes on at the next", "err", err)
+				}
+			}
+		}
+	}()
 	backoff := retry.New(s.cfg.PollBackoff, 30*time.Second)
 	for ctx.Err() == nil {
 		resp, err := s.cfg.Bus.GetMessages(ctx, shep.NewGetMessages(s.cfg.Sender, s.cfg.Services[0], s.cfg.Batch, s.cfg.PollWait))
@@ -288,26 +312,31 @@ const decisionLockTTL = 10 * time.Second
 // decide it: one round trip for what was a read, a lock, a second read and
 // the job-seeker lookup.
 //
-// KEYS: record, lock, job-seeker registration. ARGV: lock TTL (ms).
-// Returns {"done", record}, {"busy"} or {"claimed", job seeker 0/1}.
+// KEYS: record, lock, current registration. ARGV: lock TTL (ms).
+// Returns {"done", record}, {"busy"} or {"claimed", registrationFields…}.
 var claimScript = redis.NewScript(`
 local rec = redis.call('GET', KEYS[1])
 if rec then return {'done', rec} end
 if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[1], 'NX') then return {'busy'} end
-return {'claimed', redis.call('EXISTS', KEYS[3])}
+local reg = redis.call('HMGET', KEYS[3], 'number', 'requestId', 'service', 'sender')
+return {'claimed', reg[1], reg[2], reg[3], reg[4]}
 `)
 
 // storeScript keeps the decision with its signed result, files a
-// registration or a referral, and releases the lock, all at once.
+// registration or a referral or ends the registration, and releases the
+// lock, all at once.
 //
-// KEYS: record, lock, job-seeker registration, referrals.
-// ARGV: record, outcome, number, registered at (ms), request id, referral.
-var storeScript = redis.NewScript(`
+// KEYS: record, lock, current registration, referrals, ended registration.
+// ARGV: record, outcome, number, decided at (ms), request id, referral,
+// service, filing system, end ground, end notice.
+var storeScript = redis.NewScript(endRegistrationLua + `
 redis.call('SET', KEYS[1], ARGV[1])
 if ARGV[2] == 'registered' then
-  redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5])
+  redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5], 'service', ARGV[7], 'sender', ARGV[8])
 elseif ARGV[2] == 'referred' then
   redis.call('RPUSH', KEYS[4], ARGV[6])
+elseif ARGV[2] == 'deregistered' then
+  endRegistration(KEYS[3], KEYS[5], ARGV[3], ARGV[4], ARGV[9], ARGV[10])
 end
 redis.call('DEL', KEYS[2])
 return 1
@@ -327,7 +356,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	// hash tag.
 	tag := "{" + app.Applicant.IIN + "}"
 	recordKey := s.key(tag, "request", info.Sender.SenderID, app.RequestID)
-	keys := []string{recordKey, recordKey + ":lock", s.key(tag, "job-seeker"), s.key(tag, "referrals")}
+	keys := []string{recordKey, recordKey + ":lock", s.currentRegistration(app.Applicant.IIN), s.key(tag, "referrals")}
 	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds()).Slice()
 	if err != nil {
 		return nil, err
@@ -346,7 +375,8 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		}
 	}()
 	now := s.cfg.Now()
-	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: claim[1] == int64(1)}
+	current := registrationFrom(claim[1:])
+	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: current.Number != ""}
 	// What the decision asks of the bus (attachments, registers) must end
 	// well before the lock does, or a second worker could decide too.
 	askCtx, cancel := context.WithTimeout(ctx, decisionLockTTL/2)
@@ -377,25 +407,58 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		d = s.cfg.Rules.Decide(app, facts)
 	}
 	rec := &record{Decision: d, Date: now.In(almaty).Format(time.DateOnly)}
-	if d.Outcome != "refused" {
+	var endGround, notice string
+	switch d.Outcome {
+	case document.OutcomeRefused:
+	case document.OutcomeDeregistered:
+		// The result names the registration that ends; whoever filed it
+		// is told too.
+		rec.Number, endGround = current.Number, d.Ground
+		if notice, err = s.endNotice(app.Applicant.IIN, current, d.Ground, now); err != nil {
+			return nil, err
+		}
+		if err := s.noteEnding(ctx, app.Applicant.IIN, current.Number, now); err != nil {
+			return nil, err
+		}
+		keys = append(keys, s.endedRegistration(app.Applicant.IIN, current.Number))
+	default:
 		seq, err := s.rdb.Incr(ctx, s.key("sequence", app.ServiceCode)).Result()
 		if err != nil {
 			return nil, err
 		}
 		prefix := map[document.Outcome]string{document.OutcomeRegistered: "JS", document.OutcomeReferred: "REF", document.OutcomeCertificate: "TSA"}[d.Outcome]
 		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.In(almaty).Year(), seq)
+		if d.Outcome == document.OutcomeRegistered && s.mayLapse(app.ServiceCode, app.Region) {
+			// On the review list before it exists: a registration never
+			// goes unwatched, and a member without one is dropped.
+			next := now.Add(s.cfg.ReviewEvery)
+			if err := s.rdb.ZAdd(ctx, s.reviewKey(), redis.Z{Score: float64(next.UnixMilli()), Member: app.Applicant.IIN}).Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(keys) == 4 {
+		keys = append(keys, keys[2]) // no registration ends: the script needs the slot, not the key
 	}
 	if rec.Result, err = s.resultDocument(app, rec); err != nil {
 		return nil, err
 	}
 	body, _ := json.Marshal(rec)
 	err = storeScript.Run(ctx, s.rdb, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
-		rec.Number+" "+d.Kind).Err()
+		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice).Err()
 	stored = err == nil
-	if stored {
-		s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
+	if !stored {
+		return nil, err
 	}
-	return rec, err
+	s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
+	if d.Outcome == document.OutcomeDeregistered {
+		s.metrics.endings.WithLabelValues(d.Ground).Inc()
+		// Told at once; Review sends it if this fails.
+		if err := s.sendEnding(ctx, app.Applicant.IIN, current.Number, false); err != nil {
+			s.cfg.Log.Warn(s.cfg.Name+": end notice not sent yet; the review sends it", "number", current.Number, "err", err)
+		}
+	}
+	return rec, nil
 }
 
 // checkDelivery checks what the transport cannot vouch for: that the
@@ -505,15 +568,26 @@ var almaty = func() *time.Location {
 }()
 
 // resultDocument writes and signs the result: a notice of registration, a
-// referral, a certificate, or a reasoned refusal with its ground in Russian,
-// Kazakh and English.
+// referral, a certificate, the end of a registration, or a reasoned
+// refusal, the grounds in Russian, Kazakh and English.
 func (s *System) resultDocument(app *document.Request, rec *record) (string, error) {
 	result := &document.Result{RequestID: app.RequestID, ServiceCode: app.ServiceCode, Outcome: rec.Decision.Outcome,
 		ProviderBIN: signing.IdentityOf(s.cfg.Signer.Certificate).BIN, Applicant: app.Applicant.IIN,
 		Number: rec.Number, Date: rec.Date, Kind: rec.Decision.Kind}
 	if g := rec.Decision.Ground; g != "" {
-		result.Ground = &document.RefusalGround{Code: g, Text: s.cfg.Rules.Grounds[g]}
+		ground := &document.Ground{Code: g, Text: s.cfg.Rules.Grounds[g]}
+		if rec.Decision.Outcome == document.OutcomeDeregistered {
+			result.EndGround = ground
+		} else {
+			result.Ground = ground
+		}
 	}
+	return s.sign(result)
+}
+
+// sign signs a result document with the provider's authorised person,
+// no more at once than Signers.
+func (s *System) sign(result *document.Result) (string, error) {
 	s.signing <- struct{}{}
 	signed, err := s.cfg.Signer.Sign(result.Document())
 	<-s.signing

@@ -22,7 +22,7 @@ const SenderID = "arm-rshep"
 // ("rshep"), its metrics (egov_regionaldesk_*), the services it provides
 // (S7 first: its queue is polled by it).
 var Identity = provider.Identity{Name: "АРМ РШЭП", Namespace: "rshep", Metrics: "regionaldesk",
-	Services: []string{"tsa-membership-certificate", "job-seeker-registration", "employment-referral"}}
+	Services: []string{"tsa-membership-certificate", "job-seeker-registration", "employment-referral", "job-seeker-deregistration"}}
 
 // The machinery's types, under the names the system's callers know.
 type (

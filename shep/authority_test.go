@@ -241,3 +241,40 @@ func TestRoutingFileSignerPolicies(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticesOfTheSenderCarryItsAuthority: a request of a service whose
+// documents are the sender's own (SignedBySender, a provider's notice to
+// the portal) is held to the sender's signer policy like a result; the
+// portal gets only the one its authorised person signed.
+func TestNoticesOfTheSenderCarryItsAuthority(t *testing.T) {
+	const svcNotice = "egov-portal.registration-ended"
+	signed := signedResults(t)
+	routing := func(t testing.TB) *shep.Routing {
+		r := testRouting(t)
+		r.Services[svcNotice] = &shep.Service{Recipient: portal.SenderID, Channel: "async", CheckSignature: true, SignedBySender: true, PersonalData: true}
+		r.Systems[labour.SenderID].Send = append(r.Systems[labour.SenderID].Send, svcNotice)
+		r.Systems[labour.SenderID].Signer = &shep.SignerPolicy{BIN: centreBIN, Roles: []signing.KeyUser{signing.KeyUserCEO}}
+		return r
+	}
+	clientsOn(t, routing, nil, func(t *testing.T, f *fixture, c shep.Client) {
+		ctx := context.Background()
+		for _, tc := range []struct{ signer, detail string }{
+			{"employee", string(egov.CodeSignerNotAuthorised)},
+			{"other-ceo", string(egov.CodeBINMismatch)},
+			{"ceo", ""},
+		} {
+			_, err := c.SendMessage(ctx, shep.NewSendMessage(labour, svcNotice, soap.TypeRequest, "", signed[tc.signer]))
+			var fault *soap.Fault
+			switch {
+			case tc.detail == "" && err != nil:
+				t.Fatalf("notice signed by %s refused: %v", tc.signer, err)
+			case tc.detail != "" && (!errors.As(err, &fault) || fault.Info.ErrorCode != soap.CodeDataSignatureBad || fault.Info.ErrorData != tc.detail):
+				t.Fatalf("notice signed by %s: got %v, want %s with %s", tc.signer, err, soap.CodeDataSignatureBad, tc.detail)
+			}
+		}
+		got, err := c.GetMessages(ctx, shep.NewGetMessages(portal, svcNotice, 10, 0))
+		if err != nil || len(got.Response.Messages) != 1 || got.Response.Messages[0].MessageData.Data != signed["ceo"] {
+			t.Fatalf("the portal got %v (%v), want the one notice its provider's head signed", got, err)
+		}
+	})
+}

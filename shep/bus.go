@@ -260,12 +260,12 @@ func (b *Bus) authenticateOptional(op string, s *soap.SenderInfo) (*System, *soa
 }
 
 // checkSignature verifies the business data where routing asks for it and
-// maps refusals to SCE015–SCE017. A result (result true: a RESPONSE, whose
-// sender is the service's provider) must also carry the authority of the
-// provider's signer policy, if it has one: its BIN and one of its roles;
-// without it the result is refused with SCE016 naming bin-mismatch or
-// signer-not-authorised.
-func (b *Bus) checkSignature(ctx context.Context, op string, svc *Service, sender *System, data string, result bool) *soap.Fault {
+// maps refusals to SCE015–SCE017. A document of the sender's organisation
+// (byOrganisation: a RESPONSE, or a REQUEST of a service SignedBySender)
+// must also carry the authority of the sender's signer policy, if
+// it has one: its BIN and one of its roles; without it the document is
+// refused with SCE016 naming bin-mismatch or signer-not-authorised.
+func (b *Bus) checkSignature(ctx context.Context, op string, svc *Service, sender *System, data string, byOrganisation bool) *soap.Fault {
 	if !svc.CheckSignature || sender.SkipSignatureCheck {
 		return nil
 	}
@@ -273,7 +273,7 @@ func (b *Bus) checkSignature(ctx context.Context, op string, svc *Service, sende
 		return b.internal(op, errors.New("signature check required but no verifier configured"))
 	}
 	res, err := b.cfg.Verifier.Verify(ctx, []byte(data))
-	if err == nil && result && sender.Signer != nil {
+	if err == nil && byOrganisation && sender.Signer != nil {
 		err = res.RequireAuthority(sender.Signer.BIN, sender.Signer.Roles)
 	}
 	if err == nil {

@@ -209,7 +209,12 @@ func (b *Bus) SendMessage(ctx context.Context, req *soap.SendMessage) (*soap.Sen
 		return nil, f
 	}
 	if info.MessageType == soap.TypeRequest || info.MessageType == soap.TypeResponse {
-		if f := b.checkSignature(ctx, op, svc, sender, req.Request.MessageData.Data, info.MessageType == soap.TypeResponse); f != nil {
+		// A provider's result, and a document the sending organisation
+		// files itself (a provider's notice to the portal), carries its
+		// authorised person's authority; a citizen's request relayed by
+		// the portal does not.
+		byOrganisation := info.MessageType == soap.TypeResponse || svc.SignedBySender
+		if f := b.checkSignature(ctx, op, svc, sender, req.Request.MessageData.Data, byOrganisation); f != nil {
 			return nil, f
 		}
 	}

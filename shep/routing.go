@@ -32,6 +32,10 @@ type Service struct {
 	CheckSignature bool `json:"checkSignature"`
 	// PersonalData keeps bodies out of the evidence log: metadata only.
 	PersonalData bool `json:"personalData"`
+	// SignedBySender: the service's requests are documents of the sending
+	// organisation (a provider's notice to the portal, not a citizen's
+	// request it relays), held, like results, to the sender's Signer.
+	SignedBySender bool `json:"signedBySender,omitempty"`
 	// Description for operators.
 	Description string `json:"description,omitempty"`
 }
@@ -49,9 +53,9 @@ type System struct {
 	// for this sender, whatever the service says.
 	SkipSignatureCheck bool `json:"skipSignatureCheck,omitempty"`
 	// Signer, when set, says who may sign the system's results: a RESPONSE
-	// it sends on a service with CheckSignature must be signed for that
-	// organisation by a holder of one of the roles, or the bus refuses it
-	// (SCE016).
+	// it sends on a service with CheckSignature (or a REQUEST on one that
+	// is SignedBySender) must be signed for that organisation by a holder
+	// of one of the roles, or the bus refuses it (SCE016).
 	Signer *SignerPolicy `json:"signer,omitempty"`
 }
 

@@ -33,14 +33,14 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data", "data", "the data directory of egovctl up (demo keys, trust)")
 	iin := fs.String("iin", demoCitizens[0].iin, "demo citizen")
 	region := fs.String("region", "east-kazakhstan", "region of the request")
-	service := fs.String("service", "job-seeker-registration", "the portal service: job-seeker-registration (S1), employment-referral (S4: a referral to employment) or tsa-membership-certificate (S7, Karaganda)")
+	service := fs.String("service", "job-seeker-registration", "the portal service: job-seeker-registration (S1), employment-referral (S4: a referral to employment), job-seeker-deregistration (leaving the register) or tsa-membership-certificate (S7, Karaganda)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the result")
 	proof := fs.String("proof", "signature", "how the citizen proves his IIN at registration: signature (the registration challenge signed with his key) or sms (a one-time code sent to the phone the mobile citizens' register holds)")
 	smsURL := fs.String("sms", "http://127.0.0.1:8083", "the SMS gateway's outbox view of egovctl up (with --proof sms: the citizen's phone)")
 	fromStack(fs, "gateway", "portal", "sms", "sms")
 	check(fs, httpURL, "gateway", "sms")
 	check(fs, validIIN, "iin")
-	check(fs, oneOf("job-seeker-registration", "employment-referral", "tsa-membership-certificate"), "service")
+	check(fs, oneOf("job-seeker-registration", "employment-referral", "job-seeker-deregistration", "tsa-membership-certificate"), "service")
 	check(fs, oneOf("signature", "sms"), "proof")
 	check(fs, positiveDuration, "timeout")
 	if err := parseFlags(fs, args); err != nil {
@@ -327,6 +327,9 @@ func demoRequest(service, region, iin string, scan []byte, now time.Time) *docum
 	switch service {
 	case "tsa-membership-certificate":
 		return r // no form, no documents: the register answers (003:717-718)
+	case "job-seeker-deregistration":
+		r.Form = map[string]string{"reason": "found-work"}
+		return r // the registration it ends is the provider's record
 	case "employment-referral":
 		r.Form = map[string]string{"measure": "employment"}
 	default:

@@ -42,6 +42,12 @@ func TestEveryPortalServiceInEveryRegion(t *testing.T) {
 		{"employment-referral", "karaganda", adult, deskBIN, "finished: completed (referred)", "      employment\n"},
 		{"tsa-membership-certificate", "karaganda", adult, deskBIN, "finished: completed (certificate)", "      does-not-belong\n"},
 		{"tsa-membership-certificate", "karaganda", assisted, deskBIN, "finished: completed (certificate)", "      belongs\n"},
+		// Leaving the register, where the registration is on the portal and
+		// by the system that keeps it: the labour market's registration of
+		// him, then АРМ РШЭП's.
+		{"job-seeker-deregistration", "aktobe", adult, labourBIN, "finished: completed (deregistered)", "ground at-own-request"},
+		{"job-seeker-deregistration", "almaty-city", adult, labourBIN, "finished: refused (refused)", "ground not-registered"},
+		{"job-seeker-deregistration", "karaganda", adult, deskBIN, "finished: completed (deregistered)", "ground at-own-request"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), []string{"demo", "--gateway", "http://" + portal, "--data", data, "--timeout", "30s",

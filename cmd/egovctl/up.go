@@ -76,6 +76,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mask          = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
 		attempts      = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
 		workers       = fs.Int("labour-workers", 16, "processing workers of each provider's system")
+		reviewEvery   = fs.Duration("review-every", time.Hour, "how often the providers look again at the registrations whose condition can lapse (a job seeker in East Kazakhstan who took up work is deregistered)")
 		noLabour      = fs.Bool("no-labour", false, "do not run the providers' systems (labour market, АРМ РШЭП): requests wait in their queues (to measure the front door alone)")
 		pprofAddr     = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
 		logLevel      = fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -83,7 +84,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	)
 	check(fs, oneOf("fast", "regulation"), "pace")
 	check(fs, oneOf("debug", "info", "warn", "error"), "log-level")
-	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers")
+	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers", "review-every")
 	check(fs, address, "listen", "bus-listen", "ocsp-listen")
 	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof")
 	check(fs, validRedisURL, "redis")
@@ -172,7 +173,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		sys, err := p.identity.New(rdb, provider.Config{Bus: bus, Sender: p.sender, Signer: signer, Verifier: verifier,
-			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm})
+			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm, ReviewEvery: *reviewEvery})
 		if err != nil {
 			return err
 		}

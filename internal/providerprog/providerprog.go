@@ -61,7 +61,7 @@ func (s Spec) program() settings.Program {
 		Checks: []settings.Check{{Flag: "bus", Valid: settings.HTTPURL}, {Flag: "ocsp", Valid: settings.HTTPURL},
 			{Flag: "ops-listen", Valid: settings.Address}, {Flag: "workers", Valid: settings.Positive},
 			{Flag: "batch", Valid: settings.Positive}, {Flag: "pace", Valid: settings.OneOf("fast", "regulation")},
-			{Flag: "pace-factor", Valid: settings.Positive}, {Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")}},
+			{Flag: "pace-factor", Valid: settings.Positive}, {Flag: "review-every", Valid: settings.Positive}, {Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")}},
 	}
 }
 
@@ -90,6 +90,7 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 		batch       = fs.Int("batch", 20, "messages leased per poll")
 		pace        = fs.String("pace", "fast", "fast, or regulation: wait the regulation's step durations")
 		factor      = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with -pace regulation")
+		reviewEvery = fs.Duration("review-every", time.Hour, "how often registrations whose condition can lapse are looked at again")
 		logJSON     = fs.Bool("log-json", false, "log JSON")
 		opsListen   = fs.String("ops-listen", spec.OpsListen, "the system's metrics and probes (/metrics, /livez, /readyz); empty: none")
 		logLevel    = ops.LogLevelFlag(fs)
@@ -125,7 +126,7 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 	sys, err := spec.Identity.New(rdb, provider.Config{KeyPrefix: *keyPrefix,
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		Signer: signer, Verifier: verifier, Workers: *workers, Batch: *batch, Pace: *pace, PaceFactor: *factor,
-		StepDurations: portalTerms(), Log: log,
+		StepDurations: portalTerms(), ReviewEvery: *reviewEvery, Log: log,
 	})
 	if err != nil {
 		return err
