@@ -312,24 +312,29 @@ const decisionLockTTL = 10 * time.Second
 // decide it: one round trip for what was a read, a lock, a second read and
 // the job-seeker lookup.
 //
-// KEYS: record, lock, current registration. ARGV: lock TTL (ms).
+// KEYS: record, lock, current registration. ARGV: lock TTL (ms), this
+// worker's lock token.
 // Returns {"done", record}, {"busy"} or {"claimed", registrationFields…}.
 var claimScript = redis.NewScript(`
 local rec = redis.call('GET', KEYS[1])
 if rec then return {'done', rec} end
-if not redis.call('SET', KEYS[2], '1', 'PX', ARGV[1], 'NX') then return {'busy'} end
+if not redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1], 'NX') then return {'busy'} end
 local reg = redis.call('HMGET', KEYS[3], 'number', 'requestId', 'service', 'sender')
 return {'claimed', reg[1], reg[2], reg[3], reg[4]}
 `)
 
 // storeScript keeps the decision with its signed result, files a
 // registration or a referral or ends the registration, and releases the
-// lock, all at once.
+// lock, all at once, if the lock is still this worker's: a worker whose
+// lock ran out while it decided (a stalled process) stores nothing, and
+// its message comes back for the decision another worker stored.
 //
 // KEYS: record, lock, current registration, referrals, ended registration.
 // ARGV: record, outcome, number, decided at (ms), request id, referral,
-// service, filing system, end ground, end notice.
+// service, filing system, end ground, end notice, lock token.
+// Returns 1, or 0 when the lock was no longer this worker's.
 var storeScript = redis.NewScript(endRegistrationLua + `
+if redis.call('GET', KEYS[2]) ~= ARGV[11] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 if ARGV[2] == 'registered' then
   redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5], 'service', ARGV[7], 'sender', ARGV[8])
@@ -340,6 +345,13 @@ elseif ARGV[2] == 'deregistered' then
 end
 redis.call('DEL', KEYS[2])
 return 1
+`)
+
+// releaseScript gives up a decision lock if it is still the worker's.
+// KEYS: lock. ARGV: token.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `)
 
 // decideOnce returns the stored decision for the request, or decides,
@@ -357,7 +369,8 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	tag := "{" + app.Applicant.IIN + "}"
 	recordKey := s.key(tag, "request", info.Sender.SenderID, app.RequestID)
 	keys := []string{recordKey, recordKey + ":lock", s.currentRegistration(app.Applicant.IIN), s.key(tag, "referrals")}
-	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds()).Slice()
+	token := uuid.NewString()
+	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds(), token).Slice()
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +384,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	stored := false
 	defer func() {
 		if !stored {
-			s.rdb.Del(context.WithoutCancel(ctx), keys[1])
+			releaseScript.Run(context.WithoutCancel(ctx), s.rdb, keys[1:2], token)
 		}
 	}()
 	now := s.cfg.Now()
@@ -444,12 +457,16 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		return nil, err
 	}
 	body, _ := json.Marshal(rec)
-	err = storeScript.Run(ctx, s.rdb, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
-		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice).Err()
-	stored = err == nil
-	if !stored {
+	n, err := storeScript.Run(ctx, s.rdb, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
+		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token).Int()
+	if err != nil {
 		return nil, err
 	}
+	if n == 0 {
+		stored = true // nothing of ours to release
+		return nil, errors.New("the decision lock ran out before the decision was stored; the message comes back for the stored one")
+	}
+	stored = true
 	s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
 	if d.Outcome == document.OutcomeDeregistered {
 		s.metrics.endings.WithLabelValues(d.Ground).Inc()

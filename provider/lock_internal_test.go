@@ -1,0 +1,61 @@
+package provider
+
+import (
+	"context"
+	"testing"
+
+	"egov/internal/redistest"
+)
+
+// A worker whose decision lock ran out while it decided (a stalled
+// process) stores nothing: the worker that took the lock after it does,
+// and only its own lock is released.
+func TestAnExpiredLockStoresNothing(t *testing.T) {
+	r := redistest.New(t)
+	ctx := context.Background()
+	k := func(name string) string { return r.Prefix + "{791028302728}:" + name }
+	keys := []string{k("request"), k("request:lock"), k("job-seeker"), k("referrals"), k("job-seeker")}
+	claim := func(token string) string {
+		out, err := claimScript.Run(ctx, r.Client, keys[:3], 10_000, token).Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0].(string)
+	}
+	store := func(record, token string) int {
+		n, err := storeScript.Run(ctx, r.Client, keys, record, "registered", "JS-2026-000001", 1, "id", "", "job-seeker-registration",
+			"egov-portal", "", "", token).Int()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := claim("first"); got != "claimed" {
+		t.Fatalf("first claim: %s", got)
+	}
+	if got := claim("second"); got != "busy" {
+		t.Fatalf("a claim while the lock holds: %s", got)
+	}
+	r.Client.Del(ctx, keys[1]) // the first worker's lock runs out
+	if got := claim("second"); got != "claimed" {
+		t.Fatalf("claim after the lock ran out: %s", got)
+	}
+	if n := store(`{"by":"first"}`, "first"); n != 0 {
+		t.Fatal("the worker that lost its lock stored its decision")
+	}
+	if _, err := releaseScript.Run(ctx, r.Client, keys[1:2], "first").Result(); err != nil {
+		t.Fatal(err)
+	}
+	if exists, _ := r.Client.Exists(ctx, keys[1]).Result(); exists != 1 {
+		t.Fatal("the stalled worker released the lock of the worker after it")
+	}
+	if n := store(`{"by":"second"}`, "second"); n != 1 {
+		t.Fatal("the lock's holder could not store")
+	}
+	if got, _ := r.Client.Get(ctx, keys[0]).Result(); got != `{"by":"second"}` {
+		t.Fatalf("stored %s", got)
+	}
+	if got := claim("third"); got != "done" {
+		t.Fatalf("a claim after the decision: %s", got)
+	}
+}
