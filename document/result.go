@@ -13,11 +13,11 @@ import (
 // version 1 (fixtures/schemas/service-result-v1.xsd).
 const ResultNamespace = "urn:egov-gateway:result:v1"
 
-// EndNoticeService follows a system's bus id to name the service under
-// which providers tell that system that a registration it filed ended
-// ("egov-portal.registration-ended"): a REQUEST whose data is the signed
+// EndNoticeService names the bus service under which providers tell a
+// system that a registration it filed ended ("egov-portal" →
+// "egov-portal.registration-ended"): a REQUEST whose data is the signed
 // ServiceResult of outcome deregistered naming the registration's request.
-const EndNoticeService = ".registration-ended"
+func EndNoticeService(system string) string { return system + ".registration-ended" }
 
 // Outcome is what the provider decided.
 type Outcome string

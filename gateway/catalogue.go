@@ -50,7 +50,8 @@ var channelOrder = []string{ChannelPortal, ChannelStateCorporation, ChannelProvi
 // per region whose regulation provides it, how it is provided there.
 type Service struct {
 	Code string `json:"code"`
-	// Label is the service's number in the regulations catalogue (S1…S14).
+	// Label is the service's number in the regulations catalogue (S1…S14;
+	// S1-end for leaving S1's register, which the regulations do not name).
 	Label string `json:"label"`
 	// Follows names, for a service the seeds do not name, the service it
 	// is provided on the terms of (docs/catalogue-notes.md): each of its
@@ -288,12 +289,13 @@ func (s *Service) follow(base *Service) []error {
 			continue
 		}
 		own := r.Channels[ChannelPortal]
-		if own.Lines != "" || len(own.Steps) > 0 || own.TermWorkingDays != 0 || own.TermNote != nil || own.Where != nil || len(own.Bring) > 0 {
+		if own.Lines != "" || len(own.Steps) > 0 || own.TermWorkingDays != 0 || own.DistrictOfficeExtraWorkingDays != 0 ||
+			own.AcceptanceDayNotCounted || own.TermNote != nil || own.Where != nil || len(own.Bring) > 0 {
 			errs = append(errs, fmt.Errorf("%s: %s: the portal channel's terms are %s's", s.Code, region, base.Code))
 			continue
 		}
 		ch := *from.Channels[ChannelPortal]
-		ch.Recipient, ch.BusService = own.Recipient, own.BusService
+		ch.Recipient, ch.BusService, ch.Steps = own.Recipient, own.BusService, slices.Clone(ch.Steps)
 		r.Seed, r.Lines, r.Provider = from.Seed, from.Lines, from.Provider
 		r.Channels[ChannelPortal] = &ch
 	}

@@ -135,7 +135,7 @@ func unmatched(format string, args ...any) error {
 // that comes after the request ended is kept in its history only.
 func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	info := m.MessageInfo
-	if info.MessageType == soap.TypeRequest && info.ServiceID == a.cfg.Sender.SenderID+document.EndNoticeService {
+	if info.MessageType == soap.TypeRequest && info.ServiceID == document.EndNoticeService(a.cfg.Sender.SenderID) {
 		return a.fileEndNotice(ctx, m)
 	}
 	owner, err := a.rdb.Get(ctx, a.correlationKey(info.CorrelationID)).Result()
@@ -192,7 +192,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 		if err != nil {
 			return err
 		}
-		steps = append(steps, resultStep(outcome, m.MessageData.Data, now, msg))
+		steps = append(steps, resultStep(outcome, msg.Data["number"], m.MessageData.Data, now, msg))
 	default:
 		return unmatched("message type %s not expected on the portal's queue", info.MessageType)
 	}
@@ -281,7 +281,7 @@ func (a *App) fileEndNotice(ctx context.Context, m soap.AsyncMessage) error {
 			EN: g.Text.EN + ". Registration No. " + notice.Number + ", " + notice.Date + "."},
 		Data: map[string]string{"outcome": string(notice.Outcome), "ground": g.Code, "number": notice.Number, "date": notice.Date,
 			"signer": res.Signer.CommonName, "certificate": res.Evidence.CertificateSerial}}
-	_, err = a.transition(ctx, ref, m.MessageInfo.MessageID, registrationEndedStep(g.Code, m.MessageData.Data, now, msg))
+	_, err = a.transition(ctx, ref, m.MessageInfo.MessageID, registrationEndedStep(notice.Number, g.Code, m.MessageData.Data, now, msg))
 	return err
 }
 

@@ -281,11 +281,14 @@ type step struct {
 	// Message is filed in the cabinet with the transition only.
 	Message *stepMessage `json:"msg,omitempty"`
 	// AfterEnd makes the step one for a request that has ended: it moves
-	// no state and is taken once (while the field Once is absent; Set
-	// should write it) when the request ended with outcome IfOutcome. On
-	// any other request the change is refused as unfit.
+	// no state and is taken once (it writes the field Once, and is not
+	// taken while Once is there) when the request ended with outcome
+	// IfOutcome and result number IfNumber. On a request that has not
+	// ended yet the change waits (an error that passes); on one that
+	// ended otherwise it is refused as unmatched.
 	AfterEnd  bool   `json:"afterEnd,omitempty"`
 	IfOutcome string `json:"ifOutcome,omitempty"`
+	IfNumber  string `json:"ifNumber,omitempty"`
 	Once      string `json:"once,omitempty"`
 }
 
@@ -304,8 +307,9 @@ type stepMessage struct {
 // sequence, then the cabinet message records the steps may file.
 // ARGV: answer message id ("" for changes that are not answers), then one
 // JSON step each.
-// Returns {"seen"}, {"unknown"}, {"unfit", state} (an after-end step on a
-// request it does not fit) or {"ok", state after, steps taken}.
+// Returns {"seen"}, {"unknown"}, {"early", state} (an after-end step on a
+// request not ended yet), {"unfit", state} (on one it does not fit) or
+// {"ok", state after, steps taken}.
 var transitionScript = redis.NewScript(luaRanks() + `
 if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return {'seen'} end
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -330,8 +334,10 @@ for i = 2, #ARGV do
   local s = cjson.decode(ARGV[i])
   local to = s['to']
   if s['afterEnd'] then
-    if rank[state] ~= terminal or redis.call('HGET', KEYS[1], 'outcome') ~= s['ifOutcome'] then return {'unfit', state} end
-    if redis.call('HEXISTS', KEYS[1], s['once']) == 0 then take(s, {}) end
+    if rank[state] ~= terminal then return {'early', state} end
+    local ended = redis.call('HMGET', KEYS[1], 'outcome', 'number')
+    if ended[1] ~= s['ifOutcome'] or ended[2] ~= s['ifNumber'] then return {'unfit', state} end
+    if redis.call('HEXISTS', KEYS[1], s['once']) == 0 then take(s, {s['once'], '1'}) end
   elseif type(to) == 'string' and rank[to] and rank[state] < terminal and rank[to] > rank[state] then
     state = to
     take(s, {'state', to})
@@ -391,6 +397,8 @@ func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, s
 		return transitionResult{Seen: true}, nil
 	case "unknown":
 		return transitionResult{}, fmt.Errorf("request %s has no record", ref)
+	case "early":
+		return transitionResult{}, fmt.Errorf("request %s has not ended yet (%s)", ref, out[1])
 	case "unfit":
 		return transitionResult{}, unmatched("request %s (%s) is not one this change can follow", ref, out[1])
 	}
@@ -483,23 +491,23 @@ func updateStep(at time.Time) step {
 
 // resultStep: the provider's signed result, filed with its document; the
 // request ends completed, or refused when the outcome is a refusal.
-func resultStep(outcome, document string, at time.Time, result CabinetMessage) step {
+func resultStep(outcome, number, document string, at time.Time, result CabinetMessage) step {
 	to := StateCompleted
 	if outcome == "refused" {
 		to = StateRefused
 	}
 	return step{To: to, Entry: historyJSON(to, at, outcome),
 		Otherwise: historyJSON(eventIgnored, at, "another result of the provider ("+outcome+") after the request ended: not filed"),
-		Set:       map[string]string{"outcome": outcome, "result": document, "lastError": ""},
+		Set:       map[string]string{"outcome": outcome, "number": number, "result": document, "lastError": ""},
 		Message:   messageStep(result, document)}
 }
 
-// registrationEndedStep: the provider says the registration this request
-// made has ended; filed once, with its signed notice, on a request that
-// ended registered.
-func registrationEndedStep(ground, doc string, at time.Time, notice CabinetMessage) step {
-	return step{AfterEnd: true, IfOutcome: string(document.OutcomeRegistered), Once: "registrationEnded",
-		Set:   map[string]string{"registrationEnded": at.UTC().Format(time.RFC3339), "registrationEndGround": ground},
+// registrationEndedStep: the provider says registration number, made by
+// this request, has ended; filed once, with its signed notice, on a
+// request that ended registered under that number.
+func registrationEndedStep(number, ground, doc string, at time.Time, notice CabinetMessage) step {
+	return step{AfterEnd: true, IfOutcome: string(document.OutcomeRegistered), IfNumber: number, Once: "registrationEnded",
+		Set:   map[string]string{"registrationEndedAt": at.UTC().Format(time.RFC3339), "registrationEndGround": ground},
 		Entry: historyJSON(eventRegistrationEnded, at, ground), Message: messageStep(notice, doc)}
 }
 

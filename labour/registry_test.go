@@ -179,7 +179,7 @@ func TestAnEndNoticeIsBelievedOnlyForWhatItsSenderRegistered(t *testing.T) {
 	refused := s.submit(teen, "job-seeker-registration", "education", "secondary")
 	s.await(teen, refused)
 
-	notice := func(requestID, applicant string) []byte {
+	notice := func(requestID, applicant, number string) []byte {
 		return (&document.Result{RequestID: requestID, ServiceCode: "job-seeker-registration", Outcome: document.OutcomeDeregistered,
 			ProviderBIN: "940140000385", Applicant: applicant, Number: number, Date: "2026-01-15",
 			EndGround: &document.Ground{Code: "labour-activity-started", Text: egov.Message{RU: "р", KK: "қ", EN: "e"}}}).Document()
@@ -191,32 +191,33 @@ func TestAnEndNoticeIsBelievedOnlyForWhatItsSenderRegistered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = bus.SendMessage(context.Background(), shep.NewSendMessage(lm, "egov-portal"+document.EndNoticeService, soap.TypeRequest, "", string(signed)))
+		_, err = bus.SendMessage(context.Background(), shep.NewSendMessage(lm, document.EndNoticeService("egov-portal"), soap.TypeRequest, "", string(signed)))
 		return err
 	}
 	var fault *soap.Fault
-	if err := sendSigned(aidos.key, notice(reg, aidos.iin)); !errors.As(err, &fault) || fault.Info.ErrorCode != soap.CodeDataSignatureBad {
+	if err := sendSigned(aidos.key, notice(reg, aidos.iin, number)); !errors.As(err, &fault) || fault.Info.ErrorCode != soap.CodeDataSignatureBad {
 		t.Fatalf("a notice signed by a citizen: %v", err)
 	}
 	provider := s.key("provider")
 	for name, doc := range map[string][]byte{
-		"a refused request":                 notice(refused, teen.iin),
-		"a registration of another citizen": notice(reg, teen.iin),
+		"a refused request":                 notice(refused, teen.iin, number),
+		"a registration of another citizen": notice(reg, teen.iin, number),
+		"another registration number":       notice(reg, aidos.iin, "JS-2026-999999"),
 	} {
 		if err := sendSigned(provider, doc); err != nil {
 			t.Fatalf("%s: the bus refused %v", name, err)
 		}
 	}
 	var dead []shep.DeadLetter
-	for i := 0; i < 500 && len(dead) < 2; i++ {
+	for i := 0; i < 500 && len(dead) < 3; i++ {
 		time.Sleep(20 * time.Millisecond)
 		var err error
 		if dead, err = shep.DeadLetters(context.Background(), s.r.Client, s.r.Prefix, "egov-portal"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(dead) != 2 {
-		t.Fatalf("dead letters %+v, want the two notices", dead)
+	if len(dead) != 3 {
+		t.Fatalf("dead letters %+v, want the three notices", dead)
 	}
 	for _, d := range dead {
 		if !strings.HasPrefix(d.LastError, string(egov.CodeAnswerUnmatched)) {

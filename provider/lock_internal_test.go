@@ -16,7 +16,7 @@ func TestAnExpiredLockStoresNothing(t *testing.T) {
 	k := func(name string) string { return r.Prefix + "{791028302728}:" + name }
 	keys := []string{k("request"), k("request:lock"), k("job-seeker"), k("referrals"), k("job-seeker")}
 	claim := func(token string) string {
-		out, err := claimScript.Run(ctx, r.Client, keys[:3], 10_000, token).Slice()
+		out, err := claimScript.Run(ctx, r.Client, keys[:3], 10_000, token, "number").Slice()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,5 +57,23 @@ func TestAnExpiredLockStoresNothing(t *testing.T) {
 	}
 	if got := claim("third"); got != "done" {
 		t.Fatalf("a claim after the decision: %s", got)
+	}
+
+	// A request to end a registration that ended meanwhile stores nothing.
+	keys[0] = k("request2")
+	keys[1] = keys[0] + ":lock"
+	if got := claim("fourth"); got != "claimed" {
+		t.Fatalf("claim: %s", got)
+	}
+	n, err := storeScript.Run(ctx, r.Client, append(keys[:4:4], k("job-seeker:ended:JS-2026-000009")), `{"by":"fourth"}`, "deregistered",
+		"JS-2026-000009", 1, "id2", "", "job-seeker-deregistration", "egov-portal", "at-own-request", "<notice/>", "fourth").Int()
+	if err != nil || n != -1 {
+		t.Fatalf("ending a registration that is not the current one: %d %v", n, err)
+	}
+	if exists, _ := r.Client.Exists(ctx, keys[0], keys[1]).Result(); exists != 0 {
+		t.Fatal("the decision was stored, or its lock kept")
+	}
+	if number, _ := r.Client.HGet(ctx, k("job-seeker"), "number").Result(); number != "JS-2026-000001" {
+		t.Fatalf("the current registration is now %q", number)
 	}
 }

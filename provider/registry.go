@@ -28,7 +28,8 @@ import (
 // by the provider's authorised person (a ServiceResult of outcome
 // deregistered naming the registration's request) goes to the filing
 // system's document.EndNoticeService on the bus. The notice is kept with
-// the ended registration and sent until the bus takes it.
+// the ended registration and sent until the bus takes it (or refuses it
+// for good: then it is kept, logged, and no longer sent).
 
 // registration is the current registration of a job seeker.
 type registration struct {
@@ -39,7 +40,7 @@ type registration struct {
 }
 
 // registrationFields are the hash fields of a current registration that
-// readRegistration returns, in order.
+// registrationFrom reads, in order.
 var registrationFields = []string{"number", "requestId", "service", "sender"}
 
 func registrationFrom(v []any) registration {
@@ -51,8 +52,9 @@ func registrationFrom(v []any) registration {
 	return r
 }
 
-// registrationKeys are the keys of one job seeker's registrations; they
-// share the applicant's hash tag with the system's request records.
+// currentRegistration and endedRegistration are the keys of one job
+// seeker's registrations; they share the applicant's hash tag with the
+// system's request records.
 func (s *System) currentRegistration(iin string) string { return s.key("{"+iin+"}", "job-seeker") }
 
 func (s *System) endedRegistration(iin, number string) string {
@@ -60,9 +62,10 @@ func (s *System) endedRegistration(iin, number string) string {
 }
 
 // reviewKey orders the registrations whose condition can lapse by when
-// they are to be looked at next (members: IINs); endingsKey the ended
-// registrations whose notice the bus has not taken yet (members: "IIN
-// number", by when to try again).
+// they are to be looked at next; endingsKey the ended registrations whose
+// notice the bus has not taken yet, by when to try again. Members of both
+// are "IIN number": a member names one registration, so a registration
+// made after it ends is never taken off the list by the old one's end.
 func (s *System) reviewKey() string  { return s.key("job-seekers", "review") }
 func (s *System) endingsKey() string { return s.key("job-seekers", "endings") }
 
@@ -101,34 +104,57 @@ func (s *System) endNotice(iin string, reg registration, ground string, now time
 	return s.sign(notice)
 }
 
+// scheduleReview puts a registration on the review list, to be looked at
+// after ReviewEvery (onlyIfListed: only if it is still on it).
+func (s *System) scheduleReview(ctx context.Context, iin, number string, now time.Time, onlyIfListed bool) error {
+	z := redis.Z{Score: float64(now.Add(s.cfg.ReviewEvery).UnixMilli()), Member: iin + " " + number}
+	if onlyIfListed {
+		return s.rdb.ZAddXX(ctx, s.reviewKey(), z).Err()
+	}
+	return s.rdb.ZAdd(ctx, s.reviewKey(), z).Err()
+}
+
 // noteEnding puts an ending on the list of notices to send, before the
-// registration is ended: a crash in between leaves a member that Review
-// drops once it is older than a decision can take.
+// registration is ended: a crash in between leaves a member without a
+// notice, which Review drops once it is far older than any decision or
+// review could take to end the registration (staleAfter).
 func (s *System) noteEnding(ctx context.Context, iin, number string, now time.Time) error {
 	return s.rdb.ZAdd(ctx, s.endingsKey(), redis.Z{Score: float64(now.UnixMilli()), Member: iin + " " + number}).Err()
 }
+
+// reviewBatches bounds one Review: 100 registrations a batch.
+const reviewBatches = 50
 
 // Review ends the registrations due for a look whose condition no longer
 // holds (the job seeker took up work, by the register of employment
 // contracts), schedules the others' next look, and sends the end notices
 // the bus has not taken yet. It returns how many registrations it ended.
-// Run calls it every ReviewEvery; several systems may review at once.
+// Run calls it every minute (or ReviewEvery, if shorter); several systems
+// may review at once, and the end of a registration happens once.
 func (s *System) Review(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
-	due, err := s.rdb.ZRangeByScore(ctx, s.reviewKey(), &redis.ZRangeBy{Min: "-inf",
-		Max: strconv.FormatInt(now.UnixMilli(), 10), Count: 100}).Result()
-	if err != nil {
-		return 0, err
-	}
 	ended := 0
 	var errs []error
-	for _, iin := range due {
-		done, err := s.review(ctx, iin, now)
+	for range reviewBatches {
+		due, err := s.rdb.ZRangeByScore(ctx, s.reviewKey(), &redis.ZRangeBy{Min: "-inf",
+			Max: strconv.FormatInt(now.UnixMilli(), 10), Count: 100}).Result()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", signing.MaskIIN(iin), err))
+			return ended, err
 		}
-		if done {
-			ended++
+		for _, member := range due {
+			iin, number, _ := strings.Cut(member, " ")
+			done, err := s.review(ctx, iin, number, now)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", signing.MaskIIN(iin), err))
+				// Looked at again after ReviewEvery, not in this Review's next batch.
+				_ = s.scheduleReview(ctx, iin, number, now, true)
+			}
+			if done {
+				ended++
+			}
+		}
+		if len(due) < 100 {
+			break
 		}
 	}
 	errs = append(errs, s.sendEndings(ctx, now))
@@ -137,24 +163,24 @@ func (s *System) Review(ctx context.Context) (int, error) {
 
 // review looks at one registration: ended when its holder is in work,
 // looked at again after ReviewEvery otherwise.
-func (s *System) review(ctx context.Context, iin string, now time.Time) (bool, error) {
+func (s *System) review(ctx context.Context, iin, number string, now time.Time) (bool, error) {
+	member := iin + " " + number
 	v, err := s.rdb.HMGet(ctx, s.currentRegistration(iin), registrationFields...).Result()
 	if err != nil {
 		return false, err
 	}
 	reg := registrationFrom(v)
-	if reg.Number == "" {
-		return false, s.rdb.ZRem(ctx, s.reviewKey(), iin).Err() // ended meanwhile
+	if reg.Number != number {
+		return false, s.rdb.ZRem(ctx, s.reviewKey(), member).Err() // ended meanwhile
 	}
-	ctx, cancel := context.WithTimeout(ctx, decisionLockTTL/2)
+	askCtx, cancel := context.WithTimeout(ctx, decisionLockTTL/2)
 	defer cancel()
-	employed, err := s.lookupContracts(ctx, iin, now)
+	employed, err := s.lookupContracts(askCtx, iin, now)
 	if err != nil {
 		return false, err
 	}
 	if !employed {
-		next := now.Add(s.cfg.ReviewEvery)
-		return false, s.rdb.ZAddXX(ctx, s.reviewKey(), redis.Z{Score: float64(next.UnixMilli()), Member: iin}).Err()
+		return false, s.scheduleReview(ctx, iin, number, now, true)
 	}
 	const ground = "labour-activity-started"
 	notice, err := s.endNotice(iin, reg, ground, now)
@@ -169,7 +195,7 @@ func (s *System) review(ctx context.Context, iin string, now time.Time) (bool, e
 	if err != nil {
 		return false, err
 	}
-	_ = s.rdb.ZRem(ctx, s.reviewKey(), iin).Err() // a failure costs a look at a registration that is gone
+	_ = s.rdb.ZRem(ctx, s.reviewKey(), member).Err() // a failure costs a look at a registration that is gone
 	if n == 1 {
 		s.metrics.endings.WithLabelValues(ground).Inc()
 		s.cfg.Log.Info(s.cfg.Name+": registration ended", "number", reg.Number, "ground", ground, "iin", signing.MaskIIN(iin))
@@ -177,8 +203,13 @@ func (s *System) review(ctx context.Context, iin string, now time.Time) (bool, e
 	return n == 1, nil
 }
 
+// staleAfter is how old a member of the endings list without a notice
+// must be before it is dropped: far beyond any decision's lock or any
+// stalled review, on any instance's clock.
+func (s *System) staleAfter() time.Duration { return max(time.Hour, 2*s.cfg.ReviewEvery) }
+
 // sendEndings sends the end notices due, oldest first; one the bus
-// refuses waits a minute.
+// refuses for now waits a minute.
 func (s *System) sendEndings(ctx context.Context, now time.Time) error {
 	due, err := s.rdb.ZRangeByScoreWithScores(ctx, s.endingsKey(), &redis.ZRangeBy{Min: "-inf",
 		Max: strconv.FormatInt(now.UnixMilli(), 10), Count: 100}).Result()
@@ -190,7 +221,7 @@ func (s *System) sendEndings(ctx context.Context, now time.Time) error {
 		member, _ := z.Member.(string)
 		iin, number, _ := strings.Cut(member, " ")
 		noted := time.UnixMilli(int64(z.Score))
-		if err := s.sendEnding(ctx, iin, number, now.Sub(noted) > decisionLockTTL); err != nil {
+		if err := s.sendEnding(ctx, iin, number, now.Sub(noted) > s.staleAfter()); err != nil {
 			errs = append(errs, err)
 			_ = s.rdb.ZAdd(ctx, s.endingsKey(), redis.Z{Score: float64(now.Add(time.Minute).UnixMilli()), Member: member}).Err()
 		}
@@ -220,8 +251,17 @@ func (s *System) sendEnding(ctx context.Context, iin, number string, stale bool)
 		s.cfg.Log.Warn(s.cfg.Name+": an ended registration names no filing system; its notice is kept, not sent", "number", number)
 		return s.rdb.ZRem(ctx, s.endingsKey(), member).Err()
 	}
-	if _, err := s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, sender+document.EndNoticeService, soap.TypeRequest, "", notice,
-		soap.Property{Key: shep.PropIdempotencyKey, Value: "ended-" + number})); err != nil {
+	_, err = s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, document.EndNoticeService(sender), soap.TypeRequest, "", notice,
+		soap.Property{Key: shep.PropIdempotencyKey, Value: "ended-" + number}))
+	var fault *soap.Fault
+	if errors.As(err, &fault) && fault.Info.ErrorCode != soap.CodeInternal {
+		// Refused for good (the filing system takes no such notices, the
+		// bus refuses our signature): kept with the registration, not sent.
+		s.cfg.Log.Warn(s.cfg.Name+": the bus refused an end notice; it is kept, not sent again", "number", number,
+			"code", fault.Info.ErrorCode, "err", err)
+		return s.rdb.ZRem(ctx, s.endingsKey(), member).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("end notice %s: %w", number, err)
 	}
 	if err := s.rdb.HSet(ctx, s.endedRegistration(iin, number), "noticeSent", s.cfg.Now().UnixMilli()).Err(); err != nil {

@@ -313,14 +313,14 @@ const decisionLockTTL = 10 * time.Second
 // the job-seeker lookup.
 //
 // KEYS: record, lock, current registration. ARGV: lock TTL (ms), this
-// worker's lock token.
+// worker's lock token, registrationFields.
 // Returns {"done", record}, {"busy"} or {"claimed", registrationFields…}.
 var claimScript = redis.NewScript(`
 local rec = redis.call('GET', KEYS[1])
 if rec then return {'done', rec} end
 if not redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1], 'NX') then return {'busy'} end
-local reg = redis.call('HMGET', KEYS[3], 'number', 'requestId', 'service', 'sender')
-return {'claimed', reg[1], reg[2], reg[3], reg[4]}
+local reg = redis.call('HMGET', KEYS[3], unpack(ARGV, 3))
+return {'claimed', unpack(reg)}
 `)
 
 // storeScript keeps the decision with its signed result, files a
@@ -332,16 +332,21 @@ return {'claimed', reg[1], reg[2], reg[3], reg[4]}
 // KEYS: record, lock, current registration, referrals, ended registration.
 // ARGV: record, outcome, number, decided at (ms), request id, referral,
 // service, filing system, end ground, end notice, lock token.
-// Returns 1, or 0 when the lock was no longer this worker's.
+// Returns 1; 0 when the lock was no longer this worker's; -1 when the
+// registration the decision ends was ended meanwhile (another request,
+// the review): nothing is stored, and the request decided again finds
+// no registration.
 var storeScript = redis.NewScript(endRegistrationLua + `
 if redis.call('GET', KEYS[2]) ~= ARGV[11] then return 0 end
+if ARGV[2] == 'deregistered' and endRegistration(KEYS[3], KEYS[5], ARGV[3], ARGV[4], ARGV[9], ARGV[10]) == 0 then
+  redis.call('DEL', KEYS[2])
+  return -1
+end
 redis.call('SET', KEYS[1], ARGV[1])
 if ARGV[2] == 'registered' then
   redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5], 'service', ARGV[7], 'sender', ARGV[8])
 elseif ARGV[2] == 'referred' then
   redis.call('RPUSH', KEYS[4], ARGV[6])
-elseif ARGV[2] == 'deregistered' then
-  endRegistration(KEYS[3], KEYS[5], ARGV[3], ARGV[4], ARGV[9], ARGV[10])
 end
 redis.call('DEL', KEYS[2])
 return 1
@@ -370,7 +375,11 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	recordKey := s.key(tag, "request", info.Sender.SenderID, app.RequestID)
 	keys := []string{recordKey, recordKey + ":lock", s.currentRegistration(app.Applicant.IIN), s.key(tag, "referrals")}
 	token := uuid.NewString()
-	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], decisionLockTTL.Milliseconds(), token).Slice()
+	args := []any{decisionLockTTL.Milliseconds(), token}
+	for _, f := range registrationFields {
+		args = append(args, f)
+	}
+	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], args...).Slice()
 	if err != nil {
 		return nil, err
 	}
@@ -444,8 +453,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		if d.Outcome == document.OutcomeRegistered && s.mayLapse(app.ServiceCode, app.Region) {
 			// On the review list before it exists: a registration never
 			// goes unwatched, and a member without one is dropped.
-			next := now.Add(s.cfg.ReviewEvery)
-			if err := s.rdb.ZAdd(ctx, s.reviewKey(), redis.Z{Score: float64(next.UnixMilli()), Member: app.Applicant.IIN}).Err(); err != nil {
+			if err := s.scheduleReview(ctx, app.Applicant.IIN, rec.Number, now, false); err != nil {
 				return nil, err
 			}
 		}
@@ -462,9 +470,13 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
+	switch n {
+	case 0:
 		stored = true // nothing of ours to release
 		return nil, errors.New("the decision lock ran out before the decision was stored; the message comes back for the stored one")
+	case -1:
+		stored = true // released by the script
+		return nil, fmt.Errorf("registration %s ended while this request to end it was decided; the message comes back to be decided again", current.Number)
 	}
 	stored = true
 	s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
