@@ -5,7 +5,7 @@ FUZZTIME  ?= 3s
 DATA      ?= data
 GATEWAY   ?= http://127.0.0.1:8080
 
-.PHONY: run demo test vet unit newcomer soak fuzz-short fuzz bench build clean
+.PHONY: run demo test vet unit cluster newcomer soak fuzz-short fuzz bench build clean
 
 ## run: the whole stack in one process (bus, labour-market system, portal, OCSP, CRL); EGOV_REDIS_URL or an embedded Redis
 run:
@@ -15,10 +15,10 @@ run:
 demo:
 	$(GO) run ./cmd/egovctl demo --gateway $(GATEWAY) --data $(DATA)
 
-## test: everything CI runs: vet beside every test with the race detector, the newcomer's first hour, the soak, a short fuzz pass
+## test: everything CI runs: vet beside every test with the race detector, the same tests of the bus, portal and providers on a Redis Cluster, the newcomer's first hour, the soak, a short fuzz pass
 test:
 	@$(MAKE) --no-print-directory -j2 vet unit
-	@$(MAKE) --no-print-directory -j2 newcomer fuzz-short
+	@$(MAKE) --no-print-directory -j2 newcomer fuzz-short cluster
 	@$(MAKE) --no-print-directory soak
 
 ## newcomer: egovctl built and run from outside the repository on its embedded Redis: demo, the curated corpus replayed after it, the tools through data/stack.json, an archive checked offline
@@ -33,6 +33,10 @@ unit:
 	elif docker info >/dev/null 2>&1; then echo "make test: EGOV_REDIS_URL is not set and a Docker engine answers: each test binary starts a redis:7.0 container"; \
 	else echo "make test: EGOV_REDIS_URL is not set and no Docker engine answers: each test binary starts redis-server from PATH ($$(command -v redis-server || echo missing))"; fi
 	$(GO) test -race -count=1 -p 4 ./...
+
+## cluster: the bus's, the portal's and the providers' tests again on a real Redis Cluster (3 masters + 3 replicas from redis-server, internal/redistest)
+cluster:
+	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -p 2 ./shep ./gateway ./labour ./provider
 
 SOAK_REQUESTS ?= 20000
 SOAK_RATE     ?= 100

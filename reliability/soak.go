@@ -328,7 +328,7 @@ func injectAtRandom(ctx context.Context, s *Stack, opt SoakOptions, begin time.T
 }
 
 // Redis connects to the stack's Redis.
-func (s *Stack) Redis() (*redis.Client, error) {
+func (s *Stack) Redis() (redis.UniversalClient, error) {
 	return redisconn.Open(s.RedisURL)
 }
 

@@ -32,7 +32,7 @@ func dataFlag(fs *pflag.FlagSet) *string {
 	return fs.String("data", "data", "the data directory of a running egovctl up (its stack.json)")
 }
 
-func openRedis(url string) (*redis.Client, error) {
+func openRedis(url string) (redis.UniversalClient, error) {
 	if url == "" {
 		return nil, fmt.Errorf("%w: --redis or EGOV_REDIS_URL is required (or --data of a running egovctl up)", errUsage)
 	}

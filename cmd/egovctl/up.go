@@ -306,7 +306,7 @@ func openOrEmbedRedis(url string, stdout io.Writer) (redis.UniversalClient, stri
 			return nil, "", nil, fmt.Errorf("%w: --redis: %v", errUsage, err)
 		}
 		if err := rdb.Ping(context.Background()).Err(); err != nil {
-			return nil, "", nil, fmt.Errorf("redis %s: %w", rdb.Options().Addr, err)
+			return nil, "", nil, fmt.Errorf("redis %s: %w", redisconn.Describe(rdb), err)
 		}
 		fmt.Fprintf(stdout, "Using Redis at %s.\n", redact(url))
 		return rdb, url, func() { _ = rdb.Close() }, nil

@@ -37,7 +37,7 @@ func upLogger(stderr io.Writer, level string) (*slog.Logger, error) {
 // upEmbeddedClient opens the client of the embedded Redis at addr the way
 // a real one is opened (redisconn: read timeouts of a second, RESP2,
 // contexts honoured), not with the library's defaults.
-func upEmbeddedClient(addr string) (*redis.Client, error) {
+func upEmbeddedClient(addr string) (redis.UniversalClient, error) {
 	return redisconn.Open("redis://" + addr + "/0")
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"egov/gateway"
 	"egov/internal/ops"
@@ -30,7 +31,7 @@ func TestUpOpsListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	if o := rdb.Options(); o.ReadTimeout != time.Second || !o.ContextTimeoutEnabled {
+	if o := rdb.(*redis.Client).Options(); o.ReadTimeout != time.Second || !o.ContextTimeoutEnabled {
 		t.Fatalf("the embedded Redis's client has the library's defaults: %+v", o)
 	}
 	if _, err := upLogger(nil, "loud"); err == nil {

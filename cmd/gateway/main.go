@@ -118,7 +118,7 @@ func run() error {
 		}
 		handler = rec.Middleware(corpus.KindPortal, handler)
 	}
-	log.Info("gateway starting", "redis", rdb.Options().Addr, "bus", *busURL, "log_level", level.String())
+	log.Info("gateway starting", "redis", redisconn.Describe(rdb), "bus", *busURL, "log_level", level.String())
 	workers, stopWorkers := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { app.Run(workers); close(done) }()

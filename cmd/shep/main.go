@@ -154,7 +154,7 @@ func run() error {
 	metrics := ops.NewRegistry()
 	metrics.MustRegister(bus.Collectors()...)
 	metrics.MustRegister(signing.Collectors()...)
-	log.Info("shep bus starting", "redis", rdb.Options().Addr, "routing", orBuiltIn(*routingPath), "log_level", level.String())
+	log.Info("shep bus starting", "redis", redisconn.Describe(rdb), "routing", orBuiltIn(*routingPath), "log_level", level.String())
 	server := func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) }
 	metricsDone := ops.ServeAside(ctx, log, 5*time.Second, server,
 		ops.Listener{Name: "metrics and probes", Addr: *metricsAt, Handler: ops.Handler(bus.ReadyChecks(), metrics)})

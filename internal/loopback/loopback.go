@@ -32,15 +32,37 @@ func Port() (int, error) {
 		return 0, fmt.Errorf("loopback: no ports below the ephemeral range (it starts at %d)", highest+1)
 	}
 	for range 64 {
-		port := lowest + rand.IntN(highest-lowest+1)
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue // taken: try another
+		if port := lowest + rand.IntN(highest-lowest+1); free(port) {
+			return port, nil
 		}
-		_ = ln.Close()
-		return port, nil
 	}
 	return 0, errors.New("loopback: 64 random ports below the ephemeral range were all taken")
+}
+
+// PortWith returns a port p such that p and p+offset are both free and
+// below the ephemeral range: a Redis Cluster node listens on p and talks
+// to the other nodes on p+10000.
+func PortWith(offset int) (int, error) {
+	highest := ephemeralStart() - 1 - offset
+	if highest <= lowest {
+		return 0, fmt.Errorf("loopback: no port pairs %d apart below the ephemeral range", offset)
+	}
+	for range 64 {
+		port := lowest + rand.IntN(highest-lowest+1)
+		if free(port) && free(port+offset) {
+			return port, nil
+		}
+	}
+	return 0, errors.New("loopback: 64 random port pairs below the ephemeral range were all taken")
+}
+
+func free(port int) bool {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	_ = ln.Close()
+	return true
 }
 
 // Addr is Port as "127.0.0.1:PORT".

@@ -42,3 +42,15 @@ func TestOutgoingConnectionsUseTheEphemeralRange(t *testing.T) {
 		t.Fatalf("source port %d below the ephemeral range start %d: Port's choice could collide", p, ephemeralStart())
 	}
 }
+
+func TestPortWithLeavesRoomForTheOffset(t *testing.T) {
+	for range 20 {
+		port, err := PortWith(10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port < lowest || port+10000 >= ephemeralStart() {
+			t.Fatalf("port %d and %d: not both in [%d, %d)", port, port+10000, lowest, ephemeralStart())
+		}
+	}
+}

@@ -140,7 +140,7 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 	metrics := ops.NewRegistry()
 	metrics.MustRegister(sys.Collectors()...)
 	metrics.MustRegister(signing.Collectors()...)
-	log.Info(spec.Identity.Name+" polling", "redis", rdb.Options().Addr, "bus", *busURL, "workers", *workers, "pace", *pace,
+	log.Info(spec.Identity.Name+" polling", "redis", redisconn.Describe(rdb), "bus", *busURL, "workers", *workers, "pace", *pace,
 		"log_level", level.String())
 	// The ops listener outlives the workers: it is stopped once they are.
 	opsCtx, stopOps := context.WithCancel(context.Background())

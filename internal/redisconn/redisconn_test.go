@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"egov/internal/redisconn"
 )
 
@@ -14,7 +16,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := c.Options()
+	o := c.(*redis.Client).Options()
 	if o.ReadTimeout != redisconn.ReadTimeout || o.WriteTimeout != redisconn.WriteTimeout ||
 		o.DialTimeout != redisconn.DialTimeout || o.MaxRetries != redisconn.MaxRetries || !o.ContextTimeoutEnabled {
 		t.Fatalf("defaults not applied: %+v", o)
@@ -23,7 +25,7 @@ func TestDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := c.Options(); o.ReadTimeout != 5*time.Second || o.MaxRetries != 4 || o.WriteTimeout != redisconn.WriteTimeout {
+	if o := c.(*redis.Client).Options(); o.ReadTimeout != 5*time.Second || o.MaxRetries != 4 || o.WriteTimeout != redisconn.WriteTimeout {
 		t.Fatalf("the URL's own settings were overridden: %+v", o)
 	}
 	if _, err := redisconn.Open("http://not-redis"); err == nil {

@@ -45,7 +45,7 @@ const Image = "redis:7.0"
 
 // Redis is one test's connection.
 type Redis struct {
-	Client *redis.Client
+	Client redis.UniversalClient
 	// Prefix starts every key the test may touch, e.g. "t-3f9a1c2b:".
 	Prefix string
 	// URL is the server's address, for code under test that dials itself.
@@ -72,6 +72,9 @@ func New(t testing.TB) *Redis {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if os.Getenv(EnvCluster) == "1" {
+		return onCluster(t)
+	}
 	url, source, err := serverURL(t)
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
@@ -86,20 +89,56 @@ func New(t testing.TB) *Redis {
 		t.Fatalf("redistest: %s Redis at %s does not answer: %v", source, opt.Addr, err)
 	}
 	announceOnce.Do(func() { t.Logf("redistest: the tests of this binary use the %s Redis at %s", source, opt.Addr) })
-	r := &Redis{Client: client, Prefix: "t-" + randomHex(6) + ":", URL: url, Source: source}
+	return withCleanup(t, &Redis{Client: client, Prefix: "t-" + randomHex(6) + ":", URL: url, Source: source})
+}
+
+// withCleanup deletes r's keys and closes its client when t ends.
+func withCleanup(t testing.TB, r *Redis) *Redis {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := r.deleteKeys(ctx); err != nil {
 			t.Errorf("redistest: cleaning %s*: %v", r.Prefix, err)
 		}
-		_ = client.Close()
+		_ = r.Client.Close()
 	})
 	return r
 }
 
-// deleteKeys removes the test's keys and nothing else.
+// Keys lists the keys matching pattern, from every master on a cluster
+// (KEYS there asks one node only).
+func (r *Redis) Keys(ctx context.Context, pattern string) ([]string, error) {
+	c, ok := r.Client.(*redis.ClusterClient)
+	if !ok {
+		return r.Client.Keys(ctx, pattern).Result()
+	}
+	var mu sync.Mutex
+	var all []string
+	err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		keys, err := node.Keys(ctx, pattern).Result()
+		mu.Lock()
+		all = append(all, keys...)
+		mu.Unlock()
+		return err
+	})
+	return all, err
+}
+
+// deleteKeys removes the test's keys and nothing else: on a cluster, from
+// every master, one key at a time (keys of different slots cannot go in
+// one command).
 func (r *Redis) deleteKeys(ctx context.Context) error {
+	if c, ok := r.Client.(*redis.ClusterClient); ok {
+		return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			iter := node.Scan(ctx, 0, r.Prefix+"*", 500).Iterator()
+			for iter.Next(ctx) {
+				if err := node.Unlink(ctx, iter.Val()).Err(); err != nil {
+					return err
+				}
+			}
+			return iter.Err()
+		})
+	}
 	iter := r.Client.Scan(ctx, 0, r.Prefix+"*", 500).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
