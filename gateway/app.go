@@ -65,10 +65,15 @@ type Config struct {
 	// before the portal asks the bus whether it is still being delivered
 	// (default 15 min; again every StuckAfter while it waits).
 	StuckAfter time.Duration
-	Catalogue  *Catalogue
-	Calendar   *Calendar
-	Now        func() time.Time
-	Log        *slog.Logger
+	// LateAnswersFor is how long after a request ends the bus's
+	// correlation of it is kept (default 30 days): an answer that comes
+	// later than the result is kept in the request's history until then,
+	// and after it refused (the bus's dead letters show it).
+	LateAnswersFor time.Duration
+	Catalogue      *Catalogue
+	Calendar       *Calendar
+	Now            func() time.Time
+	Log            *slog.Logger
 }
 
 // App is the gateway on one Redis.
@@ -103,6 +108,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 	}
 	if cfg.StuckAfter <= 0 {
 		cfg.StuckAfter = 15 * time.Minute
+	}
+	if cfg.LateAnswersFor <= 0 {
+		cfg.LateAnswersFor = 30 * 24 * time.Hour
 	}
 	if cfg.RelayBackoff <= 0 {
 		cfg.RelayBackoff = time.Second

@@ -201,9 +201,14 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 		return err
 	}
 	if res.State.Terminal() {
-		// Ended: no longer watched for being stuck. A failure here only
-		// costs checkStuck a look.
-		a.rdb.ZRem(ctx, a.openKey(), ref.encode())
+		// Ended: no longer watched for being stuck, and its correlation
+		// kept only for late answers. A failure here costs checkStuck a
+		// look, or keeps a correlation until the next answer ends it.
+		_, _ = a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZRem(ctx, a.openKey(), ref.encode())
+			p.Expire(ctx, a.correlationKey(info.CorrelationID), a.cfg.LateAnswersFor)
+			return nil
+		})
 	}
 	return nil
 }

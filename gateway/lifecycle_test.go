@@ -282,3 +282,32 @@ func TestRejectedRequestIsStuckWithTheProvidersCode(t *testing.T) {
 		t.Fatalf("rejected request shows %s %q", r.State, r.LastError)
 	}
 }
+
+// Once a request has ended, its correlation is kept only as long as late
+// answers are expected (LateAnswersFor), not for ever; while it is kept, a
+// late answer is recorded in the history and changes nothing.
+func TestAnEndedRequestsCorrelationExpires(t *testing.T) {
+	e := newEnvWith(t, func(c *gateway.Config) { c.LateAnswersFor = 72 * time.Hour })
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	provider := signer(t, "provider")
+	ctx := context.Background()
+	id, corr := e.relayed(token, citizenIIN)
+	key := e.redis.Prefix + "gw:correlation:" + corr
+	if ttl := e.redis.Client.TTL(ctx, key).Val(); ttl != -1 {
+		t.Fatalf("an open request's correlation expires in %s", ttl)
+	}
+	if err := e.app.HandleAnswer(ctx, answer(corr, soap.TypeResponse, sign(t, provider, resultXML(id, citizenIIN, "registered")))); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := e.redis.Client.TTL(ctx, key).Val(); ttl <= 71*time.Hour || ttl > 72*time.Hour {
+		t.Fatalf("the ended request's correlation expires in %s, want 72 h", ttl)
+	}
+	if err := e.app.HandleAnswer(ctx, answer(corr, soap.TypeUpdate, noticeXML(id, citizenIIN))); err != nil {
+		t.Fatalf("a late answer within the margin: %v", err)
+	}
+	r, _ := e.app.RequestOf(ctx, citizenIIN, id)
+	if r.State != gateway.StateCompleted || r.History[len(r.History)-1].State != "update" {
+		t.Fatalf("after a late answer: %s, history %+v", r.State, r.History)
+	}
+}
