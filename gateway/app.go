@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/redisconn"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -70,10 +71,15 @@ type Config struct {
 	// later than the result is kept in the request's history until then,
 	// and after it refused (the bus's dead letters show it).
 	LateAnswersFor time.Duration
-	Catalogue      *Catalogue
-	Calendar       *Calendar
-	Now            func() time.Time
-	Log            *slog.Logger
+	// Durability: a submission is answered 202 only once the replicas
+	// asked for have its record (WAIT); otherwise 503 unavailable, and
+	// the citizen's retry of the same request finds it (request-replayed)
+	// if the master kept it.
+	Durability redisconn.Durability
+	Catalogue  *Catalogue
+	Calendar   *Calendar
+	Now        func() time.Time
+	Log        *slog.Logger
 }
 
 // App is the gateway on one Redis.

@@ -116,7 +116,12 @@ func newEnv(t testing.TB, tune ...func(*shep.Config)) *env {
 // newEnvWith is newEnv with the portal's configuration changed by gw.
 func newEnvWith(t testing.TB, gw func(*gateway.Config), tune ...func(*shep.Config)) *env {
 	t.Helper()
-	r := redistest.New(t)
+	return newEnvOn(t, redistest.New(t), gw, tune...)
+}
+
+// newEnvOn is newEnvWith on a given Redis.
+func newEnvOn(t testing.TB, r *redistest.Redis, gw func(*gateway.Config), tune ...func(*shep.Config)) *env {
+	t.Helper()
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
 	if err != nil {
 		t.Fatal(err)

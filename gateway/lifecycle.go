@@ -212,7 +212,11 @@ func (a *App) create(ctx context.Context, ref RequestRef, r *Request, seq int64,
 			a.fileMessage(ctx, p, ref.IIN, seq, n.Accepted, "")
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// On the connection that carried the transaction.
+		return a.cfg.Durability.Wait(ctx, tx)
 	}, keys.record)
 }
 

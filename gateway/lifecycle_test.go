@@ -13,6 +13,8 @@ import (
 	"egov"
 	"egov/document"
 	"egov/gateway"
+	"egov/internal/redisconn"
+	"egov/internal/redistest"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -310,4 +312,35 @@ func TestAnEndedRequestsCorrelationExpires(t *testing.T) {
 	if r.State != gateway.StateCompleted || r.History[len(r.History)-1].State != "update" {
 		t.Fatalf("after a late answer: %s, history %+v", r.State, r.History)
 	}
+}
+
+// With durability asked for, a submission is answered 202 only once the
+// replica has it; with the replica gone the citizen is told to try again
+// (503), and the retry finds the request the master kept (409
+// request-replayed), which goes on to the provider all the same.
+func TestSubmissionWaitsForTheReplica(t *testing.T) {
+	master, replica, err := redistest.StartReplicated(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOn(t, redistest.On(t, master), func(c *gateway.Config) {
+		c.Durability = redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
+	})
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	doc, _ := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusAccepted {
+		t.Fatalf("with the replica up: %d", code)
+	}
+	if err := replica.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	doc, id := requestDoc(t, "citizen", citizenIIN, e.clock.Now(), []file{idScan}, nil)
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("with the replica gone: %d, want 503", code)
+	}
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusConflict {
+		t.Fatalf("the retry: %d, want 409 request-replayed", code)
+	}
+	e.waitState(token, id, gateway.StateRelayed)
 }

@@ -14,6 +14,7 @@ import (
 
 	"egov"
 	"egov/document"
+	"egov/internal/redisconn"
 	"egov/signing"
 )
 
@@ -145,10 +146,17 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 	err = a.create(ctx, ref, r, seq, newRecord{BIN: req.Applicant.BIN, Recipient: channel.Recipient, BusService: channel.PortalBusService(svc.Code),
 		Document: sub.Document, Accepted: acceptedMessage(r, svc)})
 	if outcomeUnknown(err) {
-		// The connection went while the transaction was on its way: it
-		// may have committed, and then nothing hints the relay. Sweep as
-		// soon as Redis answers rather than a minute later.
+		// The connection went while the transaction was on its way, or
+		// it committed on the master but not yet on the replicas asked
+		// for: then nothing hints the relay. Sweep as soon as Redis
+		// answers rather than a minute later.
 		a.signalHintLost()
+	}
+	if errors.Is(err, redisconn.ErrNotReplicated) {
+		// Not promised: the citizen tries again, and finds the request
+		// accepted (request-replayed) if the master kept it.
+		a.log.Warn("request written but not acknowledged by the replicas in time; answered unavailable", "request", r.ID, "err", err)
+		return nil, egov.Errorf(egov.CodeUnavailable, "request %s not yet on the replicas", r.ID)
 	}
 	if err != nil {
 		return nil, err

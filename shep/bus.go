@@ -21,6 +21,7 @@ import (
 
 	"egov"
 	"egov/internal/ops"
+	"egov/internal/redisconn"
 	"egov/shep/soap"
 	"egov/signing"
 )
@@ -63,6 +64,10 @@ const (
 type Config struct {
 	// KeyPrefix is put before every Redis key (tests use their own).
 	KeyPrefix string
+	// Durability: sendMessage answers only once the replicas asked for
+	// have the message (WAIT); otherwise SCE909, and the sender's retry
+	// with its idempotency key finds the message if the master kept it.
+	Durability redisconn.Durability
 	// Visibility is how long a lease lasts before the message is handed
 	// out again (default 30 s).
 	Visibility time.Duration

@@ -89,7 +89,12 @@ func newBus(t testing.TB, tune func(*shep.Config)) *fixture {
 // newBusOn is newBus on a routing table of the test's own.
 func newBusOn(t testing.TB, routing *shep.Routing, tune func(*shep.Config)) *fixture {
 	t.Helper()
-	r := redistest.New(t)
+	return newBusOnRedis(t, redistest.New(t), routing, tune)
+}
+
+// newBusOnRedis is newBusOn on a given Redis.
+func newBusOnRedis(t testing.TB, r *redistest.Redis, routing *shep.Routing, tune func(*shep.Config)) *fixture {
+	t.Helper()
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
 	if err != nil {
 		t.Fatal(err)

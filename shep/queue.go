@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/redisconn"
 	"egov/shep/soap"
 )
 
@@ -282,7 +283,10 @@ type enqueueResult struct {
 // flushEnqueue writes a batch of messages: one script call per recipient,
 // all in one pipeline.
 func (b *Bus) flushEnqueue(ctx context.Context, items []enqueueItem) ([]enqueueResult, error) {
-	answers, err := perQueue(ctx, b.rdb, enqueueScript, items,
+	// What sendMessage answers "accepted" for waits for the replicas the
+	// configuration asks for; confirmations do not (a lost one is a
+	// redelivery, which the recipients already take).
+	answers, err := perQueue(ctx, b.rdb, b.cfg.Durability, enqueueScript, items,
 		func(it enqueueItem) queueKeys { return it.q },
 		func(q queueKeys) ([]string, []any) {
 			return []string{q.stream}, []any{int64(b.cfg.IdempotencyTTL / time.Second)}
@@ -313,7 +317,7 @@ func (b *Bus) flushEnqueue(ctx context.Context, items []enqueueItem) ([]enqueueR
 // one pipeline: head gives a queue's leading keys and arguments, add
 // appends one item's. The script answers one string per item; the answers
 // come back in the items' order.
-func perQueue[T any](ctx context.Context, rdb redis.UniversalClient, script *redis.Script, items []T,
+func perQueue[T any](ctx context.Context, rdb redis.UniversalClient, durable redisconn.Durability, script *redis.Script, items []T,
 	queueOf func(T) queueKeys, head func(queueKeys) ([]string, []any), add func(T, *[]string, *[]any)) ([]string, error) {
 	type call struct {
 		idx  []int
@@ -334,7 +338,7 @@ func perQueue[T any](ctx context.Context, rdb redis.UniversalClient, script *red
 		c.idx = append(c.idx, i)
 		add(it, &c.keys, &c.args)
 	}
-	cmds, err := runScripts(ctx, rdb, script, len(order), func(i int) ([]string, []any) {
+	cmds, err := runScripts(ctx, rdb, durable, script, len(order), func(i int) ([]string, []any) {
 		return calls[order[i]].keys, calls[order[i]].args
 	})
 	if err != nil {
@@ -357,8 +361,13 @@ func perQueue[T any](ctx context.Context, rdb redis.UniversalClient, script *red
 }
 
 // runScripts runs n calls of one script in a pipeline, loading the script
-// first if Redis does not know it (EVALSHA cannot fall back inside a pipeline).
-func runScripts(ctx context.Context, rdb redis.UniversalClient, script *redis.Script, n int, call func(i int) ([]string, []any)) ([]*redis.Cmd, error) {
+// first if Redis does not know it (EVALSHA cannot fall back inside a
+// pipeline). With durable on, the calls go in one pipeline per master,
+// each ended by WAIT on that master's connection.
+func runScripts(ctx context.Context, rdb redis.UniversalClient, durable redisconn.Durability, script *redis.Script, n int, call func(i int) ([]string, []any)) ([]*redis.Cmd, error) {
+	if durable.On() {
+		return runScriptsDurably(ctx, rdb, durable, script, n, call)
+	}
 	for attempt := 0; ; attempt++ {
 		pipe := rdb.Pipeline()
 		cmds := make([]*redis.Cmd, n)
@@ -681,7 +690,7 @@ type confirmItem struct {
 // flushConfirm writes a batch of confirmations: one script call per queue,
 // all in one pipeline.
 func (b *Bus) flushConfirm(ctx context.Context, items []confirmItem) ([]string, error) {
-	return perQueue(ctx, b.rdb, confirmScript, items,
+	return perQueue(ctx, b.rdb, redisconn.Durability{}, confirmScript, items,
 		func(it confirmItem) queueKeys { return it.q },
 		func(q queueKeys) ([]string, []any) { return []string{q.stream, q.done}, nil },
 		func(it confirmItem, keys *[]string, args *[]any) {
@@ -753,4 +762,46 @@ func (b *Bus) recipients() map[string]struct{} {
 		out[s.Recipient] = struct{}{}
 	}
 	return out
+}
+
+// runScriptsDurably is runScripts where every master's calls are followed
+// by WAIT on the connection that carried them: ErrNotReplicated when any
+// master's replicas did not acknowledge in time.
+func runScriptsDurably(ctx context.Context, rdb redis.UniversalClient, durable redisconn.Durability, script *redis.Script, n int,
+	call func(i int) ([]string, []any)) ([]*redis.Cmd, error) {
+	firstKeys := make([]string, n)
+	for i := range n {
+		keys, _ := call(i)
+		firstKeys[i] = keys[0]
+	}
+	groups, err := redisconn.ByMaster(ctx, rdb, firstKeys)
+	if err != nil {
+		return nil, err
+	}
+	cmds := make([]*redis.Cmd, n)
+	for node, idx := range groups {
+		for attempt := 0; ; attempt++ {
+			pipe := node.Pipeline()
+			for _, i := range idx {
+				keys, args := call(i)
+				cmds[i] = script.EvalSha(ctx, pipe, keys, args...)
+			}
+			wait := durable.AppendWait(ctx, pipe)
+			_, err := pipe.Exec(ctx)
+			if err != nil && attempt == 0 && strings.Contains(err.Error(), "NOSCRIPT") {
+				if err := script.Load(ctx, node).Err(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return nil, err
+			}
+			if err := durable.Check(wait); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	return cmds, nil
 }

@@ -72,6 +72,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		factor        = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with --pace regulation")
 		redisURL      = fs.String("redis", "", "Redis URL (none: an embedded in-memory Redis on a loopback port)")
 		prefix        = fs.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
+		waitN         = fs.Int("redis-wait-replicas", 0, "replicas that must acknowledge a write the product answers accepted for (Redis WAIT; 0: none, as before)")
+		waitFor       = fs.Duration("redis-wait-timeout", redisconn.DefaultWaitTimeout, "how long to wait for them before answering unavailable")
 		recordDir     = fs.String("record", "", "record every portal request and SHEP envelope with its answer into this corpus directory")
 		mask          = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
 		attempts      = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
@@ -136,8 +138,9 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	durable := redisconn.Durability{Replicas: *waitN, Timeout: *waitFor}
 	bus, err := shep.New(rdb, routes, shep.Config{KeyPrefix: *prefix, Verifier: verifier, Log: log,
-		Ready: []ops.Check{upRevocationCheck(crl)}})
+		Ready: []ops.Check{upRevocationCheck(crl)}, Durability: durable})
 	if err != nil {
 		return err
 	}
@@ -183,7 +186,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	app, err := gateway.New(rdb, gateway.Config{KeyPrefix: *prefix, Verifier: verifier, Bus: bus, Catalogue: cat,
 		Sender:       soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"},
 		ProviderBINs: providerBINs, Log: log,
-		AttemptsPerMinute: *attempts})
+		AttemptsPerMinute: *attempts, Durability: durable})
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,8 @@ func run() error {
 		listen      = flag.String("listen", "127.0.0.1:8080", "address to serve on")
 		redisURL    = flag.String("redis", "", "Redis URL")
 		keyPrefix   = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
+		waitN       = flag.Int("redis-wait-replicas", 0, "replicas that must acknowledge a write the product answers accepted for (Redis WAIT; 0: none, as before)")
+		waitFor     = flag.Duration("redis-wait-timeout", redisconn.DefaultWaitTimeout, "how long to wait for them before answering unavailable")
 		busURL      = flag.String("bus", "http://127.0.0.1:8081", "SHEP bus base URL")
 		senderID    = flag.String("sender", "egov-portal", "the portal's senderId on the bus")
 		password    = flag.String("sender-password", "", "the portal's bus password")
@@ -97,6 +99,7 @@ func run() error {
 		Bus:      bus, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		ProviderBINs: map[string]string{"ais-rynok-truda": *providerBIN, "arm-rshep": *deskBIN},
 		Log:          log, AttemptsPerMinute: *attempts,
+		Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 	})
 	if err != nil {
 		return err

@@ -52,6 +52,8 @@ func run() error {
 		listen        = flag.String("listen", "127.0.0.1:8081", "address to serve on")
 		redisURL      = flag.String("redis", "", "Redis URL")
 		keyPrefix     = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
+		waitN         = flag.Int("redis-wait-replicas", 0, "replicas that must acknowledge a write the product answers accepted for (Redis WAIT; 0: none, as before)")
+		waitFor       = flag.Duration("redis-wait-timeout", redisconn.DefaultWaitTimeout, "how long to wait for them before answering unavailable")
 		routingPath   = flag.String("routing", "", "routing table; empty: the built-in one")
 		persons       = flag.String("persons", "", "persons register data set; empty: the built-in one")
 		noPersons     = flag.Bool("no-persons", false, "do not host the persons register (ГБД ФЛ)")
@@ -104,7 +106,7 @@ func run() error {
 	}
 	bus, err := shep.New(rdb, routing, shep.Config{KeyPrefix: *keyPrefix,
 		Visibility: *visibility, MaxDeliveries: *maxDeliveries, RefusalDelay: *refusalDelay, Verifier: verifier, Log: log,
-		Ready: ready,
+		Ready: ready, Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 	})
 	if err != nil {
 		return err

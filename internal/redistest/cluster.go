@@ -179,17 +179,22 @@ func (c *Cluster) waitReady(total int, within time.Duration) error {
 	}
 }
 
+// nodeNotReady says why a node is not ready yet, or "": with total > 0
+// a cluster node must see the cluster ok with total nodes; a replica must
+// be in sync with its master.
 func nodeNotReady(addr string, total int) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()
-	info, err := c.ClusterInfo(ctx).Result()
-	if err != nil {
-		return err.Error()
-	}
-	if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", total)) {
-		return "cluster not ok yet"
+	if total > 0 {
+		info, err := c.ClusterInfo(ctx).Result()
+		if err != nil {
+			return err.Error()
+		}
+		if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", total)) {
+			return "cluster not ok yet"
+		}
 	}
 	repl, err := c.Info(ctx, "replication").Result()
 	if err != nil {
@@ -214,4 +219,40 @@ func portOf(addr string) int {
 	_, p, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(p)
 	return port
+}
+
+// StartReplicated runs one redis-server with a replica of it for the
+// duration of t, and waits until the replica is in sync; it returns the
+// master's URL and the replica (to kill it: then WAIT times out).
+func StartReplicated(t testing.TB) (masterURL string, replica *Node, err error) {
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, err
+	}
+	masterURL, err = StartServer(t, "")
+	if err != nil {
+		return "", nil, err
+	}
+	masterAddr := strings.TrimSuffix(strings.TrimPrefix(masterURL, "redis://"), "/0")
+	port, err := loopback.Port()
+	if err != nil {
+		return "", nil, err
+	}
+	dir := t.TempDir()
+	host, masterPort, _ := net.SplitHostPort(masterAddr)
+	replica = &Node{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir}
+	replica.cmd = exec.Command(server, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", "",
+		"--appendonly", "no", "--replicaof", host, masterPort, "--logfile", filepath.Join(dir, "redis.log"))
+	if err := replica.cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	t.Cleanup(func() { _ = replica.cmd.Process.Kill(); _ = replica.cmd.Wait() })
+	deadline := time.Now().Add(15 * time.Second)
+	for nodeNotReady(replica.Addr, 0) != "" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if why := nodeNotReady(replica.Addr, 0); why != "" {
+		return "", nil, fmt.Errorf("replica of %s: %s", masterAddr, why)
+	}
+	return masterURL, replica, nil
 }

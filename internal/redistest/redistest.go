@@ -124,6 +124,17 @@ func (r *Redis) Keys(ctx context.Context, pattern string) ([]string, error) {
 	return all, err
 }
 
+// On returns a connection for t to the Redis at url (one StartServer or
+// StartCluster started), with a key prefix of its own, as New does.
+func On(t testing.TB, url string) *Redis {
+	t.Helper()
+	client, err := redisconn.Open(url)
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return withCleanup(t, &Redis{Client: client, Prefix: "t-" + randomHex(6) + ":", URL: url, Source: "given"})
+}
+
 // deleteKeys removes the test's keys and nothing else: on a cluster, from
 // every master, one key at a time (keys of different slots cannot go in
 // one command).

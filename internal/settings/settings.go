@@ -66,14 +66,16 @@ type Program struct {
 
 // Shared names the variables of the flags every program has in common.
 var Shared = map[string]string{
-	"redis":      "EGOV_REDIS_URL",
-	"key-prefix": "EGOV_KEY_PREFIX",
-	"trust":      "EGOV_TRUST_DIR",
-	"crl":        "EGOV_CRL",
-	"ocsp":       "EGOV_OCSP_URL",
-	"record":     "EGOV_RECORD_DIR",
-	"log-json":   "EGOV_LOG_JSON",
-	"log-level":  "EGOV_LOG_LEVEL",
+	"redis":               "EGOV_REDIS_URL",
+	"redis-wait-replicas": "EGOV_REDIS_WAIT_REPLICAS",
+	"redis-wait-timeout":  "EGOV_REDIS_WAIT_TIMEOUT",
+	"key-prefix":          "EGOV_KEY_PREFIX",
+	"trust":               "EGOV_TRUST_DIR",
+	"crl":                 "EGOV_CRL",
+	"ocsp":                "EGOV_OCSP_URL",
+	"record":              "EGOV_RECORD_DIR",
+	"log-json":            "EGOV_LOG_JSON",
+	"log-level":           "EGOV_LOG_LEVEL",
 }
 
 // Var is the variable flag name falls back to: the program's own name for

@@ -1,0 +1,113 @@
+package redisconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Durability is what the product waits for before it answers "accepted"
+// for a write (the portal's 202, the bus's sendMessage): that Replicas
+// replicas of the master holding it acknowledged it (WAIT), within
+// Timeout. Redis replicates asynchronously; without the wait a master that
+// dies right after the answer can take the write with it (RELIABILITY.md).
+// Zero Replicas: no wait.
+type Durability struct {
+	Replicas int
+	Timeout  time.Duration
+}
+
+// ErrNotReplicated: the write is on the master, but fewer replicas than
+// asked acknowledged it in time. The product answers "not accepted, try
+// again" rather than promise what it cannot; a retry finds the write if
+// the master kept it.
+var ErrNotReplicated = errors.New("redis: the write was not acknowledged by enough replicas in time")
+
+// DefaultWaitTimeout bounds WAIT when Durability names replicas but no
+// timeout.
+const DefaultWaitTimeout = 500 * time.Millisecond
+
+// On reports whether the durability asks for replicas at all.
+func (d Durability) On() bool { return d.Replicas > 0 }
+
+func (d Durability) timeout() time.Duration {
+	if d.Timeout > 0 {
+		return d.Timeout
+	}
+	return DefaultWaitTimeout
+}
+
+// Waiter is what can send WAIT: a Tx, a pipeline, a node's client.
+type Waiter interface {
+	Wait(ctx context.Context, numReplicas int, timeout time.Duration) *redis.IntCmd
+}
+
+// Wait runs WAIT on c, which must be the connection (a Tx) that carried
+// the write; it returns ErrNotReplicated when too few replicas
+// acknowledged.
+func (d Durability) Wait(ctx context.Context, c Waiter) error {
+	if !d.On() {
+		return nil
+	}
+	return d.check(c.Wait(ctx, d.Replicas, d.timeout()))
+}
+
+// AppendWait adds WAIT at the end of a pipeline whose commands all go to
+// one connection; check its result with Check after Exec.
+func (d Durability) AppendWait(ctx context.Context, p redis.Pipeliner) *redis.IntCmd {
+	if !d.On() {
+		return nil
+	}
+	if w, ok := p.(Waiter); ok {
+		return w.Wait(ctx, d.Replicas, d.timeout())
+	}
+	cmd := redis.NewIntCmd(ctx)
+	cmd.SetErr(fmt.Errorf("redis: a %T cannot wait for replicas", p))
+	return cmd
+}
+
+// Check reads the result of AppendWait's command.
+func (d Durability) Check(cmd *redis.IntCmd) error {
+	if cmd == nil {
+		return nil
+	}
+	return d.check(cmd)
+}
+
+func (d Durability) check(cmd *redis.IntCmd) error {
+	n, err := cmd.Result()
+	if err != nil {
+		return err
+	}
+	if int(n) < d.Replicas {
+		return fmt.Errorf("%w: %d of %d replicas within %s", ErrNotReplicated, n, d.Replicas, d.timeout())
+	}
+	return nil
+}
+
+// ByMaster groups keys by the client of the master that holds them: the
+// client itself for one Redis, each master's own client on a cluster, so
+// that a write and its WAIT share one connection.
+func ByMaster(ctx context.Context, c redis.UniversalClient, keys []string) (map[*redis.Client][]int, error) {
+	out := map[*redis.Client][]int{}
+	switch c := c.(type) {
+	case *redis.Client:
+		for i := range keys {
+			out[c] = append(out[c], i)
+		}
+		return out, nil
+	case *redis.ClusterClient:
+		for i, k := range keys {
+			node, err := c.MasterForKey(ctx, k)
+			if err != nil {
+				return nil, err
+			}
+			out[node] = append(out[node], i)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("redis: cannot wait for the replicas of a %T", c)
+}

@@ -1,0 +1,106 @@
+package redisconn_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"egov/internal/redisconn"
+	"egov/internal/redistest"
+)
+
+// A write waits for its replica on the connection that carried it: with
+// the replica up it is acknowledged; with the replica gone the wait ends
+// at its timeout with ErrNotReplicated, and the write is still on the
+// master.
+func TestDurabilityWaitsForTheReplica(t *testing.T) {
+	master, replica, err := redistest.StartReplicated(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := redisconn.Open(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	d := redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
+	write := func(key string) error {
+		return rdb.Watch(ctx, func(tx *redis.Tx) error {
+			if _, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error { p.Set(ctx, key, "v", 0); return nil }); err != nil {
+				return err
+			}
+			return d.Wait(ctx, tx)
+		}, key)
+	}
+	if err := write("acknowledged"); err != nil {
+		t.Fatalf("with the replica up: %v", err)
+	}
+	if err := replica.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = write("not-acknowledged")
+	if !errors.Is(err, redisconn.ErrNotReplicated) {
+		t.Fatalf("with the replica gone: %v", err)
+	}
+	if took := time.Since(start); took < 250*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("the wait took %s, its timeout is 300 ms", took)
+	}
+	if v, _ := rdb.Get(ctx, "not-acknowledged").Result(); v != "v" {
+		t.Fatal("the unacknowledged write is not on the master")
+	}
+	if err := (redisconn.Durability{}).Wait(ctx, rdb.(*redis.Client)); err != nil {
+		t.Fatalf("no replicas asked for: %v", err)
+	}
+}
+
+// On a cluster, keys go by the master holding them, and each master's
+// pipeline ends with its own WAIT: every write is acknowledged by that
+// master's replica.
+func TestDurabilityByMasterOnACluster(t *testing.T) {
+	c, err := redistest.StartCluster(t, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := redisconn.Open(c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	var keys []string
+	for i := range 30 {
+		keys = append(keys, fmt.Sprintf("{tag%d}:k", i))
+	}
+	groups, err := redisconn.ByMaster(ctx, rdb, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 3 {
+		t.Fatalf("30 tags on %d masters, want 3", len(groups))
+	}
+	d := redisconn.Durability{Replicas: 1, Timeout: 2 * time.Second}
+	for node, idx := range groups {
+		pipe := node.Pipeline()
+		for _, i := range idx {
+			pipe.Set(ctx, keys[i], i, 0)
+		}
+		wait := d.AppendWait(ctx, pipe)
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Check(wait); err != nil {
+			t.Fatalf("master %s: %v", node.Options().Addr, err)
+		}
+	}
+	for i, k := range keys {
+		if got, err := rdb.Get(ctx, k).Int(); err != nil || got != i {
+			t.Fatalf("%s: %d %v", k, got, err)
+		}
+	}
+}
