@@ -37,6 +37,7 @@ unit:
 ## cluster: the bus's, the portal's and the providers' tests again on a real Redis Cluster (3 masters + 3 replicas from redis-server, internal/redistest)
 cluster:
 	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -p 2 ./shep ./gateway ./labour ./provider
+	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -run '^TestFailoverUnderLoad$$' -v ./cmd/egovctl
 
 SOAK_REQUESTS ?= 20000
 SOAK_RATE     ?= 100

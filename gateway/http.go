@@ -230,8 +230,14 @@ func (a *App) errorHandler(err error, c echo.Context) {
 // work is answered 503 (try later) rather than 500.
 func isRedisDown(err error) bool {
 	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "i/o timeout") ||
-		strings.Contains(s, "connection reset") || strings.Contains(s, "EOF") || strings.Contains(s, "pool timeout")
+	for _, passing := range []string{"connection refused", "i/o timeout", "connection reset", "EOF", "pool timeout", "broken pipe",
+		// a cluster between a master's death and its replica's promotion
+		"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "READONLY"} {
+		if strings.Contains(s, passing) {
+			return true
+		}
+	}
+	return false
 }
 
 const sessionContextKey = "session"

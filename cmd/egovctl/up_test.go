@@ -112,7 +112,12 @@ func startUp(t *testing.T, flags ...string) (portal, data string) {
 // startUpWithMetrics is startUp that also returns the metrics listener.
 func startUpWithMetrics(t *testing.T, flags ...string) (portal, data, metrics string) {
 	t.Helper()
-	r := redistest.New(t)
+	return startUpOn(t, redistest.New(t), flags...)
+}
+
+// startUpOn is startUpWithMetrics on a given Redis.
+func startUpOn(t *testing.T, r *redistest.Redis, flags ...string) (portal, data, metrics string) {
+	t.Helper()
 	data = t.TempDir()
 	portal, bus, ocsp, smsView, metrics := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -66,15 +66,33 @@ type Node struct {
 	Addr string
 	Dir  string
 	cmd  *exec.Cmd
+	args []string
+	mu   sync.Mutex
 }
 
 // Kill stops the node at once (SIGKILL), as a crashed master.
 func (n *Node) Kill() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if err := n.cmd.Process.Kill(); err != nil {
 		return err
 	}
 	_, _ = n.cmd.Process.Wait()
 	return nil
+}
+
+// Restart starts a killed node again with its configuration and its
+// nodes.conf: a cluster node rejoins, as a replica of whoever took its
+// slots meanwhile.
+func (n *Node) Restart() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cmd = exec.Command(n.cmd.Path, n.args...)
+	if err := n.cmd.Start(); err != nil {
+		return err
+	}
+	_, err := waitForServer(portOf(n.Addr), n.Dir)
+	return err
 }
 
 // StartCluster runs a cluster of masters, each with replicas, for the
@@ -120,7 +138,7 @@ func startCluster(dir string, masters, replicas int, orphaned bool, config ...st
 		for _, line := range config {
 			args = append(args, splitConfig(line)...)
 		}
-		n.cmd = exec.Command(server, args...)
+		n.cmd, n.args = exec.Command(server, args...), args
 		if orphaned {
 			n.cmd.SysProcAttr = childproc.DieWithParent()
 		}
@@ -208,10 +226,12 @@ func nodeNotReady(addr string, total int) string {
 
 func (c *Cluster) stop() {
 	for _, n := range c.Nodes {
+		n.mu.Lock()
 		if n.cmd != nil && n.cmd.Process != nil {
 			_ = n.cmd.Process.Kill()
 			_ = n.cmd.Wait()
 		}
+		n.mu.Unlock()
 	}
 }
 
