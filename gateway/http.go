@@ -231,8 +231,9 @@ func (a *App) errorHandler(err error, c echo.Context) {
 func isRedisDown(err error) bool {
 	s := err.Error()
 	for _, passing := range []string{"connection refused", "i/o timeout", "connection reset", "EOF", "pool timeout", "broken pipe",
-		// a cluster between a master's death and its replica's promotion
-		"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "READONLY"} {
+		// a cluster between a master's death and its replica's promotion,
+		// or just after it (a slot map not yet reloaded)
+		"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "READONLY", "MOVED ", "ASK "} {
 		if strings.Contains(s, passing) {
 			return true
 		}

@@ -795,6 +795,12 @@ func runScriptsDurably(ctx context.Context, rdb redis.UniversalClient, durable r
 				continue
 			}
 			if err != nil && !errors.Is(err, redis.Nil) {
+				if c, ok := rdb.(*redis.ClusterClient); ok && (strings.Contains(err.Error(), "MOVED ") || strings.Contains(err.Error(), "ASK ")) {
+					// A master's client does not follow redirections: the
+					// cluster failed over. The sender's retry finds the map
+					// reloaded.
+					c.ReloadState(ctx)
+				}
 				return nil, err
 			}
 			if err := durable.Check(wait); err != nil {

@@ -40,7 +40,7 @@ func TestFailoverUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := redistest.On(t, c.URL)
-	portal, data, metrics := startUpOn(t, r, "--attempts-per-minute", "100000", "--redis-wait-replicas", "1", "--redis-wait-timeout", "1s")
+	portal, data, metrics, upLog := startUpLogged(t, r, "--attempts-per-minute", "100000", "--redis-wait-replicas", "1", "--redis-wait-timeout", "1s")
 	victim := ""
 	killed := make(chan time.Time, 1)
 	for _, n := range c.Nodes {
@@ -77,6 +77,24 @@ func TestFailoverUnderLoad(t *testing.T) {
 	}
 	t.Logf("master %s killed after 60 relayed requests, back 5 s later (%d failed dials to it): sent %d, accepted %d, errors %v, results %d, missing %d, duplicated %d",
 		victim, dialFailures.Load(), rep.Sent, rep.Accepted, rep.Errors, rep.Results, len(rep.Missing), len(rep.Duplicated))
+	// What the front door met, by kind: the replicas' acknowledgements
+	// missing, the dead master unreachable, the cluster failing over.
+	kinds := map[string]int{}
+	for _, line := range strings.Split(upLog.String(), "\n") {
+		if _, e, ok := strings.Cut(line, `msg="request failed"`); ok {
+			if _, e, ok = strings.Cut(e, " err="); ok {
+				kind := strings.Trim(e[:min(len(e), 60)], `"`)
+				switch {
+				case strings.Contains(e, "not yet on the replicas"):
+					kind = "not acknowledged by the replicas in time"
+				case strings.HasPrefix(kind, "MOVED "):
+					kind = "MOVED (slot map not yet reloaded)"
+				}
+				kinds[kind]++
+			}
+		}
+	}
+	t.Logf("the portal's failed requests by error: %v", kinds)
 	for code, n := range rep.Errors {
 		if code != "service-unavailable" {
 			t.Errorf("%d submissions answered %s during the failover: only 503 service-unavailable (try again) is right", n, code)

@@ -118,6 +118,13 @@ func startUpWithMetrics(t *testing.T, flags ...string) (portal, data, metrics st
 // startUpOn is startUpWithMetrics on a given Redis.
 func startUpOn(t *testing.T, r *redistest.Redis, flags ...string) (portal, data, metrics string) {
 	t.Helper()
+	portal, data, metrics, _ = startUpLogged(t, r, flags...)
+	return portal, data, metrics
+}
+
+// startUpLogged is startUpOn that also returns what up writes.
+func startUpLogged(t *testing.T, r *redistest.Redis, flags ...string) (portal, data, metrics string, log *syncBuffer) {
+	t.Helper()
 	data = t.TempDir()
 	portal, bus, ocsp, smsView, metrics := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -136,7 +143,7 @@ func startUpOn(t *testing.T, r *redistest.Redis, flags ...string) (portal, data,
 		}
 	})
 	waitUp(t, portal, out)
-	return portal, data, metrics
+	return portal, data, metrics, out
 }
 
 func waitUp(t *testing.T, addr string, out *syncBuffer) {
