@@ -28,6 +28,7 @@ import (
 
 	"egov"
 	"egov/document"
+	"egov/internal/periodic"
 	"egov/internal/retry"
 	"egov/registers/contracts"
 	"egov/registers/tsa"
@@ -203,18 +204,11 @@ func (s *System) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(min(s.cfg.ReviewEvery, time.Minute))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := s.Review(ctx); err != nil && ctx.Err() == nil {
-					s.cfg.Log.Warn(s.cfg.Name+": review of the registrations failed; it goes on at the next", "err", err)
-				}
+		periodic.Every(ctx, min(s.cfg.ReviewEvery, time.Minute), func(ctx context.Context) {
+			if _, err := s.Review(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Log.Warn(s.cfg.Name+": review of the registrations failed; it goes on at the next", "err", err)
 			}
-		}
+		})
 	}()
 	backoff := retry.New(s.cfg.PollBackoff, 30*time.Second)
 	for ctx.Err() == nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"egov/internal/periodic"
 )
 
 // CRLSet holds certificate revocation lists, one per issuing CA, loaded
@@ -135,18 +137,11 @@ func (s *CRLSet) Status(_ context.Context, cert, issuer *x509.Certificate, now t
 // Run refreshes the lists every interval until ctx ends. Failures are
 // logged; the old lists stay until they go stale.
 func (s *CRLSet) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.Refresh(ctx); err != nil && log != nil {
-				log.Warn("crl refresh failed", "err", err)
-			}
+	periodic.Every(ctx, interval, func(ctx context.Context) {
+		if err := s.Refresh(ctx); err != nil && log != nil {
+			log.Warn("crl refresh failed", "err", err)
 		}
-	}
+	})
 }
 
 func (s *CRLSet) fetch(ctx context.Context, src string) ([]byte, error) {

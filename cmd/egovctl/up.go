@@ -24,6 +24,7 @@ import (
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
 	"egov/internal/ops"
+	"egov/internal/periodic"
 	"egov/internal/redisconn"
 	"egov/labour"
 	"egov/provider"
@@ -251,8 +252,10 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	runs := []func(context.Context){app.Run,
 		func(ctx context.Context) { crl.Run(ctx, time.Minute, log) },
-		func(ctx context.Context) { every(ctx, time.Hour, func() { _ = writeCRL() }) },
-		func(ctx context.Context) { every(ctx, time.Minute, func() { _, _ = bus.Trim(ctx) }) },
+		func(ctx context.Context) { periodic.Every(ctx, time.Hour, func(context.Context) { _ = writeCRL() }) },
+		func(ctx context.Context) {
+			periodic.Every(ctx, time.Minute, func(ctx context.Context) { _, _ = bus.Trim(ctx) })
+		},
 	}
 	for _, sys := range systems {
 		runs = append(runs, sys.Run)
@@ -284,19 +287,6 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	default:
 		return nil
-	}
-}
-
-func every(ctx context.Context, d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
 	}
 }
 

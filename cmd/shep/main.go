@@ -17,6 +17,7 @@ import (
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
 	"egov/internal/ops"
+	"egov/internal/periodic"
 	"egov/internal/redisconn"
 	"egov/internal/settings"
 	"egov/registers"
@@ -129,21 +130,13 @@ func run() error {
 	defer stopTrimmer()
 	go func() {
 		defer close(trimmerDone)
-		ctx := trimCtx
-		t := time.NewTicker(*trimEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if n, err := bus.Trim(ctx); err != nil {
-					log.Warn("trim failed", "err", err)
-				} else if n > 0 {
-					log.Info("trimmed confirmed messages", "count", n)
-				}
+		periodic.Every(trimCtx, *trimEvery, func(ctx context.Context) {
+			if n, err := bus.Trim(ctx); err != nil {
+				log.Warn("trim failed", "err", err)
+			} else if n > 0 {
+				log.Info("trimmed confirmed messages", "count", n)
 			}
-		}
+		})
 	}()
 	handler := bus.Handler()
 	if *recordDir != "" {
