@@ -18,7 +18,7 @@ demo:
 ## test: everything CI runs: vet beside every test with the race detector, the same tests of the bus, portal and providers on a Redis Cluster, the newcomer's first hour, the soak, a short fuzz pass
 test:
 	@$(MAKE) --no-print-directory -j2 vet unit
-	@$(MAKE) --no-print-directory -j2 newcomer fuzz-short cluster
+	@$(MAKE) --no-print-directory -j2 cluster newcomer fuzz-short
 	@$(MAKE) --no-print-directory soak
 
 ## newcomer: egovctl built and run from outside the repository on its embedded Redis: demo, the curated corpus replayed after it, the tools through data/stack.json, an archive checked offline

@@ -66,7 +66,7 @@ func TestFailoverUnderLoad(t *testing.T) {
 	report := filepath.Join(t.TempDir(), "report.json")
 	var out bytes.Buffer
 	code := run(context.Background(), []string{"loadtest", "--gateway", "http://" + portal, "--metrics", "http://" + metrics + "/metrics",
-		"--data", data, "--citizens", "30", "--rate", "25", "--duration", "20s", "--result-timeout", "3m", "--json", report}, &out, &out)
+		"--data", data, "--citizens", "20", "--rate", "25", "--duration", "14s", "--result-timeout", "3m", "--json", report}, &out, &out)
 	raw, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatalf("loadtest exit %d, no report: %v\n%s", code, err, out.String())
