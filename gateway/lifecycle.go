@@ -197,6 +197,20 @@ func (a *App) create(ctx context.Context, ref RequestRef, r *Request, seq int64,
 		if exists, err := tx.Exists(ctx, keys.record).Result(); err != nil {
 			return err
 		} else if exists == 1 {
+			if a.cfg.Durability.On() {
+				// "Already accepted" is a promise too: a write after the
+				// record's, then WAIT, covers the record (replication
+				// keeps the master's order).
+				if _, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.HIncrBy(ctx, keys.record, "replays", 1)
+					return nil
+				}); err != nil {
+					return err
+				}
+				if err := a.cfg.Durability.Wait(ctx, tx); err != nil {
+					return err
+				}
+			}
 			return &ErrReplayed{RequestID: r.ID}
 		}
 		attJSON, _ := json.Marshal(r.Attachments)

@@ -316,15 +316,18 @@ func TestAnEndedRequestsCorrelationExpires(t *testing.T) {
 
 // With durability asked for, a submission is answered 202 only once the
 // replica has it; with the replica gone the citizen is told to try again
-// (503), and the retry finds the request the master kept (409
-// request-replayed), which goes on to the provider all the same.
+// (503), and so is his retry, for "already accepted" is a promise too;
+// once a replica is back, the retry finds the request the master kept
+// (409 request-replayed), which goes on to the provider all the same. The
+// wait is longer than the client's read timeout (1 s): WAIT is read with
+// its own.
 func TestSubmissionWaitsForTheReplica(t *testing.T) {
 	master, replica, err := redistest.StartReplicated(t)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := newEnvOn(t, redistest.On(t, master), func(c *gateway.Config) {
-		c.Durability = redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
+		c.Durability = redisconn.Durability{Replicas: 1, Timeout: 1500 * time.Millisecond}
 	})
 	e.register(citizenIIN)
 	token := e.login(citizenIIN)
@@ -339,8 +342,17 @@ func TestSubmissionWaitsForTheReplica(t *testing.T) {
 	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusServiceUnavailable {
 		t.Fatalf("with the replica gone: %d, want 503", code)
 	}
+	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("the retry with the replica still gone: %d, want 503", code)
+	}
+	if err := replica.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.WaitInSync(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 	if code := e.submit(token, doc, []file{idScan}, nil); code != http.StatusConflict {
-		t.Fatalf("the retry: %d, want 409 request-replayed", code)
+		t.Fatalf("the retry with a replica back: %d, want 409 request-replayed", code)
 	}
 	e.waitState(token, id, gateway.StateRelayed)
 }

@@ -13,8 +13,9 @@ import (
 )
 
 // With durability asked for, sendMessage answers only once the master's
-// replica has the message: with the replica gone the sender gets SCE909,
-// and its retry under the same idempotency key, once a replica is back,
+// replica has the message: with the replica gone the sender gets SCE909
+// (once: the wait, longer than the client's read timeout, is not cut and
+// the batch not sent again), and its retry under the same idempotency key
 // finds the message the master kept rather than a second one.
 func TestSendMessageWaitsForTheReplica(t *testing.T) {
 	master, replica, err := redistest.StartReplicated(t)
@@ -23,7 +24,7 @@ func TestSendMessageWaitsForTheReplica(t *testing.T) {
 	}
 	r := redistest.On(t, master)
 	f := newBusOnRedis(t, r, testRouting(t), func(c *shep.Config) {
-		c.Durability = redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
+		c.Durability = redisconn.Durability{Replicas: 1, Timeout: 1500 * time.Millisecond}
 	})
 	ctx := context.Background()
 	key := soap.Property{Key: shep.PropIdempotencyKey, Value: "k-1"}
@@ -34,10 +35,12 @@ func TestSendMessageWaitsForTheReplica(t *testing.T) {
 	if err := replica.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.bus.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", key))
 	var fault *soap.Fault
-	if !errors.As(err, &fault) || fault.Info.ErrorCode != soap.CodeInternal {
-		t.Fatalf("with the replica gone: %v, want %s", err, soap.CodeInternal)
+	for _, props := range [][]soap.Property{nil, {key}} {
+		_, err = f.bus.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", props...))
+		if !errors.As(err, &fault) || fault.Info.ErrorCode != soap.CodeInternal {
+			t.Fatalf("with the replica gone: %v, want %s", err, soap.CodeInternal)
+		}
 	}
 	// The master kept it: the sender's retry (through a bus that asks no
 	// replica, as one would once a replica is back) is a repeat, not a
@@ -46,7 +49,7 @@ func TestSendMessageWaitsForTheReplica(t *testing.T) {
 	if _, err := relaxed.bus.SendMessage(ctx, shep.NewSendMessage(portal, svcOpen, soap.TypeRequest, "", "<D/>", key)); err != nil {
 		t.Fatal(err)
 	}
-	if got := poll(t, relaxed.bus, labour, 10); len(got) != 2 {
-		t.Fatalf("%d messages on the queue, want the acknowledged one and the one the master kept", len(got))
+	if got := poll(t, relaxed.bus, labour, 10); len(got) != 3 {
+		t.Fatalf("%d messages on the queue, want the acknowledged one and the two the master kept, each once", len(got))
 	}
 }

@@ -24,6 +24,10 @@ import (
 // ARGV: idempotency TTL (s), then per message: id, correlation id,
 // use idempotency (0/1), number of fields, field, value, …
 // Returns per message "1 id corr" (enqueued) or "0 id corr" (a repeat).
+// A repeat refreshes its idempotency key's lifetime: a write, so that a
+// WAIT after it also covers the first message (replication keeps the
+// master's order), and a repeat answered "accepted" is as safe as the
+// first answer.
 var enqueueScript = redis.NewScript(`
 local out = {}
 local a = 2
@@ -34,6 +38,7 @@ for i = 1, (#KEYS - 1) / 2 do
   local prev = false
   if use == '1' then prev = redis.call('GET', idem) end
   if prev then
+    redis.call('EXPIRE', idem, ARGV[1])
     out[i] = '0 ' .. prev
   else
     redis.call('HSET', rec, unpack(ARGV, a, a + n - 1))
@@ -766,7 +771,11 @@ func (b *Bus) recipients() map[string]struct{} {
 
 // runScriptsDurably is runScripts where every master's calls are followed
 // by WAIT on the connection that carried them: ErrNotReplicated when any
-// master's replicas did not acknowledge in time.
+// master's replicas did not acknowledge in time. Each master's calls go on
+// a connection of its own (Conn): the scripts in one pipeline, then WAIT
+// alone, which the client reads with WAIT's own timeout and never resends
+// on another connection (in a pipeline it would be cut at the read
+// timeout and the whole batch sent again).
 func runScriptsDurably(ctx context.Context, rdb redis.UniversalClient, durable redisconn.Durability, script *redis.Script, n int,
 	call func(i int) ([]string, []any)) ([]*redis.Cmd, error) {
 	firstKeys := make([]string, n)
@@ -780,34 +789,40 @@ func runScriptsDurably(ctx context.Context, rdb redis.UniversalClient, durable r
 	}
 	cmds := make([]*redis.Cmd, n)
 	for node, idx := range groups {
-		for attempt := 0; ; attempt++ {
-			pipe := node.Pipeline()
+		if err := runOnMaster(ctx, node, durable, script, idx, call, cmds); err != nil {
+			if c, ok := rdb.(*redis.ClusterClient); ok {
+				// A master's own client follows no redirection and no
+				// failover: reload the map for the sender's retry.
+				c.ReloadState(ctx)
+			}
+			return nil, err
+		}
+	}
+	return cmds, nil
+}
+
+// runOnMaster runs the calls idx on one connection of node, then WAIT.
+func runOnMaster(ctx context.Context, node *redis.Client, durable redisconn.Durability, script *redis.Script, idx []int,
+	call func(i int) ([]string, []any), cmds []*redis.Cmd) error {
+	cn := node.Conn()
+	defer cn.Close()
+	for attempt := 0; ; attempt++ {
+		_, err := cn.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for _, i := range idx {
 				keys, args := call(i)
 				cmds[i] = script.EvalSha(ctx, pipe, keys, args...)
 			}
-			wait := durable.AppendWait(ctx, pipe)
-			_, err := pipe.Exec(ctx)
-			if err != nil && attempt == 0 && strings.Contains(err.Error(), "NOSCRIPT") {
-				if err := script.Load(ctx, node).Err(); err != nil {
-					return nil, err
-				}
-				continue
+			return nil
+		})
+		if err != nil && attempt == 0 && strings.Contains(err.Error(), "NOSCRIPT") {
+			if err := script.Load(ctx, cn).Err(); err != nil {
+				return err
 			}
-			if err != nil && !errors.Is(err, redis.Nil) {
-				if c, ok := rdb.(*redis.ClusterClient); ok && (strings.Contains(err.Error(), "MOVED ") || strings.Contains(err.Error(), "ASK ")) {
-					// A master's client does not follow redirections: the
-					// cluster failed over. The sender's retry finds the map
-					// reloaded.
-					c.ReloadState(ctx)
-				}
-				return nil, err
-			}
-			if err := durable.Check(wait); err != nil {
-				return nil, err
-			}
-			break
+			continue
 		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		return durable.Wait(ctx, cn)
 	}
-	return cmds, nil
 }

@@ -40,41 +40,22 @@ func (d Durability) timeout() time.Duration {
 	return DefaultWaitTimeout
 }
 
-// Waiter is what can send WAIT: a Tx, a pipeline, a node's client.
+// Waiter is what can send WAIT: a Tx, a Conn, a node's client. Never a
+// pipeline: there the client reads WAIT's answer within its read timeout,
+// not WAIT's, and resends the whole pipeline on another connection when
+// that passes.
 type Waiter interface {
 	Wait(ctx context.Context, numReplicas int, timeout time.Duration) *redis.IntCmd
 }
 
-// Wait runs WAIT on c, which must be the connection (a Tx) that carried
-// the write; it returns ErrNotReplicated when too few replicas
+// Wait runs WAIT on c, which must be the connection (a Tx, a Conn) that
+// carried the write; it returns ErrNotReplicated when too few replicas
 // acknowledged.
 func (d Durability) Wait(ctx context.Context, c Waiter) error {
 	if !d.On() {
 		return nil
 	}
 	return d.check(c.Wait(ctx, d.Replicas, d.timeout()))
-}
-
-// AppendWait adds WAIT at the end of a pipeline whose commands all go to
-// one connection; check its result with Check after Exec.
-func (d Durability) AppendWait(ctx context.Context, p redis.Pipeliner) *redis.IntCmd {
-	if !d.On() {
-		return nil
-	}
-	if w, ok := p.(Waiter); ok {
-		return w.Wait(ctx, d.Replicas, d.timeout())
-	}
-	cmd := redis.NewIntCmd(ctx)
-	cmd.SetErr(fmt.Errorf("redis: a %T cannot wait for replicas", p))
-	return cmd
-}
-
-// Check reads the result of AppendWait's command.
-func (d Durability) Check(cmd *redis.IntCmd) error {
-	if cmd == nil {
-		return nil
-	}
-	return d.check(cmd)
 }
 
 func (d Durability) check(cmd *redis.IntCmd) error {
@@ -90,7 +71,7 @@ func (d Durability) check(cmd *redis.IntCmd) error {
 
 // ByMaster groups keys by the client of the master that holds them: the
 // client itself for one Redis, each master's own client on a cluster, so
-// that a write and its WAIT share one connection.
+// that a write and its WAIT can share one connection (take it with Conn).
 func ByMaster(ctx context.Context, c redis.UniversalClient, keys []string) (map[*redis.Client][]int, error) {
 	out := map[*redis.Client][]int{}
 	switch c := c.(type) {

@@ -86,17 +86,19 @@ func TestDurabilityByMasterOnACluster(t *testing.T) {
 	}
 	d := redisconn.Durability{Replicas: 1, Timeout: 2 * time.Second}
 	for node, idx := range groups {
-		pipe := node.Pipeline()
-		for _, i := range idx {
-			pipe.Set(ctx, keys[i], i, 0)
-		}
-		wait := d.AppendWait(ctx, pipe)
-		if _, err := pipe.Exec(ctx); err != nil {
+		cn := node.Conn()
+		if _, err := cn.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range idx {
+				p.Set(ctx, keys[i], i, 0)
+			}
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Check(wait); err != nil {
+		if err := d.Wait(ctx, cn); err != nil {
 			t.Fatalf("master %s: %v", node.Options().Addr, err)
 		}
+		cn.Close()
 	}
 	for i, k := range keys {
 		if got, err := rdb.Get(ctx, k).Int(); err != nil || got != i {

@@ -65,9 +65,10 @@ type Cluster struct {
 type Node struct {
 	Addr string
 	Dir  string
-	cmd  *exec.Cmd
-	args []string
-	mu   sync.Mutex
+	cmd     *exec.Cmd
+	args    []string
+	mu      sync.Mutex
+	stopped bool // by the cleanup: no restart
 }
 
 // Kill stops the node at once (SIGKILL), as a crashed master.
@@ -87,7 +88,11 @@ func (n *Node) Kill() error {
 func (n *Node) Restart() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.stopped {
+		return errors.New("redistest: the node was stopped for good")
+	}
 	n.cmd = exec.Command(n.cmd.Path, n.args...)
+	n.cmd.SysProcAttr = childproc.DieWithParent()
 	if err := n.cmd.Start(); err != nil {
 		return err
 	}
@@ -226,12 +231,7 @@ func nodeNotReady(addr string, total int) string {
 
 func (c *Cluster) stop() {
 	for _, n := range c.Nodes {
-		n.mu.Lock()
-		if n.cmd != nil && n.cmd.Process != nil {
-			_ = n.cmd.Process.Kill()
-			_ = n.cmd.Wait()
-		}
-		n.mu.Unlock()
+		n.stop()
 	}
 }
 
@@ -261,18 +261,38 @@ func StartReplicated(t testing.TB) (masterURL string, replica *Node, err error) 
 	dir := t.TempDir()
 	host, masterPort, _ := net.SplitHostPort(masterAddr)
 	replica = &Node{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir}
-	replica.cmd = exec.Command(server, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", "",
-		"--appendonly", "no", "--replicaof", host, masterPort, "--logfile", filepath.Join(dir, "redis.log"))
+	replica.args = []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir, "--save", "",
+		"--appendonly", "no", "--replicaof", host, masterPort, "--logfile", filepath.Join(dir, "redis.log")}
+	replica.cmd = exec.Command(server, replica.args...)
 	if err := replica.cmd.Start(); err != nil {
 		return "", nil, err
 	}
-	t.Cleanup(func() { _ = replica.cmd.Process.Kill(); _ = replica.cmd.Wait() })
-	deadline := time.Now().Add(15 * time.Second)
-	for nodeNotReady(replica.Addr, 0) != "" && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if why := nodeNotReady(replica.Addr, 0); why != "" {
-		return "", nil, fmt.Errorf("replica of %s: %s", masterAddr, why)
+	t.Cleanup(replica.stop)
+	if err := replica.WaitInSync(15 * time.Second); err != nil {
+		return "", nil, fmt.Errorf("replica of %s: %w", masterAddr, err)
 	}
 	return masterURL, replica, nil
+}
+
+// WaitInSync waits until the node, a replica, is in sync with its master.
+func (n *Node) WaitInSync(within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for nodeNotReady(n.Addr, 0) != "" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if why := nodeNotReady(n.Addr, 0); why != "" {
+		return errors.New(why)
+	}
+	return nil
+}
+
+// stop kills the node for good: a later Restart does nothing.
+func (n *Node) stop() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.stopped = true
+	if n.cmd != nil && n.cmd.Process != nil {
+		_ = n.cmd.Process.Kill()
+		_ = n.cmd.Wait()
+	}
 }
