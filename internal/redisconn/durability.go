@@ -40,7 +40,8 @@ func (d Durability) timeout() time.Duration {
 	return DefaultWaitTimeout
 }
 
-// Waiter is what can send WAIT: a Tx, a Conn, a node's client. Never a
+// Waiter is what can send WAIT on one connection: a Tx or a Conn (a
+// pooled client would send it on any of its connections). Never a
 // pipeline: there the client reads WAIT's answer within its read timeout,
 // not WAIT's, and resends the whole pipeline on another connection when
 // that passes.
