@@ -233,7 +233,9 @@ func isRedisDown(err error) bool {
 	for _, passing := range []string{"connection refused", "i/o timeout", "connection reset", "EOF", "pool timeout", "broken pipe",
 		// a cluster between a master's death and its replica's promotion,
 		// or just after it (a slot map not yet reloaded)
-		"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "READONLY", "MOVED ", "ASK "} {
+		// (a transaction whose queued commands met one of these is
+		// discarded: EXECABORT)
+		"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING", "READONLY", "MOVED ", "ASK ", "EXECABORT"} {
 		if strings.Contains(s, passing) {
 			return true
 		}

@@ -36,15 +36,17 @@ func TestOutcomeUnknown(t *testing.T) {
 // stale) is told from other internal errors: new work is answered 503.
 func TestRedisPassingFailuresAreUnavailable(t *testing.T) {
 	for msg, passing := range map[string]bool{
-		"dial tcp 127.0.0.1:7000: connect: connection refused":  true,
-		"CLUSTERDOWN The cluster is down":                       true,
-		"MOVED 3924 127.0.0.1:20107":                            true,
-		"ASK 3924 127.0.0.1:20107":                              true,
-		"TRYAGAIN Multiple keys request during rehashing":       true,
-		"LOADING Redis is loading the dataset in memory":        true,
-		"redis: connection pool timeout":                        true,
-		"ERR wrong number of arguments for 'hset' command":      false,
-		"CROSSSLOT Keys in request don't hash to the same slot": false,
+		"dial tcp 127.0.0.1:7000: connect: connection refused":        true,
+		"CLUSTERDOWN The cluster is down":                             true,
+		"MOVED 3924 127.0.0.1:20107":                                  true,
+		"ASK 3924 127.0.0.1:20107":                                    true,
+		"TRYAGAIN Multiple keys request during rehashing":             true,
+		"LOADING Redis is loading the dataset in memory":              true,
+		"EXECABORT Transaction discarded because of previous errors.": true,
+		"redis: Conn is in a bad state: EOF":                          true,
+		"redis: connection pool timeout":                              true,
+		"ERR wrong number of arguments for 'hset' command":            false,
+		"CROSSSLOT Keys in request don't hash to the same slot":       false,
 	} {
 		if got := isRedisDown(errors.New(msg)); got != passing {
 			t.Errorf("%q: passing %v, want %v", msg, got, passing)
