@@ -63,8 +63,8 @@ type Cluster struct {
 
 // Node is one redis-server of a cluster.
 type Node struct {
-	Addr string
-	Dir  string
+	Addr    string
+	Dir     string
 	cmd     *exec.Cmd
 	args    []string
 	mu      sync.Mutex
