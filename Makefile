@@ -41,7 +41,7 @@ CLUSTER_SKIP ?= ^(TestSubmissionWaitsForTheReplica|TestSendMessageWaitsForTheRep
 ## cluster: the bus's, the portal's and the providers' tests again on a real Redis Cluster (3 masters + 3 replicas from redis-server, internal/redistest)
 cluster:
 	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -p 4 -skip '$(CLUSTER_SKIP)' ./shep ./gateway ./labour ./provider
-	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -run '^TestFailoverUnderLoad$$' -v ./cmd/egovctl
+	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -run '^(TestFailoverUnderLoad|TestTwoOfEachSideBySide)$$' -v ./cmd/egovctl
 
 SOAK_REQUESTS ?= 20000
 SOAK_RATE     ?= 100

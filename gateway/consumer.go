@@ -157,11 +157,20 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	}
 	service, recipient, state, corr := rec.Service, rec.Recipient, rec.State, rec.CorrelationID
 	busService := rec.BusService
+	var steps []step
+	if corr == "" && state == StateWaitingForRelay {
+		// The bus accepted the request (the relay wrote its correlation
+		// after the bus's answer) but the relay has not marked it relayed:
+		// its write failed, or it is slow. The answer does it in its
+		// place, rather than be refused until the bus gives up on it. A
+		// REQUEST's bus message id is its correlation id.
+		now := a.now()
+		steps = append(steps, relayedStep(info.CorrelationID, info.CorrelationID, now))
+		state, corr, rec.BusMessageID = StateRelayed, info.CorrelationID, info.CorrelationID
+	}
 	switch {
 	case state == "":
 		return unmatched("correlation %s: request %s has no record", info.CorrelationID, ref)
-	case corr == "" && state == StateWaitingForRelay:
-		return fmt.Errorf("request %s not marked relayed yet", ref)
 	case corr != info.CorrelationID:
 		return unmatched("request %s was relayed under another correlation", ref)
 	case busService != info.ServiceID || recipient != info.Sender.SenderID:
@@ -173,7 +182,6 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	}
 	now := a.now()
 
-	var steps []step
 	// The bus confirmed the request to the provider before it could answer.
 	if state == StateRelayed {
 		delivered := a.deliveredAt(ctx, rec.BusMessageID, now)
@@ -205,7 +213,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 		// kept only for late answers. A failure here costs checkStuck a
 		// look, or keeps a correlation until the next answer ends it.
 		_, _ = a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZRem(ctx, a.openKey(), ref.encode())
+			p.ZRem(ctx, a.openKey(shardOf(ref.IIN)), ref.encode())
 			p.Expire(ctx, a.correlationKey(info.CorrelationID), a.cfg.LateAnswersFor)
 			return nil
 		})

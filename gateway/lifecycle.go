@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -121,7 +122,21 @@ func (a *App) outboxKey(iin string) string { return a.citizenKey(iin, "outbox") 
 
 func (a *App) attachmentKey(iin, sum string) string { return a.citizenKey(iin, "attachment", sum) }
 
-func (a *App) relayStream() string { return a.key("{outbox}") }
+// relayShards is how many hint streams and open indexes the portal keeps,
+// each under a hash tag of its own, so that on a cluster the relay's
+// traffic spreads over the masters instead of heating one slot. Every
+// portal sharing a Redis must use the same number: it is fixed.
+const relayShards = 8
+
+// shardOf is the shard of a citizen's hints and open requests.
+func shardOf(iin string) int {
+	h := fnv.New32a()
+	h.Write([]byte(iin))
+	return int(h.Sum32() % relayShards)
+}
+
+// relayStream is hint stream shard n: references to requests to relay.
+func (a *App) relayStream(n int) string { return a.key("{outbox:" + strconv.Itoa(n) + "}") }
 
 // correlationKey maps the bus's correlation id of a relayed request to
 // its owner.

@@ -288,6 +288,41 @@ func TestRejectedRequestIsStuckWithTheProvidersCode(t *testing.T) {
 // Once a request has ended, its correlation is kept only as long as late
 // answers are expected (LateAnswersFor), not for ever; while it is kept, a
 // late answer is recorded in the history and changes nothing.
+// A relay that wrote the request's correlation but could not yet mark it
+// relayed (its write failed, or it is slow) does not make the answer wait:
+// the answer marks it relayed in its place and is filed, rather than be
+// refused until the bus dead-letters it.
+func TestAnswerBeforeTheRelayMarkedTheRequest(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	provider := signer(t, "provider")
+	ctx := context.Background()
+	id, corr := e.relayed(token, citizenIIN)
+	record := e.redis.Prefix + "gw:{" + citizenIIN + "}:request:" + id
+	// The record as the relay leaves it between the bus's answer and its
+	// transition.
+	if err := e.redis.Client.HSet(ctx, record, "state", string(gateway.StateWaitingForRelay)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.redis.Client.HDel(ctx, record, "correlationId", "busMessageId").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.app.HandleAnswer(ctx, answer(corr, soap.TypeResponse, sign(t, provider, resultXML(id, citizenIIN, "registered")))); err != nil {
+		t.Fatalf("an answer before the relay's transition: %v", err)
+	}
+	r, err := e.app.RequestOf(ctx, citizenIIN, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != gateway.StateCompleted {
+		t.Fatalf("state %s, want completed: %+v", r.State, r.History)
+	}
+	if got := e.redis.Client.HGet(ctx, record, "correlationId").Val(); got != corr {
+		t.Fatalf("correlation %q on the record, want %q", got, corr)
+	}
+}
+
 func TestAnEndedRequestsCorrelationExpires(t *testing.T) {
 	e := newEnvWith(t, func(c *gateway.Config) { c.LateAnswersFor = 72 * time.Hour })
 	e.register(citizenIIN)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 )
 
 // appMetrics are the portal's counters outside HTTP: the relay's attempts
@@ -58,18 +59,26 @@ func (b backlog) Collect(ch chan<- prometheus.Metric) {
 // how long the oldest has waited (by the machine's clock).
 func (a *App) RelayBacklog(ctx context.Context) (int64, time.Duration, error) {
 	pipe := a.rdb.Pipeline()
-	n := pipe.XLen(ctx, a.relayStream())
-	first := pipe.XRangeN(ctx, a.relayStream(), "-", "+", 1)
+	lens := make([]*redis.IntCmd, relayShards)
+	firsts := make([]*redis.XMessageSliceCmd, relayShards)
+	for i := range relayShards {
+		lens[i] = pipe.XLen(ctx, a.relayStream(i))
+		firsts[i] = pipe.XRangeN(ctx, a.relayStream(i), "-", "+", 1)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, 0, err
 	}
+	var n int64
 	var age time.Duration
-	if msgs := first.Val(); len(msgs) == 1 {
-		if ms, err := strconv.ParseInt(strings.SplitN(msgs[0].ID, "-", 2)[0], 10, 64); err == nil {
-			age = max(time.Since(time.UnixMilli(ms)), 0)
+	for i := range relayShards {
+		n += lens[i].Val()
+		if msgs := firsts[i].Val(); len(msgs) == 1 {
+			if ms, err := strconv.ParseInt(strings.SplitN(msgs[0].ID, "-", 2)[0], 10, 64); err == nil {
+				age = max(age, time.Since(time.UnixMilli(ms)))
+			}
 		}
 	}
-	return n.Val(), age, nil
+	return n, age, nil
 }
 
 // Collectors are the portal's metrics outside HTTP (the relay, its

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/redisconn"
 	"egov/internal/retry"
 	"egov/shep"
 	"egov/shep/soap"
@@ -24,21 +25,46 @@ const relayWorkers = 32
 // idempotency key, so a retry never makes a second message), and retries
 // failures with a doubling, jittered backoff. A bus outage delays requests; it never
 // loses one. It also sweeps the citizens' outboxes for requests whose hint
-// was lost.
+// was lost, and looks for requests the bus stopped delivering.
+//
+// Each hint shard has a reader of its own; the shards share relayWorkers.
+// Several portals on one Redis share the shards' consumer group, so each
+// hint goes to one of them.
 func (a *App) runRelay(ctx context.Context) {
-	stream := a.relayStream()
-	if err := a.rdb.XGroupCreateMkStream(ctx, stream, relayGroup, "0").Err(); err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		a.log.Error("relay: cannot create the consumer group", "err", err)
+	workers := make(chan struct{}, relayWorkers)
+	var readers sync.WaitGroup
+	for n := range relayShards {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			a.relayShard(ctx, a.relayStream(n), workers)
+		}()
 	}
-	readBackoff := retry.New(a.cfg.RelayBackoff, 30*time.Second)
+	a.runSweeper(ctx)
+	readers.Wait()
+}
+
+// sweeperLease is how long one portal is the sweeper of a minute: the
+// others skip that minute's sweep, which would find the same requests.
+const sweeperLease = 50 * time.Second
+
+// runSweeper sweeps the outboxes at start and then once a minute (one
+// portal of those sharing the Redis each minute), and at once when this
+// portal lost a hint.
+func (a *App) runSweeper(ctx context.Context) {
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
 	// At start, without grace: a predecessor that died between a
 	// request's transaction and its hint left no hint on the way.
 	_ = a.sweepOutboxes(ctx, 0)
-	for ctx.Err() == nil {
+	for {
 		select {
+		case <-ctx.Done():
+			return
 		case <-sweep.C:
+			if !a.takeSweeperLease(ctx) {
+				continue
+			}
 			_ = a.sweepOutboxes(ctx, time.Minute)
 			if _, err := a.checkStuck(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("relay: checking for stuck requests failed", "err", err)
@@ -49,12 +75,34 @@ func (a *App) runRelay(ctx context.Context) {
 			// Redis answers, without waiting for the minute's sweep.
 			if err := a.sweepOutboxes(ctx, 0); err != nil {
 				a.signalHintLost()
+				sleep(ctx, a.cfg.RelayBackoff)
 			}
-		default:
 		}
-		entries, err := a.relayEntries(ctx, stream)
+	}
+}
+
+// takeSweeperLease reports whether this portal sweeps this minute. When
+// Redis cannot say, it sweeps: a sweep twice costs reads, a sweep missed
+// costs a citizen's request a minute.
+func (a *App) takeSweeperLease(ctx context.Context) bool {
+	ok, err := a.rdb.SetNX(ctx, a.key("{sweeper}"), "1", sweeperLease).Result()
+	return ok || err != nil
+}
+
+// relayShard reads one hint stream until ctx ends, relaying each hinted
+// request on one of workers.
+func (a *App) relayShard(ctx context.Context, stream string, workers chan struct{}) {
+	a.createRelayGroup(ctx, stream)
+	readBackoff := retry.New(a.cfg.RelayBackoff, 30*time.Second)
+	var lastClaim time.Time
+	for ctx.Err() == nil {
+		entries, err := a.relayEntries(ctx, stream, &lastClaim)
 		if err != nil {
 			if ctx.Err() == nil {
+				if strings.HasPrefix(err.Error(), "NOGROUP") {
+					// Redis lost the group (started empty): make it again.
+					a.createRelayGroup(ctx, stream)
+				}
 				d := readBackoff.Next()
 				a.log.Warn("relay: reading the outbox failed", "retry_in", d, "err", err)
 				sleep(ctx, d)
@@ -64,13 +112,12 @@ func (a *App) runRelay(ctx context.Context) {
 		readBackoff.Reset()
 		// Requests are independent: relay a batch side by side.
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, relayWorkers)
 		for _, e := range entries {
 			wg.Add(1)
-			sem <- struct{}{}
+			workers <- struct{}{}
 			go func(e redis.XMessage) {
 				defer wg.Done()
-				defer func() { <-sem }()
+				defer func() { <-workers }()
 				iin, _ := e.Values["iin"].(string)
 				id, _ := e.Values["id"].(string)
 				ref, ok := parseRef(iin + " " + id)
@@ -87,15 +134,30 @@ func (a *App) runRelay(ctx context.Context) {
 	}
 }
 
-// relayEntries returns hints due for another try, then new ones.
-func (a *App) relayEntries(ctx context.Context, stream string) ([]redis.XMessage, error) {
-	retry, _, err := a.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: relayGroup, Consumer: "relay",
-		MinIdle: max(a.cfg.RelayBackoff, 5*time.Second), Start: "0-0", Count: 100}).Result()
-	if err != nil {
-		return nil, err
+func (a *App) createRelayGroup(ctx context.Context, stream string) {
+	if err := a.rdb.XGroupCreateMkStream(ctx, stream, relayGroup, "0").Err(); err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") && ctx.Err() == nil {
+		a.log.Warn("relay: cannot create the consumer group yet", "stream", stream, "err", err)
 	}
-	if len(retry) > 0 {
-		return retry, nil
+}
+
+// relayEntries returns hints due for another try, then new ones. Hints
+// come due no sooner than their idle time, so they are looked for at most
+// twice in that time rather than on every read.
+func (a *App) relayEntries(ctx context.Context, stream string, lastClaim *time.Time) ([]redis.XMessage, error) {
+	minIdle := max(a.cfg.RelayBackoff, 5*time.Second)
+	if time.Since(*lastClaim) >= minIdle/2 {
+		retry, _, err := a.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: relayGroup, Consumer: "relay",
+			MinIdle: minIdle, Start: "0-0", Count: 100}).Result()
+		if err != nil {
+			return nil, err
+		}
+		if len(retry) > 0 {
+			if len(retry) < 100 {
+				*lastClaim = time.Now()
+			}
+			return retry, nil
+		}
+		*lastClaim = time.Now()
 	}
 	res, err := a.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: relayGroup, Consumer: "relay",
 		Streams: []string{stream, ">"}, Count: 100, Block: max(a.cfg.RelayBackoff, time.Millisecond)}).Result()
@@ -155,7 +217,7 @@ func (a *App) relayOne(ctx context.Context, ref RequestRef) bool {
 		// keys of their own, so in one pipeline rather than the transition.
 		_, err = a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, a.correlationKey(resp.Response.CorrelationID), ref.encode(), 0)
-			p.ZAdd(ctx, a.openKey(), redis.Z{Score: float64(now.UnixMilli()), Member: ref.encode()})
+			p.ZAdd(ctx, a.openKey(shardOf(ref.IIN)), redis.Z{Score: float64(now.UnixMilli()), Member: ref.encode()})
 			return nil
 		})
 		if err != nil {
@@ -192,9 +254,8 @@ func (a *App) signalHintLost() {
 // hint, a hint lost to a Redis outage, or hints trimmed by an operator. A
 // request hinted twice is relayed once (relayOne looks at its state).
 func (a *App) sweepOutboxes(ctx context.Context, grace time.Duration) error {
-	iter := a.rdb.Scan(ctx, 0, a.key("{*}", "outbox"), 500).Iterator()
-	for iter.Next(ctx) {
-		members, err := a.rdb.SMembers(ctx, iter.Val()).Result()
+	return redisconn.ScanEach(ctx, a.rdb, a.key("{*}", "outbox"), func(outbox string) error {
+		members, err := a.rdb.SMembers(ctx, outbox).Result()
 		if err != nil {
 			return err
 		}
@@ -210,12 +271,12 @@ func (a *App) sweepOutboxes(ctx context.Context, grace time.Duration) error {
 			if a.now().Sub(rec.AcceptedAt) < grace {
 				continue // its own hint is on the way
 			}
-			if err := a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(), Values: []any{"iin", ref.IIN, "id", ref.ID}}).Err(); err != nil {
+			if err := a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(shardOf(ref.IIN)), Values: []any{"iin", ref.IIN, "id", ref.ID}}).Err(); err != nil {
 				return err
 			}
 		}
-	}
-	return iter.Err()
+		return nil
+	})
 }
 
 func errorText(err error) string {

@@ -162,7 +162,7 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 		return nil, err
 	}
 	// Wake the relay. Were this lost, the sweeper finds the outbox entry.
-	if err := a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(), Values: []any{"iin", iin, "id", r.ID}}).Err(); err != nil {
+	if err := a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: a.relayStream(shardOf(iin)), Values: []any{"iin", iin, "id", r.ID}}).Err(); err != nil {
 		a.log.Warn("relay hint lost, the sweeper will find the request", "err", err)
 		a.signalHintLost()
 	}

@@ -124,7 +124,7 @@ func (s *submitted) wait(t *testing.T, want int) []string {
 // an evidence chain that does not verify.
 func expectEachOnce(t *testing.T, s *Stack, people []*loadgen.Citizen, accepted []string) {
 	t.Helper()
-	results, err := loadgen.CollectResults(context.Background(), client, s.PortalURL, people, accepted, 2*time.Minute)
+	results, err := loadgen.CollectResults(context.Background(), client, s.PortalURL, people, accepted, 2*time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,10 +190,14 @@ func explainMissing(t *testing.T, s *Stack, id string) {
 		rec, _ = rdb.Get(ctx, recs[0]).Result()
 	}
 	t.Logf("missing %s: labour-market record %q", id, rec)
-	hints, _ := rdb.XRange(ctx, "gw:{outbox}", "-", "+").Result()
-	pending, _ := rdb.XPending(ctx, "gw:{outbox}", "relay").Result()
+	streams, _ := rdb.Keys(ctx, "gw:{outbox:*}").Result()
+	for _, stream := range streams {
+		hints, _ := rdb.XRange(ctx, stream, "-", "+").Result()
+		pending, _ := rdb.XPending(ctx, stream, "relay").Result()
+		t.Logf("relay: %s: %d hints %v, pending %+v", stream, len(hints), hints, pending)
+	}
 	outboxes, _ := rdb.Keys(ctx, "gw:{*}:outbox").Result()
-	t.Logf("relay: %d hints %v, pending %+v, outboxes %v", len(hints), hints, pending, outboxes)
+	t.Logf("relay: outboxes %v", outboxes)
 	for _, c := range []Component{Portal, Labour} {
 		if data, err := os.ReadFile(s.LogPath(c)); err == nil {
 			for _, line := range strings.Split(string(data), "\n") {
@@ -264,7 +268,7 @@ func leased(t *testing.T, s *Stack) int64 {
 }
 
 func cabinetResults(t *testing.T, s *Stack, people []*loadgen.Citizen) int {
-	results, err := loadgen.CollectResults(context.Background(), client, s.PortalURL, people, nil, 0)
+	results, err := loadgen.CollectResults(context.Background(), client, s.PortalURL, people, nil, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,6 +409,9 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	if !rep.OK() || rep.GaveUp > 0 || len(rep.Refused) > 0 {
+		for _, id := range rep.Missing[:min(len(rep.Missing), 3)] {
+			explainMissing(t, s, id)
+		}
 		t.Fatalf("soak lost or refused work: missing %v, duplicated %v, unexpected %v, gave up %d, refused %v",
 			rep.Missing, rep.Duplicated, rep.Unexpected, rep.GaveUp, rep.Refused)
 	}

@@ -55,7 +55,7 @@ func TestKaragandaAcrossProcesses(t *testing.T) {
 		}
 		ids = append(ids, req.RequestID)
 	}
-	results, err := loadgen.CollectResults(ctx, client, s.PortalURL, people, ids, 2*time.Minute)
+	results, err := loadgen.CollectResults(ctx, client, s.PortalURL, people, ids, 2*time.Minute, nil)
 	if err != nil || len(results) != 2 {
 		t.Fatalf("results %+v %v", results, err)
 	}

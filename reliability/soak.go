@@ -74,7 +74,7 @@ type SoakOptions struct {
 	FaultEvery time.Duration // mean time between faults; 0: none
 	Faults     []Fault       // drawn at random (default AllFaults)
 	Seed       uint64        // of the fault schedule; 0: from the clock
-	ResultWait time.Duration // how long to wait for the last results
+	ResultWait time.Duration // how long the results may stop coming before the soak stops waiting
 }
 
 // SoakReport is what a soak proved.
@@ -132,7 +132,7 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 		opt.Seed = uint64(time.Now().UnixNano())
 	}
 	if opt.ResultWait <= 0 {
-		opt.ResultWait = 5 * time.Minute
+		opt.ResultWait = 3 * time.Minute
 	}
 	rep := &SoakReport{Seed: opt.Seed, Refused: map[string]int{}}
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
@@ -197,7 +197,13 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	for id := range accepted {
 		ids = append(ids, id)
 	}
-	results, err := loadgen.CollectResults(ctx, client, s.PortalURL, people, ids, opt.ResultWait)
+	waitBegan, lastReport := time.Now(), time.Now()
+	results, err := loadgen.CollectResults(ctx, client, s.PortalURL, people, ids, opt.ResultWait, func(pending int) {
+		if time.Since(lastReport) >= 20*time.Second {
+			lastReport = time.Now()
+			fmt.Fprintf(progress, "soak: %d results still to come after %.0f s of waiting\n", pending, time.Since(waitBegan).Seconds())
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -278,9 +284,11 @@ func sendAtRate(ctx context.Context, client *http.Client, base string, people []
 }
 
 // submitUntilAnswered sends r until the portal answers it: accepted,
-// replayed (accepted before), or refused with a code other than
-// service-unavailable. Lost connections and 503s are retried for up to a
-// minute.
+// replayed (accepted before), or refused for good. What HTTP lets a client
+// repeat is retried for up to a minute: lost connections, 503, 408 (the
+// server gave up waiting for the request: a starved client's body comes
+// slowly), 429, and an answer that is not the portal's (no problem code:
+// the HTTP server's own, on a connection it was closing).
 func submitUntilAnswered(ctx context.Context, client *http.Client, base string, people []*loadgen.Citizen, r loadgen.Request, attempts *atomic.Int64) string {
 	deadline := time.Now().Add(time.Minute)
 	backoff := retry.New(200*time.Millisecond, 3*time.Second)
@@ -294,7 +302,7 @@ func submitUntilAnswered(ctx context.Context, client *http.Client, base string, 
 			return "accepted"
 		case prob.Code == "request-replayed":
 			return "replayed"
-		case code != 0 && code != http.StatusServiceUnavailable && code < 500:
+		case code != 0 && code < 500 && prob.Code != "" && !retryable[code]:
 			return prob.Code
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -305,6 +313,9 @@ func submitUntilAnswered(ctx context.Context, client *http.Client, base string, 
 		}
 	}
 }
+
+// retryable are the refusals a client may send again as they are.
+var retryable = map[int]bool{http.StatusRequestTimeout: true, http.StatusTooManyRequests: true}
 
 func injectAtRandom(ctx context.Context, s *Stack, opt SoakOptions, begin time.Time, progress io.Writer) []FaultRecord {
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed>>1|1))

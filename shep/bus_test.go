@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -228,6 +229,11 @@ func TestSendGetConfirmInOrder(t *testing.T) {
 		st := status(t, c, portal, ids[3])
 		if st.Response.MessageState != soap.StateDelivered || prop(st.Response.Properties, "CONFIRMED_AT") == "" {
 			t.Fatalf("after confirm: %+v", st.Response)
+		}
+		// The body went to its recipient; the bus keeps only the record.
+		rec := f.redis.Key("shep", "{ais-rynok-truda}", "m", ids[3])
+		if fields, err := f.redis.Client.HKeys(context.Background(), rec).Result(); err != nil || len(fields) == 0 || slices.Contains(fields, "data") {
+			t.Fatalf("a delivered message's record holds %v (%v): want its fields without the body", fields, err)
 		}
 		// Confirming twice is harmless; nothing is left to hand out.
 		confirm(t, c, labour, got[0])

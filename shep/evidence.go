@@ -215,7 +215,11 @@ type evidenceLink struct {
 
 // VerifyEvidence reads the whole chain under prefix and checks every link:
 // consecutive sequence numbers, each link's prev equal to the hash before
-// it, each hash recomputed, and the last link equal to the stored head.
+// it, each hash recomputed, up to the link the stored head names, which
+// must be there with the head's hash. The head is read first: links a
+// running bus appends while the chain is read are after it, and are left
+// to the next verification (a link appended past the head by anyone but
+// the bus is found then, when the bus's next link repeats its number).
 // Where archived links were trimmed (TrimArchived), the chain is checked
 // from the stored anchor: the first link left must follow it.
 //
@@ -262,7 +266,7 @@ func verifyEvidenceFrom(ctx context.Context, rdb redis.UniversalClient, prefix s
 			return false
 		}
 		prevSeq, prevHash = l.Seq, l.Hash
-		return true
+		return head == "" || l.Seq < rep.Head
 	})
 	if err != nil {
 		return rep, err
@@ -274,6 +278,10 @@ func verifyEvidenceFrom(ctx context.Context, rdb redis.UniversalClient, prefix s
 	if head != "" && head != strconv.FormatInt(prevSeq, 10)+" "+prevHash {
 		rep.BrokenAt = prevSeq + 1
 		rep.Reason = fmt.Sprintf("the chain ends at link %d but its head names link %d", prevSeq, rep.Head)
+		if prevSeq == rep.Head {
+			rep.BrokenAt = prevSeq
+			rep.Reason = fmt.Sprintf("link %d is not the one its head names", prevSeq)
+		}
 		return rep, nil
 	}
 	rep.Intact = true

@@ -139,6 +139,37 @@ func TestEvidenceSharedByTwoBuses(t *testing.T) {
 	}
 }
 
+// A chain read while a bus appends to it is checked up to the head read
+// first: the links after it are the next verification's. A link past the
+// head that the bus did not write is found as soon as the bus writes again.
+func TestEvidenceVerifiedUpToItsHead(t *testing.T) {
+	f := newBus(t, nil)
+	fillEvidence(t, f)
+	ctx := context.Background()
+	headKey := f.redis.Key("shep", "{evidence}", "head")
+	before, err := f.redis.Client.Get(ctx, headKey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, f.bus, portal, svcOpen, "<After/>")
+	// The stream as a reader sees it when the head was read just before
+	// the last append: one link more than the head names.
+	if err := f.redis.Client.Set(ctx, headKey, before, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
+	if err != nil || !rep.Intact || rep.Records != 9 || rep.Head != 9 {
+		t.Fatalf("a link after the head read: %+v %v, want intact up to link 9", rep, err)
+	}
+	// Nobody but the bus moved the head back: its next link repeats the
+	// number of the one past the head.
+	send(t, f.bus, portal, svcOpen, "<Next/>")
+	rep, err = shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
+	if err != nil || rep.Intact || rep.BrokenAt != 10 {
+		t.Fatalf("a link past the head that the bus did not write: %+v %v, want broken at 10", rep, err)
+	}
+}
+
 // rewrite replaces the evidence stream with edited entries (the JSON of
 // each entry's links), as someone with write access to Redis could.
 func rewrite(t *testing.T, f *fixture, edit func([]string) []string) {

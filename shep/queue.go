@@ -95,7 +95,9 @@ return out
 `)
 
 // confirmScript marks leased messages of one queue DELIVERED and removes
-// them from the stream. KEYS: stream, confirmed index, then one record per
+// them from the stream. A delivered message's body is the recipient's now:
+// the record drops it and keeps what status queries and answers read
+// (most of a message's memory; the evidence log keeps its digest). KEYS: stream, confirmed index, then one record per
 // message. ARGV: now (ms), then the message ids. Returns per message ok,
 // already, stopped, not-leased or unknown.
 var confirmScript = redis.NewScript(`
@@ -111,6 +113,7 @@ for i = 3, #KEYS do
     redis.call('XACK', KEYS[1], 'bus', st[2])
     redis.call('XDEL', KEYS[1], st[2])
     redis.call('HSET', rec, 'state', 'DELIVERED', 'confirmedAt', ARGV[1])
+    redis.call('HDEL', rec, 'data')
     redis.call('XADD', KEYS[2], '*', 'id', id, 'at', ARGV[1])
     out[#out + 1] = 'ok'
   end

@@ -55,6 +55,19 @@ type loadReport struct {
 	// the rate.
 	StackCPUPerRequestMs float64 `json:"stackCPUPerRequestMs,omitempty"`
 	GatewayRSSMB         float64 `json:"gatewayMaxRSSMiB,omitempty"`
+	// Portals are the submissions of each portal driven (--gateway
+	// repeated), in the order given; the round trips are the stack's.
+	Portals []portalReport `json:"portals"`
+}
+
+// portalReport is what one portal of several answered.
+type portalReport struct {
+	URL        string           `json:"url"`
+	Sent       int64            `json:"sent"`
+	Accepted   int64            `json:"accepted"`
+	Errors     map[string]int64 `json:"errors,omitempty"`
+	Submission latency          `json:"submission"`
+	hist       *hdrhistogram.Histogram
 }
 
 type latency struct {
@@ -84,7 +97,7 @@ func fromHistogram(h *hdrhistogram.Histogram, perSecond float64) latency {
 func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("loadtest", stderr)
 	var (
-		gatewayURL  = fs.String("gateway", "http://127.0.0.1:8080", "portal base URL")
+		gatewayURLs = fs.StringArray("gateway", []string{"http://127.0.0.1:8080"}, "portal base URL; repeated, the requests go to each in turn (portals on one Redis)")
 		dataDir     = fs.String("data", "data", "data directory of egovctl up (its test PKI issues the synthetic citizens)")
 		citizens    = fs.Int("citizens", 40, "synthetic citizens")
 		rate        = fs.Float64("rate", 0, "open loop: submissions a second")
@@ -92,7 +105,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		duration    = fs.Duration("duration", 20*time.Second, "how long to drive load")
 		maxRequests = fs.Int("max-requests", 0, "requests prepared (default: rate × duration, or 400 × duration for a closed loop)")
 		region      = fs.String("region", "almaty-city", "region of the requests")
-		wait        = fs.Duration("result-timeout", 2*time.Minute, "how long to wait for the last results")
+		wait        = fs.Duration("result-timeout", 2*time.Minute, "how long the results may stop coming before the wait for them ends")
 		jsonOut     = fs.String("json", "", "write the summary as JSON to this file")
 		metricsURL  = fs.String("metrics", "http://127.0.0.1:9090/metrics", "the stack's metrics URL (egovctl up --metrics-listen), to sample its CPU and resident memory")
 		slowClients = fs.Int("slow-clients", 0, "hostile background: connections that trickle a body that never ends, while the load runs")
@@ -109,7 +122,13 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if (*rate > 0) == (*concurrency > 0) {
 		return fmt.Errorf("%w: give either --rate (open loop) or --concurrency (closed loop)", errUsage)
 	}
-	base := strings.TrimSuffix(*gatewayURL, "/")
+	portals := make([]*portalReport, len(*gatewayURLs))
+	for i, u := range *gatewayURLs {
+		portals[i] = &portalReport{URL: strings.TrimSuffix(u, "/"), Errors: map[string]int64{}, hist: hdrhistogram.New(1, 60_000_000, 3)}
+	}
+	// Sessions and cabinets live in the Redis the portals share: one
+	// portal serves them for all.
+	base := portals[0].URL
 
 	total := *maxRequests
 	if total == 0 {
@@ -147,15 +166,19 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var accepted []acceptedReq
 	var sent, ok atomic.Int64
-	send := func(p loadgen.Request) {
+	send := func(i int, p loadgen.Request) {
+		portal := portals[i%len(portals)]
 		start := time.Now()
-		code, body := loadgen.Submit(ctx, client, base, people, p)
+		code, body := loadgen.Submit(ctx, client, portal.URL, people, p)
 		elapsed := time.Since(start)
 		mu.Lock()
 		defer mu.Unlock()
+		portal.Sent++
 		if code == http.StatusAccepted {
 			_ = submitHist.RecordValue(elapsed.Microseconds())
+			_ = portal.hist.RecordValue(elapsed.Microseconds())
 			accepted = append(accepted, acceptedReq{p.Citizen, p.ID})
+			portal.Accepted++
 			ok.Add(1)
 			return
 		}
@@ -165,6 +188,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			prob.Code = fmt.Sprintf("http-%d", code)
 		}
 		rep.Errors[prob.Code]++
+		portal.Errors[prob.Code]++
 	}
 
 	var rssMax atomic.Int64
@@ -199,11 +223,11 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			sent.Add(1)
 			wg.Add(1)
-			go func(p loadgen.Request) {
+			go func(i int, p loadgen.Request) {
 				defer wg.Done()
-				send(p)
+				send(i, p)
 				<-inflight
-			}(reqs[i])
+			}(i, reqs[i])
 		}
 	} else {
 		rep.Mode = fmt.Sprintf("closed loop, %d in flight for %s", *concurrency, *duration)
@@ -217,7 +241,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 						return
 					}
 					sent.Add(1)
-					send(reqs[i])
+					send(int(i), reqs[i])
 				}
 			}()
 		}
@@ -230,13 +254,17 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep.Duration = elapsed.Seconds()
 	rep.Sent, rep.Accepted = sent.Load(), ok.Load()
 	rep.Submission = fromHistogram(submitHist, float64(rep.Accepted)/elapsed.Seconds())
+	for _, p := range portals {
+		p.Submission = fromHistogram(p.hist, float64(p.Accepted)/elapsed.Seconds())
+		rep.Portals = append(rep.Portals, *p)
+	}
 
 	fmt.Fprintf(stdout, "\nwaiting for %d results in the cabinets…\n", rep.Accepted)
 	ids := make([]string, len(accepted))
 	for i, a := range accepted {
 		ids[i] = a.id
 	}
-	results, err := loadgen.CollectResults(ctx, client, base, people, ids, *wait)
+	results, err := loadgen.CollectResults(ctx, client, base, people, ids, *wait, nil)
 	stopSampling()
 	if err != nil {
 		return err
@@ -372,18 +400,15 @@ func printLoadReport(w io.Writer, r *loadReport) {
 	}{{"submission (→ 202)", r.Submission}, {"round trip (→ result)", r.RoundTrip}} {
 		fmt.Fprintf(w, "%-22s %10.0f %9.1f %9.1f %9.1f %9.1f\n", row.name, row.l.PerSecond, row.l.P50, row.l.P90, row.l.P99, row.l.Max)
 	}
+	if len(r.Portals) > 1 {
+		fmt.Fprintf(w, "\n%-30s %8s %8s %10s %9s %9s  %s\n", "submissions by portal", "sent", "accepted", "per second", "p50 ms", "p99 ms", "errors")
+		for _, p := range r.Portals {
+			fmt.Fprintf(w, "%-30s %8d %8d %10.0f %9.1f %9.1f  %s\n", p.URL, p.Sent, p.Accepted, p.Submission.PerSecond, p.Submission.P50, p.Submission.P99, errorCounts(p.Errors))
+		}
+	}
 	fmt.Fprintf(w, "\nsent %d, accepted %d, results %d, missing %d, duplicated %d\n", r.Sent, r.Accepted, r.Results, len(r.Missing), len(r.Duplicated))
 	if len(r.Errors) > 0 {
-		var codes []string
-		for c := range r.Errors {
-			codes = append(codes, c)
-		}
-		sort.Strings(codes)
-		fmt.Fprint(w, "errors:")
-		for _, c := range codes {
-			fmt.Fprintf(w, " %s=%d", c, r.Errors[c])
-		}
-		fmt.Fprintln(w)
+		fmt.Fprintln(w, "errors: "+errorCounts(r.Errors))
 	}
 	f, g := r.Floors, r.FloorsAfter
 	fmt.Fprintf(w, "\nfloors on this machine, before / after the load: goxmldsig verify %.0f / %.0f/s, RSA-2048 sign %.0f / %.0f/s, verify %.0f / %.0f/s\n",
@@ -400,4 +425,18 @@ func printLoadReport(w io.Writer, r *loadReport) {
 	if r.GatewayRSSMB > 0 {
 		fmt.Fprintf(w, "stack resident memory, largest sample: %.0f MiB\n", r.GatewayRSSMB)
 	}
+}
+
+// errorCounts lists error codes with their counts, by code: "a=1 b=2".
+func errorCounts(errs map[string]int64) string {
+	codes := make([]string, 0, len(errs))
+	for c := range errs {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = fmt.Sprintf("%s=%d", c, errs[c])
+	}
+	return strings.Join(parts, " ")
 }

@@ -126,6 +126,14 @@ func startUpOn(t *testing.T, r *redistest.Redis, flags ...string) (portal, data,
 func startUpLogged(t *testing.T, r *redistest.Redis, flags ...string) (portal, data, metrics string, log *syncBuffer) {
 	t.Helper()
 	data = t.TempDir()
+	portal, metrics, log, _ = startUpAt(t, r, data, flags...)
+	return portal, data, metrics, log
+}
+
+// startUpAt is startUpLogged on a data directory of the caller's; stop
+// ends the stack before the test does (the test's end does it otherwise).
+func startUpAt(t *testing.T, r *redistest.Redis, data string, flags ...string) (portal, metrics string, log *syncBuffer, stop func()) {
+	t.Helper()
 	portal, bus, ocsp, smsView, metrics := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
@@ -136,14 +144,18 @@ func startUpLogged(t *testing.T, r *redistest.Redis, flags ...string) (portal, d
 			"--routing", filepath.Join("..", "..", "fixtures", "shep", "routing.json"),
 			"--persons", filepath.Join("..", "..", "fixtures", "gbdfl", "persons.json")}, flags...), out, out)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("up exited %d:\n%s", code, out.String())
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("up exited %d:\n%s", code, out.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
 	waitUp(t, portal, out)
-	return portal, data, metrics, out
+	return portal, metrics, out, stop
 }
 
 func waitUp(t *testing.T, addr string, out *syncBuffer) {

@@ -27,7 +27,8 @@ type Result struct {
 const cabinetsAtOnce = 8
 
 // CollectResults waits until each of the requests in want has a result or
-// a refusal in its citizen's cabinet, or the wait is over, and returns
+// a refusal in its citizen's cabinet, or until stall passes without a new
+// one, and returns
 // every result and refusal the cabinets hold (a cabinet may hold results of
 // earlier runs too: only the ids in want are waited for). Times come from
 // the server: acceptance (the "accepted" message) and filing of the result.
@@ -36,8 +37,13 @@ const cabinetsAtOnce = 8
 // look, so that a long wait over large cabinets costs the portal little;
 // the answer comes from one whole read at the end, which also counts a
 // message filed out of its place in the order.
-func CollectResults(ctx context.Context, client *http.Client, base string, people []*Citizen, want []string, wait time.Duration) ([]Result, error) {
-	deadline := time.Now().Add(wait)
+//
+// The wait is for progress, not for a fixed time: a slow machine still
+// working through a backlog is waited for, a stack that stopped answering
+// is not. progress, when not nil, hears how many are still pending after
+// each look.
+func CollectResults(ctx context.Context, client *http.Client, base string, people []*Citizen, want []string, stall time.Duration, progress func(pending int)) ([]Result, error) {
+	deadline := time.Now().Add(stall)
 	pending := make(map[string]bool, len(want))
 	for _, id := range want {
 		pending[id] = true
@@ -49,11 +55,18 @@ func CollectResults(ctx context.Context, client *http.Client, base string, peopl
 		if err := eachCabinet(readers, func(r *cabinetReader) error { return r.read(ctx, true) }); errors.As(err, new(*refusedError)) {
 			return nil, err
 		}
+		before := len(pending)
 		for _, r := range readers {
 			for _, res := range r.results[r.counted:] {
 				delete(pending, res.RequestID)
 			}
 			r.counted = len(r.results)
+		}
+		if len(pending) < before {
+			deadline = time.Now().Add(stall)
+		}
+		if progress != nil {
+			progress(len(pending))
 		}
 		if len(pending) > 0 {
 			pause(ctx, time.Second)

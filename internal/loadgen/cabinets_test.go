@@ -89,7 +89,7 @@ func TestCollectResultsReadsOnlyWhatIsNewWhileWaiting(t *testing.T) {
 			srv.insert(len(srv.messages), "result", "late")
 		}
 	}
-	results, err := CollectResults(context.Background(), ts.Client(), ts.URL, people, []string{"r0", "late"}, 30*time.Second)
+	results, err := CollectResults(context.Background(), ts.Client(), ts.URL, people, []string{"r0", "late"}, 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +120,13 @@ func TestCollectResultsRetriesTheLastRead(t *testing.T) {
 	people := []*Citizen{{Token: "token"}}
 
 	srv.failNext = 2 // nothing is awaited: the first two tries of the last read
-	results, err := CollectResults(context.Background(), ts.Client(), ts.URL, people, nil, 0)
+	results, err := CollectResults(context.Background(), ts.Client(), ts.URL, people, nil, 0, nil)
 	if err != nil || len(results) != 1 {
 		t.Fatalf("%v, %v: want the one result after a retry", results, err)
 	}
 
 	srv.failNext = 10
-	if _, err := CollectResults(context.Background(), ts.Client(), ts.URL, people, nil, 0); err == nil {
+	if _, err := CollectResults(context.Background(), ts.Client(), ts.URL, people, nil, 0, nil); err == nil {
 		t.Fatal("a cabinet that cannot be read: no error")
 	}
 }
@@ -137,8 +137,43 @@ func TestCollectResultsStopsOnARefusal(t *testing.T) {
 	ts := httptest.NewServer(&cabinetServer{})
 	defer ts.Close()
 	start := time.Now()
-	_, err := CollectResults(context.Background(), ts.Client(), ts.URL, []*Citizen{{Token: "not his"}}, []string{"r"}, time.Minute)
+	_, err := CollectResults(context.Background(), ts.Client(), ts.URL, []*Citizen{{Token: "not his"}}, []string{"r"}, time.Minute, nil)
 	if err == nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("%v after %s: want the refusal at once", err, time.Since(start))
+	}
+}
+
+// The wait is for progress: results that keep coming are waited for
+// longer than the stall, one that never comes ends the wait a stall after
+// the last result.
+func TestCollectResultsWaitsWhileResultsKeepComing(t *testing.T) {
+	srv := &cabinetServer{}
+	want := []string{"a", "b", "c", "never"}
+	for _, id := range want {
+		srv.file("accepted", id)
+	}
+	// One result at each of the first looks, about a second apart.
+	srv.beforePage = func(n int) {
+		if n <= 3 {
+			srv.insert(len(srv.messages), "result", want[n-1])
+		}
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	var heard []int
+	start := time.Now()
+	results, err := CollectResults(context.Background(), ts.Client(), ts.URL, []*Citizen{{Token: "token"}}, want,
+		1500*time.Millisecond, func(pending int) { heard = append(heard, pending) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 3 {
+		t.Fatalf("%d results, want a, b and c", len(results))
+	}
+	if len(heard) < 4 || heard[0] != 3 || heard[2] != 1 || heard[len(heard)-1] != 1 {
+		t.Errorf("progress heard %v, want 3, 2, 1 and then 1 until the stall", heard)
+	}
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("gave up after %s, before the last result's stall had passed", took)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -23,7 +24,8 @@ import (
 )
 
 // Defaults applied unless the URL sets them (dial_timeout, read_timeout,
-// write_timeout, max_retries query parameters; protocol, 2 unless set).
+// write_timeout, max_retries, pool_size query parameters; protocol, 2
+// unless set).
 const (
 	DialTimeout  = time.Second
 	ReadTimeout  = time.Second
@@ -33,6 +35,11 @@ const (
 	// caching, and with RESP3 the client looks for pending push
 	// notifications around every command (2% of the portal's CPU under load).
 	Protocol = 2
+	// MinPoolSize is the least connections a client keeps to a node
+	// (pool_size; go-redis gives ten a core): blocking readers hold
+	// theirs while they wait — the portal's relay one per hint shard —
+	// and must leave enough for the requests.
+	MinPoolSize = 40
 )
 
 // Open parses a redis:// URL and returns a client that also honours the
@@ -53,7 +60,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	withDefaults(q, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.Protocol)
+	withDefaults(q, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.Protocol, &opt.PoolSize)
 	opt.ContextTimeoutEnabled = true
 	single := redis.NewClient(opt)
 	if !answersAsClusterNode(single) {
@@ -88,13 +95,16 @@ func openCluster(u *url.URL) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	withDefaults(u.Query(), &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.Protocol)
+	withDefaults(u.Query(), &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.Protocol, &opt.PoolSize)
 	opt.ContextTimeoutEnabled = true
 	return redis.NewClusterClient(opt), nil
 }
 
 // withDefaults sets the package's defaults on what the URL left unset.
-func withDefaults(q url.Values, dial, read, write *time.Duration, retries, protocol *int) {
+func withDefaults(q url.Values, dial, read, write *time.Duration, retries, protocol, poolSize *int) {
+	if !q.Has("pool_size") {
+		*poolSize = max(10*runtime.GOMAXPROCS(0), MinPoolSize)
+	}
 	if !q.Has("dial_timeout") {
 		*dial = DialTimeout
 	}

@@ -18,14 +18,15 @@ func TestDefaultsAndOverrides(t *testing.T) {
 	}
 	o := c.(*redis.Client).Options()
 	if o.ReadTimeout != redisconn.ReadTimeout || o.WriteTimeout != redisconn.WriteTimeout ||
-		o.DialTimeout != redisconn.DialTimeout || o.MaxRetries != redisconn.MaxRetries || !o.ContextTimeoutEnabled {
+		o.DialTimeout != redisconn.DialTimeout || o.MaxRetries != redisconn.MaxRetries || !o.ContextTimeoutEnabled ||
+		o.PoolSize < redisconn.MinPoolSize {
 		t.Fatalf("defaults not applied: %+v", o)
 	}
-	c, err = redisconn.Open("redis://127.0.0.1:6379/0?read_timeout=5s&max_retries=4")
+	c, err = redisconn.Open("redis://127.0.0.1:6379/0?read_timeout=5s&max_retries=4&pool_size=7")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := c.(*redis.Client).Options(); o.ReadTimeout != 5*time.Second || o.MaxRetries != 4 || o.WriteTimeout != redisconn.WriteTimeout {
+	if o := c.(*redis.Client).Options(); o.ReadTimeout != 5*time.Second || o.MaxRetries != 4 || o.WriteTimeout != redisconn.WriteTimeout || o.PoolSize != 7 {
 		t.Fatalf("the URL's own settings were overridden: %+v", o)
 	}
 	if _, err := redisconn.Open("http://not-redis"); err == nil {

@@ -108,18 +108,14 @@ func withCleanup(t testing.TB, r *Redis) *Redis {
 // Keys lists the keys matching pattern, from every master on a cluster
 // (KEYS there asks one node only).
 func (r *Redis) Keys(ctx context.Context, pattern string) ([]string, error) {
-	c, ok := r.Client.(*redis.ClusterClient)
-	if !ok {
-		return r.Client.Keys(ctx, pattern).Result()
-	}
-	var mu sync.Mutex
 	var all []string
-	err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-		keys, err := node.Keys(ctx, pattern).Result()
-		mu.Lock()
-		all = append(all, keys...)
-		mu.Unlock()
-		return err
+	seen := map[string]bool{} // SCAN may give a key twice
+	err := redisconn.ScanEach(ctx, r.Client, pattern, func(key string) error {
+		if !seen[key] {
+			seen[key] = true
+			all = append(all, key)
+		}
+		return nil
 	})
 	return all, err
 }
@@ -135,39 +131,27 @@ func On(t testing.TB, url string) *Redis {
 	return withCleanup(t, &Redis{Client: client, Prefix: "t-" + randomHex(6) + ":", URL: url, Source: "given"})
 }
 
-// deleteKeys removes the test's keys and nothing else: on a cluster, from
-// every master, one key at a time (keys of different slots cannot go in
-// one command).
+// deleteKeys removes the test's keys and nothing else: on a cluster one
+// key at a time (keys of different slots cannot go in one command), on
+// one Redis in batches.
 func (r *Redis) deleteKeys(ctx context.Context) error {
-	if c, ok := r.Client.(*redis.ClusterClient); ok {
-		return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			iter := node.Scan(ctx, 0, r.Prefix+"*", 500).Iterator()
-			for iter.Next(ctx) {
-				if err := node.Unlink(ctx, iter.Val()).Err(); err != nil {
-					return err
-				}
-			}
-			return iter.Err()
-		})
-	}
-	iter := r.Client.Scan(ctx, 0, r.Prefix+"*", 500).Iterator()
+	_, cluster := r.Client.(*redis.ClusterClient)
 	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			if err := r.Client.Unlink(ctx, batch...).Err(); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
-	}
-	if err := iter.Err(); err != nil {
+	flush := func() error {
+		err := r.Client.Unlink(ctx, batch...).Err()
+		batch = batch[:0]
 		return err
 	}
-	if len(batch) > 0 {
-		return r.Client.Unlink(ctx, batch...).Err()
+	err := redisconn.ScanEach(ctx, r.Client, r.Prefix+"*", func(key string) error {
+		if batch = append(batch, key); cluster || len(batch) == 500 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
 	}
-	return nil
+	return err
 }
 
 var (

@@ -1,0 +1,36 @@
+package redisconn
+
+import (
+	"context"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ScanEach calls fn with every key matching pattern, on one Redis or on
+// every master of a cluster (a cluster client's SCAN asks one node only).
+// fn is called from one goroutine at a time; an error from it or from a
+// node stops the scan. A key may be seen twice, as SCAN allows.
+func ScanEach(ctx context.Context, c redis.UniversalClient, pattern string, fn func(key string) error) error {
+	scan := func(ctx context.Context, node redis.Cmdable, each func(string) error) error {
+		iter := node.Scan(ctx, 0, pattern, 500).Iterator()
+		for iter.Next(ctx) {
+			if err := each(iter.Val()); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	cluster, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return scan(ctx, c, fn)
+	}
+	var mu sync.Mutex
+	return cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		return scan(ctx, node, func(key string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return fn(key)
+		})
+	})
+}
