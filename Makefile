@@ -38,9 +38,14 @@ unit:
 # (replica waits) or test timing and secrets, not where keys live.
 CLUSTER_SKIP ?= ^(TestSubmissionWaitsForTheReplica|TestSendMessageWaitsForTheReplica|TestOneTimeCodes|TestPasswordDelays|TestNotReadyWithoutRedis)$$
 
-## cluster: the bus's, the portal's and the providers' tests again on a real Redis Cluster (3 masters + 3 replicas from redis-server, internal/redistest)
+# Where the cluster pass notes the scripts and transactions it ran.
+SCRIPT_LOG ?= $(CURDIR)/.cluster-scripts.log
+
+## cluster: the bus's, the portal's, the providers' and the SMS gateway's tests again on a real Redis Cluster (3 masters + 3 replicas from redis-server, internal/redistest); every Lua script and transaction of the code base must have run there
 cluster:
-	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -p 4 -skip '$(CLUSTER_SKIP)' ./shep ./gateway ./labour ./provider
+	rm -f '$(SCRIPT_LOG)'
+	EGOV_TEST_REDIS_CLUSTER=1 EGOV_TEST_SCRIPT_LOG='$(SCRIPT_LOG)' $(GO) test -count=1 -p 4 -skip '$(CLUSTER_SKIP)' ./shep ./gateway ./labour ./provider ./sms
+	EGOV_TEST_SCRIPT_LOG='$(SCRIPT_LOG)' $(GO) test -count=1 -run '^TestEveryScriptRanOnTheCluster$$' -v ./internal/redistest
 	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -run '^(TestFailoverUnderLoad|TestTwoOfEachSideBySide)$$' -v ./cmd/egovctl
 
 SOAK_REQUESTS ?= 20000

@@ -141,11 +141,11 @@ func (a *App) createRelayGroup(ctx context.Context, stream string) {
 }
 
 // relayEntries returns hints due for another try, then new ones. Hints
-// come due no sooner than their idle time, so they are looked for at most
-// twice in that time rather than on every read.
+// come due no sooner than their idle time; they are looked for once a
+// RelayBackoff (at least a quarter second) rather than on every read.
 func (a *App) relayEntries(ctx context.Context, stream string, lastClaim *time.Time) ([]redis.XMessage, error) {
 	minIdle := max(a.cfg.RelayBackoff, 5*time.Second)
-	if time.Since(*lastClaim) >= minIdle/2 {
+	if time.Since(*lastClaim) >= max(a.cfg.RelayBackoff, 250*time.Millisecond) {
 		retry, _, err := a.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: relayGroup, Consumer: "relay",
 			MinIdle: minIdle, Start: "0-0", Count: 100}).Result()
 		if err != nil {

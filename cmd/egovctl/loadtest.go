@@ -25,9 +25,11 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/beevik/etree"
 	"github.com/jonboulle/clockwork"
+	"github.com/redis/go-redis/v9"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"egov/internal/loadgen"
+	"egov/internal/redisconn"
 	"egov/signing"
 	"egov/signing/pki"
 )
@@ -55,6 +57,14 @@ type loadReport struct {
 	// the rate.
 	StackCPUPerRequestMs float64 `json:"stackCPUPerRequestMs,omitempty"`
 	GatewayRSSMB         float64 `json:"gatewayMaxRSSMiB,omitempty"`
+	// The Redis's own counters (--redis; all its masters on a cluster)
+	// from the start of the load to the last result, over the accepted
+	// requests: commands, CPU, and the memory still held once every
+	// result is in (what a request leaves behind: the cabinet and the
+	// records kept, the keys that expire later).
+	RedisCommandsPerRequest float64 `json:"redisCommandsPerRequest,omitempty"`
+	RedisCPUPerRequestMs    float64 `json:"redisCPUPerRequestMs,omitempty"`
+	RedisRetainedPerRequest float64 `json:"redisRetainedBytesPerRequest,omitempty"`
 	// Portals are the submissions of each portal driven (--gateway
 	// repeated), in the order given; the round trips are the stack's.
 	Portals []portalReport `json:"portals"`
@@ -110,9 +120,11 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		metricsURL  = fs.String("metrics", "http://127.0.0.1:9090/metrics", "the stack's metrics URL (egovctl up --metrics-listen), to sample its CPU and resident memory")
 		slowClients = fs.Int("slow-clients", 0, "hostile background: connections that trickle a body that never ends, while the load runs")
 		floodRate   = fs.Float64("challenge-flood", 0, "hostile background: challenge requests a second, while the load runs")
+		redisURL    = fs.String("redis", "", "the stack's Redis (a private one: its server-wide counters are read), to count its commands, CPU and memory a request; empty: not counted")
 	)
-	fromStack(fs, "gateway", "portal", "metrics", "metrics")
+	fromStack(fs, "gateway", "portal", "metrics", "metrics", "redis", "redis")
 	check(fs, httpURL, "gateway", "metrics")
+	check(fs, validRedisURL, "redis")
 	check(fs, positive, "citizens")
 	check(fs, nonNegative, "rate", "concurrency", "max-requests", "slow-clients", "challenge-flood")
 	check(fs, positiveDuration, "duration", "result-timeout")
@@ -194,6 +206,20 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var rssMax atomic.Int64
 	stopSampling := loadgen.SampleRSS(ctx, client, *metricsURL, time.Second, &rssMax)
 	before, errBefore := loadgen.ReadProcessMetrics(ctx, client, *metricsURL)
+	var rdb redis.UniversalClient
+	var redisBefore loadgen.RedisStats
+	if *redisURL != "" {
+		if rdb, err = redisconn.Open(*redisURL); err != nil {
+			return err
+		}
+		if redisBefore, err = loadgen.ReadRedisStats(ctx, rdb); err != nil {
+			fmt.Fprintf(stderr, "egovctl loadtest: the Redis's counters cannot be read, not counted: %v\n", err)
+			rdb.Close()
+			rdb = nil
+		} else {
+			defer rdb.Close()
+		}
+	}
 	var hostile hostileLoad
 	hostileCtx, stopHostile := context.WithCancel(ctx)
 	defer stopHostile()
@@ -302,6 +328,14 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep.RoundTrip = fromHistogram(rtHist, rtRate)
 	if after, err := loadgen.ReadProcessMetrics(ctx, client, *metricsURL); err == nil && errBefore == nil && rep.Accepted > 0 {
 		rep.StackCPUPerRequestMs = (after.CPUSeconds - before.CPUSeconds) / float64(rep.Accepted) * 1000
+	}
+	if rdb != nil && rep.Accepted > 0 {
+		if after, err := loadgen.ReadRedisStats(ctx, rdb); err == nil {
+			d, n := after.Sub(redisBefore), float64(rep.Accepted)
+			rep.RedisCommandsPerRequest = float64(d.Commands) / n
+			rep.RedisCPUPerRequestMs = d.CPUSeconds / n * 1000
+			rep.RedisRetainedPerRequest = float64(d.UsedMemory) / n
+		}
 	}
 	fmt.Fprintln(stdout, "measuring the floors again…")
 	rep.Floors, rep.FloorsAfter = fl, measureFloors(reqs[0].Body, people[0].Key)
@@ -421,6 +455,10 @@ func printLoadReport(w io.Writer, r *loadReport) {
 	}
 	if r.StackCPUPerRequestMs > 0 {
 		fmt.Fprintf(w, "stack CPU per accepted request: %.2f ms\n", r.StackCPUPerRequestMs)
+	}
+	if r.RedisCommandsPerRequest > 0 {
+		fmt.Fprintf(w, "Redis per accepted request: %.0f commands, %.2f ms CPU, %.1f KiB still held once the results are in\n",
+			r.RedisCommandsPerRequest, r.RedisCPUPerRequestMs, r.RedisRetainedPerRequest/1024)
 	}
 	if r.GatewayRSSMB > 0 {
 		fmt.Fprintf(w, "stack resident memory, largest sample: %.0f MiB\n", r.GatewayRSSMB)

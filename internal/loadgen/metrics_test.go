@@ -62,7 +62,11 @@ func TestReadProcessMetricsFromARegistry(t *testing.T) {
 	}
 	var max atomic.Int64
 	stop := SampleRSS(context.Background(), srv.Client(), srv.URL, 10*time.Millisecond, &max)
-	time.Sleep(50 * time.Millisecond)
+	// Until the first sample is in: on a starved machine that takes longer
+	// than a few intervals.
+	for deadline := time.Now().Add(10 * time.Second); max.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	stop()
 	if max.Load() < 1<<20 {
 		t.Fatalf("largest sample %d", max.Load())

@@ -49,6 +49,7 @@ func onCluster(t testing.TB) *Redis {
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
+	scriptLog.watch(client)
 	announceOnce.Do(func() { t.Logf("redistest: the tests of this binary use a Redis Cluster at %s", shared.URL) })
 	return withCleanup(t, &Redis{Client: client, Prefix: "t-" + randomHex(6) + ":", URL: shared.URL, Source: "cluster"})
 }

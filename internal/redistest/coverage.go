@@ -1,0 +1,135 @@
+package redistest
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// EnvScriptLog names a file in which the tests of a cluster pass note each
+// Lua script and each transaction they ran (one line each, appended by
+// every test binary): TestEveryScriptRanOnTheCluster then checks that no
+// script or transaction of the code base went untried on the cluster.
+const EnvScriptLog = "EGOV_TEST_SCRIPT_LOG"
+
+// coverage notes scripts by SHA-1 ("script SHA") and transactions by the
+// function that ran them ("tx egov/gateway.(*App).create").
+type coverage struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	path string
+}
+
+var scriptLog = &coverage{seen: map[string]bool{}}
+
+// watch makes c note what it runs, when the log is asked for.
+func (cv *coverage) watch(c redis.UniversalClient) {
+	path := os.Getenv(EnvScriptLog)
+	if path == "" {
+		return
+	}
+	cv.path = path
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		// Transactions under WATCH run on a node's client, not through
+		// the cluster client's hooks.
+		cc.OnNewNode(func(node *redis.Client) { node.AddHook(cv) })
+	}
+	c.AddHook(cv)
+}
+
+func (cv *coverage) note(line string) {
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	if cv.seen[line] {
+		return
+	}
+	cv.seen[line] = true
+	f, err := os.OpenFile(cv.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, line)
+}
+
+func (cv *coverage) noteCmd(cmd redis.Cmder) {
+	args := cmd.Args()
+	if len(args) < 2 {
+		return
+	}
+	switch cmd.Name() {
+	case "evalsha", "evalsha_ro":
+		if sha, ok := args[1].(string); ok {
+			cv.note("script " + strings.ToLower(sha))
+		}
+	case "eval", "eval_ro":
+		if src, ok := args[1].(string); ok {
+			sum := sha1.Sum([]byte(src))
+			cv.note("script " + hex.EncodeToString(sum[:]))
+		}
+	}
+}
+
+func (cv *coverage) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (cv *coverage) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		cv.noteCmd(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (cv *coverage) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "multi" {
+			if fn := codeCaller(); fn != "" {
+				cv.note("tx " + fn)
+			}
+		}
+		for _, c := range cmds {
+			cv.noteCmd(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// codeCaller is the function of the code base (not a test, not this
+// package) that ran the current transaction, its closures folded into it.
+func codeCaller() string {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, "egov/") && !strings.HasPrefix(f.Function, "egov/internal/redistest") &&
+			!strings.HasSuffix(f.File, "_test.go") {
+			return DeclaredFunction(f.Function)
+		}
+		if !more {
+			return ""
+		}
+	}
+}
+
+// DeclaredFunction folds a closure's name into the function that declares
+// it: egov/gateway.(*App).create.func1.2 is egov/gateway.(*App).create.
+func DeclaredFunction(name string) string {
+	for {
+		i := strings.LastIndex(name, ".")
+		if i < 0 {
+			return name
+		}
+		last := name[i+1:]
+		if !strings.HasPrefix(last, "func") && !strings.HasPrefix(last, "gowrap") && strings.Trim(last, "0123456789") != "" {
+			return name
+		}
+		name = name[:i]
+	}
+}
