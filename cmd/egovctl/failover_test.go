@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,18 +82,8 @@ func TestFailoverUnderLoad(t *testing.T) {
 	if victim == "" {
 		t.Fatal("no master in the cluster")
 	}
-	report := filepath.Join(t.TempDir(), "report.json")
-	var out bytes.Buffer
-	code := run(context.Background(), []string{"loadtest", "--gateway", "http://" + portal, "--metrics", "http://" + metrics + "/metrics",
-		"--data", data, "--citizens", "20", "--rate", "25", "--duration", "14s", "--result-timeout", "3m", "--json", report}, &out, &out)
-	raw, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatalf("loadtest exit %d, no report: %v\n%s", code, err, out.String())
-	}
-	var rep loadReport
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep, out := runLoadtest(t, "--gateway", "http://"+portal, "--metrics", "http://"+metrics+"/metrics",
+		"--data", data, "--citizens", "20", "--rate", "25", "--duration", "14s", "--result-timeout", "3m")
 	t.Logf("master %s killed after 60 relayed requests, back as a replica once its replica took over (%d failed dials to it): sent %d, accepted %d, errors %v, results %d, missing %d, duplicated %d",
 		victim, dialFailures.Load(), rep.Sent, rep.Accepted, rep.Errors, rep.Results, len(rep.Missing), len(rep.Duplicated))
 	// What the front door met, by kind: the replicas' acknowledgements
@@ -137,10 +124,7 @@ func TestFailoverUnderLoad(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var ev bytes.Buffer
-	if code := run(context.Background(), []string{"evidence", "verify", "--redis", c.URL, "--prefix", r.Prefix}, &ev, &ev); code != 0 || !strings.Contains(ev.String(), `"intact": true`) {
-		t.Fatalf("evidence after the failover (exit %d):\n%s", code, ev.String())
-	}
+	verifyEvidence(t, c.URL, r.Prefix)
 }
 
 // relayed reads how many requests the portal has put on the bus so far.

@@ -47,20 +47,10 @@ func TestTwoOfEachSideBySide(t *testing.T) {
 		stopOther()
 	}()
 
-	report := filepath.Join(t.TempDir(), "report.json")
-	var out bytes.Buffer
-	code := run(context.Background(), []string{"loadtest", "--gateway", "http://" + first, "--gateway", "http://" + other,
-		"--metrics", "http://" + metrics + "/metrics", "--data", data, "--citizens", "20", "--rate", "20", "--duration", "12s",
-		"--result-timeout", "2m", "--json", report}, &out, &out)
+	rep, out := runLoadtest(t, "--gateway", "http://"+first, "--gateway", "http://"+other,
+		"--metrics", "http://"+metrics+"/metrics", "--data", data, "--citizens", "20", "--rate", "20", "--duration", "12s",
+		"--result-timeout", "2m")
 	<-stopped
-	raw, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatalf("loadtest exit %d, no report: %v\n%s", code, err, out.String())
-	}
-	var rep loadReport
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		t.Fatal(err)
-	}
 	if len(rep.Portals) != 2 {
 		t.Fatalf("the report has %d portals, want 2:\n%s", len(rep.Portals), out.String())
 	}
@@ -78,8 +68,33 @@ func TestTwoOfEachSideBySide(t *testing.T) {
 	if rep.Accepted == 0 || rep.Results != rep.Accepted || len(rep.Missing)+len(rep.Duplicated) > 0 {
 		t.Fatalf("accepted %d, results %d, missing %v, duplicated %v\n%s", rep.Accepted, rep.Results, rep.Missing, rep.Duplicated, out.String())
 	}
+	verifyEvidence(t, r.URL, r.Prefix)
+}
+
+// runLoadtest runs egovctl loadtest with args and returns its JSON report
+// and its output; a run that writes no report fails the test.
+func runLoadtest(t *testing.T, args ...string) (loadReport, *bytes.Buffer) {
+	t.Helper()
+	report := filepath.Join(t.TempDir(), "report.json")
+	var out bytes.Buffer
+	code := run(context.Background(), append(append([]string{"loadtest"}, args...), "--json", report), &out, &out)
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("loadtest exit %d, no report: %v\n%s", code, err, out.String())
+	}
+	var rep loadReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep, &out
+}
+
+// verifyEvidence runs egovctl evidence verify on the stack's keys and
+// fails the test unless the chain is intact.
+func verifyEvidence(t *testing.T, redisURL, prefix string) {
+	t.Helper()
 	var ev bytes.Buffer
-	if code := run(context.Background(), []string{"evidence", "verify", "--redis", r.URL, "--prefix", r.Prefix}, &ev, &ev); code != 0 || !strings.Contains(ev.String(), `"intact": true`) {
-		t.Fatalf("the evidence the two buses wrote (exit %d):\n%s", code, ev.String())
+	if code := run(context.Background(), []string{"evidence", "verify", "--redis", redisURL, "--prefix", prefix}, &ev, &ev); code != 0 || !strings.Contains(ev.String(), `"intact": true`) {
+		t.Fatalf("evidence verify (exit %d):\n%s", code, ev.String())
 	}
 }
