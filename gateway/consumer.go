@@ -158,6 +158,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	service, recipient, state, corr := rec.Service, rec.Recipient, rec.State, rec.CorrelationID
 	busService := rec.BusService
 	var steps []step
+	markedRelayed := false
 	if corr == "" && state == StateWaitingForRelay {
 		// The bus accepted the request (the relay wrote its correlation
 		// after the bus's answer) but the relay has not marked it relayed:
@@ -167,6 +168,7 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 		now := a.now()
 		steps = append(steps, relayedStep(info.CorrelationID, info.CorrelationID, now))
 		state, corr, rec.BusMessageID = StateRelayed, info.CorrelationID, info.CorrelationID
+		markedRelayed = true
 	}
 	switch {
 	case state == "":
@@ -207,6 +209,11 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	res, err := a.transition(ctx, ref, info.MessageID, steps...)
 	if err != nil {
 		return err
+	}
+	if markedRelayed && !res.State.Terminal() {
+		// Watched for being stuck as the relay would have: its write of
+		// the watch may have failed with the transition.
+		a.rdb.ZAdd(ctx, a.openKey(shardOf(ref.IIN)), redis.Z{Score: float64(now.UnixMilli()), Member: ref.encode()})
 	}
 	if res.State.Terminal() {
 		// Ended: no longer watched for being stuck, and its correlation

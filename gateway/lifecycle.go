@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"egov"
 	"egov/document"
+	"egov/internal/redisscript"
 	"egov/signing"
 )
 
@@ -343,7 +346,7 @@ type stepMessage struct {
 // Returns {"seen"}, {"unknown"}, {"early", state} (an after-end step on a
 // request not ended yet), {"unfit", state} (on one it does not fit) or
 // {"ok", state after, steps taken}.
-var transitionScript = redis.NewScript(luaRanks() + `
+var transitionScript = redisscript.New(luaRanks() + `
 if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return {'seen'} end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'unknown'} end
@@ -383,12 +386,13 @@ return {'ok', state, tostring(taken)}
 `)
 
 // luaRanks writes the transition table into the script, so that Go and
-// Redis read one table.
+// Redis read one table; in a fixed order, so that every process makes the
+// same script (one SHA for Redis's cache).
 func luaRanks() string {
 	var b strings.Builder
 	b.WriteString("local rank = {")
-	for s, r := range stateRank {
-		fmt.Fprintf(&b, "[%q] = %d, ", s, r)
+	for _, s := range slices.Sorted(maps.Keys(stateRank)) {
+		fmt.Fprintf(&b, "[%q] = %d, ", s, stateRank[s])
 	}
 	fmt.Fprintf(&b, "}\nlocal terminal = %d\n", terminalRank)
 	return b.String()
@@ -444,7 +448,7 @@ func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, s
 // relay's attempts, the reason it is stuck) while it is in one of the
 // given states: an annotation never lands on a request that moved on.
 // KEYS: record. ARGV: number of states, states…, field, value, …
-var annotateScript = redis.NewScript(`
+var annotateScript = redisscript.New(`
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 0 end
 local n = tonumber(ARGV[1])

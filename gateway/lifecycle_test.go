@@ -285,9 +285,6 @@ func TestRejectedRequestIsStuckWithTheProvidersCode(t *testing.T) {
 	}
 }
 
-// Once a request has ended, its correlation is kept only as long as late
-// answers are expected (LateAnswersFor), not for ever; while it is kept, a
-// late answer is recorded in the history and changes nothing.
 // A relay that wrote the request's correlation but could not yet mark it
 // relayed (its write failed, or it is slow) does not make the answer wait:
 // the answer marks it relayed in its place and is filed, rather than be
@@ -323,6 +320,9 @@ func TestAnswerBeforeTheRelayMarkedTheRequest(t *testing.T) {
 	}
 }
 
+// Once a request has ended, its correlation is kept only as long as late
+// answers are expected (LateAnswersFor), not for ever; while it is kept, a
+// late answer is recorded in the history and changes nothing.
 func TestAnEndedRequestsCorrelationExpires(t *testing.T) {
 	e := newEnvWith(t, func(c *gateway.Config) { c.LateAnswersFor = 72 * time.Hour })
 	e.register(citizenIIN)

@@ -15,6 +15,7 @@ import (
 
 	"egov"
 	"egov/internal/password"
+	"egov/internal/redisscript"
 	"egov/registers/mobile"
 	"egov/shep/soap"
 	"egov/signing"
@@ -289,7 +290,7 @@ func (a *App) proveBySignature(ctx context.Context, iin string, doc []byte) erro
 // consumeCode counts a try of iin's code and returns it with the stored
 // hash and phone; on the last allowed try it deletes the code, so no
 // further try can be counted. Missing code: nil.
-var consumeCode = redis.NewScript(`
+var consumeCode = redisscript.New(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local tries = redis.call('HINCRBY', KEYS[1], 'tries', 1)
 local v = redis.call('HMGET', KEYS[1], 'id', 'hash', 'phone', 'expiresAt')
@@ -299,7 +300,7 @@ return {tries, v[1] or '', v[2] or '', v[3] or '', v[4] or ''}
 
 // spendCode deletes iin's code if it is still the one with this id: of two
 // right answers at once, one wins.
-var spendCode = redis.NewScript(`
+var spendCode = redisscript.New(`
 if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `)

@@ -18,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov"
+
+	"egov/internal/redisscript"
 )
 
 // ThrottleConfig tunes how the portal slows down guessing and floods on
@@ -171,7 +173,7 @@ func (a *App) loginThrottleKey(iin string) string { return a.key("{"+iin+"}", "l
 // starts the next, longer delay (returns 1 and that delay): of parallel
 // guesses only one passes, and a right password refunds the charge
 // (clearLoginFailures). The key expires ARGV[4] ms after the last charge.
-var chargeLogin = redis.NewScript(`
+var chargeLogin = redisscript.New(`
 local now = tonumber(ARGV[1])
 local v = redis.call('HMGET', KEYS[1], 'failures', 'until')
 local failures = tonumber(v[1]) or 0

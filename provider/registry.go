@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov/document"
+	"egov/internal/redisscript"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -84,7 +85,7 @@ end
 
 // endScript ends a registration by the system's own decision.
 // KEYS: current, ended. ARGV: number, ended at (ms), ground, notice.
-var endScript = redis.NewScript(endRegistrationLua + `
+var endScript = redisscript.New(endRegistrationLua + `
 return endRegistration(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 `)
 

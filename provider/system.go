@@ -29,6 +29,7 @@ import (
 	"egov"
 	"egov/document"
 	"egov/internal/periodic"
+	"egov/internal/redisscript"
 	"egov/internal/retry"
 	"egov/registers/contracts"
 	"egov/registers/tsa"
@@ -309,7 +310,7 @@ const decisionLockTTL = 10 * time.Second
 // KEYS: record, lock, current registration. ARGV: lock TTL (ms), this
 // worker's lock token, registrationFields.
 // Returns {"done", record}, {"busy"} or {"claimed", registrationFields…}.
-var claimScript = redis.NewScript(`
+var claimScript = redisscript.New(`
 local rec = redis.call('GET', KEYS[1])
 if rec then return {'done', rec} end
 if not redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1], 'NX') then return {'busy'} end
@@ -330,7 +331,7 @@ return {'claimed', unpack(reg)}
 // registration the decision ends was ended meanwhile (another request,
 // the review): nothing is stored, and the request decided again finds
 // no registration.
-var storeScript = redis.NewScript(endRegistrationLua + `
+var storeScript = redisscript.New(endRegistrationLua + `
 if redis.call('GET', KEYS[2]) ~= ARGV[11] then return 0 end
 if ARGV[2] == 'deregistered' and endRegistration(KEYS[3], KEYS[5], ARGV[3], ARGV[4], ARGV[9], ARGV[10]) == 0 then
   redis.call('DEL', KEYS[2])
@@ -348,7 +349,7 @@ return 1
 
 // releaseScript gives up a decision lock if it is still the worker's.
 // KEYS: lock. ARGV: token.
-var releaseScript = redis.NewScript(`
+var releaseScript = redisscript.New(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `)

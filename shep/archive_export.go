@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/redisscript"
 	"egov/signing"
 )
 
@@ -315,7 +316,7 @@ var (
 // anchor. ARGV: expected anchor seq and hash, the first entry id, the
 // trim threshold (the id after the last archived entry), then the new
 // anchor: seq, hash, entry, archive id, time.
-var trimEvidenceScript = redis.NewScript(`
+var trimEvidenceScript = redisscript.New(`
 local a = redis.call('HMGET', KEYS[2], 'seq', 'hash')
 if (a[1] or '0') ~= ARGV[1] or (a[2] or '') ~= ARGV[2] then return {0, 'the anchor moved'} end
 local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)

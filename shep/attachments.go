@@ -125,9 +125,11 @@ func (b *Bus) checkAttachments(ctx context.Context, op string, info soap.AsyncMe
 }
 
 // grantAttachments lets the recipient read the message's attachments and
-// keeps them for another AttachmentTTL.
+// keeps them for another AttachmentTTL. Each attachment has a hash tag of
+// its own: a pipeline, not a transaction (on a cluster, one that spans
+// slots is refused); a grant half done is done again by the sender's retry.
 func (b *Bus) grantAttachments(ctx context.Context, sums []string, recipient string) error {
-	pipe := b.rdb.TxPipeline()
+	pipe := b.rdb.Pipeline()
 	for _, sum := range sums {
 		dataKey, readersKey := b.attachmentKeys(sum)
 		pipe.SAdd(ctx, readersKey, recipient)

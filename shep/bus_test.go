@@ -595,10 +595,20 @@ func TestAttachments(t *testing.T) {
 		if _, err := s.GetAttachment(ctx, labour, ref); err == nil {
 			t.Fatal("recipient read an attachment before any message referenced it")
 		}
-		send(t, c, portal, svcOpen, "<D/>", soap.Property{Key: shep.PropAttachment, Value: ref})
+		// Two attachments, each under its own hash tag (on a cluster, in
+		// slots of their own).
+		photo := []byte("JFIF applicant's photograph")
+		photoRef, err := s.PutAttachment(ctx, portal, photo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send(t, c, portal, svcOpen, "<D/>", soap.Property{Key: shep.PropAttachment, Value: ref}, soap.Property{Key: shep.PropAttachment, Value: photoRef})
 		got, err := s.GetAttachment(ctx, labour, ref)
 		if err != nil || string(got) != string(scan) {
 			t.Fatalf("recipient read: %q %v", got, err)
+		}
+		if got, err := s.GetAttachment(ctx, labour, photoRef); err != nil || string(got) != string(photo) {
+			t.Fatalf("recipient read the second attachment: %q %v", got, err)
 		}
 		if _, err := s.GetAttachment(ctx, intruder, ref); err == nil {
 			t.Fatal("a third system read the attachment")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/redisscript"
 	"egov/shep/soap"
 )
 
@@ -60,7 +61,7 @@ func DeadLetters(ctx context.Context, rdb redis.UniversalClient, prefix, recipie
 
 // redeliverScript puts a stopped message back in its queue with a fresh
 // count of deliveries. KEYS: message record, stream. ARGV: message id.
-var redeliverScript = redis.NewScript(`
+var redeliverScript = redisscript.New(`
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'unknown' end
 if state ~= 'DELIVERY_STOPPED' then return 'not-stopped' end

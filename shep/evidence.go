@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov/internal/redisscript"
 	"egov/shep/soap"
 )
 
@@ -53,7 +54,7 @@ func linkHash(prev string, seq int64, record []byte) string {
 // appendEvidenceScript appends a batch of links if the chain's head is
 // still the one they were linked to. KEYS: stream, head. ARGV: expected
 // head, new head, first seq, links (JSON array).
-var appendEvidenceScript = redis.NewScript(`
+var appendEvidenceScript = redisscript.New(`
 local head = redis.call('GET', KEYS[2]) or ''
 if head ~= ARGV[1] then return {0, head} end
 redis.call('XADD', KEYS[1], '*', 'seq', ARGV[3], 'links', ARGV[4])

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov/internal/redisconn"
+	"egov/internal/redisscript"
 	"egov/shep/soap"
 )
 
@@ -28,7 +29,7 @@ import (
 // WAIT after it also covers the first message (replication keeps the
 // master's order), and a repeat answered "accepted" is as safe as the
 // first answer.
-var enqueueScript = redis.NewScript(`
+var enqueueScript = redisscript.New(`
 local out = {}
 local a = 2
 for i = 1, (#KEYS - 1) / 2 do
@@ -60,7 +61,7 @@ return out
 // KEYS: stream, dead letters, then one message record per entry
 // ARGV: now (ms), max deliveries, then per entry: stream id, message id
 // Returns per entry {"ok", count, info, data}, {"stopped", reason} or {"gone"}.
-var deliverScript = redis.NewScript(`
+var deliverScript = redisscript.New(`
 local out = {}
 for i = 3, #KEYS do
   local rec = KEYS[i]
@@ -100,7 +101,7 @@ return out
 // (most of a message's memory; the evidence log keeps its digest). KEYS: stream, confirmed index, then one record per
 // message. ARGV: now (ms), then the message ids. Returns per message ok,
 // already, stopped, not-leased or unknown.
-var confirmScript = redis.NewScript(`
+var confirmScript = redisscript.New(`
 local out = {}
 for i = 3, #KEYS do
   local rec, id = KEYS[i], ARGV[i - 1]
@@ -126,7 +127,7 @@ return out
 // visibility timeout: the lease is re-dated so that it expires then.
 // KEYS: message record, stream. ARGV: now (ms), visibility (ms), reason,
 // first delay (ms).
-var refuseScript = redis.NewScript(`
+var refuseScript = redisscript.New(`
 local st = redis.call('HMGET', KEYS[1], 'state', 'sid', 'leasedAt', 'deliveries')
 if not st[1] then return 'unknown' end
 if st[1] == 'DELIVERED' or st[1] == 'DELIVERY_STOPPED' then return 'final' end
@@ -144,7 +145,7 @@ return 'ok'
 // deliveries and delay the operators. KEYS: message record, stream, dead
 // letters. ARGV: now (ms), reason, the recipient's code. Returns ok,
 // unknown, final or not-leased.
-var rejectScript = redis.NewScript(`
+var rejectScript = redisscript.New(`
 local st = redis.call('HMGET', KEYS[1], 'state', 'sid', 'leasedAt')
 if not st[1] then return 'unknown' end
 if st[1] == 'DELIVERED' or st[1] == 'DELIVERY_STOPPED' then return 'final' end

@@ -35,10 +35,10 @@ const (
 	// caching, and with RESP3 the client looks for pending push
 	// notifications around every command (2% of the portal's CPU under load).
 	Protocol = 2
-	// MinPoolSize is the least connections a client keeps to a node
-	// (pool_size; go-redis gives ten a core): blocking readers hold
-	// theirs while they wait — the portal's relay one per hint shard —
-	// and must leave enough for the requests.
+	// MinPoolSize is the least a client's pool may grow to, a node
+	// (pool_size, the most connections it opens; go-redis gives ten a
+	// core): blocking readers hold theirs while they wait — the portal's
+	// relay one per hint shard — and must leave enough for the requests.
 	MinPoolSize = 40
 )
 

@@ -25,12 +25,26 @@ func ScanEach(ctx context.Context, c redis.UniversalClient, pattern string, fn f
 	if !ok {
 		return scan(ctx, c, fn)
 	}
+	// The masters are scanned side by side: the first error stops them all.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var mu sync.Mutex
-	return cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+	var failed error
+	err := cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 		return scan(ctx, node, func(key string) error {
 			mu.Lock()
 			defer mu.Unlock()
-			return fn(key)
+			if failed != nil {
+				return failed
+			}
+			if failed = fn(key); failed != nil {
+				cancel()
+			}
+			return failed
 		})
 	})
+	if failed != nil {
+		return failed
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -24,7 +25,7 @@ const EnvScriptLog = "EGOV_TEST_SCRIPT_LOG"
 type coverage struct {
 	mu   sync.Mutex
 	seen map[string]bool
-	path string
+	path string // under mu
 }
 
 var scriptLog = &coverage{seen: map[string]bool{}}
@@ -35,7 +36,9 @@ func (cv *coverage) watch(c redis.UniversalClient) {
 	if path == "" {
 		return
 	}
+	cv.mu.Lock()
 	cv.path = path
+	cv.mu.Unlock()
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		// Transactions under WATCH run on a node's client, not through
 		// the cluster client's hooks.
@@ -79,24 +82,40 @@ func (cv *coverage) noteCmd(cmd redis.Cmder) {
 
 func (cv *coverage) DialHook(next redis.DialHook) redis.DialHook { return next }
 
+// ran tells whether a command did what it was sent for: an answer, even
+// an empty one, or a transaction its WATCH called off; not a refusal
+// (CROSSSLOT, a script's error).
+func ran(err error) bool {
+	return err == nil || errors.Is(err, redis.Nil) || errors.Is(err, redis.TxFailedErr)
+}
+
+// The hooks note what ran once it has, not what was sent.
 func (cv *coverage) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		cv.noteCmd(cmd)
-		return next(ctx, cmd)
+		err := next(ctx, cmd)
+		if ran(cmd.Err()) {
+			cv.noteCmd(cmd)
+		}
+		return err
 	}
 }
 
 func (cv *coverage) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		tx := ""
 		if len(cmds) > 0 && cmds[0].Name() == "multi" {
-			if fn := codeCaller(); fn != "" {
-				cv.note("tx " + fn)
-			}
+			tx = codeCaller()
+		}
+		err := next(ctx, cmds)
+		if tx != "" && ran(cmds[len(cmds)-1].Err()) {
+			cv.note("tx " + tx)
 		}
 		for _, c := range cmds {
-			cv.noteCmd(c)
+			if ran(c.Err()) {
+				cv.noteCmd(c)
+			}
 		}
-		return next(ctx, cmds)
+		return err
 	}
 }
 
@@ -127,9 +146,22 @@ func DeclaredFunction(name string) string {
 			return name
 		}
 		last := name[i+1:]
-		if !strings.HasPrefix(last, "func") && !strings.HasPrefix(last, "gowrap") && strings.Trim(last, "0123456789") != "" {
+		// Closures (func1), go and defer statements' wrappers (gowrap1,
+		// deferwrap1), a range-over-func loop's body (…-range1), bare
+		// numbers of nested ones (.2).
+		if r := strings.LastIndex(last, "-range"); r >= 0 && strings.Trim(last[r+len("-range"):], "0123456789") == "" {
+			name = name[:i+1+r]
+			continue
+		}
+		if !numbered(last, "func") && !numbered(last, "gowrap") && !numbered(last, "deferwrap") && !numbered(last, "") {
 			return name
 		}
 		name = name[:i]
 	}
+}
+
+// numbered tells whether s is prefix and then a number.
+func numbered(s, prefix string) bool {
+	n, ok := strings.CutPrefix(s, prefix)
+	return ok && n != "" && strings.Trim(n, "0123456789") == ""
 }

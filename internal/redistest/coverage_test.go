@@ -2,8 +2,6 @@ package redistest_test
 
 import (
 	"bufio"
-	"crypto/sha1"
-	"encoding/hex"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -14,14 +12,22 @@ import (
 	"strings"
 	"testing"
 
+	"egov/internal/redisscript"
 	"egov/internal/redistest"
+
+	// The packages that make scripts, so that they are in redisscript.All.
+	_ "egov/gateway"
+	_ "egov/provider"
+	_ "egov/shep"
 )
 
 // TestEveryScriptRanOnTheCluster reads what the tests of make test's
-// cluster pass ran (EGOV_TEST_SCRIPT_LOG) and finds, in the code base,
-// every Lua script (redis.NewScript) and every transaction (TxPipelined,
-// TxPipeline): each must have run on the Redis Cluster, where a key of
-// another slot fails it.
+// cluster pass ran (EGOV_TEST_SCRIPT_LOG) and checks it against the code
+// base: every Lua script (made by redisscript.New, as the code base makes
+// them all: a direct redis.NewScript fails this test) and every function
+// with a transaction (TxPipelined, TxPipeline) must have run on the Redis
+// Cluster, where a key of another slot fails it. Transactions are checked
+// by the function that runs them: a function with two is covered by either.
 func TestEveryScriptRanOnTheCluster(t *testing.T) {
 	path := os.Getenv(redistest.EnvScriptLog)
 	if path == "" {
@@ -36,42 +42,54 @@ func TestEveryScriptRanOnTheCluster(t *testing.T) {
 	for sc := bufio.NewScanner(f); sc.Scan(); {
 		ran[sc.Text()] = true
 	}
-	want := codeBaseScripts(t, filepath.Join("..", ".."))
-	if len(want) < 10 {
-		t.Fatalf("%d scripts and transactions found in the code base: the search is broken", len(want))
-	}
-	scripts, txs := 0, 0
-	for key, where := range want {
-		if strings.HasPrefix(key, "script ") {
-			scripts++
-		} else {
-			txs++
+	scripts, txs := codeBase(t, filepath.Join("..", ".."))
+	// The scripts as the packages made them when this test imported them.
+	made := map[string]bool{}
+	for _, s := range redisscript.All() {
+		made[s.Where] = true
+		if !ran["script "+s.SHA] {
+			t.Errorf("the script made at %s never ran on the cluster", s.Where)
 		}
+	}
+	for _, where := range scripts {
+		if !made[where] {
+			t.Errorf("the script made at %s is not in redisscript.All(): import its package in this test", where)
+		}
+	}
+	for key, where := range txs {
 		if !ran[key] {
-			t.Errorf("%s (%s) never ran on the cluster", where, key)
+			t.Errorf("the transaction at %s (%s) never ran on the cluster", where, key)
 		}
 	}
-	t.Logf("%d Lua scripts and %d functions with transactions, each run on the cluster", scripts, txs)
+	if len(scripts) < 10 || len(txs) < 3 {
+		t.Fatalf("%d scripts and %d functions with transactions found in the code base: the search is broken", len(scripts), len(txs))
+	}
+	t.Logf("%d Lua scripts and %d functions with transactions, each run on the cluster", len(scripts), len(txs))
 }
 
-// codeBaseScripts maps each script ("script SHA1") and each function with
-// a transaction ("tx egov/pkg.(*T).f") of the module at root to where it is.
-func codeBaseScripts(t *testing.T, root string) map[string]string {
+// codeBase finds, in the module at root, where each script is made
+// (file:line of redisscript.New; a redis.NewScript fails the test) and each
+// function with a transaction ("tx egov/pkg.(*T).f" to where it is).
+func codeBase(t *testing.T, root string) (scripts []string, txs map[string]string) {
 	t.Helper()
-	want := map[string]string{}
+	txs = map[string]string{}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != root {
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != abs {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, filepath.Dir(path))
-		if rel == filepath.Join("internal", "redistest") {
+		rel, _ := filepath.Rel(abs, filepath.Dir(path))
+		if rel == filepath.Join("internal", "redistest") || rel == filepath.Join("internal", "redisscript") {
 			return nil
 		}
 		file, err := parser.ParseFile(fset, path, nil, 0)
@@ -92,22 +110,17 @@ func codeBaseScripts(t *testing.T, root string) map[string]string {
 				if !ok {
 					return true
 				}
-				where := fset.Position(call.Pos()).String()
-				switch sel.Sel.Name {
-				case "NewScript":
-					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "redis" && len(call.Args) == 1 {
-						if lit, ok := call.Args[0].(*ast.BasicLit); ok {
-							src, err := strconv.Unquote(lit.Value)
-							if err != nil {
-								t.Fatalf("%s: %v", where, err)
-							}
-							sum := sha1.Sum([]byte(src))
-							want["script "+hex.EncodeToString(sum[:])] = where
-						}
-					}
-				case "TxPipelined", "TxPipeline":
+				pos := fset.Position(call.Pos())
+				where := pos.Filename + ":" + strconv.Itoa(pos.Line)
+				x, _ := sel.X.(*ast.Ident)
+				switch {
+				case sel.Sel.Name == "NewScript" && x != nil && x.Name == "redis":
+					t.Errorf("%s: a script made by redis.NewScript: make it with redisscript.New, so that it is checked", where)
+				case sel.Sel.Name == "New" && x != nil && x.Name == "redisscript":
+					scripts = append(scripts, where)
+				case sel.Sel.Name == "TxPipelined" || sel.Sel.Name == "TxPipeline":
 					if fn, ok := decl.(*ast.FuncDecl); ok {
-						want["tx "+pkg+"."+funcName(fn)] = where
+						txs["tx "+pkg+"."+funcName(fn)] = where
 					}
 				}
 				return true
@@ -118,7 +131,7 @@ func codeBaseScripts(t *testing.T, root string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return want
+	return scripts, txs
 }
 
 // funcName is a declared function's name as the runtime gives it:
@@ -155,6 +168,9 @@ func TestDeclaredFunction(t *testing.T) {
 		"egov/gateway.(*App).create":         "egov/gateway.(*App).create",
 		"egov/gateway.(*App).create.func1":   "egov/gateway.(*App).create",
 		"egov/gateway.(*App).create.func1.2": "egov/gateway.(*App).create",
+		"egov/gateway.(*App).sweep-range1":   "egov/gateway.(*App).sweep",
+		"egov/gateway.(*App).f.deferwrap1":   "egov/gateway.(*App).f",
+		"egov/gateway.funcName":              "egov/gateway.funcName",
 		"egov/shep.perQueue[...].gowrap1":    "egov/shep.perQueue[...]",
 		"egov/sms.New":                       "egov/sms.New",
 	} {
