@@ -361,7 +361,7 @@ func (r *SoakReport) Print(w io.Writer) {
 		r.Results, r.Refusals, len(r.Missing), len(r.Duplicated), len(r.Unexpected), r.Unacknowledged)
 	fmt.Fprintf(w, "evidence log: %d records, intact %v", r.Evidence.Records, r.Evidence.Intact)
 	if !r.Evidence.Intact {
-		fmt.Fprintf(w, " (broken at %d: %s)", r.Evidence.BrokenAt, r.Evidence.Reason)
+		fmt.Fprintf(w, " (%s)", r.Evidence.Reason)
 	}
 	fmt.Fprintln(w)
 }

@@ -82,6 +82,7 @@ import (
 	"io"
 	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,9 +96,14 @@ import (
 )
 
 // ArchiveNamespace is the XML namespace of segment manifests and the index.
-// Format v2 signs the revocation lists' digests (index) and each segment's
-// length (manifest); v1 signed neither and is no longer accepted.
-const ArchiveNamespace = "urn:egov-gateway:shep:evidence-archive:v2"
+// Format v3 names the evidence chain (index and manifests: Chain, after
+// ArchiveID); v2, of the time of a single chain, is read as chain 0. v2
+// signs the revocation lists' digests (index) and each segment's length
+// (manifest); v1 signed neither and is no longer accepted.
+const ArchiveNamespace = "urn:egov-gateway:shep:evidence-archive:v3"
+
+// archiveNamespaceV2 is the single chain's format, still read.
+const archiveNamespaceV2 = "urn:egov-gateway:shep:evidence-archive:v2"
 
 // archiveNamespaceV1 is the first format's, named only to refuse it clearly.
 const archiveNamespaceV1 = "urn:egov-gateway:shep:evidence-archive:v1"
@@ -158,6 +164,7 @@ func encodeArchiveLine(l archiveLine) ([]byte, error) {
 // segmentManifest is what a segment's signed manifest states.
 type segmentManifest struct {
 	ArchiveID     string
+	Chain         int
 	Segment       int
 	File          string
 	Count         int64
@@ -172,17 +179,18 @@ type segmentManifest struct {
 	SignedAt      time.Time
 }
 
-var manifestFields = []string{"ArchiveID", "Segment", "File", "Count", "FirstSeq", "FirstEntry", "LastSeq", "LastEntry",
+var manifestFields = []string{"ArchiveID", "Chain", "Segment", "File", "Count", "FirstSeq", "FirstEntry", "LastSeq", "LastEntry",
 	"AnchorSeq", "AnchorHash", "HeadHash", "EntriesBytes", "EntriesSHA256", "SignedAt"}
 
 func (m *segmentManifest) fields() []string {
-	return []string{m.ArchiveID, strconv.Itoa(m.Segment), m.File, itoa(m.Count), itoa(m.FirstSeq), m.FirstEntry, itoa(m.LastSeq), m.LastEntry,
+	return []string{m.ArchiveID, strconv.Itoa(m.Chain), strconv.Itoa(m.Segment), m.File, itoa(m.Count), itoa(m.FirstSeq), m.FirstEntry, itoa(m.LastSeq), m.LastEntry,
 		itoa(m.Anchor.Seq), m.Anchor.Hash, m.HeadHash, itoa(m.EntriesBytes), m.EntriesSHA256, m.SignedAt.UTC().Format(time.RFC3339)}
 }
 
 // archiveIndex is what the archive's signed trailer states.
 type archiveIndex struct {
 	ArchiveID string
+	Chain     int
 	Segments  int
 	Count     int64
 	Anchor    ChainPoint
@@ -198,10 +206,10 @@ type archiveIndex struct {
 // (empty: the archive holds no list).
 const indexCRLField = "CRLSHA256"
 
-var indexFields = []string{"ArchiveID", "Segments", "Count", "AnchorSeq", "AnchorHash", "HeadSeq", "HeadHash", "LastEntry", indexCRLField, "SignedAt"}
+var indexFields = []string{"ArchiveID", "Chain", "Segments", "Count", "AnchorSeq", "AnchorHash", "HeadSeq", "HeadHash", "LastEntry", indexCRLField, "SignedAt"}
 
 func (x *archiveIndex) fields() []string {
-	return []string{x.ArchiveID, strconv.Itoa(x.Segments), itoa(x.Count), itoa(x.Anchor.Seq), x.Anchor.Hash,
+	return []string{x.ArchiveID, strconv.Itoa(x.Chain), strconv.Itoa(x.Segments), itoa(x.Count), itoa(x.Anchor.Seq), x.Anchor.Hash,
 		itoa(x.Head.Seq), x.Head.Hash, x.LastEntry, strings.Join(x.CRLs, " "), x.SignedAt.UTC().Format(time.RFC3339)}
 }
 
@@ -240,15 +248,21 @@ func buildArchiveXML(root string, names, values []string) ([]byte, error) {
 // readArchiveXML reads root's fields from el strictly: the root and every
 // field in ArchiveNamespace, the fields exactly once each in their order,
 // text only, nothing else but an enveloped ds:Signature as the last child.
+// A document of format v2 has no Chain field: it is of chain 0.
 func readArchiveXML(el *etree.Element, root string, names []string) (map[string]string, error) {
 	if el != nil && el.Tag == root && el.NamespaceURI() == archiveNamespaceV1 {
 		return nil, fmt.Errorf("an archive of format v1 (%s), which signed neither its revocation lists nor its segments' lengths: export it again", archiveNamespaceV1)
 	}
-	if el == nil || el.Tag != root || el.NamespaceURI() != ArchiveNamespace {
+	ns := ArchiveNamespace
+	if el != nil && el.NamespaceURI() == archiveNamespaceV2 {
+		ns = archiveNamespaceV2
+		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "Chain" })
+	}
+	if el == nil || el.Tag != root || el.NamespaceURI() != ns {
 		return nil, fmt.Errorf("the root element is not %s in %s", root, ArchiveNamespace)
 	}
 	for _, a := range el.Attr {
-		if a.FullKey() != "xmlns" || a.Value != ArchiveNamespace {
+		if a.FullKey() != "xmlns" || a.Value != ns {
 			return nil, fmt.Errorf("unexpected attribute %s on %s", a.FullKey(), root)
 		}
 	}
@@ -264,7 +278,7 @@ func readArchiveXML(el *etree.Element, root string, names []string) (map[string]
 			if t.Tag == "Signature" && t.NamespaceURI() == "http://www.w3.org/2000/09/xmldsig#" && i == len(names) {
 				continue
 			}
-			if i >= len(names) || t.Tag != names[i] || t.NamespaceURI() != ArchiveNamespace {
+			if i >= len(names) || t.Tag != names[i] || t.NamespaceURI() != ns {
 				return nil, fmt.Errorf("unexpected element %s in %s (expected %s)", t.Tag, root, expectedField(names, i))
 			}
 			if len(t.Attr) > 0 || len(t.ChildElements()) > 0 {
@@ -283,6 +297,9 @@ func readArchiveXML(el *etree.Element, root string, names []string) (map[string]
 	}
 	if i != len(names) {
 		return nil, fmt.Errorf("%s lacks %s", root, names[i])
+	}
+	if ns == archiveNamespaceV2 {
+		out["Chain"] = "0"
 	}
 	return out, nil
 }
@@ -310,6 +327,15 @@ func (r *fieldReader) fail(name, format string, args ...any) {
 	if r.err == nil {
 		r.err = fmt.Errorf("%s %q: %s", name, r.f[name], fmt.Sprintf(format, args...))
 	}
+}
+
+// chain reads the Chain field: an evidence chain's number.
+func (r *fieldReader) chain() int {
+	c := r.int("Chain", 0)
+	if r.err == nil && c >= EvidenceChains {
+		r.fail("Chain", "chain %d: there are chains 0 to %d", c, EvidenceChains-1)
+	}
+	return int(c)
 }
 
 func (r *fieldReader) int(name string, min int64) int64 {
@@ -365,6 +391,7 @@ func parseManifest(f map[string]string) (*segmentManifest, error) {
 	r := &fieldReader{f: f}
 	m := &segmentManifest{
 		ArchiveID:     r.id("ArchiveID"),
+		Chain:         r.chain(),
 		Segment:       int(r.int("Segment", 1)),
 		File:          f["File"],
 		Count:         r.int("Count", 1),
@@ -388,6 +415,7 @@ func parseIndex(f map[string]string) (*archiveIndex, error) {
 	r := &fieldReader{f: f}
 	x := &archiveIndex{
 		ArchiveID: r.id("ArchiveID"),
+		Chain:     r.chain(),
 		Segments:  int(r.int("Segments", 0)),
 		Count:     r.int("Count", 0),
 		Anchor:    r.point("AnchorSeq", "AnchorHash"),
@@ -485,6 +513,7 @@ const (
 type ArchiveReport struct {
 	Intact    bool       `json:"intact"`
 	ArchiveID string     `json:"archiveId,omitempty"`
+	Chain     int        `json:"chain"`
 	Segments  int        `json:"segments"`
 	Records   int64      `json:"records"`
 	Anchor    ChainPoint `json:"anchor"`
@@ -503,14 +532,18 @@ type ArchiveReport struct {
 	Reason   string       `json:"reason,omitempty"`
 }
 
-// CheckContinuity marks next broken (FaultContinuity) unless it begins
-// where prev ends: archives exported one after the other chain together.
+// CheckContinuity marks next broken (FaultContinuity) unless it is of the
+// same chain and begins where prev ends: archives exported one after the
+// other chain together.
 func CheckContinuity(prev ArchiveReport, next *ArchiveReport) {
-	if !next.Intact || next.Anchor == prev.Head {
+	if !next.Intact || next.Anchor == prev.Head && next.Chain == prev.Chain {
 		return
 	}
 	next.Intact, next.Fault, next.Segment, next.BrokenAt = false, FaultContinuity, 0, next.Anchor.Seq+1
 	next.Reason = fmt.Sprintf("begins after %s, but the archive before it ends at %s", next.Anchor, prev.Head)
+	if next.Chain != prev.Chain {
+		next.Reason = fmt.Sprintf("is of evidence chain %d, the archive before it of chain %d", next.Chain, prev.Chain)
+	}
 }
 
 // ArchiveVerifyOptions is what the verifier of an archive trusts.
@@ -676,7 +709,7 @@ func (a *archiveCheck) run(ctx context.Context, r io.ReaderAt, size int64) error
 	if err != nil {
 		return fail(FaultManifest, 0, 0, "%s: %v", archiveIndexName, err)
 	}
-	a.rep.ArchiveID, a.rep.Segments, a.rep.Records = x.ArchiveID, x.Segments, x.Count
+	a.rep.ArchiveID, a.rep.Chain, a.rep.Segments, a.rep.Records = x.ArchiveID, x.Chain, x.Segments, x.Count
 	a.rep.Anchor, a.rep.Head, a.rep.LastEntry, a.rep.SignedAt = x.Anchor, x.Head, x.LastEntry, x.SignedAt
 	if err := a.notFuture(x.SignedAt, 0); err != nil {
 		return err
@@ -958,6 +991,8 @@ func (a *archiveCheck) segment(ctx context.Context, n int, x *archiveIndex, prev
 		return nil, fail(FaultManifest, n, 0, "%s: %v", mf.Name, err)
 	case m.ArchiveID != x.ArchiveID:
 		return nil, fail(FaultManifest, n, 0, "%s belongs to archive %s, not %s", mf.Name, m.ArchiveID, x.ArchiveID)
+	case m.Chain != x.Chain:
+		return nil, fail(FaultManifest, n, 0, "%s is of evidence chain %d, the index of chain %d", mf.Name, m.Chain, x.Chain)
 	case m.Segment != n || m.File != df.Name:
 		return nil, fail(FaultManifest, n, 0, "%s signs segment %d (%s), found as segment %d", mf.Name, m.Segment, m.File, n)
 	case m.Anchor != prev:
@@ -1128,15 +1163,16 @@ func readZipFile(f *zip.File, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// ArchiveHead reads, without verifying it, where an archive ends: the head
-// its index names. It locates the point where the next export continues
-// (ArchiveOptions.After); that export checks the point against the live
-// chain, and the archives' continuity is checked with VerifyArchive and
-// CheckContinuity, so nothing is trusted on its word.
-func ArchiveHead(r io.ReaderAt, size int64) (ChainPoint, error) {
+// ArchiveHead reads, without verifying it, where an archive ends: its
+// chain and the head its index names. It locates the point where the next
+// export of that chain continues (ArchiveOptions.After); that export
+// checks the point against the live chain, and the archives' continuity
+// is checked with VerifyArchive and CheckContinuity, so nothing is trusted
+// on its word.
+func ArchiveHead(r io.ReaderAt, size int64) (int, ChainPoint, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return ChainPoint{}, fmt.Errorf("shep: archive: %w", err)
+		return 0, ChainPoint{}, fmt.Errorf("shep: archive: %w", err)
 	}
 	for _, f := range zr.File {
 		if f.Name != archiveIndexName {
@@ -1144,23 +1180,23 @@ func ArchiveHead(r io.ReaderAt, size int64) (ChainPoint, error) {
 		}
 		data, err := readZipFile(f, maxManifestBytes)
 		if err != nil {
-			return ChainPoint{}, fmt.Errorf("shep: archive index: %w", err)
+			return 0, ChainPoint{}, fmt.Errorf("shep: archive index: %w", err)
 		}
 		tree := etree.NewDocument()
 		if err := tree.ReadFromBytes(data); err != nil {
-			return ChainPoint{}, fmt.Errorf("shep: archive index: %w", err)
+			return 0, ChainPoint{}, fmt.Errorf("shep: archive index: %w", err)
 		}
 		fields, err := readArchiveXML(tree.Root(), "ArchiveIndex", indexFields)
 		if err != nil {
-			return ChainPoint{}, fmt.Errorf("shep: archive index: %w", err)
+			return 0, ChainPoint{}, fmt.Errorf("shep: archive index: %w", err)
 		}
 		x, err := parseIndex(fields)
 		if err != nil {
-			return ChainPoint{}, fmt.Errorf("shep: archive index: %w", err)
+			return 0, ChainPoint{}, fmt.Errorf("shep: archive index: %w", err)
 		}
-		return x.Head, nil
+		return x.Chain, x.Head, nil
 	}
-	return ChainPoint{}, errors.New("shep: archive: no index")
+	return 0, ChainPoint{}, errors.New("shep: archive: no index")
 }
 
 // hashingWriter counts and hashes what passes to w.

@@ -22,8 +22,10 @@ import (
 	"egov/signing"
 )
 
-// ArchiveOptions configure an export of the evidence chain into an archive.
+// ArchiveOptions configure an export of an evidence chain into an archive.
 type ArchiveOptions struct {
+	// Chain is the evidence chain exported (an archive holds one).
+	Chain int
 	// Signer is the bus operator's organisation key: it signs every
 	// manifest and the index.
 	Signer *signing.Signer
@@ -48,6 +50,7 @@ type ArchiveOptions struct {
 // ArchiveSummary says what an export wrote.
 type ArchiveSummary struct {
 	ArchiveID string     `json:"archiveId"`
+	Chain     int        `json:"chain"`
 	Segments  int        `json:"segments"`
 	Records   int64      `json:"records"`
 	Anchor    ChainPoint `json:"anchor"`
@@ -91,7 +94,10 @@ func ExportArchive(ctx context.Context, rdb redis.UniversalClient, prefix string
 			return sum, fmt.Errorf("shep: export archive: revocation list %d: not a CRL of at most %d bytes", i+1, maxCRLFileBytes)
 		}
 	}
-	anchor, err := readAnchor(ctx, rdb, prefix)
+	if opt.Chain < 0 || opt.Chain >= EvidenceChains {
+		return sum, fmt.Errorf("shep: export archive: evidence chain %d: there are chains 0 to %d", opt.Chain, EvidenceChains-1)
+	}
+	anchor, err := readAnchor(ctx, rdb, prefix, opt.Chain)
 	if err != nil {
 		return sum, err
 	}
@@ -105,7 +111,7 @@ func ExportArchive(ctx context.Context, rdb redis.UniversalClient, prefix string
 		}
 		start = *opt.After
 	}
-	stream, _ := evidenceKeys(prefix)
+	stream, _ := evidenceKeys(prefix, opt.Chain)
 	last, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
 	if err != nil {
 		return sum, err
@@ -113,7 +119,7 @@ func ExportArchive(ctx context.Context, rdb redis.UniversalClient, prefix string
 
 	x := &archiveWriter{
 		zw:    zip.NewWriter(w),
-		index: archiveIndex{ArchiveID: uuid.NewString(), Anchor: start, Head: start, SignedAt: signedAt},
+		index: archiveIndex{ArchiveID: uuid.NewString(), Chain: opt.Chain, Anchor: start, Head: start, SignedAt: signedAt},
 		opt:   opt,
 	}
 	if err := x.file(archiveReadmeName, []byte(archiveReadme)); err != nil {
@@ -180,7 +186,7 @@ func ExportArchive(ctx context.Context, rdb redis.UniversalClient, prefix string
 		return sum, err
 	}
 	ix := x.index
-	return ArchiveSummary{ArchiveID: ix.ArchiveID, Segments: ix.Segments, Records: ix.Count, Anchor: ix.Anchor, Head: ix.Head,
+	return ArchiveSummary{ArchiveID: ix.ArchiveID, Chain: ix.Chain, Segments: ix.Segments, Records: ix.Count, Anchor: ix.Anchor, Head: ix.Head,
 		LastEntry: ix.LastEntry, SignedAt: ix.SignedAt}, nil
 }
 
@@ -251,7 +257,7 @@ func (x *archiveWriter) link(l archiveLine) error {
 			return err
 		}
 		x.seg = &openSegment{
-			m:  segmentManifest{ArchiveID: x.index.ArchiveID, Segment: n, File: segmentName(n, "jsonl"), FirstSeq: l.Seq, FirstEntry: l.Entry, Anchor: x.index.Head, SignedAt: x.index.SignedAt},
+			m:  segmentManifest{ArchiveID: x.index.ArchiveID, Chain: x.index.Chain, Segment: n, File: segmentName(n, "jsonl"), FirstSeq: l.Seq, FirstEntry: l.Entry, Anchor: x.index.Head, SignedAt: x.index.SignedAt},
 			hw: &hashingWriter{w: w, sum: sha256.New()},
 		}
 	}
@@ -298,6 +304,7 @@ type TrimOptions struct {
 // TrimReport says what TrimArchived deleted.
 type TrimReport struct {
 	ArchiveID string     `json:"archiveId"`
+	Chain     int        `json:"chain"`
 	Entries   int64      `json:"entries"` // stream entries deleted
 	Records   int64      `json:"records"` // links in them
 	Anchor    ChainPoint `json:"anchor"`  // where the live chain now starts after
@@ -343,16 +350,19 @@ func TrimArchived(ctx context.Context, rdb redis.UniversalClient, prefix string,
 	if now == nil {
 		now = time.Now
 	}
-	anchor, err := readAnchor(ctx, rdb, prefix)
-	if err != nil {
-		return rep, ArchiveReport{}, err
-	}
-	stream, _ := evidenceKeys(prefix)
-	live := &liveCursor{ctx: ctx, rdb: rdb, stream: stream}
+	// The chain is the one the index signs: known once it is verified,
+	// before any link is compared.
+	var anchor storedAnchor
+	live := &liveCursor{ctx: ctx, rdb: rdb}
 	var firstEntry string
 	var entries int64
 	hooks := archiveHooks{
 		index: func(ar ArchiveReport) error {
+			var err error
+			if anchor, err = readAnchor(ctx, rdb, prefix, ar.Chain); err != nil {
+				return err
+			}
+			live.stream, _ = evidenceKeys(prefix, ar.Chain)
 			if ar.Anchor != anchor.ChainPoint {
 				return fmt.Errorf("%w: it begins after %s, the live chain after %s", ErrArchiveNotAtStart, ar.Anchor, anchor.ChainPoint)
 			}
@@ -385,7 +395,7 @@ func TrimArchived(ctx context.Context, rdb redis.UniversalClient, prefix string,
 	if !ar.Intact {
 		return rep, ar, fmt.Errorf("%w: %s: %s", ErrArchiveNotIntact, ar.Fault, ar.Reason)
 	}
-	rep.ArchiveID, rep.Anchor = ar.ArchiveID, anchor.ChainPoint
+	rep.ArchiveID, rep.Chain, rep.Anchor = ar.ArchiveID, ar.Chain, anchor.ChainPoint
 	if ar.Records == 0 {
 		return rep, ar, nil
 	}
@@ -401,7 +411,7 @@ func TrimArchived(ctx context.Context, rdb redis.UniversalClient, prefix string,
 	if err != nil {
 		return rep, ar, err
 	}
-	res, err := trimEvidenceScript.Run(ctx, rdb, []string{stream, evidenceAnchorKey(prefix)},
+	res, err := trimEvidenceScript.Run(ctx, rdb, []string{live.stream, evidenceAnchorKey(prefix, ar.Chain)},
 		itoa(anchor.Seq), anchor.Hash, firstEntry, threshold,
 		itoa(ar.Head.Seq), ar.Head.Hash, ar.LastEntry, ar.ArchiveID, now().UTC().Format(time.RFC3339)).Slice()
 	if err != nil {

@@ -604,7 +604,7 @@ func TestArchiveExportTrimAndContinue(t *testing.T) {
 		t.Fatalf("%d entries left after trimming all of them", n)
 	}
 	live, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
-	if err != nil || !live.Intact || live.Records != 0 || live.Anchor != 12 || live.Head != 12 || live.AnchorArchive != ar.ArchiveID {
+	if err != nil || !live.Intact || live.Records != 0 || live.Chain(0).Anchor != 12 || live.Chain(0).Head != 12 || live.Chain(0).AnchorArchive != ar.ArchiveID {
 		t.Fatalf("live after trim: %+v %v", live, err)
 	}
 	// Trimming the same archive again deletes nothing.
@@ -638,7 +638,7 @@ func TestArchiveExportTrimAndContinue(t *testing.T) {
 		t.Fatalf("first after second: %+v", c)
 	}
 	live, err = shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
-	if err != nil || !live.Intact || live.Records != 4 || live.Head != 16 {
+	if err != nil || !live.Intact || live.Records != 4 || live.Chain(0).Head != 16 {
 		t.Fatalf("live before the second trim: %+v %v", live, err)
 	}
 
@@ -646,7 +646,7 @@ func TestArchiveExportTrimAndContinue(t *testing.T) {
 	ids, _ := f.redis.Client.XRange(ctx, stream, "-", "+").Result()
 	f.redis.Client.XDel(ctx, stream, ids[0].ID)
 	live, _ = shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
-	if live.Intact || live.BrokenAt != 13 {
+	if live.Intact || live.Chain(0).BrokenAt != 13 {
 		t.Fatalf("deletion after the anchor: %+v", live)
 	}
 	// And the archive no longer matches the live chain: no trim.
@@ -664,8 +664,8 @@ func TestArchiveExportAfter(t *testing.T) {
 	ctx := context.Background()
 	k := newArchiveKit(t)
 	f, first := archivedBus(t, k)
-	head, err := shep.ArchiveHead(bytes.NewReader(first), int64(len(first)))
-	if err != nil || head.Seq != 12 {
+	chain, head, err := shep.ArchiveHead(bytes.NewReader(first), int64(len(first)))
+	if err != nil || head.Seq != 12 || chain != 0 {
 		t.Fatalf("head %+v %v", head, err)
 	}
 	k.clock.Add(24 * time.Hour)
@@ -705,12 +705,12 @@ func TestArchiveExportAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	live, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
-	if err != nil || !live.Intact || live.Records != 0 || live.Anchor != 17 {
+	if err != nil || !live.Intact || live.Records != 0 || live.Chain(0).Anchor != 17 {
 		t.Fatalf("live: %+v %v", live, err)
 	}
 	// The bus goes on writing after the anchor.
 	send(t, f.bus, portal, svcOpen, "<After/>")
-	if live, _ := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix); !live.Intact || live.Records != 1 || live.Head != 18 {
+	if live, _ := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix); !live.Intact || live.Records != 1 || live.Chain(0).Head != 18 {
 		t.Fatalf("live after more traffic: %+v", live)
 	}
 }
@@ -989,5 +989,77 @@ func TestArchiveSegmentLengthIsBounded(t *testing.T) {
 				t.Errorf("verification read %d bytes of an archive of %d", r.n, len(tampered))
 			}
 		})
+	}
+}
+
+// TestArchiveSetOfEveryChain: an export of every chain is a set of one
+// archive a chain, each verified and trimmed on its own; a member renamed
+// to another chain's place is refused.
+func TestArchiveSetOfEveryChain(t *testing.T) {
+	ctx := context.Background()
+	k := newArchiveKit(t)
+	f := newBus(t, func(c *shep.Config) { c.Now, c.EvidenceChain = k.clock.Now, 1 })
+	other, err := shep.New(f.redis.Client, testRouting(t), shep.Config{KeyPrefix: f.redis.Prefix, Now: k.clock.Now, EvidenceChain: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for i := 0; i < 3; i++ {
+		send(t, f.bus, portal, svcOpen, "<One/>")
+		send(t, other, portal, svcOpen, "<Six/>")
+	}
+	send(t, other, portal, svcOpen, "<Six/>")
+	k.clock.Add(time.Minute)
+	var buf bytes.Buffer
+	sum, err := shep.ExportArchiveSet(ctx, f.redis.Client, f.redis.Prefix, &buf, shep.ArchiveOptions{Signer: k.operator, Now: k.clock.Now, CRLs: [][]byte{k.crl(t)}}, nil)
+	if err != nil || sum.Records != 7 || len(sum.Chains) != 2 || sum.Chains[0].Chain != 1 || sum.Chains[1].Chain != 6 || sum.Chains[1].Records != 4 {
+		t.Fatalf("export: %+v %v", sum, err)
+	}
+	set := buf.Bytes()
+	members, err := shep.ArchiveMembers(bytes.NewReader(set), int64(len(set)))
+	if err != nil || len(members) != 2 {
+		t.Fatalf("members %+v %v", members, err)
+	}
+	for _, m := range members {
+		rep, err := shep.VerifyMember(ctx, m, k.verifyOptions())
+		if err != nil || !rep.Intact || rep.Chain != m.Chain {
+			t.Fatalf("%s: %+v %v", m.Name, rep, err)
+		}
+		if _, _, err := shep.TrimArchived(ctx, f.redis.Client, f.redis.Prefix, m.R, m.Size, shep.TrimOptions{Verify: k.verifyOptions()}); err != nil {
+			t.Fatalf("trim %s: %v", m.Name, err)
+		}
+	}
+	live, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
+	if err != nil || !live.Intact || live.Records != 0 || live.Chain(1).Anchor != 3 || live.Chain(6).Anchor != 4 {
+		t.Fatalf("live after trimming the set: %+v %v", live, err)
+	}
+
+	// Chain 6's archive stored as chains/2.zip.
+	var moved bytes.Buffer
+	zw := zip.NewWriter(&moved)
+	inner, err := io.ReadAll(io.NewSectionReader(members[1].R, 0, members[1].Size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "chains/2.zip", Method: zip.Store})
+	w.Write(inner)
+	zw.Close()
+	members, err = shep.ArchiveMembers(bytes.NewReader(moved.Bytes()), int64(moved.Len()))
+	if err != nil || len(members) != 1 {
+		t.Fatalf("members %+v %v", members, err)
+	}
+	if rep, err := shep.VerifyMember(ctx, members[0], k.verifyOptions()); err != nil || rep.Intact || rep.Fault != shep.FaultLayout {
+		t.Fatalf("a member in another chain's place: %+v %v", rep, err)
+	}
+	// A compressed member or a stranger's file is not a set.
+	for name, method := range map[string]uint16{"chains/6.zip": zip.Deflate, "notes.txt": zip.Store} {
+		var bad bytes.Buffer
+		zw := zip.NewWriter(&bad)
+		w, _ := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method})
+		w.Write(inner)
+		zw.Close()
+		if _, err := shep.ArchiveMembers(bytes.NewReader(bad.Bytes()), int64(bad.Len())); err == nil {
+			t.Fatalf("%s (method %d) taken for a member", name, method)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -60,6 +61,9 @@ const (
 	PropRefusalCode = "REFUSAL_CODE"
 )
 
+// AnyEvidenceChain asks for an evidence chain chosen at random.
+const AnyEvidenceChain = -1
+
 // Config tunes the bus; zero values take the defaults.
 type Config struct {
 	// KeyPrefix is put before every Redis key (tests use their own).
@@ -97,6 +101,11 @@ type Config struct {
 	// AttachmentTTL its life in the store (default 7 days).
 	MaxAttachment int64
 	AttachmentTTL time.Duration
+	// EvidenceChain is the evidence chain this process appends its records
+	// to, 0 to EvidenceChains-1, or AnyEvidenceChain for one chosen at
+	// random at start. Bus processes on different chains never wait for
+	// each other's evidence writes.
+	EvidenceChain int
 	// Verifier checks business-data signatures where the routing asks for it.
 	Verifier *signing.Verifier
 	// Ready lists the checks of /readyz besides Redis (revocation data).
@@ -184,8 +193,14 @@ func New(rdb redis.UniversalClient, routing *Routing, cfg Config) (*Bus, error) 
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.EvidenceChain == AnyEvidenceChain {
+		cfg.EvidenceChain = rand.IntN(EvidenceChains)
+	}
+	if cfg.EvidenceChain < 0 || cfg.EvidenceChain >= EvidenceChains {
+		return nil, fmt.Errorf("shep: evidence chain %d: there are chains 0 to %d", cfg.EvidenceChain, EvidenceChains-1)
+	}
 	b := &Bus{cfg: cfg, rdb: rdb, routing: routing, sync: map[string]SyncHandler{}, metrics: newBusMetrics()}
-	b.evidence = newEvidenceLog(rdb, cfg.KeyPrefix)
+	b.evidence = newEvidenceLog(rdb, cfg.KeyPrefix, cfg.EvidenceChain)
 	b.enqueuer = newGroupCommit(256, b.flushEnqueue)
 	b.confirmer = newGroupCommit(256, b.flushConfirm)
 	return b, nil

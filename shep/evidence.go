@@ -1,6 +1,7 @@
 package shep
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -34,6 +35,8 @@ type evidenceRecord struct {
 	EnvelopeSHA256 string    `json:"envelopeSHA256"`
 	// Body is the envelope (password removed), kept only for services without personal data.
 	Body string `json:"body,omitempty"`
+	// Heads are, in a cross-anchor, the other chains' heads.
+	Heads []ChainHead `json:"heads,omitempty"`
 }
 
 // A link of the chain is a record with its sequence number, prev (the hash
@@ -53,43 +56,91 @@ func linkHash(prev string, seq int64, record []byte) string {
 
 // appendEvidenceScript appends a batch of links if the chain's head is
 // still the one they were linked to. KEYS: stream, head. ARGV: expected
-// head, new head, first seq, links (JSON array).
+// head, new head (seq and hash), first seq, links (JSON array). The head
+// stored is "seq hash entry": the stream entry that holds the head's link,
+// so that a cross-anchor naming it can be checked with one read.
 var appendEvidenceScript = redisscript.New(`
 local head = redis.call('GET', KEYS[2]) or ''
 if head ~= ARGV[1] then return {0, head} end
-redis.call('XADD', KEYS[1], '*', 'seq', ARGV[3], 'links', ARGV[4])
-redis.call('SET', KEYS[2], ARGV[2])
-return {1, ARGV[2]}
+local id = redis.call('XADD', KEYS[1], '*', 'seq', ARGV[3], 'links', ARGV[4])
+local new = ARGV[2] .. ' ' .. id
+redis.call('SET', KEYS[2], new)
+return {1, new}
 `)
 
-// evidenceLog writes records in batches from one goroutine (group commit):
-// callers wait until their records are in Redis, and concurrent callers
-// share one round trip. Several bus processes may share a chain: the
-// script refuses a batch linked to a stale head, and the batch is linked
-// again.
+// EvidenceChains is the number of evidence chains. Each bus process
+// appends its records to one of them (Config.EvidenceChain), so that bus
+// processes do not contend for one head and, on a Redis Cluster, the
+// chains' writes spread over the masters (each chain is its own hash tag).
+// The chains witness each other: CrossAnchor writes into each the heads of
+// the others. Chain 0 keeps the keys of the single chain of earlier
+// versions, so a chain written before the chains existed goes on.
+const EvidenceChains = 8
+
+// evidenceTag is chain's hash tag.
+func evidenceTag(chain int) string {
+	if chain == 0 {
+		return "{evidence}"
+	}
+	return "{evidence:" + strconv.Itoa(chain) + "}"
+}
+
+func evidenceKeys(prefix string, chain int) (stream, head string) {
+	tag := evidenceTag(chain)
+	return prefix + "shep:" + tag + ":log", prefix + "shep:" + tag + ":head"
+}
+
+// evidenceLog appends the records of one bus process to its chain; it
+// writes the other chains only for cross-anchors.
 type evidenceLog struct {
-	rdb          redis.UniversalClient
-	stream, head string
-	writer       *groupCommit[[][]byte, struct{}]
-
-	headValue string // "seq hash" as last seen; only the writer goroutine touches it
-	headKnown bool
+	rdb    redis.UniversalClient
+	prefix string
+	home   int
+	chains [EvidenceChains]*chainWriter
 }
 
-func evidenceKeys(prefix string) (stream, head string) {
-	return prefix + "shep:{evidence}:log", prefix + "shep:{evidence}:head"
-}
-
-func newEvidenceLog(rdb redis.UniversalClient, prefix string) *evidenceLog {
-	stream, head := evidenceKeys(prefix)
-	e := &evidenceLog{rdb: rdb, stream: stream, head: head}
-	e.writer = newGroupCommit(512, e.flush)
+func newEvidenceLog(rdb redis.UniversalClient, prefix string, home int) *evidenceLog {
+	e := &evidenceLog{rdb: rdb, prefix: prefix, home: home}
+	for c := range e.chains {
+		e.chains[c] = newChainWriter(rdb, prefix, c)
+	}
 	return e
 }
 
 // append marshals the records in the caller's goroutine and waits until
-// the writer has linked and stored them.
+// the writer has linked and stored them in the process's chain.
 func (e *evidenceLog) append(ctx context.Context, recs []evidenceRecord) error {
+	return e.chains[e.home].append(ctx, recs)
+}
+
+func (e *evidenceLog) close() {
+	for _, c := range e.chains {
+		c.close()
+	}
+}
+
+// chainWriter writes records in batches from one goroutine (group commit):
+// callers wait until their records are in Redis, and concurrent callers
+// share one round trip. Several bus processes may share a chain: the
+// script refuses a batch linked to a stale head, and the batch is linked
+// again.
+type chainWriter struct {
+	rdb          redis.UniversalClient
+	stream, head string
+	writer       *groupCommit[[][]byte, struct{}]
+
+	headValue string // "seq hash entry" as last seen; only the writer goroutine touches it
+	headKnown bool
+}
+
+func newChainWriter(rdb redis.UniversalClient, prefix string, chain int) *chainWriter {
+	stream, head := evidenceKeys(prefix, chain)
+	w := &chainWriter{rdb: rdb, stream: stream, head: head}
+	w.writer = newGroupCommit(512, w.flush)
+	return w
+}
+
+func (w *chainWriter) append(ctx context.Context, recs []evidenceRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -100,23 +151,23 @@ func (e *evidenceLog) append(ctx context.Context, recs []evidenceRecord) error {
 			return err
 		}
 	}
-	_, err := e.writer.do(ctx, data)
+	_, err := w.writer.do(ctx, data)
 	return err
 }
 
-func (e *evidenceLog) close() { e.writer.close() }
+func (w *chainWriter) close() { w.writer.close() }
 
 // flush links the batches' records to the chain's head and appends them.
-func (e *evidenceLog) flush(ctx context.Context, batches [][][]byte) ([]struct{}, error) {
+func (w *chainWriter) flush(ctx context.Context, batches [][][]byte) ([]struct{}, error) {
 	for attempt := 0; attempt < 20; attempt++ {
-		if !e.headKnown {
-			v, err := e.rdb.Get(ctx, e.head).Result()
+		if !w.headKnown {
+			v, err := w.rdb.Get(ctx, w.head).Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return nil, err
 			}
-			e.headValue, e.headKnown = v, true
+			w.headValue, w.headKnown = v, true
 		}
-		seq, prev := parseHead(e.headValue)
+		seq, prev, _ := parseHead(w.headValue)
 		first := seq + 1
 		var links []evidenceLink
 		for _, recs := range batches {
@@ -132,28 +183,33 @@ func (e *evidenceLog) flush(ctx context.Context, batches [][][]byte) ([]struct{}
 			return nil, err
 		}
 		newHead := strconv.FormatInt(seq, 10) + " " + prev
-		res, err := appendEvidenceScript.Run(ctx, e.rdb, []string{e.stream, e.head}, e.headValue, newHead, first, blob).Slice()
+		res, err := appendEvidenceScript.Run(ctx, w.rdb, []string{w.stream, w.head}, w.headValue, newHead, first, blob).Slice()
 		if err != nil {
-			e.headKnown = false
+			w.headKnown = false
 			return nil, err
 		}
 		if res[0].(int64) == 1 {
-			e.headValue = newHead
+			w.headValue = res[1].(string)
 			return make([]struct{}, len(batches)), nil
 		}
 		// Another writer moved the head: link the batch to the new one.
-		e.headValue = res[1].(string)
+		w.headValue = res[1].(string)
 	}
 	return nil, errors.New("shep: evidence chain contended, giving up")
 }
 
-func parseHead(v string) (int64, string) {
-	seqStr, hash, ok := strings.Cut(v, " ")
-	if !ok {
-		return 0, ""
+// parseHead reads a stored head, "seq hash" or "seq hash entry" (the
+// stream entry holding the link; heads written before chains had none).
+func parseHead(v string) (seq int64, hash, entry string) {
+	f := strings.Fields(v)
+	if len(f) < 2 {
+		return 0, "", ""
 	}
-	seq, _ := strconv.ParseInt(seqStr, 10, 64)
-	return seq, hash
+	seq, _ = strconv.ParseInt(f[0], 10, 64)
+	if len(f) > 2 {
+		entry = f[2]
+	}
+	return seq, f[1], entry
 }
 
 // record appends the evidence of one accepted envelope. The envelope is
@@ -190,8 +246,136 @@ func (b *Bus) recordHandedOut(ctx context.Context, recs []evidenceRecord, msgs [
 	return b.evidence.append(ctx, recs)
 }
 
-// EvidenceReport is the outcome of checking the evidence chain.
+// ChainHead names the head of one evidence chain as a cross-anchor saw it:
+// its last link and the stream entry holding it.
+type ChainHead struct {
+	Chain int    `json:"chain"`
+	Seq   int64  `json:"seq"`
+	Hash  string `json:"hash"`
+	Entry string `json:"entry"`
+}
+
+// directionCrossAnchor marks a record that names the other chains' heads.
+const directionCrossAnchor = "cross-anchor"
+
+// CrossAnchorEvery is how often bus processes write cross-anchors; a
+// lease lets one of them do it each time.
+const CrossAnchorEvery = time.Minute
+
+// CrossAnchor writes into every evidence chain a record naming the heads
+// of the other chains, so that the chains witness each other: a chain cut
+// short or rewritten after a cross-anchor no longer holds the link its
+// witnesses name, and VerifyEvidence says so. Any number of bus processes
+// may call it; a lease (shorter than CrossAnchorEvery) lets one of them
+// write a round, and nothing is written when no chain moved since the
+// last round (an idle bus grows no chain). It reports whether it wrote.
+func (b *Bus) CrossAnchor(ctx context.Context) (bool, error) {
+	prefix := b.cfg.KeyPrefix
+	ok, err := b.rdb.SetNX(ctx, prefix+"shep:{evidence}:crossing", b.cfg.Now().UTC().Format(time.RFC3339Nano), CrossAnchorEvery*5/6).Result()
+	if err != nil || !ok {
+		return false, err
+	}
+	heads, state, err := readChainHeads(ctx, b.rdb, prefix)
+	if err != nil {
+		return false, err
+	}
+	crossedKey := prefix + "shep:{evidence}:crossed"
+	if last, err := b.rdb.Get(ctx, crossedKey).Result(); err != nil && !errors.Is(err, redis.Nil) {
+		return false, err
+	} else if last == state {
+		return false, nil
+	}
+	now := b.cfg.Now().UTC()
+	errs := make(chan error, EvidenceChains)
+	n := 0
+	for c := range EvidenceChains {
+		var others []ChainHead
+		for _, h := range heads {
+			if h.Chain != c {
+				others = append(others, h)
+			}
+		}
+		if len(others) == 0 {
+			continue
+		}
+		n++
+		go func() {
+			errs <- b.evidence.chains[c].append(ctx, []evidenceRecord{{Time: now, Direction: directionCrossAnchor, Heads: others}})
+		}()
+	}
+	for range n {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	if err != nil || n == 0 {
+		return false, err
+	}
+	// The round's own links moved the heads; the next round writes only
+	// if something else moves them.
+	if _, state, err = readChainHeads(ctx, b.rdb, prefix); err != nil {
+		return true, err
+	}
+	return true, b.rdb.Set(ctx, crossedKey, state, 0).Err()
+}
+
+// readChainHeads reads every chain's head: the chains with a link and an
+// entry (heads written before the chains existed name none until their
+// next link), and all the stored heads as one string.
+func readChainHeads(ctx context.Context, rdb redis.UniversalClient, prefix string) ([]ChainHead, string, error) {
+	cmds := make([]*redis.StringCmd, EvidenceChains)
+	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for c := range cmds {
+			_, head := evidenceKeys(prefix, c)
+			cmds[c] = p.Get(ctx, head)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, "", err
+	}
+	var heads []ChainHead
+	var state strings.Builder
+	for c, cmd := range cmds {
+		v := cmd.Val()
+		state.WriteString(v)
+		state.WriteByte('|')
+		if seq, hash, entry := parseHead(v); seq > 0 && entry != "" {
+			heads = append(heads, ChainHead{Chain: c, Seq: seq, Hash: hash, Entry: entry})
+		}
+	}
+	return heads, state.String(), nil
+}
+
+// EvidenceReport is the outcome of checking every evidence chain and the
+// cross-anchors between them.
 type EvidenceReport struct {
+	Records int  `json:"records"`
+	Intact  bool `json:"intact"`
+	// Chains reports each chain that holds or held links.
+	Chains []ChainReport `json:"chains"`
+	// CrossAnchors counts the heads named by cross-anchors and found in
+	// their chain with the hash named; CrossAnchorsTrimmed those naming a
+	// link since trimmed (checked in the archives).
+	CrossAnchors        int `json:"crossAnchors"`
+	CrossAnchorsTrimmed int `json:"crossAnchorsTrimmed,omitempty"`
+	// Reason says where the first failure is.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Chain returns the report of chain n (zero if it holds nothing).
+func (r EvidenceReport) Chain(n int) ChainReport {
+	for _, c := range r.Chains {
+		if c.Chain == n {
+			return c
+		}
+	}
+	return ChainReport{Chain: n, Intact: true}
+}
+
+// ChainReport is the outcome of checking one evidence chain.
+type ChainReport struct {
+	Chain   int   `json:"chain"`
 	Records int   `json:"records"`
 	Intact  bool  `json:"intact"`
 	Head    int64 `json:"head"`
@@ -214,44 +398,134 @@ type evidenceLink struct {
 	Hash   string          `json:"hash"`
 }
 
-// VerifyEvidence reads the whole chain under prefix and checks every link:
-// consecutive sequence numbers, each link's prev equal to the hash before
-// it, each hash recomputed, up to the link the stored head names, which
-// must be there with the head's hash. The head is read first: links a
-// running bus appends while the chain is read are after it, and are left
-// to the next verification (a link appended past the head by anyone but
-// the bus is found then, when the bus's next link repeats its number).
-// Where archived links were trimmed (TrimArchived), the chain is checked
-// from the stored anchor: the first link left must follow it.
+// crossReference is a head one chain's cross-anchor names.
+type crossReference struct {
+	ChainHead
+	from    int   // the chain holding the cross-anchor
+	fromSeq int64 // and its link
+}
+
+// VerifyEvidence checks every evidence chain under prefix (verifyChain),
+// then every cross-anchor read: the head it names must be in its chain,
+// in the stream entry named, with the hash named. A cross-anchor naming a
+// link since trimmed is left to the archives.
+func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix string) (EvidenceReport, error) {
+	rep := EvidenceReport{Intact: true}
+	var refs []crossReference
+	anchors := make([]int64, EvidenceChains)
+	for c := range EvidenceChains {
+		cr, crefs, err := verifyChain(ctx, rdb, prefix, c)
+		if err != nil {
+			return rep, err
+		}
+		anchors[c] = cr.Anchor
+		refs = append(refs, crefs...)
+		if cr.Records == 0 && cr.Head == 0 && cr.Anchor == 0 && cr.Intact {
+			continue
+		}
+		rep.Chains = append(rep.Chains, cr)
+		rep.Records += cr.Records
+		if !cr.Intact && rep.Intact {
+			rep.Intact = false
+			rep.Reason = fmt.Sprintf("chain %d: %s", c, cr.Reason)
+		}
+	}
+	var live []crossReference
+	for _, r := range refs {
+		if r.Seq <= anchors[r.Chain] {
+			rep.CrossAnchorsTrimmed++
+		} else {
+			live = append(live, r)
+		}
+	}
+	found, err := crossAnchored(ctx, rdb, prefix, live)
+	if err != nil {
+		return rep, err
+	}
+	for _, r := range live {
+		if found[r.ChainHead] {
+			rep.CrossAnchors++
+			continue
+		}
+		if rep.Intact {
+			rep.Intact = false
+			rep.Reason = fmt.Sprintf("chain %d's link %d names link %d of chain %d in entry %s, which chain %d does not hold", r.from, r.fromSeq, r.Seq, r.Chain, r.Entry, r.Chain)
+		}
+	}
+	return rep, nil
+}
+
+// crossAnchored tells which of the heads named are in their chains as
+// named: one read of the stream entry each, pipelined.
+func crossAnchored(ctx context.Context, rdb redis.UniversalClient, prefix string, refs []crossReference) (map[ChainHead]bool, error) {
+	found := make(map[ChainHead]bool, len(refs))
+	for start := 0; start < len(refs); start += 200 {
+		batch := refs[start:min(start+200, len(refs))]
+		cmds := make([]*redis.XMessageSliceCmd, len(batch))
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, r := range batch {
+				stream, _ := evidenceKeys(prefix, r.Chain)
+				cmds[i] = p.XRange(ctx, stream, r.Entry, r.Entry)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range batch {
+			for _, m := range cmds[i].Val() {
+				for _, l := range entryLinks(m) {
+					if l.Seq == r.Seq && l.Hash == r.Hash {
+						found[r.ChainHead] = true
+					}
+				}
+			}
+		}
+	}
+	return found, nil
+}
+
+// verifyChain reads one chain and checks every link: consecutive sequence
+// numbers, each link's prev equal to the hash before it, each hash
+// recomputed, up to the link the stored head names, which must be there
+// with the head's hash. The head is read first: links a running bus
+// appends while the chain is read are after it, and are left to the next
+// verification (a link appended past the head by anyone but the bus is
+// found then, when the bus's next link repeats its number). Where
+// archived links were trimmed (TrimArchived), the chain is checked from
+// the stored anchor: the first link left must follow it. It returns the
+// heads the chain's cross-anchors name.
 //
 // A trim while the chain is read moves its start: a break found then is
 // checked again from the new anchor.
-func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix string) (EvidenceReport, error) {
+func verifyChain(ctx context.Context, rdb redis.UniversalClient, prefix string, chain int) (ChainReport, []crossReference, error) {
 	for attempt := 0; ; attempt++ {
-		anchor, err := readAnchor(ctx, rdb, prefix)
+		anchor, err := readAnchor(ctx, rdb, prefix, chain)
 		if err != nil {
-			return EvidenceReport{}, err
+			return ChainReport{}, nil, err
 		}
-		rep, err := verifyEvidenceFrom(ctx, rdb, prefix, anchor)
+		rep, refs, err := verifyChainFrom(ctx, rdb, prefix, chain, anchor)
 		if err != nil || rep.Intact || attempt == 2 {
-			return rep, err
+			return rep, refs, err
 		}
-		if now, err := readAnchor(ctx, rdb, prefix); err != nil || now == anchor {
-			return rep, err
+		if now, err := readAnchor(ctx, rdb, prefix, chain); err != nil || now == anchor {
+			return rep, refs, err
 		}
 	}
 }
 
-func verifyEvidenceFrom(ctx context.Context, rdb redis.UniversalClient, prefix string, anchor storedAnchor) (EvidenceReport, error) {
-	var rep EvidenceReport
-	stream, headKey := evidenceKeys(prefix)
+func verifyChainFrom(ctx context.Context, rdb redis.UniversalClient, prefix string, chain int, anchor storedAnchor) (ChainReport, []crossReference, error) {
+	rep := ChainReport{Chain: chain}
+	stream, headKey := evidenceKeys(prefix, chain)
 	head, err := rdb.Get(ctx, headKey).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return rep, err
+		return rep, nil, err
 	}
-	rep.Head, _ = parseHead(head)
+	headSeq, headHash, _ := parseHead(head)
+	rep.Head = headSeq
 	rep.Anchor, rep.AnchorArchive = anchor.Seq, anchor.Archive
 	prevSeq, prevHash := anchor.Seq, anchor.Hash
+	var refs []crossReference
 	var broken error
 	err = scanEvidence(ctx, rdb, stream, func(l evidenceLink) bool {
 		rep.Records++
@@ -266,45 +540,79 @@ func verifyEvidenceFrom(ctx context.Context, rdb redis.UniversalClient, prefix s
 		if broken != nil {
 			return false
 		}
+		for _, h := range crossAnchorHeads(l.Record) {
+			refs = append(refs, crossReference{ChainHead: h, from: chain, fromSeq: l.Seq})
+		}
 		prevSeq, prevHash = l.Seq, l.Hash
-		return head == "" || l.Seq < rep.Head
+		return head == "" || l.Seq < headSeq
 	})
 	if err != nil {
-		return rep, err
+		return rep, nil, err
 	}
 	if broken != nil {
 		rep.BrokenAt, rep.Reason = prevSeq+1, broken.Error()
-		return rep, nil
+		return rep, nil, nil
 	}
-	if head != "" && head != strconv.FormatInt(prevSeq, 10)+" "+prevHash {
+	if head != "" && (headSeq != prevSeq || headHash != prevHash) {
 		rep.BrokenAt = prevSeq + 1
 		rep.Reason = fmt.Sprintf("the chain ends at link %d but its head names link %d", prevSeq, rep.Head)
 		if prevSeq == rep.Head {
 			rep.BrokenAt = prevSeq
 			rep.Reason = fmt.Sprintf("link %d is not the one its head names", prevSeq)
 		}
-		return rep, nil
+		return rep, nil, nil
 	}
 	rep.Intact = true
-	return rep, nil
+	return rep, refs, nil
 }
 
-// ExportEvidence writes the chain as JSON lines, one link per line:
-// {"seq", "prev", "record", "hash"}.
+// crossAnchorHeads returns the heads a cross-anchor record names (nil
+// for any other record). The bus writes the direction second, after the
+// time, so other records are told apart without parsing them.
+func crossAnchorHeads(record []byte) []ChainHead {
+	if !bytes.Contains(record[:min(len(record), 96)], []byte(`"direction":"`+directionCrossAnchor+`"`)) {
+		return nil
+	}
+	var rec struct {
+		Direction string      `json:"direction"`
+		Heads     []ChainHead `json:"heads"`
+	}
+	if json.Unmarshal(record, &rec) != nil || rec.Direction != directionCrossAnchor {
+		return nil
+	}
+	var heads []ChainHead
+	for _, h := range rec.Heads {
+		if h.Chain >= 0 && h.Chain < EvidenceChains && h.Seq > 0 {
+			heads = append(heads, h)
+		}
+	}
+	return heads
+}
+
+// ExportEvidence writes every chain as JSON lines, one link per line,
+// chain after chain: {"chain", "seq", "prev", "record", "hash"}.
 func ExportEvidence(ctx context.Context, rdb redis.UniversalClient, prefix string, w io.Writer) (int, error) {
-	stream, _ := evidenceKeys(prefix)
 	n := 0
 	enc := json.NewEncoder(w)
-	var werr error
-	err := scanEvidence(ctx, rdb, stream, func(l evidenceLink) bool {
-		n++
-		werr = enc.Encode(l)
-		return werr == nil
-	})
-	if err == nil {
-		err = werr
+	for c := range EvidenceChains {
+		stream, _ := evidenceKeys(prefix, c)
+		var werr error
+		err := scanEvidence(ctx, rdb, stream, func(l evidenceLink) bool {
+			n++
+			werr = enc.Encode(struct {
+				Chain int `json:"chain"`
+				evidenceLink
+			}{c, l})
+			return werr == nil
+		})
+		if err == nil {
+			err = werr
+		}
+		if err != nil {
+			return n, err
+		}
 	}
-	return n, err
+	return n, nil
 }
 
 // scanEvidence calls fn for each stored link in order until it returns false.
@@ -355,7 +663,9 @@ func entryLinks(m redis.XMessage) []evidenceLink {
 // evidenceAnchorKey holds the anchor: the last link trimmed after it was
 // archived (a hash: seq, hash, entry, archive, trimmedAt). Same hash tag
 // as the stream, so one script may touch both.
-func evidenceAnchorKey(prefix string) string { return prefix + "shep:{evidence}:anchor" }
+func evidenceAnchorKey(prefix string, chain int) string {
+	return prefix + "shep:" + evidenceTag(chain) + ":anchor"
+}
 
 // storedAnchor is the anchor as Redis keeps it; zero before any trim.
 type storedAnchor struct {
@@ -364,8 +674,8 @@ type storedAnchor struct {
 	Archive string // the id of the archive holding the trimmed links
 }
 
-func readAnchor(ctx context.Context, rdb redis.UniversalClient, prefix string) (storedAnchor, error) {
-	v, err := rdb.HMGet(ctx, evidenceAnchorKey(prefix), "seq", "hash", "entry", "archive").Result()
+func readAnchor(ctx context.Context, rdb redis.UniversalClient, prefix string, chain int) (storedAnchor, error) {
+	v, err := rdb.HMGet(ctx, evidenceAnchorKey(prefix, chain), "seq", "hash", "entry", "archive").Result()
 	if err != nil {
 		return storedAnchor{}, err
 	}

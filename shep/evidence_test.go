@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestEvidenceChainIsIntactAndPrivate(t *testing.T) {
 	fillEvidence(t, f)
 	ctx := context.Background()
 	rep, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
-	if err != nil || !rep.Intact || rep.Records != 9 || rep.Head != 9 {
+	if err != nil || !rep.Intact || rep.Records != 9 || rep.Chain(0).Head != 9 {
 		t.Fatalf("report %+v %v", rep, err)
 	}
 	var out bytes.Buffer
@@ -97,11 +98,12 @@ func TestEvidenceTamperingIsDetected(t *testing.T) {
 				ids = append(ids, m.ID)
 			}
 			fn(t, f, ids)
-			rep, err := shep.VerifyEvidence(context.Background(), f.redis.Client, f.redis.Prefix)
+			all, err := shep.VerifyEvidence(context.Background(), f.redis.Client, f.redis.Prefix)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Intact || rep.BrokenAt == 0 || rep.Reason == "" {
+			rep := all.Chain(0)
+			if all.Intact || rep.Intact || rep.BrokenAt == 0 || rep.Reason == "" || all.Reason != "chain 0: "+rep.Reason {
 				t.Fatalf("tampering (%s) not detected: %+v", name, rep)
 			}
 			want := int64(4) // each of the first six sends is an entry of its own
@@ -158,14 +160,14 @@ func TestEvidenceVerifiedUpToItsHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
-	if err != nil || !rep.Intact || rep.Records != 9 || rep.Head != 9 {
+	if err != nil || !rep.Intact || rep.Records != 9 || rep.Chain(0).Head != 9 {
 		t.Fatalf("a link after the head read: %+v %v, want intact up to link 9", rep, err)
 	}
 	// Nobody but the bus moved the head back: its next link repeats the
 	// number of the one past the head.
 	send(t, f.bus, portal, svcOpen, "<Next/>")
 	rep, err = shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
-	if err != nil || rep.Intact || rep.BrokenAt != 10 {
+	if err != nil || rep.Intact || rep.Chain(0).BrokenAt != 10 {
 		t.Fatalf("a link past the head that the bus did not write: %+v %v, want broken at 10", rep, err)
 	}
 }
@@ -190,5 +192,77 @@ func rewrite(t *testing.T, f *fixture, edit func([]string) []string) {
 		if err := f.redis.Client.XAdd(ctx, &redisXAdd{Stream: evidenceStream(f), ID: msgs[i].ID, Values: v}).Err(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Buses on different chains witness each other through cross-anchors: a
+// chain cut short after a cross-anchor named its head, even with its own
+// head moved back to agree (so that the chain alone verifies), is found.
+// An idle bus writes no further round.
+func TestEvidenceChainsWitnessEachOther(t *testing.T) {
+	f := newBus(t, func(c *shep.Config) { c.EvidenceChain = 2 })
+	other, err := shep.New(f.redis.Client, testRouting(t), shep.Config{KeyPrefix: f.redis.Prefix, EvidenceChain: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	lease := f.redis.Key("shep", "{evidence}", "crossing")
+	cross := func(b *shep.Bus) bool {
+		t.Helper()
+		f.redis.Client.Del(ctx, lease) // a round a minute: the test does not wait a minute
+		wrote, err := b.CrossAnchor(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wrote
+	}
+	for i := 0; i < 4; i++ {
+		send(t, f.bus, portal, svcOpen, "<Two/>")
+		send(t, other, portal, svcOpen, "<Five/>")
+	}
+	if !cross(f.bus) {
+		t.Fatal("no cross-anchors written after traffic")
+	}
+	if cross(other) {
+		t.Fatal("a second round without traffic between")
+	}
+	// Once the lease is held, no other bus writes a round.
+	send(t, other, portal, svcOpen, "<Five/>")
+	if !cross(other) {
+		t.Fatal("no round after traffic")
+	}
+	if wrote, err := f.bus.CrossAnchor(ctx); err != nil || wrote {
+		t.Fatalf("a round while another bus holds the lease: %v %v", wrote, err)
+	}
+	rep, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
+	// Chains 2 and 5 hold their 4 and 5 sends, every chain a link of each
+	// round: the first names chains 2 and 5 (in each of the six others)
+	// or the other one of them, 6×2+2 heads; the second, when every chain
+	// has a head, the seven others in each chain, 8×7.
+	if err != nil || !rep.Intact || rep.Records != 4+5+2*shep.EvidenceChains || len(rep.Chains) != shep.EvidenceChains || rep.CrossAnchors != 6*2+2+8*7 {
+		t.Fatalf("two chains cross-anchored: %+v %v", rep, err)
+	}
+
+	// Chain 5 cut back to its third link, its head moved to agree.
+	stream, head := f.redis.Key("shep", "{evidence:5}", "log"), f.redis.Key("shep", "{evidence:5}", "head")
+	msgs, err := f.redis.Client.XRange(ctx, stream, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var links []struct {
+		Seq  int64  `json:"seq"`
+		Hash string `json:"hash"`
+	}
+	if err := json.Unmarshal([]byte(msgs[2].Values["links"].(string)), &links); err != nil || len(links) != 1 {
+		t.Fatalf("entry 3 of chain 5: %v %v", links, err)
+	}
+	for _, m := range msgs[3:] {
+		f.redis.Client.XDel(ctx, stream, m.ID)
+	}
+	f.redis.Client.Set(ctx, head, strconv.FormatInt(links[0].Seq, 10)+" "+links[0].Hash+" "+msgs[2].ID, 0)
+	rep, err = shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
+	if err != nil || rep.Intact || !rep.Chain(5).Intact || !strings.Contains(rep.Reason, "of chain 5") {
+		t.Fatalf("chain 5 cut short: %+v %v", rep, err)
 	}
 }

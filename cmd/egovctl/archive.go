@@ -47,8 +47,9 @@ type archiveExportOptions struct {
 	Now func() time.Time
 }
 
-// evidenceExportArchive writes the live evidence chain into a signed
-// archive and prints what it wrote as JSON (shep.ArchiveSummary).
+// evidenceExportArchive writes every live evidence chain into an archive
+// set (a signed archive per chain) and prints what it wrote as JSON
+// (shep.ArchiveSetSummary).
 func evidenceExportArchive(ctx context.Context, rdb redis.UniversalClient, o archiveExportOptions, stdout io.Writer) error {
 	if o.Out == "" || o.Key == "" {
 		return fmt.Errorf("%w: --archive and --key are required", errUsage)
@@ -61,24 +62,18 @@ func evidenceExportArchive(ctx context.Context, rdb redis.UniversalClient, o arc
 	if opt.CRLs, err = readArchiveInputs(o.CRLs); err != nil {
 		return fmt.Errorf("--crl: %w", err)
 	}
+	after := map[int]shep.ChainPoint{}
 	if o.After != "" {
-		f, size, err := openArchive(o.After)
-		if err != nil {
-			return fmt.Errorf("--after: %w", err)
-		}
-		head, err := shep.ArchiveHead(f, size)
-		f.Close()
-		if err != nil {
+		if after, err = archiveHeads(o.After); err != nil {
 			return fmt.Errorf("--after %s: %w", o.After, err)
 		}
-		opt.After = &head
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(o.Out), "."+filepath.Base(o.Out)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after the rename, nothing is left to remove
-	sum, err := shep.ExportArchive(ctx, rdb, o.Prefix, tmp, opt)
+	sum, err := shep.ExportArchiveSet(ctx, rdb, o.Prefix, tmp, opt, after)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -131,9 +126,10 @@ type archiveFileReport struct {
 	shep.ArchiveReport
 }
 
-// evidenceVerifyArchive verifies archives offline, prints one JSON report
-// and returns errRefused (exit 1) unless every archive is intact and each
-// continues the one before it.
+// evidenceVerifyArchive verifies archives offline (each chain's archive of
+// each set), prints one JSON report and returns errRefused (exit 1) unless
+// every archive is intact and each continues the one of its chain before
+// it.
 func evidenceVerifyArchive(ctx context.Context, o archiveVerifyOptions, stdout io.Writer) error {
 	if len(o.Archives) == 0 || o.Trust == "" || o.BIN == "" {
 		return fmt.Errorf("%w: --archive, --trust and --bin are required", errUsage)
@@ -143,21 +139,24 @@ func evidenceVerifyArchive(ctx context.Context, o archiveVerifyOptions, stdout i
 		return err
 	}
 	out := archiveVerifyReport{Intact: true}
-	for i, name := range o.Archives {
-		f, size, err := openArchive(name)
+	last := map[int]shep.ArchiveReport{} // each chain's archive before
+	for _, name := range o.Archives {
+		err := eachArchive(name, func(m shep.ArchiveMember) error {
+			rep, err := shep.VerifyMember(ctx, m, opt)
+			if err != nil {
+				return err
+			}
+			if prev, ok := last[rep.Chain]; ok && prev.Intact {
+				shep.CheckContinuity(prev, &rep)
+			}
+			last[rep.Chain] = rep
+			out.Intact = out.Intact && rep.Intact
+			out.Archives = append(out.Archives, archiveFileReport{File: memberName(name, m), ArchiveReport: rep})
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		rep, err := shep.VerifyArchive(ctx, f, size, opt)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		if i > 0 && out.Archives[i-1].Intact {
-			shep.CheckContinuity(out.Archives[i-1].ArchiveReport, &rep)
-		}
-		out.Intact = out.Intact && rep.Intact
-		out.Archives = append(out.Archives, archiveFileReport{File: name, ArchiveReport: rep})
 	}
 	if err := printArchiveJSON(stdout, out); err != nil {
 		return err
@@ -192,6 +191,8 @@ type trimRefusal struct {
 	Trimmed bool               `json:"trimmed"`
 	Reason  string             `json:"reason"`
 	Archive shep.ArchiveReport `json:"archive"`
+	// Done are the chains trimmed before the refusal.
+	Done []shep.TrimReport `json:"done,omitempty"`
 }
 
 // evidenceTrimArchive deletes an archive's links from Redis and keeps its
@@ -210,25 +211,80 @@ func evidenceTrimArchive(ctx context.Context, rdb redis.UniversalClient, o archi
 	if err != nil {
 		return err
 	}
-	f, size, err := openArchive(o.Archive)
+	var done trimReports
+	err = eachArchive(o.Archive, func(m shep.ArchiveMember) error {
+		rep, ar, err := shep.TrimArchived(ctx, rdb, o.Prefix, m.R, m.Size,
+			shep.TrimOptions{Verify: opt, KeepLive: o.KeepLive, Now: o.Now})
+		for _, refusal := range []error{shep.ErrArchiveNotIntact, shep.ErrArchiveNotAtStart, shep.ErrArchiveNotLive, shep.ErrArchiveTooYoung} {
+			if errors.Is(err, refusal) {
+				if perr := printArchiveJSON(stdout, trimRefusal{Reason: err.Error(), Archive: ar, Done: done.Chains}); perr != nil {
+					return perr
+				}
+				return errRefused
+			}
+		}
+		if err == nil && m.Name != "" && ar.Chain != m.Chain {
+			err = fmt.Errorf("%s holds an archive of chain %d", m.Name, ar.Chain)
+		}
+		if err != nil {
+			return err
+		}
+		done.Records += rep.Records
+		done.Chains = append(done.Chains, rep)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return printArchiveJSON(stdout, done)
+}
+
+// trimReports is what evidence trim prints: each chain's trim.
+type trimReports struct {
+	Records int64             `json:"records"`
+	Chains  []shep.TrimReport `json:"chains"`
+}
+
+// eachArchive calls fn for each archive of the file at path: each member
+// of an archive set, or the file when it is one archive.
+func eachArchive(path string, fn func(shep.ArchiveMember) error) error {
+	f, size, err := openArchive(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	rep, ar, err := shep.TrimArchived(ctx, rdb, o.Prefix, f, size,
-		shep.TrimOptions{Verify: opt, KeepLive: o.KeepLive, Now: o.Now})
-	for _, refusal := range []error{shep.ErrArchiveNotIntact, shep.ErrArchiveNotAtStart, shep.ErrArchiveNotLive, shep.ErrArchiveTooYoung} {
-		if errors.Is(err, refusal) {
-			if perr := printArchiveJSON(stdout, trimRefusal{Reason: err.Error(), Archive: ar}); perr != nil {
-				return perr
-			}
-			return errRefused
+	members, err := shep.ArchiveMembers(f, size)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, m := range members {
+		if err := fn(m); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return err
+	return nil
+}
+
+// memberName names a member in reports: FILE#chains/N.zip.
+func memberName(file string, m shep.ArchiveMember) string {
+	if m.Name == "" {
+		return file
 	}
-	return printArchiveJSON(stdout, rep)
+	return file + "#" + m.Name
+}
+
+// archiveHeads reads where each chain's archive of the file at path ends.
+func archiveHeads(path string) (map[int]shep.ChainPoint, error) {
+	heads := map[int]shep.ChainPoint{}
+	err := eachArchive(path, func(m shep.ArchiveMember) error {
+		chain, head, err := shep.ArchiveHead(m.R, m.Size)
+		if err == nil && chain != m.Chain {
+			err = fmt.Errorf("%s holds an archive of chain %d", m.Name, chain)
+		}
+		heads[chain] = head
+		return err
+	})
+	return heads, err
 }
 
 func archiveVerifyOpts(trustDir, bin string, crlFiles []string, allowUnknown bool, now func() time.Time) (shep.ArchiveVerifyOptions, error) {

@@ -118,11 +118,14 @@ func TestEvidenceArchiveCommands(t *testing.T) {
 		if err != nil {
 			t.Fatalf("export %s: %v", name, err)
 		}
-		var sum shep.ArchiveSummary
-		if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		var set shep.ArchiveSetSummary
+		if err := json.Unmarshal(out.Bytes(), &set); err != nil {
 			t.Fatal(err)
 		}
-		return sum
+		if len(set.Chains) != 1 || set.Chains[0].Chain != 0 || set.Records != set.Chains[0].Records {
+			t.Fatalf("export %s: %+v, want chain 0 alone", name, set)
+		}
+		return set.Chains[0]
 	}
 	verify := func(archives ...string) (archiveVerifyReport, error) {
 		t.Helper()
@@ -140,13 +143,16 @@ func TestEvidenceArchiveCommands(t *testing.T) {
 	trimOpts := func(name string) archiveTrimOptions {
 		return archiveTrimOptions{Prefix: r.Prefix, Archive: filepath.Join(dir, name), Trust: trust, BIN: busOperatorBIN, Now: clock.Now}
 	}
-	liveVerify := func() shep.EvidenceReport {
+	liveVerify := func() shep.ChainReport {
 		t.Helper()
 		rep, err := shep.VerifyEvidence(ctx, r.Client, r.Prefix)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return rep
+		if !rep.Intact && rep.Chain(0).Intact {
+			t.Fatalf("evidence: %s", rep.Reason)
+		}
+		return rep.Chain(0)
 	}
 
 	traffic(5)
@@ -174,8 +180,11 @@ func TestEvidenceArchiveCommands(t *testing.T) {
 	if err := evidenceTrimArchive(ctx, r.Client, trimOpts("day1.zip"), &out); err != nil {
 		t.Fatalf("trim: %v\n%s", err, out.String())
 	}
-	var trim shep.TrimReport
-	if err := json.Unmarshal(out.Bytes(), &trim); err != nil || trim.Records != 5 || trim.Entries != 5 || trim.Anchor.Seq != 5 {
+	var trims trimReports
+	if err := json.Unmarshal(out.Bytes(), &trims); err != nil || len(trims.Chains) != 1 || trims.Records != 5 {
+		t.Fatalf("trim report %s %v", out.String(), err)
+	}
+	if trim := trims.Chains[0]; trim.Chain != 0 || trim.Records != 5 || trim.Entries != 5 || trim.Anchor.Seq != 5 {
 		t.Fatalf("trim report %s %v", out.String(), err)
 	}
 	if live := liveVerify(); !live.Intact || live.Records != 0 || live.Anchor != 5 || live.Head != 5 {
@@ -346,14 +355,24 @@ func TestEvidenceArchiveUsage(t *testing.T) {
 	}
 }
 
-// rezip rewrites an archive file by file.
+// rezip returns the archive (or archive set) at path with every file
+// passed through edit; an archive set's members are edited inside and
+// stored again.
 func rezip(t *testing.T, path string, edit func(name string, data []byte) []byte) []byte {
 	t.Helper()
-	zr, err := zip.OpenReader(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer zr.Close()
+	return rezipBytes(t, data, edit)
+}
+
+func rezipBytes(t *testing.T, archive []byte, edit func(name string, data []byte) []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, f := range zr.File {
@@ -366,11 +385,17 @@ func rezip(t *testing.T, path string, edit func(name string, data []byte) []byte
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := zw.Create(f.Name)
+		h := &zip.FileHeader{Name: f.Name, Method: zip.Deflate}
+		if strings.HasPrefix(f.Name, "chains/") {
+			h.Method, data = zip.Store, rezipBytes(t, data, edit)
+		} else {
+			data = edit(f.Name, data)
+		}
+		w, err := zw.CreateHeader(h)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Write(edit(f.Name, data)); err != nil {
+		if _, err := w.Write(data); err != nil {
 			t.Fatal(err)
 		}
 	}

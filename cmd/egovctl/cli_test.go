@@ -100,6 +100,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{2, []string{"up", "--data", upData, "--listen", portal, "--pace", "weird"}},
 		{2, []string{"up", "--data", upData, "--listen", "nonsense"}},
+		{2, []string{"up", "--data", upData, "--listen", portal, "--evidence-chain", "8"}},
 		{2, []string{"up", "--data", upData, "--listen", portal, "--pace-factor", "0"}},
 		{2, []string{"up", "--data", upData, "--listen", portal, "--metrics-listen", "127.0.0.1:http"}},
 		{2, []string{"up", "--data", upData, "--listen", portal, "--redis", "http://x"}},

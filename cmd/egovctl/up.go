@@ -26,6 +26,7 @@ import (
 	"egov/internal/ops"
 	"egov/internal/periodic"
 	"egov/internal/redisconn"
+	"egov/internal/settings"
 	"egov/labour"
 	"egov/provider"
 	"egov/regionaldesk"
@@ -79,6 +80,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mask          = fs.Bool("mask", false, "with --record: replace IINs, names, phone numbers, certificates and passwords consistently")
 		attempts      = fs.Int64("attempts-per-minute", 20, "logins and registrations one client address may try a minute (raise for load tests)")
 		workers       = fs.Int("labour-workers", 16, "processing workers of each provider's system")
+		chain         = fs.Int("evidence-chain", shep.AnyEvidenceChain, "the evidence chain the bus appends to, 0 to 7 (-1: one at random; stacks sharing a Redis on different chains never wait for each other's evidence)")
 		reviewEvery   = fs.Duration("review-every", time.Hour, "how often the providers look again at the registrations whose condition can lapse (a job seeker in East Kazakhstan who took up work is deregistered)")
 		noLabour      = fs.Bool("no-labour", false, "do not run the providers' systems (labour market, АРМ РШЭП): requests wait in their queues (to measure the front door alone)")
 		pprofAddr     = fs.String("pprof", "", "serve net/http/pprof on this address (profiling)")
@@ -91,6 +93,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	check(fs, address, "listen", "bus-listen", "ocsp-listen")
 	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof")
 	check(fs, validRedisURL, "redis")
+	check(fs, settings.IntBetween(shep.AnyEvidenceChain, shep.EvidenceChains-1), "evidence-chain")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -140,7 +143,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	durable := redisconn.Durability{Replicas: *waitN, Timeout: *waitFor}
-	bus, err := shep.New(rdb, routes, shep.Config{KeyPrefix: *prefix, Verifier: verifier, Log: log,
+	bus, err := shep.New(rdb, routes, shep.Config{KeyPrefix: *prefix, EvidenceChain: *chain, Verifier: verifier, Log: log,
 		Ready: []ops.Check{upRevocationCheck(crl)}, Durability: durable})
 	if err != nil {
 		return err
@@ -255,6 +258,13 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		func(ctx context.Context) { periodic.Every(ctx, time.Hour, func(context.Context) { _ = writeCRL() }) },
 		func(ctx context.Context) {
 			periodic.Every(ctx, time.Minute, func(ctx context.Context) { _, _ = bus.Trim(ctx) })
+		},
+		func(ctx context.Context) {
+			periodic.Every(ctx, shep.CrossAnchorEvery, func(ctx context.Context) {
+				if _, err := bus.CrossAnchor(ctx); err != nil {
+					log.Warn("cross-anchoring the evidence chains failed", "err", err)
+				}
+			})
 		},
 	}
 	for _, sys := range systems {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,7 +46,8 @@ var program = settings.Program{
 	Required: []string{"redis", "trust"},
 	Checks: []settings.Check{{Flag: "listen", Valid: settings.Address}, {Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")}, {Flag: "metrics-listen", Valid: settings.Address},
 		{Flag: "ocsp", Valid: settings.HTTPURL}, {Flag: "visibility", Valid: settings.Positive},
-		{Flag: "max-deliveries", Valid: settings.Positive}, {Flag: "trim-interval", Valid: settings.Positive}},
+		{Flag: "max-deliveries", Valid: settings.Positive}, {Flag: "trim-interval", Valid: settings.Positive},
+		{Flag: "evidence-chain", Valid: settings.IntBetween(shep.AnyEvidenceChain, shep.EvidenceChains-1)}},
 }
 
 func run() error {
@@ -69,6 +71,7 @@ func run() error {
 		maxDeliveries = flag.Int("max-deliveries", 5, "leases before a message is dead-lettered")
 		refusalDelay  = flag.Duration("refusal-delay", time.Second, "wait before a refused message is handed out again (doubles with each delivery)")
 		trimEvery     = flag.Duration("trim-interval", time.Minute, "how often confirmed messages are trimmed")
+		chain         = flag.Int("evidence-chain", shep.AnyEvidenceChain, "the evidence chain this bus appends to, 0 to 7 (-1: one at random; buses on different chains never wait for each other's evidence)")
 		recordDir     = flag.String("record", "", "record every request with its answer into this corpus directory")
 		mask          = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON       = flag.Bool("log-json", false, "log JSON instead of text")
@@ -105,7 +108,7 @@ func run() error {
 	if verifier.Revocation != nil && verifier.Revocation.CRL != nil {
 		ready = append(ready, ops.FreshCheck("revocation", verifier.Revocation.CRL.Fresh))
 	}
-	bus, err := shep.New(rdb, routing, shep.Config{KeyPrefix: *keyPrefix,
+	bus, err := shep.New(rdb, routing, shep.Config{KeyPrefix: *keyPrefix, EvidenceChain: *chain,
 		Visibility: *visibility, MaxDeliveries: *maxDeliveries, RefusalDelay: *refusalDelay, Verifier: verifier, Log: log,
 		Ready: ready, Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 	})
@@ -125,11 +128,21 @@ func run() error {
 		// with egovctl sms outbox --redis.
 		bus.HandleSync(sms.ServiceID, sms.New(rdb, sms.Config{KeyPrefix: *keyPrefix, Log: log}))
 	}
+	// The bus's chores: trimming confirmed messages, cross-anchoring the
+	// evidence chains. Shutdown waits for them (trimmerDone).
 	trimmerDone := make(chan struct{})
 	trimCtx, stopTrimmer := context.WithCancel(context.Background())
 	defer stopTrimmer()
 	go func() {
 		defer close(trimmerDone)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			periodic.Every(trimCtx, shep.CrossAnchorEvery, func(ctx context.Context) {
+				if _, err := bus.CrossAnchor(ctx); err != nil {
+					log.Warn("cross-anchoring the evidence chains failed", "err", err)
+				}
+			})
+		})
 		periodic.Every(trimCtx, *trimEvery, func(ctx context.Context) {
 			if n, err := bus.Trim(ctx); err != nil {
 				log.Warn("trim failed", "err", err)
@@ -137,6 +150,7 @@ func run() error {
 				log.Info("trimmed confirmed messages", "count", n)
 			}
 		})
+		wg.Wait()
 	}()
 	handler := bus.Handler()
 	if *recordDir != "" {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -197,6 +198,17 @@ func HTTPURL(v string) error {
 		return errors.New("not an http(s) URL")
 	}
 	return nil
+}
+
+// IntBetween accepts a whole number from lo to hi.
+func IntBetween(lo, hi int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("not a whole number from %d to %d", lo, hi)
+		}
+		return nil
+	}
 }
 
 // Positive accepts a number above zero (of any flag type that prints one).

@@ -14,7 +14,8 @@ func TestParse(t *testing.T) {
 		Prefix:   "EGOV_TEST_",
 		Vars:     map[string]string{"bus": "EGOV_SHEP_URL"},
 		Required: []string{"redis"},
-		Checks:   []Check{{Flag: "pace", Valid: OneOf("fast", "regulation")}, {Flag: "listen", Valid: Address}, {Flag: "bus", Valid: HTTPURL}},
+		Checks:   []Check{{Flag: "pace", Valid: OneOf("fast", "regulation")}, {Flag: "listen", Valid: Address}, {Flag: "bus", Valid: HTTPURL},
+			{Flag: "chain", Valid: IntBetween(-1, 7)}},
 	}
 	for _, tc := range []struct {
 		name  string
@@ -43,6 +44,8 @@ func TestParse(t *testing.T) {
 		{name: "a stray argument", args: []string{"-redis", "r", "extra"}, usage: `unexpected argument "extra"`},
 		{name: "an address", args: []string{"-redis", "r", "-listen", "8080"}, usage: "not an address"},
 		{name: "a URL", args: []string{"-redis", "r", "-bus", "ftp://bus"}, usage: "not an http(s) URL"},
+		{name: "a number in range", args: []string{"-redis", "r", "-chain", "7"}, want: map[string]string{"chain": "7"}},
+		{name: "a number out of range", args: []string{"-redis", "r", "-chain", "8"}, usage: `-chain "8": not a whole number from -1 to 7`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, v := range []string{"EGOV_REDIS_URL", "EGOV_TEST_PACE", "EGOV_TEST_VISIBILITY", "EGOV_SHEP_URL", "EGOV_HTTP_HEADER_TIMEOUT"} {
@@ -56,6 +59,7 @@ func TestParse(t *testing.T) {
 			fs.String("bus", "http://127.0.0.1:2", "bus")
 			fs.Duration("visibility", 30*time.Second, "lease")
 			fs.Duration("http-header-timeout", 5*time.Second, "headers")
+			fs.Int("chain", -1, "chain")
 			err := program.Parse(fs, tc.args)
 			if tc.usage != "" {
 				if !IsUsage(err) || ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), tc.usage) {
