@@ -14,7 +14,7 @@ func TestParse(t *testing.T) {
 		Prefix:   "EGOV_TEST_",
 		Vars:     map[string]string{"bus": "EGOV_SHEP_URL"},
 		Required: []string{"redis"},
-		Checks:   []Check{{Flag: "pace", Valid: OneOf("fast", "regulation")}, {Flag: "listen", Valid: Address}, {Flag: "bus", Valid: HTTPURL},
+		Checks: []Check{{Flag: "pace", Valid: OneOf("fast", "regulation")}, {Flag: "listen", Valid: Address}, {Flag: "bus", Valid: HTTPURL},
 			{Flag: "chain", Valid: IntBetween(-1, 7)}},
 	}
 	for _, tc := range []struct {
