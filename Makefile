@@ -36,7 +36,7 @@ unit:
 
 # Tests the cluster pass leaves to the pass on one Redis: they bring their own servers
 # (replica waits) or test timing and secrets, not where keys live.
-CLUSTER_SKIP ?= ^(TestSubmissionWaitsForTheReplica|TestSendMessageWaitsForTheReplica|TestOneTimeCodes|TestPasswordDelays|TestNotReadyWithoutRedis)$$
+CLUSTER_SKIP ?= ^(TestSubmissionWaitsForTheReplica|TestSendMessageWaitsForTheReplica|TestFilingWaitsForTheReplica|TestDecisionWaitsForTheReplica|TestOneTimeCodes|TestPasswordDelays|TestNotReadyWithoutRedis)$$
 
 # Where the cluster pass notes the scripts and transactions it ran.
 SCRIPT_LOG ?= $(CURDIR)/.cluster-scripts.log

@@ -18,6 +18,7 @@ import (
 
 	"egov"
 	"egov/document"
+	"egov/internal/redisconn"
 	"egov/internal/redisscript"
 	"egov/signing"
 )
@@ -425,12 +426,29 @@ func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, s
 		}
 		args = append(args, data)
 	}
-	out, err := transitionScript.Run(ctx, a.rdb, keys, args...).StringSlice()
+	// An answer's filing is confirmed to the bus once this returns: it
+	// waits for the replicas the durability asks for, or a master's death
+	// could take the filing while the bus, told it was filed, forgets the
+	// answer. The portal's own changes need no wait: the relay and the
+	// sweep repeat them.
+	durable := redisconn.Durability{}
+	if answerID != "" {
+		durable = a.cfg.Durability
+	}
+	out, err := redisconn.RunScript(ctx, a.rdb, durable, transitionScript, keys, args...).StringSlice()
 	if err != nil {
 		return transitionResult{}, err
 	}
 	switch out[0] {
 	case "seen":
+		if answerID != "" {
+			// Filed before, perhaps without the replicas' acknowledgement
+			// (then refused, and here again): a write after the filing,
+			// then WAIT, covers it before the bus is told.
+			if err := redisconn.RunScript(ctx, a.rdb, durable, countRepeatScript, keys[:1]).Err(); err != nil {
+				return transitionResult{}, err
+			}
+		}
 		return transitionResult{Seen: true}, nil
 	case "unknown":
 		return transitionResult{}, fmt.Errorf("request %s has no record", ref)
@@ -443,6 +461,13 @@ func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, s
 	fmt.Sscan(out[2], &taken)
 	return transitionResult{State: State(out[1]), Taken: taken}, nil
 }
+
+// countRepeatScript counts an answer that came again on its request's
+// record. KEYS: record.
+var countRepeatScript = redisscript.New(`
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'answerRepeats', 1) end
+return 0
+`)
 
 // annotateScript writes fields of a request that are not its state (the
 // relay's attempts, the reason it is stuck) while it is in one of the

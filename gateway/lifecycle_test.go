@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -390,4 +391,62 @@ func TestSubmissionWaitsForTheReplica(t *testing.T) {
 		t.Fatalf("the retry with a replica back: %d, want 409 request-replayed", code)
 	}
 	e.waitState(token, id, gateway.StateRelayed)
+}
+
+// With durability asked for, an answer is filed (and may be confirmed to
+// the bus) only once the replica has the filing: with the replica gone,
+// HandleAnswer fails (not replicated), so the answer is refused for now and
+// comes back; the filing the master kept is found then, and not filed
+// twice.
+func TestFilingWaitsForTheReplica(t *testing.T) {
+	master, replica, err := redistest.StartReplicated(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOn(t, redistest.On(t, master), func(c *gateway.Config) {
+		c.Durability = redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
+	})
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	provider := signer(t, "provider")
+	ctx := context.Background()
+	id, corr := e.relayed(token, citizenIIN)
+	if err := e.app.HandleAnswer(ctx, answer(corr, soap.TypeUpdate, noticeXML(id, citizenIIN))); err != nil {
+		t.Fatalf("with the replica up: %v", err)
+	}
+	if err := replica.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	result := answer(corr, soap.TypeResponse, sign(t, provider, resultXML(id, citizenIIN, "registered")))
+	err = e.app.HandleAnswer(ctx, result)
+	if !errors.Is(err, redisconn.ErrNotReplicated) {
+		t.Fatalf("with the replica gone: %v, want it not replicated (refused for now: it comes back)", err)
+	}
+	// Back, the answer finds its filing on the master: still not on the
+	// replica, it is not confirmed either.
+	if err := e.app.HandleAnswer(ctx, result); !errors.Is(err, redisconn.ErrNotReplicated) {
+		t.Fatalf("again with the replica gone: %v, want it not replicated", err)
+	}
+	if err := replica.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.WaitInSync(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.app.HandleAnswer(ctx, result); err != nil {
+		t.Fatalf("the answer again, a replica back: %v", err)
+	}
+	r, err := e.app.RequestOf(ctx, citizenIIN, id)
+	if err != nil || r.State != gateway.StateCompleted {
+		t.Fatalf("state %v %v, want completed", r, err)
+	}
+	results := 0
+	for _, h := range r.History {
+		if h.State == string(gateway.StateCompleted) {
+			results++
+		}
+	}
+	if results != 1 {
+		t.Fatalf("the result filed %d times: %+v", results, r.History)
+	}
 }

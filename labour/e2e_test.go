@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 
 	"egov/document"
 	"egov/gateway"
+	"egov/internal/redisconn"
 	"egov/internal/redistest"
 	"egov/labour"
 	"egov/shep"
@@ -65,7 +67,13 @@ func newStack(t *testing.T, visibility time.Duration) *stack {
 // newStackLog is newStack with every part logging to log.
 func newStackLog(t *testing.T, visibility time.Duration, log *slog.Logger) *stack {
 	t.Helper()
-	r := redistest.New(t)
+	return newStackOn(t, redistest.New(t), visibility, log, redisconn.Durability{})
+}
+
+// newStackOn is newStackLog on a given Redis, the labour-market system
+// storing its decisions with durable.
+func newStackOn(t *testing.T, r *redistest.Redis, visibility time.Duration, log *slog.Logger, durable redisconn.Durability) *stack {
+	t.Helper()
 	shift := &atomic.Int64{}
 	now := func() time.Time { return stackTime.Add(time.Duration(shift.Load())) }
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
@@ -111,7 +119,7 @@ func newStackLog(t *testing.T, visibility time.Duration, log *slog.Logger) *stac
 	s.labour = func() context.CancelFunc {
 		sys, err := labour.New(r.Client, labour.Config{Bus: &shep.HTTPClient{BaseURL: busSrv.URL},
 			Sender: soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}, Signer: provider,
-			Verifier: verifier, KeyPrefix: r.Prefix, Now: now, Log: log})
+			Verifier: verifier, KeyPrefix: r.Prefix, Now: now, Log: log, Durability: durable})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -535,5 +543,64 @@ func TestConcurrentDeliveriesDecideOnce(t *testing.T) {
 	}
 	if counts != 1 {
 		t.Fatalf("%d results in the cabinet, want 1", counts)
+	}
+}
+
+// With durability asked for, a decision's result goes out only once the
+// replica has the decision: with the replica gone, processing fails before
+// anything is sent (the message comes back), also for the decision the
+// master kept; with a replica back the stored decision's result is sent,
+// once.
+func TestDecisionWaitsForTheReplica(t *testing.T) {
+	master, replica, err := redistest.StartReplicated(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	durable := redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
+	s := newStackOn(t, redistest.On(t, master), time.Second, quiet, durable)
+	aidos := s.citizen("791028302728", "citizen")
+	id := s.submit(aidos, "job-seeker-registration", "education", "higher")
+	labourSender := soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}
+	var leased []soap.AsyncMessage
+	for i := 0; i < 100 && len(leased) == 0; i++ {
+		resp, err := s.bus.GetMessages(context.Background(), shep.NewGetMessages(labourSender, "job-seeker-registration", 10, time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		leased = resp.Response.Messages
+	}
+	if len(leased) != 1 {
+		t.Fatalf("leased %d requests", len(leased))
+	}
+	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"), Verifier: s.verifier,
+		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet, Durability: durable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for try := range 2 {
+		if err := sys.Process(context.Background(), leased[0]); !errors.Is(err, redisconn.ErrNotReplicated) {
+			t.Fatalf("try %d with the replica gone: %v, want it not replicated", try+1, err)
+		}
+	}
+	if err := replica.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.WaitInSync(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.results(aidos); len(got) != 0 {
+		t.Fatalf("a result went out before the replica had its decision: %+v", got)
+	}
+	if err := sys.Process(context.Background(), leased[0]); err != nil {
+		t.Fatalf("with a replica back: %v", err)
+	}
+	if r := s.await(aidos, id); r.Outcome != "registered" {
+		t.Fatalf("outcome %+v", r)
+	}
+	if got := s.results(aidos); len(got) != 1 {
+		t.Fatalf("%d results, want 1", len(got))
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"egov"
 	"egov/document"
 	"egov/internal/periodic"
+	"egov/internal/redisconn"
 	"egov/internal/redisscript"
 	"egov/internal/retry"
 	"egov/registers/contracts"
@@ -48,6 +49,9 @@ type Config struct {
 
 	Bus    shep.Client
 	Sender soap.SenderInfo
+	// Durability: a decision is stored on the replicas asked for before
+	// its result is sent (redisconn.RunScript).
+	Durability redisconn.Durability
 	// Signer is the provider's authorised person (an organisation key).
 	Signer *signing.Signer
 	// Verifier checks the citizen's signature and certificate: the system
@@ -347,6 +351,15 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
+// rewriteScript writes a stored decision again, unchanged: a write after
+// the first, so that a WAIT after it covers both (replication keeps the
+// master's order). KEYS: record.
+var rewriteScript = redisscript.New(`
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('SET', KEYS[1], v, 'KEEPTTL') end
+return 0
+`)
+
 // releaseScript gives up a decision lock if it is still the worker's.
 // KEYS: lock. ARGV: token.
 var releaseScript = redisscript.New(`
@@ -380,6 +393,13 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	}
 	switch claim[0] {
 	case "done":
+		// The stored decision may be on the master alone (its first store
+		// was not acknowledged by the replicas asked for): written again,
+		// then WAIT, it is on them before its result goes out. A message
+		// comes back seldom; the write is not worth a setting's branch.
+		if err := redisconn.RunScript(ctx, s.rdb, s.cfg.Durability, rewriteScript, keys[:1]).Err(); err != nil {
+			return nil, err
+		}
 		var rec record
 		return &rec, json.Unmarshal([]byte(claim[1].(string)), &rec)
 	case "busy":
@@ -460,7 +480,10 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		return nil, err
 	}
 	body, _ := json.Marshal(rec)
-	n, err := storeScript.Run(ctx, s.rdb, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
+	// Stored where the replicas asked for have it before the result goes
+	// out: a master's death must not take the register's record of a
+	// result the citizen holds.
+	n, err := redisconn.RunScript(ctx, s.rdb, s.cfg.Durability, storeScript, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
 		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token).Int()
 	if err != nil {
 		return nil, err

@@ -299,6 +299,9 @@ type TrimOptions struct {
 	// Now is the clock for KeepLive and the anchor's time (nil:
 	// Verify.Now, else time.Now).
 	Now func() time.Time
+	// Chain, if set, is the chain the archive must be of (an archive
+	// set's member named for it): checked before anything is compared.
+	Chain *int
 }
 
 // TrimReport says what TrimArchived deleted.
@@ -308,7 +311,14 @@ type TrimReport struct {
 	Entries   int64      `json:"entries"` // stream entries deleted
 	Records   int64      `json:"records"` // links in them
 	Anchor    ChainPoint `json:"anchor"`  // where the live chain now starts after
+	// AlreadyTrimmed: the live chain starts after this very archive (a
+	// trim of a set resumed); nothing was deleted.
+	AlreadyTrimmed bool `json:"alreadyTrimmed,omitempty"`
 }
+
+// errAlreadyTrimmed stops the verification of an archive whose trim is
+// done already.
+var errAlreadyTrimmed = errors.New("shep: trim: the archive was trimmed already")
 
 // Errors of TrimArchived; nothing was deleted.
 var (
@@ -358,11 +368,17 @@ func TrimArchived(ctx context.Context, rdb redis.UniversalClient, prefix string,
 	var entries int64
 	hooks := archiveHooks{
 		index: func(ar ArchiveReport) error {
+			if opt.Chain != nil && ar.Chain != *opt.Chain {
+				return fmt.Errorf("%w: it is of evidence chain %d, not %d", ErrArchiveNotLive, ar.Chain, *opt.Chain)
+			}
 			var err error
 			if anchor, err = readAnchor(ctx, rdb, prefix, ar.Chain); err != nil {
 				return err
 			}
 			live.stream, _ = evidenceKeys(prefix, ar.Chain)
+			if ar.Records > 0 && ar.Head == anchor.ChainPoint && ar.ArchiveID == anchor.Archive {
+				return errAlreadyTrimmed
+			}
 			if ar.Anchor != anchor.ChainPoint {
 				return fmt.Errorf("%w: it begins after %s, the live chain after %s", ErrArchiveNotAtStart, ar.Anchor, anchor.ChainPoint)
 			}
@@ -389,6 +405,9 @@ func TrimArchived(ctx context.Context, rdb redis.UniversalClient, prefix string,
 		},
 	}
 	ar, err := verifyArchive(ctx, r, size, opt.Verify, hooks)
+	if errors.Is(err, errAlreadyTrimmed) {
+		return TrimReport{ArchiveID: ar.ArchiveID, Chain: ar.Chain, Anchor: ar.Head, AlreadyTrimmed: true}, ar, nil
+	}
 	if err != nil {
 		return rep, ar, err
 	}

@@ -42,27 +42,15 @@ var archiveSetMember = regexp.MustCompile(`^chains/([0-9])\.zip$`)
 // to continue from (ArchiveMembers and ArchiveHead of the earlier set).
 func ExportArchiveSet(ctx context.Context, rdb redis.UniversalClient, prefix string, w io.Writer, opt ArchiveOptions, after map[int]ChainPoint) (ArchiveSetSummary, error) {
 	var sum ArchiveSetSummary
-	heads, _, err := readChainHeads(ctx, rdb, prefix)
+	snap, err := readChainHeads(ctx, rdb, prefix)
 	if err != nil {
 		return sum, err
 	}
-	live := map[int]bool{}
-	for _, h := range heads {
-		live[h.Chain] = true
-	}
 	zw := zip.NewWriter(w)
 	for c := range EvidenceChains {
-		if !live[c] {
-			// A head without an entry (written before the chains) or an
-			// anchor alone still makes a chain worth exporting.
-			_, head := evidenceKeys(prefix, c)
-			n, err := rdb.Exists(ctx, head).Result()
-			if err != nil {
-				return sum, err
-			}
-			if n == 0 {
-				continue
-			}
+		if snap.heads[c] == "" {
+			// No head: the chain never held a link (a trim keeps the head).
+			continue
 		}
 		o := opt
 		o.Chain, o.After = c, nil

@@ -607,9 +607,10 @@ func TestArchiveExportTrimAndContinue(t *testing.T) {
 	if err != nil || !live.Intact || live.Records != 0 || live.Chain(0).Anchor != 12 || live.Chain(0).Head != 12 || live.Chain(0).AnchorArchive != ar.ArchiveID {
 		t.Fatalf("live after trim: %+v %v", live, err)
 	}
-	// Trimming the same archive again deletes nothing.
-	if _, _, err := shep.TrimArchived(ctx, f.redis.Client, f.redis.Prefix, bytes.NewReader(first), int64(len(first)), shep.TrimOptions{Verify: k.verifyOptions()}); !errors.Is(err, shep.ErrArchiveNotAtStart) {
-		t.Fatalf("second trim: %v", err)
+	// Trimming the same archive again deletes nothing: the live chain
+	// starts after it.
+	if again, _, err := shep.TrimArchived(ctx, f.redis.Client, f.redis.Prefix, bytes.NewReader(first), int64(len(first)), shep.TrimOptions{Verify: k.verifyOptions()}); err != nil || !again.AlreadyTrimmed || again.Entries != 0 {
+		t.Fatalf("second trim: %+v %v", again, err)
 	}
 	// An export with nothing new is a signed statement of where the chain stands.
 	empty, sum := k.export(t, f, 3, nil)
@@ -1032,6 +1033,19 @@ func TestArchiveSetOfEveryChain(t *testing.T) {
 	live, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
 	if err != nil || !live.Intact || live.Records != 0 || live.Chain(1).Anchor != 3 || live.Chain(6).Anchor != 4 {
 		t.Fatalf("live after trimming the set: %+v %v", live, err)
+	}
+	// A trim of the set again (one that stopped halfway, resumed) passes
+	// over the chains trimmed already; a member is trimmed only as the
+	// chain it is named for.
+	for _, m := range members {
+		trim, _, err := shep.TrimArchived(ctx, f.redis.Client, f.redis.Prefix, m.R, m.Size, shep.TrimOptions{Verify: k.verifyOptions(), Chain: &m.Chain})
+		if err != nil || !trim.AlreadyTrimmed || trim.Entries != 0 || trim.Chain != m.Chain {
+			t.Fatalf("trim %s again: %+v %v", m.Name, trim, err)
+		}
+	}
+	three := 3
+	if _, _, err := shep.TrimArchived(ctx, f.redis.Client, f.redis.Prefix, members[1].R, members[1].Size, shep.TrimOptions{Verify: k.verifyOptions(), Chain: &three}); !errors.Is(err, shep.ErrArchiveNotLive) {
+		t.Fatalf("chain 6's archive trimmed as chain 3's: %v", err)
 	}
 
 	// Chain 6's archive stored as chains/2.zip.

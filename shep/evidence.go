@@ -55,17 +55,19 @@ func linkHash(prev string, seq int64, record []byte) string {
 }
 
 // appendEvidenceScript appends a batch of links if the chain's head is
-// still the one they were linked to. KEYS: stream, head. ARGV: expected
-// head, new head (seq and hash), first seq, links (JSON array). The head
-// stored is "seq hash entry": the stream entry that holds the head's link,
-// so that a cross-anchor naming it can be checked with one read.
+// still the one they were linked to. KEYS: stream, head, head entry.
+// ARGV: expected head, new head ("seq hash"), first seq, links (JSON
+// array). The head entry is the stream entry holding the head's link, so
+// that a cross-anchor naming the head can be checked with one read; it is
+// a key of its own, so that the head keeps the form every version of the
+// bus reads.
 var appendEvidenceScript = redisscript.New(`
 local head = redis.call('GET', KEYS[2]) or ''
 if head ~= ARGV[1] then return {0, head} end
 local id = redis.call('XADD', KEYS[1], '*', 'seq', ARGV[3], 'links', ARGV[4])
-local new = ARGV[2] .. ' ' .. id
-redis.call('SET', KEYS[2], new)
-return {1, new}
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], id)
+return {1, ARGV[2]}
 `)
 
 // EvidenceChains is the number of evidence chains. Each bus process
@@ -90,6 +92,11 @@ func evidenceKeys(prefix string, chain int) (stream, head string) {
 	return prefix + "shep:" + tag + ":log", prefix + "shep:" + tag + ":head"
 }
 
+// evidenceHeadEntryKey holds the stream entry of chain's head link.
+func evidenceHeadEntryKey(prefix string, chain int) string {
+	return prefix + "shep:" + evidenceTag(chain) + ":headentry"
+}
+
 // evidenceLog appends the records of one bus process to its chain; it
 // writes the other chains only for cross-anchors.
 type evidenceLog struct {
@@ -110,7 +117,8 @@ func newEvidenceLog(rdb redis.UniversalClient, prefix string, home int) *evidenc
 // append marshals the records in the caller's goroutine and waits until
 // the writer has linked and stored them in the process's chain.
 func (e *evidenceLog) append(ctx context.Context, recs []evidenceRecord) error {
-	return e.chains[e.home].append(ctx, recs)
+	_, err := e.chains[e.home].append(ctx, recs)
+	return err
 }
 
 func (e *evidenceLog) close() {
@@ -125,40 +133,42 @@ func (e *evidenceLog) close() {
 // script refuses a batch linked to a stale head, and the batch is linked
 // again.
 type chainWriter struct {
-	rdb          redis.UniversalClient
-	stream, head string
-	writer       *groupCommit[[][]byte, struct{}]
+	rdb                     redis.UniversalClient
+	stream, head, headEntry string
+	writer                  *groupCommit[[][]byte, string]
 
-	headValue string // "seq hash entry" as last seen; only the writer goroutine touches it
+	headValue string // "seq hash" as last seen; only the writer goroutine touches it
 	headKnown bool
 }
 
 func newChainWriter(rdb redis.UniversalClient, prefix string, chain int) *chainWriter {
 	stream, head := evidenceKeys(prefix, chain)
-	w := &chainWriter{rdb: rdb, stream: stream, head: head}
+	w := &chainWriter{rdb: rdb, stream: stream, head: head, headEntry: evidenceHeadEntryKey(prefix, chain)}
 	w.writer = newGroupCommit(512, w.flush)
 	return w
 }
 
-func (w *chainWriter) append(ctx context.Context, recs []evidenceRecord) error {
+// append stores the records and returns the chain's head as their last
+// link left it ("seq hash").
+func (w *chainWriter) append(ctx context.Context, recs []evidenceRecord) (string, error) {
 	if len(recs) == 0 {
-		return nil
+		return "", nil
 	}
 	data := make([][]byte, len(recs))
 	for i := range recs {
 		var err error
 		if data[i], err = json.Marshal(&recs[i]); err != nil {
-			return err
+			return "", err
 		}
 	}
-	_, err := w.writer.do(ctx, data)
-	return err
+	return w.writer.do(ctx, data)
 }
 
 func (w *chainWriter) close() { w.writer.close() }
 
-// flush links the batches' records to the chain's head and appends them.
-func (w *chainWriter) flush(ctx context.Context, batches [][][]byte) ([]struct{}, error) {
+// flush links the batches' records to the chain's head and appends them;
+// it returns each batch's last link as a head.
+func (w *chainWriter) flush(ctx context.Context, batches [][][]byte) ([]string, error) {
 	for attempt := 0; attempt < 20; attempt++ {
 		if !w.headKnown {
 			v, err := w.rdb.Get(ctx, w.head).Result()
@@ -167,30 +177,32 @@ func (w *chainWriter) flush(ctx context.Context, batches [][][]byte) ([]struct{}
 			}
 			w.headValue, w.headKnown = v, true
 		}
-		seq, prev, _ := parseHead(w.headValue)
+		seq, prev := parseHead(w.headValue)
 		first := seq + 1
 		var links []evidenceLink
-		for _, recs := range batches {
+		lasts := make([]string, len(batches))
+		for i, recs := range batches {
 			for _, rec := range recs {
 				seq++
 				h := linkHash(prev, seq, rec)
 				links = append(links, evidenceLink{Seq: seq, Prev: prev, Record: rec, Hash: h})
 				prev = h
 			}
+			lasts[i] = strconv.FormatInt(seq, 10) + " " + prev
 		}
 		blob, err := json.Marshal(links)
 		if err != nil {
 			return nil, err
 		}
 		newHead := strconv.FormatInt(seq, 10) + " " + prev
-		res, err := appendEvidenceScript.Run(ctx, w.rdb, []string{w.stream, w.head}, w.headValue, newHead, first, blob).Slice()
+		res, err := appendEvidenceScript.Run(ctx, w.rdb, []string{w.stream, w.head, w.headEntry}, w.headValue, newHead, first, blob).Slice()
 		if err != nil {
 			w.headKnown = false
 			return nil, err
 		}
 		if res[0].(int64) == 1 {
-			w.headValue = res[1].(string)
-			return make([]struct{}, len(batches)), nil
+			w.headValue = newHead
+			return lasts, nil
 		}
 		// Another writer moved the head: link the batch to the new one.
 		w.headValue = res[1].(string)
@@ -198,18 +210,14 @@ func (w *chainWriter) flush(ctx context.Context, batches [][][]byte) ([]struct{}
 	return nil, errors.New("shep: evidence chain contended, giving up")
 }
 
-// parseHead reads a stored head, "seq hash" or "seq hash entry" (the
-// stream entry holding the link; heads written before chains had none).
-func parseHead(v string) (seq int64, hash, entry string) {
-	f := strings.Fields(v)
-	if len(f) < 2 {
-		return 0, "", ""
+// parseHead reads a stored head, "seq hash".
+func parseHead(v string) (int64, string) {
+	seqStr, hash, ok := strings.Cut(v, " ")
+	if !ok {
+		return 0, ""
 	}
-	seq, _ = strconv.ParseInt(f[0], 10, 64)
-	if len(f) > 2 {
-		entry = f[2]
-	}
-	return seq, f[1], entry
+	seq, _ := strconv.ParseInt(seqStr, 10, 64)
+	return seq, hash
 }
 
 // record appends the evidence of one accepted envelope. The envelope is
@@ -275,22 +283,27 @@ func (b *Bus) CrossAnchor(ctx context.Context) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	heads, state, err := readChainHeads(ctx, b.rdb, prefix)
+	snap, err := readChainHeads(ctx, b.rdb, prefix)
 	if err != nil {
 		return false, err
 	}
 	crossedKey := prefix + "shep:{evidence}:crossed"
 	if last, err := b.rdb.Get(ctx, crossedKey).Result(); err != nil && !errors.Is(err, redis.Nil) {
 		return false, err
-	} else if last == state {
+	} else if last == snap.state() {
 		return false, nil
 	}
 	now := b.cfg.Now().UTC()
-	errs := make(chan error, EvidenceChains)
+	type written struct {
+		chain int
+		head  string
+		err   error
+	}
+	done := make(chan written, EvidenceChains)
 	n := 0
 	for c := range EvidenceChains {
 		var others []ChainHead
-		for _, h := range heads {
+		for _, h := range snap.named() {
 			if h.Chain != c {
 				others = append(others, h)
 			}
@@ -300,51 +313,66 @@ func (b *Bus) CrossAnchor(ctx context.Context) (bool, error) {
 		}
 		n++
 		go func() {
-			errs <- b.evidence.chains[c].append(ctx, []evidenceRecord{{Time: now, Direction: directionCrossAnchor, Heads: others}})
+			head, err := b.evidence.chains[c].append(ctx, []evidenceRecord{{Time: now, Direction: directionCrossAnchor, Heads: others}})
+			done <- written{c, head, err}
 		}()
 	}
+	after := snap
 	for range n {
-		if e := <-errs; e != nil && err == nil {
-			err = e
+		w := <-done
+		if w.err != nil && err == nil {
+			err = w.err
 		}
+		after.heads[w.chain] = w.head
 	}
 	if err != nil || n == 0 {
 		return false, err
 	}
-	// The round's own links moved the heads; the next round writes only
-	// if something else moves them.
-	if _, state, err = readChainHeads(ctx, b.rdb, prefix); err != nil {
-		return true, err
-	}
-	return true, b.rdb.Set(ctx, crossedKey, state, 0).Err()
+	// The round's own links moved the heads: the next round writes only
+	// if a chain moved past them (a link written meanwhile by another bus
+	// included).
+	return true, b.rdb.Set(ctx, crossedKey, after.state(), 0).Err()
 }
 
-// readChainHeads reads every chain's head: the chains with a link and an
-// entry (heads written before the chains existed name none until their
-// next link), and all the stored heads as one string.
-func readChainHeads(ctx context.Context, rdb redis.UniversalClient, prefix string) ([]ChainHead, string, error) {
-	cmds := make([]*redis.StringCmd, EvidenceChains)
+// chainHeads is every chain's head and head entry as read at one time.
+type chainHeads struct {
+	heads, entries [EvidenceChains]string
+}
+
+// readChainHeads reads every chain's head and head entry.
+func readChainHeads(ctx context.Context, rdb redis.UniversalClient, prefix string) (chainHeads, error) {
+	var out chainHeads
+	var heads, entries [EvidenceChains]*redis.StringCmd
 	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for c := range cmds {
+		for c := range EvidenceChains {
 			_, head := evidenceKeys(prefix, c)
-			cmds[c] = p.Get(ctx, head)
+			heads[c] = p.Get(ctx, head)
+			entries[c] = p.Get(ctx, evidenceHeadEntryKey(prefix, c))
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, "", err
+		return out, err
 	}
-	var heads []ChainHead
-	var state strings.Builder
-	for c, cmd := range cmds {
-		v := cmd.Val()
-		state.WriteString(v)
-		state.WriteByte('|')
-		if seq, hash, entry := parseHead(v); seq > 0 && entry != "" {
-			heads = append(heads, ChainHead{Chain: c, Seq: seq, Hash: hash, Entry: entry})
+	for c := range EvidenceChains {
+		out.heads[c], out.entries[c] = heads[c].Val(), entries[c].Val()
+	}
+	return out, nil
+}
+
+// state is the heads as one string, to tell whether any moved.
+func (h chainHeads) state() string { return strings.Join(h.heads[:], "|") }
+
+// named are the heads a cross-anchor can name: those with an entry (a
+// head written before the chains existed has none until its next link).
+func (h chainHeads) named() []ChainHead {
+	var out []ChainHead
+	for c := range EvidenceChains {
+		if seq, hash := parseHead(h.heads[c]); seq > 0 && h.entries[c] != "" {
+			out = append(out, ChainHead{Chain: c, Seq: seq, Hash: hash, Entry: h.entries[c]})
 		}
 	}
-	return heads, state.String(), nil
+	return out
 }
 
 // EvidenceReport is the outcome of checking every evidence chain and the
@@ -406,20 +434,34 @@ type crossReference struct {
 }
 
 // VerifyEvidence checks every evidence chain under prefix (verifyChain),
-// then every cross-anchor read: the head it names must be in its chain,
-// in the stream entry named, with the hash named. A cross-anchor naming a
-// link since trimmed is left to the archives.
+// then every cross-anchor read. Every head is read first, and each chain
+// is checked up to the head read: a cross-anchor met on the way was
+// written before, and names heads at or before those read, so each head it
+// names must lie in the part of its chain just checked — at or before the
+// head read, in a stream entry at or before the head's — and that entry
+// must hold the link with the hash named. Links appended while the chains
+// are read are the next verification's. A cross-anchor naming a link since
+// trimmed is counted apart: that link is checked in its archive.
 func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix string) (EvidenceReport, error) {
 	rep := EvidenceReport{Intact: true}
+	snap, err := readChainHeads(ctx, rdb, prefix)
+	if err != nil {
+		return rep, err
+	}
 	var refs []crossReference
-	anchors := make([]int64, EvidenceChains)
+	seen := map[ChainHead]bool{}
 	for c := range EvidenceChains {
-		cr, crefs, err := verifyChain(ctx, rdb, prefix, c)
+		cr, crefs, err := verifyChain(ctx, rdb, prefix, c, snap.heads[c])
 		if err != nil {
 			return rep, err
 		}
-		anchors[c] = cr.Anchor
-		refs = append(refs, crefs...)
+		for _, r := range crefs {
+			// The seven chains a round writes to name one head alike.
+			if !seen[r.ChainHead] {
+				seen[r.ChainHead] = true
+				refs = append(refs, r)
+			}
+		}
 		if cr.Records == 0 && cr.Head == 0 && cr.Anchor == 0 && cr.Intact {
 			continue
 		}
@@ -430,27 +472,48 @@ func VerifyEvidence(ctx context.Context, rdb redis.UniversalClient, prefix strin
 			rep.Reason = fmt.Sprintf("chain %d: %s", c, cr.Reason)
 		}
 	}
-	var live []crossReference
-	for _, r := range refs {
-		if r.Seq <= anchors[r.Chain] {
-			rep.CrossAnchorsTrimmed++
-		} else {
-			live = append(live, r)
+	broken := func(r crossReference, why string) {
+		if rep.Intact {
+			rep.Intact = false
+			rep.Reason = fmt.Sprintf("chain %d's link %d names link %d of chain %d (entry %s), %s", r.from, r.fromSeq, r.Seq, r.Chain, r.Entry, why)
 		}
 	}
-	found, err := crossAnchored(ctx, rdb, prefix, live)
+	var lookup []crossReference
+	for _, r := range refs {
+		headSeq, _ := parseHead(snap.heads[r.Chain])
+		switch {
+		case r.Seq <= rep.Chain(r.Chain).Anchor:
+			rep.CrossAnchorsTrimmed++
+		case r.Seq > headSeq || snap.entries[r.Chain] == "" || !validStreamID(r.Entry) || compareStreamIDs(r.Entry, snap.entries[r.Chain]) > 0:
+			broken(r, fmt.Sprintf("past that chain's head, link %d", headSeq))
+		default:
+			lookup = append(lookup, r)
+		}
+	}
+	found, err := crossAnchored(ctx, rdb, prefix, lookup)
 	if err != nil {
 		return rep, err
 	}
-	for _, r := range live {
+	anchors := map[int]int64{}
+	for _, r := range lookup {
 		if found[r.ChainHead] {
 			rep.CrossAnchors++
 			continue
 		}
-		if rep.Intact {
-			rep.Intact = false
-			rep.Reason = fmt.Sprintf("chain %d's link %d names link %d of chain %d in entry %s, which chain %d does not hold", r.from, r.fromSeq, r.Seq, r.Chain, r.Entry, r.Chain)
+		// A trim since the chain was checked deletes entries named: its
+		// anchor, read again, tells.
+		if _, ok := anchors[r.Chain]; !ok {
+			a, err := readAnchor(ctx, rdb, prefix, r.Chain)
+			if err != nil {
+				return rep, err
+			}
+			anchors[r.Chain] = a.Seq
 		}
+		if r.Seq <= anchors[r.Chain] {
+			rep.CrossAnchorsTrimmed++
+			continue
+		}
+		broken(r, "which that chain does not hold")
 	}
 	return rep, nil
 }
@@ -487,24 +550,24 @@ func crossAnchored(ctx context.Context, rdb redis.UniversalClient, prefix string
 
 // verifyChain reads one chain and checks every link: consecutive sequence
 // numbers, each link's prev equal to the hash before it, each hash
-// recomputed, up to the link the stored head names, which must be there
-// with the head's hash. The head is read first: links a running bus
-// appends while the chain is read are after it, and are left to the next
-// verification (a link appended past the head by anyone but the bus is
-// found then, when the bus's next link repeats its number). Where
-// archived links were trimmed (TrimArchived), the chain is checked from
-// the stored anchor: the first link left must follow it. It returns the
-// heads the chain's cross-anchors name.
+// recomputed, up to the link head (read before) names, which must be there
+// with the head's hash. Links a running bus appends while the chain is
+// read are after it, and are left to the next verification (a link
+// appended past the head by anyone but the bus is found then, when the
+// bus's next link repeats its number). Where archived links were trimmed
+// (TrimArchived), the chain is checked from the stored anchor: the first
+// link left must follow it, and the head may not be behind it. It returns
+// the heads the chain's cross-anchors name.
 //
 // A trim while the chain is read moves its start: a break found then is
 // checked again from the new anchor.
-func verifyChain(ctx context.Context, rdb redis.UniversalClient, prefix string, chain int) (ChainReport, []crossReference, error) {
+func verifyChain(ctx context.Context, rdb redis.UniversalClient, prefix string, chain int, head string) (ChainReport, []crossReference, error) {
 	for attempt := 0; ; attempt++ {
 		anchor, err := readAnchor(ctx, rdb, prefix, chain)
 		if err != nil {
 			return ChainReport{}, nil, err
 		}
-		rep, refs, err := verifyChainFrom(ctx, rdb, prefix, chain, anchor)
+		rep, refs, err := verifyChainFrom(ctx, rdb, prefix, chain, head, anchor)
 		if err != nil || rep.Intact || attempt == 2 {
 			return rep, refs, err
 		}
@@ -514,20 +577,21 @@ func verifyChain(ctx context.Context, rdb redis.UniversalClient, prefix string, 
 	}
 }
 
-func verifyChainFrom(ctx context.Context, rdb redis.UniversalClient, prefix string, chain int, anchor storedAnchor) (ChainReport, []crossReference, error) {
+func verifyChainFrom(ctx context.Context, rdb redis.UniversalClient, prefix string, chain int, head string, anchor storedAnchor) (ChainReport, []crossReference, error) {
 	rep := ChainReport{Chain: chain}
-	stream, headKey := evidenceKeys(prefix, chain)
-	head, err := rdb.Get(ctx, headKey).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return rep, nil, err
-	}
-	headSeq, headHash, _ := parseHead(head)
+	stream, _ := evidenceKeys(prefix, chain)
+	headSeq, headHash := parseHead(head)
 	rep.Head = headSeq
 	rep.Anchor, rep.AnchorArchive = anchor.Seq, anchor.Archive
+	if anchor.Seq > 0 && headSeq < anchor.Seq {
+		rep.BrokenAt = anchor.Seq + 1
+		rep.Reason = fmt.Sprintf("its head (link %d) is behind its anchor (link %d, trimmed)", headSeq, anchor.Seq)
+		return rep, nil, nil
+	}
 	prevSeq, prevHash := anchor.Seq, anchor.Hash
 	var refs []crossReference
 	var broken error
-	err = scanEvidence(ctx, rdb, stream, func(l evidenceLink) bool {
+	err := scanEvidence(ctx, rdb, stream, func(l evidenceLink) bool {
 		rep.Records++
 		switch {
 		case l.Seq != prevSeq+1:

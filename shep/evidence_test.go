@@ -3,7 +3,10 @@ package shep_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,73 +199,132 @@ func rewrite(t *testing.T, f *fixture, edit func([]string) []string) {
 }
 
 // Buses on different chains witness each other through cross-anchors: a
-// chain cut short after a cross-anchor named its head, even with its own
-// head moved back to agree (so that the chain alone verifies), is found.
-// An idle bus writes no further round.
+// chain cut short, rewritten or hidden behind a forged anchor after a
+// cross-anchor named its head, even with its own head moved to agree (so
+// that the chain alone verifies), is found. An idle bus writes no further
+// round.
 func TestEvidenceChainsWitnessEachOther(t *testing.T) {
-	f := newBus(t, func(c *shep.Config) { c.EvidenceChain = 2 })
-	other, err := shep.New(f.redis.Client, testRouting(t), shep.Config{KeyPrefix: f.redis.Prefix, EvidenceChain: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
 	ctx := context.Background()
-	lease := f.redis.Key("shep", "{evidence}", "crossing")
-	cross := func(b *shep.Bus) bool {
-		t.Helper()
-		f.redis.Client.Del(ctx, lease) // a round a minute: the test does not wait a minute
-		wrote, err := b.CrossAnchor(ctx)
+	// witnessed runs traffic on chains 2 and 5 and two rounds of
+	// cross-anchors, the second with every chain holding a link.
+	witnessed := func(t *testing.T) *fixture {
+		f := newBus(t, func(c *shep.Config) { c.EvidenceChain = 2 })
+		other, err := shep.New(f.redis.Client, testRouting(t), shep.Config{KeyPrefix: f.redis.Prefix, EvidenceChain: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return wrote
-	}
-	for i := 0; i < 4; i++ {
-		send(t, f.bus, portal, svcOpen, "<Two/>")
+		t.Cleanup(func() { other.Close() })
+		lease := f.redis.Key("shep", "{evidence}", "crossing")
+		cross := func(b *shep.Bus) bool {
+			t.Helper()
+			f.redis.Client.Del(ctx, lease) // a round a minute: the test does not wait a minute
+			wrote, err := b.CrossAnchor(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return wrote
+		}
+		for i := 0; i < 4; i++ {
+			send(t, f.bus, portal, svcOpen, "<Two/>")
+			send(t, other, portal, svcOpen, "<Five/>")
+		}
+		if !cross(f.bus) {
+			t.Fatal("no cross-anchors written after traffic")
+		}
+		if cross(other) {
+			t.Fatal("a second round without traffic between")
+		}
 		send(t, other, portal, svcOpen, "<Five/>")
+		if !cross(other) {
+			t.Fatal("no round after traffic")
+		}
+		// Once the lease is held, no other bus writes a round.
+		if wrote, err := f.bus.CrossAnchor(ctx); err != nil || wrote {
+			t.Fatalf("a round while another bus holds the lease: %v %v", wrote, err)
+		}
+		return f
 	}
-	if !cross(f.bus) {
-		t.Fatal("no cross-anchors written after traffic")
-	}
-	if cross(other) {
-		t.Fatal("a second round without traffic between")
-	}
-	// Once the lease is held, no other bus writes a round.
-	send(t, other, portal, svcOpen, "<Five/>")
-	if !cross(other) {
-		t.Fatal("no round after traffic")
-	}
-	if wrote, err := f.bus.CrossAnchor(ctx); err != nil || wrote {
-		t.Fatalf("a round while another bus holds the lease: %v %v", wrote, err)
-	}
+	f := witnessed(t)
 	rep, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
 	// Chains 2 and 5 hold their 4 and 5 sends, every chain a link of each
-	// round: the first names chains 2 and 5 (in each of the six others)
-	// or the other one of them, 6×2+2 heads; the second, when every chain
-	// has a head, the seven others in each chain, 8×7.
-	if err != nil || !rep.Intact || rep.Records != 4+5+2*shep.EvidenceChains || len(rep.Chains) != shep.EvidenceChains || rep.CrossAnchors != 6*2+2+8*7 {
+	// round; the first round names the heads of chains 2 and 5, the second
+	// the head of every chain: ten heads, each found where named.
+	if err != nil || !rep.Intact || rep.Records != 4+5+2*shep.EvidenceChains || len(rep.Chains) != shep.EvidenceChains || rep.CrossAnchors != 2+8 {
 		t.Fatalf("two chains cross-anchored: %+v %v", rep, err)
 	}
 
-	// Chain 5 cut back to its third link, its head moved to agree.
-	stream, head := f.redis.Key("shep", "{evidence:5}", "log"), f.redis.Key("shep", "{evidence:5}", "head")
-	msgs, err := f.redis.Client.XRange(ctx, stream, "-", "+").Result()
-	if err != nil {
-		t.Fatal(err)
+	// The tamperings, on chain 5: its entries and their links.
+	type entry struct {
+		id    string
+		links []map[string]any
 	}
-	var links []struct {
-		Seq  int64  `json:"seq"`
-		Hash string `json:"hash"`
+	read := func(f *fixture) (stream, head, headEntry string, entries []entry) {
+		stream = f.redis.Key("shep", "{evidence:5}", "log")
+		head, headEntry = f.redis.Key("shep", "{evidence:5}", "head"), f.redis.Key("shep", "{evidence:5}", "headentry")
+		msgs, err := f.redis.Client.XRange(ctx, stream, "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			var links []map[string]any
+			if err := json.Unmarshal([]byte(m.Values["links"].(string)), &links); err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, entry{m.ID, links})
+		}
+		return stream, head, headEntry, entries
 	}
-	if err := json.Unmarshal([]byte(msgs[2].Values["links"].(string)), &links); err != nil || len(links) != 1 {
-		t.Fatalf("entry 3 of chain 5: %v %v", links, err)
+	setHead := func(f *fixture, head, headEntry string, e entry) {
+		last := e.links[len(e.links)-1]
+		f.redis.Client.Set(ctx, head, fmt.Sprintf("%v %v", last["seq"], last["hash"]), 0)
+		f.redis.Client.Set(ctx, headEntry, e.id, 0)
 	}
-	for _, m := range msgs[3:] {
-		f.redis.Client.XDel(ctx, stream, m.ID)
-	}
-	f.redis.Client.Set(ctx, head, strconv.FormatInt(links[0].Seq, 10)+" "+links[0].Hash+" "+msgs[2].ID, 0)
-	rep, err = shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
-	if err != nil || rep.Intact || !rep.Chain(5).Intact || !strings.Contains(rep.Reason, "of chain 5") {
-		t.Fatalf("chain 5 cut short: %+v %v", rep, err)
+	for _, tc := range []struct {
+		name   string
+		tamper func(f *fixture)
+		reason string
+	}{
+		{"cut back to its third link, its head moved to agree", func(f *fixture) {
+			stream, head, headEntry, entries := read(f)
+			for _, e := range entries[3:] {
+				f.redis.Client.XDel(ctx, stream, e.id)
+			}
+			setHead(f, head, headEntry, entries[2])
+		}, "past that chain's head"},
+		{"its first three links rewritten, the witnessed entries kept after them", func(f *fixture) {
+			stream, head, headEntry, entries := read(f)
+			f.redis.Client.Del(ctx, stream)
+			prev := ""
+			for i := 0; i < 3; i++ {
+				rec := fmt.Sprintf(`{"time":"2026-06-01T06:00:0%dZ","direction":"in","messageId":"forged-%d"}`, i, i)
+				seq := int64(i + 1)
+				h := sha256.Sum256([]byte(prev + "\n" + strconv.FormatInt(seq, 10) + "\n" + rec))
+				hash := hex.EncodeToString(h[:])
+				links, _ := json.Marshal([]map[string]any{{"seq": seq, "prev": prev, "record": json.RawMessage(rec), "hash": hash}})
+				id := fmt.Sprintf("1-%d", i+1)
+				f.redis.Client.XAdd(ctx, &redisXAdd{Stream: stream, ID: id, Values: []any{"seq", seq, "links", string(links)}})
+				prev = hash
+				f.redis.Client.Set(ctx, head, strconv.FormatInt(seq, 10)+" "+hash, 0)
+				f.redis.Client.Set(ctx, headEntry, id, 0)
+			}
+			for _, e := range entries[3:] {
+				links, _ := json.Marshal(e.links)
+				f.redis.Client.XAdd(ctx, &redisXAdd{Stream: stream, ID: e.id, Values: []any{"seq", e.links[0]["seq"], "links", string(links)}})
+			}
+		}, "past that chain's head"},
+		{"deleted, behind a forged anchor", func(f *fixture) {
+			stream, head, headEntry, _ := read(f)
+			f.redis.Client.Del(ctx, stream, head, headEntry)
+			f.redis.Client.HSet(ctx, f.redis.Key("shep", "{evidence:5}", "anchor"), "seq", 1000, "hash", strings.Repeat("0", 64))
+		}, "behind its anchor"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := witnessed(t)
+			tc.tamper(f)
+			rep, err := shep.VerifyEvidence(ctx, f.redis.Client, f.redis.Prefix)
+			if err != nil || rep.Intact || !strings.Contains(rep.Reason, tc.reason) {
+				t.Fatalf("%+v %v, want broken: %s", rep, err, tc.reason)
+			}
+		})
 	}
 }

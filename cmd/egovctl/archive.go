@@ -146,10 +146,10 @@ func evidenceVerifyArchive(ctx context.Context, o archiveVerifyOptions, stdout i
 			if err != nil {
 				return err
 			}
-			if prev, ok := last[rep.Chain]; ok && prev.Intact {
+			if prev, ok := last[m.Chain]; ok && prev.Intact {
 				shep.CheckContinuity(prev, &rep)
 			}
-			last[rep.Chain] = rep
+			last[m.Chain] = rep
 			out.Intact = out.Intact && rep.Intact
 			out.Archives = append(out.Archives, archiveFileReport{File: memberName(name, m), ArchiveReport: rep})
 			return nil
@@ -213,8 +213,11 @@ func evidenceTrimArchive(ctx context.Context, rdb redis.UniversalClient, o archi
 	}
 	var done trimReports
 	err = eachArchive(o.Archive, func(m shep.ArchiveMember) error {
-		rep, ar, err := shep.TrimArchived(ctx, rdb, o.Prefix, m.R, m.Size,
-			shep.TrimOptions{Verify: opt, KeepLive: o.KeepLive, Now: o.Now})
+		topt := shep.TrimOptions{Verify: opt, KeepLive: o.KeepLive, Now: o.Now}
+		if m.Name != "" {
+			topt.Chain = &m.Chain
+		}
+		rep, ar, err := shep.TrimArchived(ctx, rdb, o.Prefix, m.R, m.Size, topt)
 		for _, refusal := range []error{shep.ErrArchiveNotIntact, shep.ErrArchiveNotAtStart, shep.ErrArchiveNotLive, shep.ErrArchiveTooYoung} {
 			if errors.Is(err, refusal) {
 				if perr := printArchiveJSON(stdout, trimRefusal{Reason: err.Error(), Archive: ar, Done: done.Chains}); perr != nil {
@@ -222,9 +225,6 @@ func evidenceTrimArchive(ctx context.Context, rdb redis.UniversalClient, o archi
 				}
 				return errRefused
 			}
-		}
-		if err == nil && m.Name != "" && ar.Chain != m.Chain {
-			err = fmt.Errorf("%s holds an archive of chain %d", m.Name, ar.Chain)
 		}
 		if err != nil {
 			return err

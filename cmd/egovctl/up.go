@@ -180,7 +180,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		sys, err := p.identity.New(rdb, provider.Config{Bus: bus, Sender: p.sender, Signer: signer, Verifier: verifier,
-			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm, ReviewEvery: *reviewEvery})
+			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm, ReviewEvery: *reviewEvery, Durability: durable})
 		if err != nil {
 			return err
 		}

@@ -91,6 +91,8 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 		pace        = fs.String("pace", "fast", "fast, or regulation: wait the regulation's step durations")
 		factor      = fs.Float64("pace-factor", 0.01, "scale of the regulation's durations with -pace regulation")
 		reviewEvery = fs.Duration("review-every", time.Hour, "how often registrations whose condition can lapse are looked at again")
+		waitN       = fs.Int("redis-wait-replicas", 0, "replicas that must acknowledge a decision before its result is sent (Redis WAIT; 0: none)")
+		waitFor     = fs.Duration("redis-wait-timeout", redisconn.DefaultWaitTimeout, "how long to wait for them before the message is left to come back")
 		logJSON     = fs.Bool("log-json", false, "log JSON")
 		opsListen   = fs.String("ops-listen", spec.OpsListen, "the system's metrics and probes (/metrics, /livez, /readyz); empty: none")
 		logLevel    = ops.LogLevelFlag(fs)
@@ -123,7 +125,7 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 			return err
 		}
 	}
-	sys, err := spec.Identity.New(rdb, provider.Config{KeyPrefix: *keyPrefix,
+	sys, err := spec.Identity.New(rdb, provider.Config{KeyPrefix: *keyPrefix, Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		Signer: signer, Verifier: verifier, Workers: *workers, Batch: *batch, Pace: *pace, PaceFactor: *factor,
 		StepDurations: portalTerms(), ReviewEvery: *reviewEvery, Log: log,

@@ -93,3 +93,41 @@ func ByMaster(ctx context.Context, c redis.UniversalClient, keys []string) (map[
 	}
 	return nil, fmt.Errorf("redis: cannot wait for the replicas of a %T", c)
 }
+
+// RunScript runs script like script.Run and, when d asks for replicas,
+// waits for them (WAIT) on the connection of the master that holds
+// keys[0] (every key of a script shares its slot) before it answers: the
+// caller may then tell others it has the write (the portal confirming an
+// answer it filed, a provider sending the result it stored). Short of the
+// replicas the command fails with ErrNotReplicated: the write is on the
+// master, and the caller's retry finds it there.
+func RunScript(ctx context.Context, rdb redis.UniversalClient, d Durability, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if !d.On() {
+		return script.Run(ctx, rdb, keys, args...)
+	}
+	groups, err := ByMaster(ctx, rdb, keys[:1])
+	if err != nil {
+		cmd := redis.NewCmd(ctx)
+		cmd.SetErr(err)
+		return cmd
+	}
+	var node *redis.Client
+	for n := range groups {
+		node = n
+	}
+	cn := node.Conn()
+	defer cn.Close()
+	cmd := script.Run(ctx, cn, keys, args...)
+	if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		if c, ok := rdb.(*redis.ClusterClient); ok {
+			// A master's own client follows no redirection: reload the
+			// map for the caller's retry.
+			c.ReloadState(ctx)
+		}
+		return cmd
+	}
+	if err := d.Wait(ctx, cn); err != nil {
+		cmd.SetErr(err)
+	}
+	return cmd
+}

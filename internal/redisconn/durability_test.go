@@ -106,3 +106,46 @@ func TestDurabilityByMasterOnACluster(t *testing.T) {
 		}
 	}
 }
+
+// A script's write is acknowledged by the replica before RunScript
+// answers; with the replica gone it fails with ErrNotReplicated and the
+// write is on the master. Without durability it is a plain run.
+func TestScriptWaitsForTheReplica(t *testing.T) {
+	master, replica, err := redistest.StartReplicated(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := redisconn.Open(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	script := redis.NewScript(`redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])`)
+	d := redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
+	for _, tc := range []struct {
+		name string
+		d    redisconn.Durability
+		kill bool
+		want error
+	}{
+		{name: "acknowledged", d: d},
+		{name: "no replicas asked for", d: redisconn.Durability{}},
+		{name: "not acknowledged", d: d, kill: true, want: redisconn.ErrNotReplicated},
+		{name: "none asked for, none there", d: redisconn.Durability{}},
+	} {
+		if tc.kill {
+			if err := replica.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		key := "{script}:" + tc.name
+		v, err := redisconn.RunScript(ctx, rdb, tc.d, script, []string{key}, tc.name).Text()
+		if !errors.Is(err, tc.want) || (err == nil && v != tc.name) {
+			t.Fatalf("%s: %q %v, want %v", tc.name, v, err, tc.want)
+		}
+		if got, _ := rdb.Get(ctx, key).Result(); got != tc.name {
+			t.Fatalf("%s: the write is not on the master", tc.name)
+		}
+	}
+}
