@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+
+	"egov/internal/redisconn"
 )
 
 // Paths of the probes.
@@ -172,7 +174,7 @@ func Handler(checks []Check, metrics prometheus.Gatherer) http.Handler {
 // collectors, for the one metrics endpoint of a process.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}), redisconn.Commands)
 	return reg
 }
 

@@ -64,16 +64,16 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 	opt.ContextTimeoutEnabled = true
 	single := redis.NewClient(opt)
 	if !answersAsClusterNode(single) {
-		return single, nil
+		return counted(single), nil
 	}
 	_ = single.Close()
 	if opt.DB != 0 {
 		return nil, errors.New("redis: a cluster has database 0 only")
 	}
-	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password,
+	return counted(redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password,
 		TLSConfig: opt.TLSConfig, DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
 		MaxRetries: opt.MaxRetries, Protocol: opt.Protocol, PoolSize: opt.PoolSize, ClientName: opt.ClientName,
-		ContextTimeoutEnabled: true}), nil
+		ContextTimeoutEnabled: true})), nil
 }
 
 // IsCluster reports whether c is a cluster client.
@@ -97,7 +97,7 @@ func openCluster(u *url.URL) (redis.UniversalClient, error) {
 	}
 	withDefaults(u.Query(), &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.Protocol, &opt.PoolSize)
 	opt.ContextTimeoutEnabled = true
-	return redis.NewClusterClient(opt), nil
+	return counted(redis.NewClusterClient(opt)), nil
 }
 
 // withDefaults sets the package's defaults on what the URL left unset.
