@@ -35,6 +35,19 @@ const (
 // AllFaults are the faults a soak draws from.
 var AllFaults = []Fault{KillLabour, KillPortal, KillBus, KillRedis, PauseRedis, PauseLabour}
 
+// Kill is the fault of killing one program instance (SIGKILL) and
+// starting it again: Kill(Second(Portal)) for the second portal.
+func Kill(c Component) Fault { return Fault("kill " + string(c) + " (SIGKILL), start it again") }
+
+// KillAny are the faults of killing each program instance of s.
+func (s *Stack) KillAny() []Fault {
+	var out []Fault
+	for _, c := range s.Programs() {
+		out = append(out, Kill(c))
+	}
+	return out
+}
+
 // Inject applies fault f to the stack and returns once the stack is whole
 // again (every component started and answering).
 func (s *Stack) Inject(ctx context.Context, f Fault) error {
@@ -51,6 +64,11 @@ func (s *Stack) Inject(ctx context.Context, f Fault) error {
 		return s.pauseFor(ctx, Redis, 3*time.Second)
 	case PauseLabour:
 		return s.pauseFor(ctx, Labour, s.opt.Visibility+time.Second)
+	}
+	for _, c := range s.Programs() {
+		if f == Kill(c) {
+			return s.Restart(ctx, c)
+		}
 	}
 	return fmt.Errorf("unknown fault %q", f)
 }
@@ -161,7 +179,7 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	accepted := map[string]bool{}
 	refused := map[string]bool{}
 	var attempts atomic.Int64
-	sendAtRate(ctx, client, s.PortalURL, people, reqs.Len(), reqs.Get, opt.Rate, &attempts, func(r loadgen.Request, outcome string) {
+	sendAtRate(ctx, client, s.PortalURLs, people, reqs.Len(), reqs.Get, opt.Rate, &attempts, func(r loadgen.Request, outcome string) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch outcome {
@@ -247,7 +265,7 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 		return nil, err
 	}
 	defer rdb.Close()
-	if rep.Evidence, err = shep.VerifyEvidence(ctx, rdb, ""); err != nil {
+	if rep.Evidence, err = shep.VerifyEvidence(ctx, rdb, s.opt.KeyPrefix); err != nil {
 		return nil, err
 	}
 	rep.Duration = time.Since(begin).Seconds()
@@ -258,7 +276,7 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 // most 512 waiting for their answer at once), each until answered, and
 // returns when all are: answered is called with each request's outcome,
 // sent after each send.
-func sendAtRate(ctx context.Context, client *http.Client, base string, people []*loadgen.Citizen, n int, request func(int) loadgen.Request,
+func sendAtRate(ctx context.Context, client *http.Client, portals []string, people []*loadgen.Citizen, n int, request func(int) loadgen.Request,
 	rate float64, attempts *atomic.Int64, answered func(loadgen.Request, string), sent func(int)) {
 	var wg sync.WaitGroup
 	inflight := make(chan struct{}, 512)
@@ -274,7 +292,7 @@ func sendAtRate(ctx context.Context, client *http.Client, base string, people []
 		go func() {
 			defer wg.Done()
 			defer func() { <-inflight }()
-			answered(r, submitUntilAnswered(ctx, client, base, people, r, attempts))
+			answered(r, submitUntilAnswered(ctx, client, portals, i, people, r, attempts))
 		}()
 		if sent != nil {
 			sent(i + 1)
@@ -283,18 +301,20 @@ func sendAtRate(ctx context.Context, client *http.Client, base string, people []
 	wg.Wait()
 }
 
-// submitUntilAnswered sends r until the portal answers it: accepted,
+// submitUntilAnswered sends r until a portal answers it (the i-th
+// request's k-th attempt goes to portal i+k, as a round-robin in front of
+// them sends a citizen's retry to the next one): accepted,
 // replayed (accepted before), or refused for good. What HTTP lets a client
 // repeat is retried for up to a minute: lost connections, 503, 408 (the
 // server gave up waiting for the request: a starved client's body comes
 // slowly), 429, and an answer that is not the portal's (no problem code:
 // the HTTP server's own, on a connection it was closing).
-func submitUntilAnswered(ctx context.Context, client *http.Client, base string, people []*loadgen.Citizen, r loadgen.Request, attempts *atomic.Int64) string {
+func submitUntilAnswered(ctx context.Context, client *http.Client, portals []string, i int, people []*loadgen.Citizen, r loadgen.Request, attempts *atomic.Int64) string {
 	deadline := time.Now().Add(time.Minute)
 	backoff := retry.New(200*time.Millisecond, 3*time.Second)
-	for {
+	for k := i; ; k++ {
 		attempts.Add(1)
-		code, body := loadgen.Submit(ctx, client, base, people, r)
+		code, body := loadgen.Submit(ctx, client, portals[k%len(portals)], people, r)
 		var prob struct{ Code string }
 		_ = json.Unmarshal(body, &prob)
 		switch {
@@ -347,13 +367,15 @@ func (s *Stack) Redis() (redis.UniversalClient, error) {
 func (r *SoakReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nsoak of %.0f s, seed %d, %d faults:\n", r.Duration, r.Seed, len(r.Faults))
 	counts := map[Fault]int{}
+	var kinds []Fault // in the order first injected
 	for _, f := range r.Faults {
+		if counts[f.Fault] == 0 {
+			kinds = append(kinds, f.Fault)
+		}
 		counts[f.Fault]++
 	}
-	for _, f := range AllFaults {
-		if counts[f] > 0 {
-			fmt.Fprintf(w, "  %3d × %s\n", counts[f], f)
-		}
+	for _, f := range kinds {
+		fmt.Fprintf(w, "  %3d × %s\n", counts[f], f)
 	}
 	fmt.Fprintf(w, "requests sent %d, submission attempts %d, accepted %d (%d on a retry), refused %v, gave up %d\n",
 		r.Sent, r.Attempts, r.Accepted, r.Replayed, r.Refused, r.GaveUp)

@@ -45,6 +45,29 @@ const (
 // Components in the order they are started.
 var Components = []Component{Redis, Bus, Labour, Portal}
 
+// Second is the second instance of a program: "shep#2". Its portal and its
+// providers' systems talk to the bus of the same instance; every instance
+// shares the one Redis and key space.
+func Second(c Component) Component { return c + "#2" }
+
+// Kind is the program a component runs: Bus for "shep#2".
+func (c Component) Kind() Component {
+	for i := range len(c) {
+		if c[i] == '#' {
+			return c[:i]
+		}
+	}
+	return c
+}
+
+// peer is the component of kind k of c's instance (the bus c talks to).
+func (c Component) peer(k Component) Component {
+	if c != c.Kind() {
+		return Second(k)
+	}
+	return k
+}
+
 // Binaries are the stack's programs, built by Build.
 type Binaries map[Component]string
 
@@ -76,6 +99,14 @@ type Options struct {
 	Visibility time.Duration
 	// Desk starts АРМ РШЭП too, after the labour-market system.
 	Desk bool
+	// RedisURL, when set, is a Redis (a cluster, say) the stack uses
+	// instead of a redis-server of its own: no Redis component runs.
+	RedisURL string
+	// KeyPrefix is put before every key (to share a Redis).
+	KeyPrefix string
+	// Two runs a second instance of the bus, the labour-market system
+	// and the portal (Second), on the same Redis.
+	Two bool
 }
 
 // Stack is a running stack. Its methods are safe for concurrent use.
@@ -86,6 +117,8 @@ type Stack struct {
 	RedisURL  string
 	BusURL    string
 	PortalURL string
+	// PortalURLs are every portal instance's (PortalURL first).
+	PortalURLs []string
 
 	bin   Binaries
 	opt   Options
@@ -118,14 +151,21 @@ func Start(ctx context.Context, bin Binaries, opt Options) (*Stack, error) {
 	}
 	s := &Stack{Authority: authority, bin: bin, opt: opt, ports: map[Component]int{},
 		procs: map[Component]*exec.Cmd{}, exits: map[Component]chan struct{}{}}
-	for _, c := range []Component{Redis, Bus, Portal} {
+	for _, c := range []Component{Redis, Bus, Portal, Second(Bus), Second(Portal)} {
 		if s.ports[c], err = freePort(); err != nil {
 			return nil, err
 		}
 	}
 	s.RedisURL = fmt.Sprintf("redis://127.0.0.1:%d/0", s.ports[Redis])
-	s.BusURL = fmt.Sprintf("http://127.0.0.1:%d", s.ports[Bus])
-	s.PortalURL = fmt.Sprintf("http://127.0.0.1:%d", s.ports[Portal])
+	if opt.RedisURL != "" {
+		s.RedisURL = opt.RedisURL
+	}
+	s.BusURL = s.url(Bus)
+	s.PortalURL = s.url(Portal)
+	s.PortalURLs = []string{s.PortalURL}
+	if opt.Two {
+		s.PortalURLs = append(s.PortalURLs, s.url(Second(Portal)))
+	}
 	for _, c := range s.components() {
 		if err := s.Start(ctx, c); err != nil {
 			s.Close()
@@ -135,28 +175,40 @@ func Start(ctx context.Context, bin Binaries, opt Options) (*Stack, error) {
 	return s, nil
 }
 
+// url is the HTTP address of a bus or portal component.
+func (s *Stack) url(c Component) string { return fmt.Sprintf("http://127.0.0.1:%d", s.ports[c]) }
+
 func (s *Stack) args(c Component) []string {
+	args := s.programArgs(c)
+	if c.Kind() != Redis && s.opt.KeyPrefix != "" {
+		args = append(args, "-key-prefix", s.opt.KeyPrefix)
+	}
+	return args
+}
+
+func (s *Stack) programArgs(c Component) []string {
 	root, pkiDir := s.opt.Root, filepath.Join(s.opt.Dir, "pki")
 	trust, crl := filepath.Join(pkiDir, "trust"), filepath.Join(pkiDir, "crl.pem")
+	busURL := s.url(c.peer(Bus))
 	// The logs keep what a failed test needs, not an access line for each of
 	// the soak's millions of requests.
 	const logLevel = "warn"
-	switch c {
+	switch c.Kind() {
 	case Redis:
 		return []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(s.ports[Redis]), "--dir", filepath.Join(s.opt.Dir, "redis"),
 			"--appendonly", "yes", "--appendfsync", s.opt.Fsync, "--save", ""}
 	case Bus:
-		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Bus]), "-redis", s.RedisURL,
+		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[c]), "-redis", s.RedisURL,
 			"-routing", filepath.Join(root, "fixtures", "shep", "routing.json"), "-persons", filepath.Join(s.opt.Dir, "persons.json"),
 			"-trust", trust, "-crl", crl, "-visibility", s.opt.Visibility.String(), "-metrics-listen", "", "-log-level", logLevel}
 	case Labour:
-		return []string{"-redis", s.RedisURL, "-bus", s.BusURL, "-sender-password", "labour-secret",
+		return []string{"-redis", s.RedisURL, "-bus", busURL, "-sender-password", "labour-secret",
 			"-key", filepath.Join(pkiDir, "keys", "provider.p12"), "-trust", trust, "-crl", crl, "-ops-listen", "", "-log-level", logLevel}
 	case Desk:
-		return []string{"-redis", s.RedisURL, "-bus", s.BusURL, "-sender-password", "rshep-secret",
+		return []string{"-redis", s.RedisURL, "-bus", busURL, "-sender-password", "rshep-secret",
 			"-key", filepath.Join(pkiDir, "keys", "regionaldesk.p12"), "-trust", trust, "-crl", crl, "-ops-listen", "", "-log-level", logLevel}
 	case Portal:
-		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[Portal]), "-redis", s.RedisURL, "-bus", s.BusURL,
+		return []string{"-listen", fmt.Sprintf("127.0.0.1:%d", s.ports[c]), "-redis", s.RedisURL, "-bus", busURL,
 			"-sender-password", "portal-secret", "-trust", trust, "-crl", crl, "-attempts-per-minute", "100000",
 			"-http-header-timeout", "2s", "-metrics-listen", "", "-log-level", logLevel}
 	}
@@ -175,7 +227,7 @@ func (s *Stack) Start(ctx context.Context, c Component) error {
 		s.mu.Unlock()
 		return err
 	}
-	cmd := exec.Command(s.bin[c], s.args(c)...)
+	cmd := exec.Command(s.bin[c.Kind()], s.args(c)...)
 	cmd.Dir = s.opt.Root
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childproc.DieWithParent()
@@ -197,7 +249,7 @@ func (s *Stack) Start(ctx context.Context, c Component) error {
 
 func (s *Stack) waitReady(ctx context.Context, c Component, exited <-chan struct{}) error {
 	ready := func() bool {
-		switch c {
+		switch c.Kind() {
 		case Redis:
 			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.ports[Redis]), 200*time.Millisecond)
 			if err != nil {
@@ -213,11 +265,7 @@ func (s *Stack) waitReady(ctx context.Context, c Component, exited <-chan struct
 			n, _ := conn.Read(buf)
 			return string(buf[:n]) == "+PONG\r\n"
 		case Bus, Portal:
-			url := s.BusURL
-			if c == Portal {
-				url = s.PortalURL
-			}
-			resp, err := http.Get(url + "/healthz")
+			resp, err := http.Get(s.url(c) + "/healthz")
 			if err != nil {
 				return false
 			}
@@ -318,10 +366,30 @@ func (s *Stack) Tail(c Component, n int64) string {
 
 // components are the processes this stack runs, in the order they start.
 func (s *Stack) components() []Component {
-	if s.opt.Desk {
-		return append(append([]Component{}, Components[:3]...), Desk, Portal)
+	var cs []Component
+	if s.opt.RedisURL == "" {
+		cs = append(cs, Redis)
 	}
-	return Components
+	cs = append(cs, Bus, Labour)
+	if s.opt.Desk {
+		cs = append(cs, Desk)
+	}
+	cs = append(cs, Portal)
+	if s.opt.Two {
+		cs = append(cs, Second(Bus), Second(Labour), Second(Portal))
+	}
+	return cs
+}
+
+// Programs are the running stack's program instances (not Redis).
+func (s *Stack) Programs() []Component {
+	var out []Component
+	for _, c := range s.components() {
+		if c != Redis {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Close stops every component, the portal first.
