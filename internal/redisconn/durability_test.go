@@ -13,11 +13,9 @@ import (
 	"egov/internal/redistest"
 )
 
-// A write waits for its replica on the connection that carried it: with
-// the replica up it is acknowledged; with the replica gone the wait ends
-// at its timeout with ErrNotReplicated, and the write is still on the
-// master.
-func TestDurabilityWaitsForTheReplica(t *testing.T) {
+// openReplicated starts a master with one replica and opens the master.
+func openReplicated(t *testing.T) (redis.UniversalClient, *redistest.Node) {
+	t.Helper()
 	master, replica, err := redistest.StartReplicated(t)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +24,16 @@ func TestDurabilityWaitsForTheReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
+	t.Cleanup(func() { rdb.Close() })
+	return rdb, replica
+}
+
+// A write waits for its replica on the connection that carried it: with
+// the replica up it is acknowledged; with the replica gone the wait ends
+// at its timeout with ErrNotReplicated, and the write is still on the
+// master.
+func TestDurabilityWaitsForTheReplica(t *testing.T) {
+	rdb, replica := openReplicated(t)
 	ctx := context.Background()
 	d := redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
 	write := func(key string) error {
@@ -44,7 +51,7 @@ func TestDurabilityWaitsForTheReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err = write("not-acknowledged")
+	err := write("not-acknowledged")
 	if !errors.Is(err, redisconn.ErrNotReplicated) {
 		t.Fatalf("with the replica gone: %v", err)
 	}
@@ -111,15 +118,7 @@ func TestDurabilityByMasterOnACluster(t *testing.T) {
 // answers; with the replica gone it fails with ErrNotReplicated and the
 // write is on the master. Without durability it is a plain run.
 func TestScriptWaitsForTheReplica(t *testing.T) {
-	master, replica, err := redistest.StartReplicated(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb, err := redisconn.Open(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	rdb, replica := openReplicated(t)
 	ctx := context.Background()
 	script := redis.NewScript(`redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])`)
 	d := redisconn.Durability{Replicas: 1, Timeout: 300 * time.Millisecond}
