@@ -120,7 +120,8 @@ func (cv *coverage) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 }
 
 // codeCaller is the function of the code base (not a test, not this
-// package) that ran the current transaction, its closures folded into it.
+// package, not the client's own hooks in redisconn) that ran the current
+// transaction, its closures folded into it.
 func codeCaller() string {
 	pcs := make([]uintptr, 64)
 	n := runtime.Callers(3, pcs)
@@ -128,6 +129,7 @@ func codeCaller() string {
 	for {
 		f, more := frames.Next()
 		if strings.HasPrefix(f.Function, "egov/") && !strings.HasPrefix(f.Function, "egov/internal/redistest") &&
+			!strings.HasPrefix(f.Function, "egov/internal/redisconn.") &&
 			!strings.HasSuffix(f.File, "_test.go") {
 			return DeclaredFunction(f.Function)
 		}
