@@ -330,13 +330,23 @@ return {'claimed', unpack(reg)}
 //
 // KEYS: record, lock, current registration, referrals, ended registration.
 // ARGV: record, outcome, number, decided at (ms), request id, referral,
-// service, filing system, end ground, end notice, lock token.
+// service, filing system, end ground, end notice, lock token, the number
+// of the registration the claim read ("" for none).
 // Returns 1; 0 when the lock was no longer this worker's; -1 when the
 // registration the decision ends was ended meanwhile (another request,
 // the review): nothing is stored, and the request decided again finds
-// no registration.
+// no registration; -2 when the citizen's registration is no longer the
+// one the decision was made on (another request of his, decided at the
+// same time, registered or ended it): nothing is stored, and the request
+// decided again sees the registration as it now is. The lock is per
+// request; this check is what keeps two requests of one citizen from
+// both registering him.
 var storeScript = redisscript.New(endRegistrationLua + `
 if redis.call('GET', KEYS[2]) ~= ARGV[11] then return 0 end
+if (redis.call('HGET', KEYS[3], 'number') or '') ~= ARGV[12] then
+  redis.call('DEL', KEYS[2])
+  return -2
+end
 if ARGV[2] == 'deregistered' and endRegistration(KEYS[3], KEYS[5], ARGV[3], ARGV[4], ARGV[9], ARGV[10]) == 0 then
   redis.call('DEL', KEYS[2])
   return -1
@@ -484,7 +494,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	// out: a master's death must not take the register's record of a
 	// result the citizen holds.
 	n, err := redisconn.RunScript(ctx, s.rdb, s.cfg.Durability, storeScript, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
-		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token).Int()
+		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token, current.Number).Int()
 	if err != nil {
 		return nil, err
 	}
@@ -495,6 +505,9 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	case -1:
 		stored = true // released by the script
 		return nil, fmt.Errorf("registration %s ended while this request to end it was decided; the message comes back to be decided again", current.Number)
+	case -2:
+		stored = true // released by the script
+		return nil, errors.New("the citizen's registration changed while this request was decided (another request of his); the message comes back to be decided again")
 	}
 	stored = true
 	s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
