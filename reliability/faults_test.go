@@ -413,8 +413,8 @@ func TestSoak(t *testing.T) {
 		for _, id := range rep.Missing[:min(len(rep.Missing), 3)] {
 			explainMissing(t, s, id)
 		}
-		t.Fatalf("soak lost or refused work: missing %v, duplicated %v, unexpected %v, gave up %d, refused %v",
-			rep.Missing, rep.Duplicated, rep.Unexpected, rep.GaveUp, rep.Refused)
+		t.Fatalf("soak lost or refused work: missing %v, duplicated %v, unexpected %v, gave up %d, refused %v, %d registrations for %d citizens",
+			rep.Missing, rep.Duplicated, rep.Unexpected, rep.GaveUp, rep.Refused, rep.Results, rep.Citizens)
 	}
 }
 
@@ -448,8 +448,8 @@ func TestSoakOnTheCluster(t *testing.T) {
 		for _, id := range rep.Missing[:min(len(rep.Missing), 3)] {
 			explainMissing(t, s, id)
 		}
-		t.Fatalf("soak on the cluster lost or refused work: missing %v, duplicated %v, unexpected %v, gave up %d, refused %v",
-			rep.Missing, rep.Duplicated, rep.Unexpected, rep.GaveUp, rep.Refused)
+		t.Fatalf("soak on the cluster lost or refused work: missing %v, duplicated %v, unexpected %v, gave up %d, refused %v, %d registrations for %d citizens",
+			rep.Missing, rep.Duplicated, rep.Unexpected, rep.GaveUp, rep.Refused, rep.Results, rep.Citizens)
 	}
 }
 

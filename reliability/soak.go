@@ -98,6 +98,7 @@ type SoakOptions struct {
 // SoakReport is what a soak proved.
 type SoakReport struct {
 	Seed       uint64         `json:"seed"`
+	Citizens   int            `json:"citizens"`
 	Sent       int            `json:"sent"`
 	Accepted   int            `json:"accepted"`           // answered 202, at once or on a retry
 	Replayed   int            `json:"acceptedOnRetry"`    // a retry answered request-replayed: the first try had been accepted
@@ -126,10 +127,12 @@ type FaultRecord struct {
 }
 
 // OK tells whether the soak lost nothing: every accepted request has
-// exactly one result or refusal, nothing else has one, and the evidence
+// exactly one result or refusal, nothing else has one, no citizen was
+// registered twice (every request is a registration: one result a citizen
+// at most, the rest refused as registered already), and the evidence
 // chain is intact.
 func (r *SoakReport) OK() bool {
-	return len(r.Missing) == 0 && len(r.Duplicated) == 0 && len(r.Unexpected) == 0 && r.Evidence.Intact
+	return len(r.Missing) == 0 && len(r.Duplicated) == 0 && len(r.Unexpected) == 0 && r.Results <= r.Citizens && r.Evidence.Intact
 }
 
 // Soak drives opt.Requests signed submissions through the portal at
@@ -152,7 +155,7 @@ func Soak(ctx context.Context, s *Stack, opt SoakOptions, progress io.Writer) (*
 	if opt.ResultWait <= 0 {
 		opt.ResultWait = 3 * time.Minute
 	}
-	rep := &SoakReport{Seed: opt.Seed, Refused: map[string]int{}}
+	rep := &SoakReport{Seed: opt.Seed, Citizens: opt.Citizens, Refused: map[string]int{}}
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	people, err := loadgen.PrepareCitizens(ctx, client, s.PortalURL, s.Authority, opt.Citizens)
 	if err != nil {
