@@ -301,9 +301,10 @@ func (b *Bus) CrossAnchor(ctx context.Context) (bool, error) {
 	}
 	done := make(chan written, EvidenceChains)
 	n := 0
+	named := snap.named()
 	for c := range EvidenceChains {
 		var others []ChainHead
-		for _, h := range snap.named() {
+		for _, h := range named {
 			if h.Chain != c {
 				others = append(others, h)
 			}
