@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"egov/document"
 	"egov/gateway"
@@ -602,5 +603,10 @@ func TestDecisionWaitsForTheReplica(t *testing.T) {
 	}
 	if got := s.results(aidos); len(got) != 1 {
 		t.Fatalf("%d results, want 1", len(got))
+	}
+	// One decision, taken at the first try and sent at the third.
+	decisions := sys.Collectors()[0]
+	if n := testutil.CollectAndCount(decisions); n != 1 || testutil.ToFloat64(decisions) != 1 {
+		t.Errorf("decisions counted: %d series, want one decision registered", n)
 	}
 }

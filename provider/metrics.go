@@ -3,6 +3,7 @@ package provider
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"egov/document"
 	"egov/internal/ops"
 )
 
@@ -34,4 +35,12 @@ func (s *System) Collectors() []prometheus.Collector {
 // (the bus, revocation data).
 func (s *System) ReadyChecks(extra ...ops.Check) []ops.Check {
 	return append([]ops.Check{ops.RedisCheck(s.rdb)}, extra...)
+}
+
+// countDecision counts a decision stored, and the registration it ends.
+func (s *System) countDecision(d Decision) {
+	s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
+	if d.Outcome == document.OutcomeDeregistered {
+		s.metrics.endings.WithLabelValues(d.Ground).Inc()
+	}
 }

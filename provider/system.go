@@ -493,9 +493,17 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	// Stored where the replicas asked for have it before the result goes
 	// out: a master's death must not take the register's record of a
 	// result the citizen holds.
-	n, err := redisconn.RunScript(ctx, s.rdb, s.cfg.Durability, storeScript, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
-		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token, current.Number).Int()
+	stores := redisconn.RunScript(ctx, s.rdb, s.cfg.Durability, storeScript, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
+		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token, current.Number)
+	n, err := stores.Int()
 	if err != nil {
+		if errors.Is(err, redisconn.ErrNotReplicated) && stores.Val() == int64(1) {
+			// Taken and on the master: it goes out from the stored
+			// record once the replicas have it, a path that decides
+			// nothing, so it is counted now.
+			stored = true // released by the script
+			s.countDecision(d)
+		}
 		return nil, err
 	}
 	switch n {
@@ -510,9 +518,8 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		return nil, errors.New("the citizen's registration changed while this request was decided (another request of his); the message comes back to be decided again")
 	}
 	stored = true
-	s.metrics.decisions.WithLabelValues(string(d.Outcome)).Inc()
+	s.countDecision(d)
 	if d.Outcome == document.OutcomeDeregistered {
-		s.metrics.endings.WithLabelValues(d.Ground).Inc()
 		// Told at once; Review sends it if this fails.
 		if err := s.sendEnding(ctx, app.Applicant.IIN, current.Number, false); err != nil {
 			s.cfg.Log.Warn(s.cfg.Name+": end notice not sent yet; the review sends it", "number", current.Number, "err", err)
