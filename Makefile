@@ -52,9 +52,9 @@ cluster:
 SOAK_REQUESTS ?= 20000
 SOAK_RATE     ?= 100
 
-## soak: the stack as separate processes on redis-server (append-only), SOAK_REQUESTS requests with a fault every ~8 s; prints the counts
+## soak: the stack as separate processes on redis-server (append-only), SOAK_REQUESTS requests with a fault every ~8 s (SOAK_FAULT_EVERY: another mean, e.g. 2s); prints the counts
 soak:
-	EGOV_SOAK_REQUESTS=$(SOAK_REQUESTS) EGOV_SOAK_RATE=$(SOAK_RATE) EGOV_SOAK_SEED=$(SOAK_SEED) EGOV_SOAK_REPORT=$(SOAK_REPORT) \
+	EGOV_SOAK_REQUESTS=$(SOAK_REQUESTS) EGOV_SOAK_RATE=$(SOAK_RATE) EGOV_SOAK_SEED=$(SOAK_SEED) EGOV_SOAK_REPORT=$(SOAK_REPORT) EGOV_SOAK_FAULT_EVERY=$(SOAK_FAULT_EVERY) \
 		$(GO) test ./reliability -run '^TestSoak$$' -count=1 -v -timeout 30m
 
 # Every Fuzz target of every package, briefly (FUZZTIME each).

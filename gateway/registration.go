@@ -288,20 +288,32 @@ func (a *App) proveBySignature(ctx context.Context, iin string, doc []byte) erro
 }
 
 // consumeCode counts a try of iin's code and returns it with the stored
-// hash and phone; on the last allowed try it deletes the code, so no
-// further try can be counted. Missing code: nil.
+// hash and phone; a try past the last allowed one is counted and refused
+// by its caller. ARGV[1] names the try: counted again (the client sends a
+// script again when its answer is late), it counts once. Missing code: nil.
 var consumeCode = redisscript.New(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local tries = redis.call('HINCRBY', KEYS[1], 'tries', 1)
-local v = redis.call('HMGET', KEYS[1], 'id', 'hash', 'phone', 'expiresAt')
-if tries >= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+local v = redis.call('HMGET', KEYS[1], 'id', 'hash', 'phone', 'expiresAt', 'tries', 'lastTry')
+local tries = tonumber(v[5]) or 0
+if v[6] ~= ARGV[1] then
+  tries = redis.call('HINCRBY', KEYS[1], 'tries', 1)
+  redis.call('HSET', KEYS[1], 'lastTry', ARGV[1])
+end
 return {tries, v[1] or '', v[2] or '', v[3] or '', v[4] or ''}
 `)
 
 // spendCode deletes iin's code if it is still the one with this id: of two
-// right answers at once, one wins.
+// right answers at once, one wins. The winner's try is remembered for a
+// minute (KEYS[2]), so that the same try spending again (a late answer
+// sent again) is told it won rather than that another did.
+// ARGV: code id, try.
 var spendCode = redisscript.New(`
-if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', 60000)
+  return 1
+end
+if redis.call('GET', KEYS[2]) == ARGV[2] then return 1 end
 return 0
 `)
 
@@ -312,14 +324,15 @@ func (a *App) proveByCode(ctx context.Context, iin, code string) (sms.Phone, err
 		a.log.Info("one-time code refused", "iin", signing.MaskIIN(iin), "why", why)
 		return egov.Errorf(egov.CodeOneTimeCodeInvalid, "one-time code of %s: %s", signing.MaskIIN(iin), why)
 	}
+	try := uuid.NewString()
 	if len(code) != codeDigits {
 		// Still a try: a malformed guess must not be free.
-		if _, err := consumeCode.Run(ctx, a.rdb, []string{a.codeKey(iin)}, codeMaxTries).Result(); err != nil && !errors.Is(err, redis.Nil) {
+		if _, err := consumeCode.Run(ctx, a.rdb, []string{a.codeKey(iin)}, try).Result(); err != nil && !errors.Is(err, redis.Nil) {
 			return "", err
 		}
 		return "", invalid("not six digits")
 	}
-	v, err := consumeCode.Run(ctx, a.rdb, []string{a.codeKey(iin)}, codeMaxTries).Slice()
+	v, err := consumeCode.Run(ctx, a.rdb, []string{a.codeKey(iin)}, try).Slice()
 	if errors.Is(err, redis.Nil) {
 		return "", invalid("no code sent, or used, expired or tried too often")
 	}
@@ -341,14 +354,12 @@ func (a *App) proveByCode(ctx context.Context, iin, code string) (sms.Phone, err
 	if !password.Check(hash, code) {
 		return "", invalid(fmt.Sprintf("wrong (try %d of %d)", tries, codeMaxTries))
 	}
-	if tries < codeMaxTries { // on the last try the script has deleted it already
-		n, err := spendCode.Run(ctx, a.rdb, []string{a.codeKey(iin)}, id).Int()
-		if err != nil {
-			return "", err
-		}
-		if n != 1 {
-			return "", invalid("used by a concurrent registration")
-		}
+	n, err := spendCode.Run(ctx, a.rdb, []string{a.codeKey(iin), a.codeKey(iin) + ":spent"}, id, try).Int()
+	if err != nil {
+		return "", err
+	}
+	if n != 1 {
+		return "", invalid("used by a concurrent registration")
 	}
 	return sms.Phone(phone), nil
 }

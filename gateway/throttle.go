@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"egov"
@@ -173,16 +174,20 @@ func (a *App) loginThrottleKey(iin string) string { return a.key("{"+iin+"}", "l
 // starts the next, longer delay (returns 1 and that delay): of parallel
 // guesses only one passes, and a right password refunds the charge
 // (clearLoginFailures). The key expires ARGV[4] ms after the last charge.
+// ARGV[5] names the attempt: the same attempt charged again (the client
+// sends a script again when its answer is late) passes as it did, rather
+// than be refused by its own charge.
 var chargeLogin = redisscript.New(`
 local now = tonumber(ARGV[1])
-local v = redis.call('HMGET', KEYS[1], 'failures', 'until')
+local v = redis.call('HMGET', KEYS[1], 'failures', 'until', 'attempt')
 local failures = tonumber(v[1]) or 0
 local untilMs = tonumber(v[2]) or 0
+if v[3] == ARGV[5] then return {1, math.max(untilMs - now, 0)} end
 if untilMs > now then return {0, untilMs - now} end
 failures = math.min(failures + 1, 64)
 local delay = math.min(tonumber(ARGV[2]) * 2 ^ (failures - 1), tonumber(ARGV[3]))
 delay = math.floor(delay)
-redis.call('HSET', KEYS[1], 'failures', failures, 'until', now + delay)
+redis.call('HSET', KEYS[1], 'failures', failures, 'until', now + delay, 'attempt', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[4]), delay))
 return {1, delay}
 `)
@@ -194,7 +199,7 @@ return {1, delay}
 func (a *App) chargeLogin(ctx context.Context, iin string) error {
 	t := a.cfg.Throttle
 	v, err := chargeLogin.Run(ctx, a.rdb, []string{a.loginThrottleKey(iin)}, a.now().UnixMilli(),
-		t.LoginDelay.Milliseconds(), t.LoginDelayMax.Milliseconds(), t.LoginFailureMemory.Milliseconds()).Int64Slice()
+		t.LoginDelay.Milliseconds(), t.LoginDelayMax.Milliseconds(), t.LoginFailureMemory.Milliseconds(), uuid.NewString()).Int64Slice()
 	if err != nil {
 		return err
 	}

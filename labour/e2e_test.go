@@ -547,6 +547,76 @@ func TestConcurrentDeliveriesDecideOnce(t *testing.T) {
 	}
 }
 
+// A script whose answer is late is sent again by the client, and Redis has
+// often run it already: with every script of the bus, the portal and the
+// labour-market system run twice, a request is still handed out once,
+// decided once at its first delivery and answered once. (Run twice, the
+// lease counted a second delivery, the decision lock kept its own worker
+// out as "another worker", and the stored decision was taken for a lost
+// lock: three of a message's five deliveries spent on nothing.)
+func TestScriptsRunTwiceDecideAtTheFirstDelivery(t *testing.T) {
+	r := redistest.New(t)
+	redistest.RunScriptsTwice(r.Client)
+	s := newStackOn(t, r, 30*time.Second, quiet, redisconn.Durability{})
+	s.labour()
+	aidos := s.citizen("791028302728", "citizen")
+	id := s.submit(aidos, "job-seeker-registration", "education", "higher")
+	if got := s.await(aidos, id); got.Outcome != "registered" {
+		t.Fatalf("request %s: %+v", id, got)
+	}
+	ctx := context.Background()
+	records, err := r.Keys(ctx, r.Prefix+"shep:{ais-rynok-truda}:m:*")
+	if err != nil || len(records) != 1 {
+		t.Fatalf("bus records of the labour-market queue: %v (%v), want one", records, err)
+	}
+	rec, err := r.Client.HMGet(ctx, records[0], "state", "deliveries").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec[0] != "DELIVERED" || rec[1] != "1" {
+		t.Fatalf("the request's bus message: state %v after %v deliveries, want DELIVERED after 1", rec[0], rec[1])
+	}
+	if n, err := r.Client.Get(ctx, r.Prefix+"lm:sequence:job-seeker-registration").Int(); err != nil || n != 1 {
+		t.Fatalf("registration numbers drawn: %d (%v), want 1", n, err)
+	}
+	if got := len(s.results(aidos)); got != 1 {
+		t.Fatalf("%d results in the cabinet, want 1", got)
+	}
+	// The evidence log holds the request's acceptance and its hand-out
+	// once each: a batch appended twice would be there twice.
+	busID := strings.TrimPrefix(records[0], r.Prefix+"shep:{ais-rynok-truda}:m:")
+	logs, err := r.Keys(ctx, r.Prefix+"shep:{evidence*}:log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, stream := range logs {
+		entries, err := r.Client.XRange(ctx, stream, "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			var links []struct{ Record json.RawMessage }
+			if err := json.Unmarshal([]byte(fmt.Sprint(e.Values["links"])), &links); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range links {
+				var rec struct{ Direction, Operation, MessageID string }
+				_ = json.Unmarshal(l.Record, &rec)
+				if rec.MessageID == busID {
+					seen[rec.Direction+" "+rec.Operation]++
+				}
+			}
+		}
+	}
+	if seen["in sendMessage"] != 1 || seen["out getMessages"] != 1 {
+		t.Fatalf("evidence of the request's message: %v, want one acceptance and one hand-out", seen)
+	}
+	if rep, err := shep.VerifyEvidence(ctx, r.Client, r.Prefix); err != nil || !rep.Intact {
+		t.Fatalf("evidence log: %+v %v", rep, err)
+	}
+}
+
 // With durability asked for, a decision's result goes out only once the
 // replica has the decision: with the replica gone, processing fails before
 // anything is sent (the message comes back), also for the decision the

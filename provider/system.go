@@ -309,7 +309,9 @@ const decisionLockTTL = 10 * time.Second
 
 // claimScript returns the stored record of a request, or takes the right to
 // decide it: one round trip for what was a read, a lock, a second read and
-// the job-seeker lookup.
+// the job-seeker lookup. Run twice with one token (the client sends a
+// script again when its answer is late), it claims twice: the worker is
+// not kept from its own decision by its own lock.
 //
 // KEYS: record, lock, current registration. ARGV: lock TTL (ms), this
 // worker's lock token, registrationFields.
@@ -317,7 +319,9 @@ const decisionLockTTL = 10 * time.Second
 var claimScript = redisscript.New(`
 local rec = redis.call('GET', KEYS[1])
 if rec then return {'done', rec} end
-if not redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1], 'NX') then return {'busy'} end
+if not redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1], 'NX') and redis.call('GET', KEYS[2]) ~= ARGV[2] then
+  return {'busy'}
+end
 local reg = redis.call('HMGET', KEYS[3], unpack(ARGV, 3))
 return {'claimed', unpack(reg)}
 `)
@@ -332,7 +336,9 @@ return {'claimed', unpack(reg)}
 // ARGV: record, outcome, number, decided at (ms), request id, referral,
 // service, filing system, end ground, end notice, lock token, the number
 // of the registration the claim read ("" for none).
-// Returns 1; 0 when the lock was no longer this worker's; -1 when the
+// Returns 1, also when this very record is stored already (the script
+// run again after a late answer); 0 when the lock was no longer this
+// worker's; -1 when the
 // registration the decision ends was ended meanwhile (another request,
 // the review): nothing is stored, and the request decided again finds
 // no registration; -2 when the citizen's registration is no longer the
@@ -342,6 +348,7 @@ return {'claimed', unpack(reg)}
 // request; this check is what keeps two requests of one citizen from
 // both registering him.
 var storeScript = redisscript.New(endRegistrationLua + `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 if redis.call('GET', KEYS[2]) ~= ARGV[11] then return 0 end
 if (redis.call('HGET', KEYS[3], 'number') or '') ~= ARGV[12] then
   redis.call('DEL', KEYS[2])
@@ -377,14 +384,47 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
+// busyWait is how long a copy of a request that another worker is deciding
+// waits for that decision. A copy comes when the bus hands a message out
+// again while its first delivery is still being worked on (the system was
+// paused past the lease); refused at once, each copy would spend one of
+// the message's few deliveries.
+const busyWait = decisionLockTTL / 4
+
+// claim runs claimScript, waiting up to busyWait while another worker
+// holds the request. When the script fails it may still have run (its
+// answer lost): a lock of this worker's is then given up, so that it does
+// not keep the message's next delivery out for the lock's whole life.
+func (s *System) claim(ctx context.Context, keys []string, args []any, token string) ([]any, error) {
+	pause := 50 * time.Millisecond
+	deadline := time.Now().Add(busyWait)
+	for {
+		claim, err := claimScript.Run(ctx, s.rdb, keys, args...).Slice()
+		if err != nil {
+			releaseScript.Run(context.WithoutCancel(ctx), s.rdb, keys[1:2], token)
+			return nil, err
+		}
+		if claim[0] != "busy" || time.Now().Add(pause).After(deadline) {
+			return claim, nil
+		}
+		sleep(ctx, pause)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		pause *= 2
+	}
+}
+
 // decideOnce returns the stored decision for the request, or decides,
 // registers and signs the result and stores them, exactly once per request
 // id even under concurrent deliveries.
 func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *signing.Result, info soap.AsyncMessageInfo) (*record, error) {
-	// One worker decides; a concurrent duplicate is refused and comes back
-	// for the record. The lock outlives a decision (a second or so) but not
-	// the bus's retries of a refused message (1 + 2 + 4 + 8 s): a lock left
-	// behind by a crash must not send the request to the dead letters.
+	// One worker decides; a concurrent duplicate waits for it a little,
+	// then is refused and comes back for the record. The lock outlives a
+	// decision (a second or so) but not a lease (a crashed worker's
+	// message comes back once its lease expires, and must find the lock
+	// gone), nor the bus's retries of a refused message (1 + 2 + 4 + 8 s):
+	// a lock left behind must not send the request to the dead letters.
 	//
 	// A request is known by who sent it, whose it is and its id: request
 	// ids are unique per citizen only. All its keys share the applicant's
@@ -397,7 +437,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	for _, f := range registrationFields {
 		args = append(args, f)
 	}
-	claim, err := claimScript.Run(ctx, s.rdb, keys[:3], args...).Slice()
+	claim, err := s.claim(ctx, keys[:3], args, token)
 	if err != nil {
 		return nil, err
 	}

@@ -172,10 +172,12 @@ func explainMissing(t *testing.T, s *Stack, id string) {
 	defer rdb.Close()
 	ctx := context.Background()
 	keys, _ := rdb.Keys(ctx, s.opt.KeyPrefix+"gw:*:request:"+id+"*").Result()
+	record := "" // the request's hash; its history and answers are lists
 	for _, k := range keys {
 		typ, _ := rdb.Type(ctx, k).Result()
 		switch typ {
 		case "hash":
+			record = k
 			v, _ := rdb.HGetAll(ctx, k).Result()
 			t.Logf("missing %s: %s = %v", id, k, v)
 		case "list":
@@ -208,14 +210,31 @@ func explainMissing(t *testing.T, s *Stack, id string) {
 			}
 		}
 	}
-	corr, _ := rdb.HGet(ctx, keys[0], "correlationId").Result()
+	var corr string
+	if record != "" {
+		corr, _ = rdb.HGet(ctx, record, "correlationId").Result()
+	}
+	if corr == "" {
+		t.Logf("missing %s: the portal names no correlation", id)
+		return
+	}
+	// A request's bus message id is its correlation; its answers name it
+	// as their correlation.
 	msgs, _ := rdb.Keys(ctx, "shep:{*}:m:*").Result()
 	for _, k := range msgs {
 		v, _ := rdb.HGetAll(ctx, k).Result()
-		if v["correlationId"] == corr || strings.HasSuffix(k, corr) {
+		if v["corr"] == corr {
 			delete(v, "data")
-			delete(v, "body")
 			t.Logf("bus message %s: %v", k, v)
+		}
+	}
+	for _, c := range []Component{Bus, Labour} {
+		if data, err := os.ReadFile(s.LogPath(c)); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.Contains(line, corr) {
+					t.Logf("%s log: %s", c, line)
+				}
+			}
 		}
 	}
 	links, _ := rdb.XRange(ctx, "shep:{evidence}:log", "-", "+").Result()
@@ -231,10 +250,15 @@ func explainMissing(t *testing.T, s *Stack, id string) {
 			}
 		}
 	}
-	dead, _ := rdb.Keys(ctx, "shep:*dead*").Result()
+	dead, _ := rdb.Keys(ctx, "shep:{*}:dlq").Result()
 	for _, k := range dead {
-		n, _ := rdb.XLen(ctx, k).Result()
-		t.Logf("dead letters %s: %d", k, n)
+		entries, _ := rdb.XRange(ctx, k, "-", "+").Result()
+		t.Logf("dead letters %s: %d", k, len(entries))
+		for _, e := range entries {
+			if e.Values["id"] == corr {
+				t.Logf("dead letter %s: %v", k, e.Values)
+			}
+		}
 	}
 }
 
@@ -398,7 +422,11 @@ func TestSoak(t *testing.T) {
 	s := startStack(t, Options{Fsync: "always", Visibility: 10 * time.Second})
 	rate, _ := strconv.ParseFloat(os.Getenv("EGOV_SOAK_RATE"), 64)
 	seed, _ := strconv.ParseUint(os.Getenv("EGOV_SOAK_SEED"), 10, 64)
-	rep, err := Soak(context.Background(), s, SoakOptions{Requests: n, Rate: rate, FaultEvery: 8 * time.Second, Seed: seed}, testWriter{t})
+	every := 8 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("EGOV_SOAK_FAULT_EVERY")); err == nil && d > 0 {
+		every = d
+	}
+	rep, err := Soak(context.Background(), s, SoakOptions{Requests: n, Rate: rate, FaultEvery: every, Seed: seed}, testWriter{t})
 	if err != nil {
 		t.Fatal(err)
 	}

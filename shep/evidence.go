@@ -60,9 +60,13 @@ func linkHash(prev string, seq int64, record []byte) string {
 // array). The head entry is the stream entry holding the head's link, so
 // that a cross-anchor naming the head can be checked with one read; it is
 // a key of its own, so that the head keeps the form every version of the
-// bus reads.
+// bus reads. A head that is already the new one is this very batch,
+// appended by a first run whose answer was late (the client sends a
+// script again): it is not appended twice. The new head's hash covers
+// every link of the batch, so no other batch can leave it.
 var appendEvidenceScript = redisscript.New(`
 local head = redis.call('GET', KEYS[2]) or ''
+if head == ARGV[2] then return {1, head} end
 if head ~= ARGV[1] then return {0, head} end
 local id = redis.call('XADD', KEYS[1], '*', 'seq', ARGV[3], 'links', ARGV[4])
 redis.call('SET', KEYS[2], ARGV[2])

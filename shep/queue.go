@@ -56,24 +56,29 @@ return out
 // deliverScript turns stream entries into leases, or retires them: a
 // record already confirmed or stopped is dropped from the stream, an
 // expired one or one leased too often goes to the dead letters as
-// DELIVERY_STOPPED.
+// DELIVERY_STOPPED. Each call names its lease: run again with the same
+// one (the client sends a script again when its answer is late), it hands
+// out the same delivery rather than count a second.
 //
 // KEYS: stream, dead letters, then one message record per entry
-// ARGV: now (ms), max deliveries, then per entry: stream id, message id
+// ARGV: now (ms), max deliveries, lease, then per entry: stream id, message id
 // Returns per entry {"ok", count, info, data}, {"stopped", reason} or {"gone"}.
 var deliverScript = redisscript.New(`
 local out = {}
 for i = 3, #KEYS do
   local rec = KEYS[i]
-  local sid, id = ARGV[2 * (i - 2) + 1], ARGV[2 * (i - 2) + 2]
+  local sid, id = ARGV[2 * (i - 2) + 2], ARGV[2 * (i - 2) + 3]
   local function retire()
     redis.call('XACK', KEYS[1], 'bus', sid)
     redis.call('XDEL', KEYS[1], sid)
   end
-  local st = redis.call('HMGET', rec, 'state', 'deliveries', 'eol')
+  local st = redis.call('HMGET', rec, 'state', 'deliveries', 'eol', 'lease')
   if not st[1] or st[1] == 'DELIVERED' or st[1] == 'DELIVERY_STOPPED' then
     retire()
     out[#out + 1] = {'gone'}
+  elseif st[1] == 'ON_DELIVERY' and st[4] == ARGV[3] then
+    local body = redis.call('HMGET', rec, 'info', 'data')
+    out[#out + 1] = {'ok', st[2], body[1], body[2]}
   else
     local n = tonumber(st[2] or '0') + 1
     local eol = tonumber(st[3] or '0')
@@ -86,7 +91,7 @@ for i = 3, #KEYS do
       redis.call('HSET', rec, 'state', 'DELIVERY_STOPPED', 'stoppedAt', ARGV[1], 'reason', reason)
       out[#out + 1] = {'stopped', reason}
     else
-      redis.call('HSET', rec, 'state', 'ON_DELIVERY', 'deliveries', n, 'leasedAt', ARGV[1])
+      redis.call('HSET', rec, 'state', 'ON_DELIVERY', 'deliveries', n, 'leasedAt', ARGV[1], 'lease', ARGV[3])
       local body = redis.call('HMGET', rec, 'info', 'data')
       out[#out + 1] = {'ok', tostring(n), body[1], body[2]}
     end
@@ -572,7 +577,7 @@ func (b *Bus) deliver(ctx context.Context, q queueKeys, entries []redis.XMessage
 		return nil, nil
 	}
 	keys := []string{q.stream, q.dead}
-	args := []any{b.cfg.Now().UnixMilli(), b.cfg.MaxDeliveries}
+	args := []any{b.cfg.Now().UnixMilli(), b.cfg.MaxDeliveries, uuid.NewString()}
 	ids := make([]string, len(entries))
 	for i, e := range entries {
 		ids[i], _ = e.Values["id"].(string)
