@@ -1,13 +1,14 @@
 // Package registers hosts the state registers the stack simulates on a
 // bus's synchronous channel: the persons register (ГБД ФЛ, shep/gbdfl),
 // the register of recipients of targeted social assistance (tsa), the
-// register of employment contracts (contracts) and the mobile citizens'
-// register (mobile). Each is a system of its own that the portal and the
+// register of employment contracts (contracts), the mobile citizens'
+// register (mobile) and ЕНИС's notarised powers of attorney (enis). Each is a system of its own that the portal and the
 // providers reach only through the bus.
 package registers
 
 import (
 	"egov/registers/contracts"
+	"egov/registers/enis"
 	"egov/registers/mobile"
 	"egov/registers/tsa"
 	"egov/shep"
@@ -16,7 +17,7 @@ import (
 
 // Files name the registers' data sets; "" is the built-in one.
 type Files struct {
-	Persons, Assistance, Contracts, Phones string
+	Persons, Assistance, Contracts, Phones, Powers string
 	// NoPersons leaves the persons register out (a bus that another
 	// process's register answers for).
 	NoPersons bool
@@ -43,6 +44,11 @@ func Host(bus *shep.Bus, f Files) error {
 		return err
 	}
 	handlers[contracts.ServiceID] = employment
+	powers, err := enis.LoadOrBuiltIn(f.Powers)
+	if err != nil {
+		return err
+	}
+	handlers[enis.ServiceID] = powers
 	phones := mobile.Default()
 	if f.Phones != "" {
 		if phones, err = mobile.Load(f.Phones); err != nil {

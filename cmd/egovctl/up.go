@@ -67,6 +67,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		persons       = fs.String("persons", "", "persons register data set (default: the built-in one, as fixtures/gbdfl/persons.json)")
 		contractsFile = fs.String("contracts", "", "data set of the register of employment contracts (default: the built-in one, as fixtures/contracts/contracts.json)")
 		assisted      = fs.String("assistance", "", "data set of the register of recipients of targeted social assistance (default: the built-in one, as fixtures/tsa/families.json)")
+		powersFile    = fs.String("powers", "", "data set of ЕНИС, the register of notarised powers of attorney (default: the built-in one, as fixtures/enis/powers.json)")
 		phones        = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
 		smsListen     = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
 		metricsAt     = fs.String("metrics-listen", "127.0.0.1:9090", "Prometheus metrics of the portal, the bus and the process, on their own listener; empty: none")
@@ -151,7 +152,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer bus.Close()
 	// The registers, the SMS gateway: systems of their own that the
 	// portal and the providers reach only through the bus's sync channel.
-	if err := registers.Host(bus, registers.Files{Persons: *persons, Assistance: *assisted, Contracts: *contractsFile, Phones: *phones}); err != nil {
+	if err := registers.Host(bus, registers.Files{Persons: *persons, Assistance: *assisted, Contracts: *contractsFile, Phones: *phones, Powers: *powersFile}); err != nil {
 		return err
 	}
 	smsGateway := sms.New(rdb, sms.Config{KeyPrefix: *prefix, Log: log})

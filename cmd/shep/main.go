@@ -63,6 +63,7 @@ func run() error {
 		phones        = flag.String("phones", "", "mobile citizens' register data set; empty: the built-in one")
 		contractsFile = flag.String("contracts", "", "data set of the register of employment contracts; empty: the built-in one")
 		assisted      = flag.String("assistance", "", "data set of the register of recipients of targeted social assistance; empty: the built-in one")
+		powersFile    = flag.String("powers", "", "data set of ЕНИС, the register of notarised powers of attorney; empty: the built-in one")
 		noSMS         = flag.Bool("no-sms", false, "do not host the SMS gateway (registration by one-time code then answers 503)")
 		trustDir      = flag.String("trust", "", "CA certificates for business-data signatures (e.g. the test PKI's DATA/pki/trust)")
 		crl           = flag.String("crl", "", "CRL file or URL (without it and -ocsp, revocation cannot be checked)")
@@ -120,7 +121,7 @@ func run() error {
 		log.Info("shep bus stopped: queue and evidence writers flushed")
 	}()
 	if err := registers.Host(bus, registers.Files{Persons: *persons, NoPersons: *noPersons, Assistance: *assisted,
-		Contracts: *contractsFile, Phones: *phones}); err != nil {
+		Contracts: *contractsFile, Phones: *phones, Powers: *powersFile}); err != nil {
 		return err
 	}
 	if !*noSMS {
