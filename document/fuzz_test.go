@@ -38,6 +38,7 @@ func FuzzReadRequest(f *testing.F) {
 		}
 	}
 	f.Add(aRequest().Document())
+	f.Add(aFiledRequest().Document())
 	f.Add([]byte(`<ServiceRequest xmlns="` + document.RequestNamespace + `" version="1"><RequestId>x</RequestId></ServiceRequest>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		root := fuzzRoot(data)

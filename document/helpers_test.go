@@ -84,7 +84,28 @@ func sameRequest(a, b *document.Request) bool {
 			return false
 		}
 	}
-	return a.RequestID == b.RequestID && a.ServiceCode == b.ServiceCode && a.Region == b.Region && a.Applicant == b.Applicant
+	return a.RequestID == b.RequestID && a.ServiceCode == b.ServiceCode && a.Region == b.Region && a.Applicant == b.Applicant &&
+		sameFiling(a.Filing, b.Filing)
+}
+
+func sameFiling(a, b *document.Filing) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if (a.Representative == nil) != (b.Representative == nil) {
+		return false
+	}
+	if a.Representative != nil {
+		x, y := *a.Representative, *b.Representative
+		if !x.PowerOfAttorney.Until.Equal(y.PowerOfAttorney.Until) {
+			return false
+		}
+		x.PowerOfAttorney.Until, y.PowerOfAttorney.Until = time.Time{}, time.Time{}
+		if x != y {
+			return false
+		}
+	}
+	return a.Channel == b.Channel && a.Office == b.Office && a.OperatorIIN == b.OperatorIIN
 }
 
 func sameResult(a, b *document.Result) bool { return reflect.DeepEqual(a, b) }

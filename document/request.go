@@ -38,6 +38,46 @@ type Request struct {
 	Applicant   Applicant
 	Form        map[string]string // field name → trimmed value
 	Attachments []AttachmentHeader
+	// Filing is who filed the request for the applicant at a counter; nil
+	// for a request the applicant signed himself on the portal.
+	Filing *Filing
+}
+
+// Channel is where a request filed for an applicant was filed.
+type Channel string
+
+// The counters that file requests for applicants.
+const (
+	// ChannelStateCorporation is a counter of the State Corporation
+	// «Правительство для граждан» (flows G-A and G-B).
+	ChannelStateCorporation Channel = "state-corporation"
+	// ChannelEmploymentCentre is the desk of an employment centre (flow C).
+	ChannelEmploymentCentre Channel = "employment-centre"
+)
+
+// Filing names the counter, the office and the operator who filed the
+// request and signed it with the operator's certificate, and the
+// representative who came for the applicant, if one did.
+type Filing struct {
+	Channel     Channel
+	Office      string // the office's code
+	OperatorIIN string // must be the signer's
+	// Representative is who applied in the applicant's name, with the
+	// notarised power of attorney that lets him; nil: the applicant came.
+	Representative *Representative
+}
+
+// Representative is a person who applies in another's name.
+type Representative struct {
+	IIN, Surname, GivenName, Patronymic string
+	PowerOfAttorney                     PowerOfAttorney
+}
+
+// PowerOfAttorney is a notarised power of attorney as ЕНИС holds it.
+type PowerOfAttorney struct {
+	Number string
+	Notary string
+	Until  time.Time // its last day, in Asia/Almaty
 }
 
 // Applicant is who asks: IIN, surname and given name always; BIN when a
@@ -137,7 +177,115 @@ func ReadRequest(root *etree.Element) (*Request, error) {
 			r.Attachments = append(r.Attachments, h)
 		}
 	}
+	if el := seq.optional("Filing"); el != nil {
+		if r.Filing, err = readFiling(el); err != nil {
+			return nil, err
+		}
+		if r.Filing.Representative != nil && r.Filing.Representative.IIN == r.Applicant.IIN {
+			return nil, formError("Filing: the applicant cannot be his own representative")
+		}
+	}
 	if err := seq.endOfRoot(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+var (
+	officePattern   = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+	attorneyPattern = regexp.MustCompile(`^[A-Z0-9-]{1,40}$`)
+)
+
+func readFiling(el *etree.Element) (*Filing, error) {
+	seq := newSequence(el, RequestNamespace, formError)
+	f := &Filing{}
+	channel, err := seq.requiredText("Channel")
+	if err != nil {
+		return nil, err
+	}
+	f.Channel = Channel(channel)
+	if f.Channel != ChannelStateCorporation && f.Channel != ChannelEmploymentCentre {
+		return nil, formError("Filing: channel %q is not a counter's", channel)
+	}
+	if f.Office, err = seq.requiredText("Office"); err != nil {
+		return nil, err
+	}
+	if !officePattern.MatchString(f.Office) {
+		return nil, formError("Filing: Office must be a code")
+	}
+	if f.OperatorIIN, err = seq.requiredText("Operator"); err != nil {
+		return nil, err
+	}
+	if _, err := signing.ParseIIN(f.OperatorIIN); err != nil {
+		return nil, err
+	}
+	if rep := seq.optional("Representative"); rep != nil {
+		if f.Representative, err = readRepresentative(rep); err != nil {
+			return nil, err
+		}
+	}
+	if err := seq.end(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func readRepresentative(el *etree.Element) (*Representative, error) {
+	seq := newSequence(el, RequestNamespace, formError)
+	r := &Representative{}
+	var err error
+	if r.IIN, err = seq.requiredText("IIN"); err != nil {
+		return nil, err
+	}
+	if _, err := signing.ParseIIN(r.IIN); err != nil {
+		return nil, err
+	}
+	if r.Surname, err = seq.requiredText("Surname"); err != nil {
+		return nil, err
+	}
+	if r.GivenName, err = seq.requiredText("GivenName"); err != nil {
+		return nil, err
+	}
+	if r.Patronymic, err = seq.optionalText("Patronymic"); err != nil {
+		return nil, err
+	}
+	for _, v := range []string{r.Surname, r.GivenName, r.Patronymic} {
+		if len([]rune(v)) > maxNameLength {
+			return nil, formError("Representative: a name longer than %d characters", maxNameLength)
+		}
+	}
+	if r.Surname == "" || r.GivenName == "" {
+		return nil, formError("Representative: Surname and GivenName are required")
+	}
+	poa, err := seq.required("PowerOfAttorney")
+	if err != nil {
+		return nil, err
+	}
+	ps := newSequence(poa, RequestNamespace, formError)
+	p := &r.PowerOfAttorney
+	if p.Number, err = ps.requiredText("Number"); err != nil {
+		return nil, err
+	}
+	if !attorneyPattern.MatchString(p.Number) {
+		return nil, formError("PowerOfAttorney: Number must be ЕНИС's (A-Z, 0-9, -)")
+	}
+	if p.Notary, err = ps.requiredText("Notary"); err != nil {
+		return nil, err
+	}
+	if p.Notary == "" || len([]rune(p.Notary)) > 2*maxNameLength {
+		return nil, formError("PowerOfAttorney: Notary must be 1–%d characters", 2*maxNameLength)
+	}
+	until, err := ps.requiredText("Until")
+	if err != nil {
+		return nil, err
+	}
+	if p.Until, err = time.ParseInLocation(time.DateOnly, until, almaty); err != nil {
+		return nil, formError("PowerOfAttorney: Until must be a date")
+	}
+	if err := ps.end(); err != nil {
+		return nil, err
+	}
+	if err := seq.end(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -308,6 +456,28 @@ func (r *Request) Document() []byte {
 			w.raw("/>\n")
 		}
 		w.raw("  </Attachments>\n")
+	}
+	if f := r.Filing; f != nil {
+		w.raw("  <Filing>\n")
+		w.element(2, "Channel", string(f.Channel))
+		w.element(2, "Office", f.Office)
+		w.element(2, "Operator", f.OperatorIIN)
+		if rep := f.Representative; rep != nil {
+			w.raw("    <Representative>\n")
+			w.element(3, "IIN", rep.IIN)
+			w.element(3, "Surname", rep.Surname)
+			w.element(3, "GivenName", rep.GivenName)
+			if rep.Patronymic != "" {
+				w.element(3, "Patronymic", rep.Patronymic)
+			}
+			w.raw("      <PowerOfAttorney>\n")
+			w.element(4, "Number", rep.PowerOfAttorney.Number)
+			w.element(4, "Notary", rep.PowerOfAttorney.Notary)
+			w.element(4, "Until", rep.PowerOfAttorney.Until.In(almaty).Format(time.DateOnly))
+			w.raw("      </PowerOfAttorney>\n")
+			w.raw("    </Representative>\n")
+		}
+		w.raw("  </Filing>\n")
 	}
 	w.raw("</ServiceRequest>\n")
 	return w.bytes()

@@ -39,6 +39,17 @@ func aRequest() *document.Request {
 	}
 }
 
+// aFiledRequest is aRequest filed at a State Corporation counter by a
+// representative with a notarised power of attorney.
+func aFiledRequest() *document.Request {
+	r := aRequest()
+	r.Filing = &document.Filing{Channel: document.ChannelStateCorporation, Office: "krg-con-01", OperatorIIN: "760903400210",
+		Representative: &document.Representative{IIN: "800515400122", Surname: "СЕЙТҚАЛИЕВА", GivenName: "ГҮЛНАР", Patronymic: "МАРАТҚЫЗЫ",
+			PowerOfAttorney: document.PowerOfAttorney{Number: "ENIS-2026-ALM-0040217", Notary: "АХМЕТОВ Б. С., нотариус г. Алматы",
+				Until: time.Date(2027, 2, 1, 0, 0, 0, 0, almaty)}}}
+	return r
+}
+
 // TestRequestValues writes requests with one value changed and reads them
 // back: what the rules allow comes back unchanged, the rest is refused with
 // the code the portal answers with.
@@ -98,6 +109,27 @@ func TestRequestValues(t *testing.T) {
 			r.Attachments[0].SHA256 = strings.ToUpper(r.Attachments[0].SHA256)
 		}, egov.CodeFormInvalid},
 	}
+	filed := func(change func(*document.Filing)) func(*document.Request) {
+		return func(r *document.Request) { *r = *aFiledRequest(); change(r.Filing) }
+	}
+	tests = append(tests, []struct {
+		name   string
+		change func(*document.Request)
+		code   egov.Code
+	}{
+		{"filed by a representative", filed(func(*document.Filing) {}), ""},
+		{"filed for an applicant who came", filed(func(f *document.Filing) { f.Representative = nil }), ""},
+		{"filed at an employment centre", filed(func(f *document.Filing) { f.Channel = document.ChannelEmploymentCentre }), ""},
+		{"a representative without a patronymic", filed(func(f *document.Filing) { f.Representative.Patronymic = "" }), ""},
+		{"filed on the portal", filed(func(f *document.Filing) { f.Channel = "portal" }), egov.CodeFormInvalid},
+		{"an office not a code", filed(func(f *document.Filing) { f.Office = "Караганда 1" }), egov.CodeFormInvalid},
+		{"an operator's IIN with a wrong check digit", filed(func(f *document.Filing) { f.OperatorIIN = "760903400211" }), egov.CodeIINInvalid},
+		{"a representative's IIN with a wrong check digit", filed(func(f *document.Filing) { f.Representative.IIN = "800515400123" }), egov.CodeIINInvalid},
+		{"the applicant his own representative", filed(func(f *document.Filing) { f.Representative.IIN = "791028302728" }), egov.CodeFormInvalid},
+		{"a representative without a surname", filed(func(f *document.Filing) { f.Representative.Surname = "" }), egov.CodeFormInvalid},
+		{"a power of attorney not ЕНИС's", filed(func(f *document.Filing) { f.Representative.PowerOfAttorney.Number = "№ 15" }), egov.CodeFormInvalid},
+		{"a power of attorney without its notary", filed(func(f *document.Filing) { f.Representative.PowerOfAttorney.Notary = "" }), egov.CodeFormInvalid},
+	}...)
 	for _, tt := range tests {
 		want := aRequest()
 		tt.change(want)

@@ -101,9 +101,12 @@ func checkAgainst(t *testing.T, schema *etree.Element, written []byte, path, nam
 func TestWritersFollowTheSchemas(t *testing.T) {
 	request := loadSchema(t, "service-request-v1.xsd")
 	readRequest := func(e *etree.Element) error { _, err := document.ReadRequest(e); return err }
-	full := aRequest().Document()
+	full := aFiledRequest().Document()
 	checkAgainst(t, request, full, "/ServiceRequest", "ServiceRequest", readRequest)
 	checkAgainst(t, request, full, "/ServiceRequest/Applicant", "Applicant", readRequest)
+	checkAgainst(t, request, full, "/ServiceRequest/Filing", "Filing", readRequest)
+	checkAgainst(t, request, full, "/ServiceRequest/Filing/Representative", "Representative", readRequest)
+	checkAgainst(t, request, full, "/ServiceRequest/Filing/Representative/PowerOfAttorney", "PowerOfAttorney", readRequest)
 
 	doc := parse(t, full)
 	att := doc.FindElement("./Attachments/Attachment")

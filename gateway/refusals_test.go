@@ -176,6 +176,12 @@ func TestSubmissionRefusals(t *testing.T) {
 			func(r *document.Request) { r.Form["education"] = "astronaut" }, "form-invalid", 422},
 		{"unknown form field", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
 			func(r *document.Request) { r.Form["salary"] = "1000000" }, "form-invalid", 422},
+		{"a citizen's request that claims a counter and a representative", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
+			func(r *document.Request) {
+				r.Filing = &document.Filing{Channel: document.ChannelStateCorporation, Office: "krg-con-01", OperatorIIN: "760903400210",
+					Representative: &document.Representative{IIN: "800515400122", Surname: "С", GivenName: "Г",
+						PowerOfAttorney: document.PowerOfAttorney{Number: "ENIS-2026-ALM-0040217", Notary: "N", Until: now.AddDate(1, 0, 0)}}}
+			}, "form-invalid", 422},
 		{"expired identity document", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
 			func(r *document.Request) {
 				expired := time.Date(2020, 1, 1, 0, 0, 0, 0, gateway.Almaty)

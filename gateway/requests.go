@@ -84,6 +84,12 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.Filing != nil {
+		// A counter files through its own system, signed by its operator:
+		// a citizen's request that claims a counter or a representative
+		// would have the provider take his word for both.
+		return nil, egov.Errorf(egov.CodeFormInvalid, "a request filed at a counter (Filing) is not submitted on the portal")
+	}
 	// C2: the IIN of the request, of the certificate and of the session agree.
 	if err := res.RequireIIN(req.Applicant.IIN); err != nil {
 		return nil, err

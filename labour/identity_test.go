@@ -305,12 +305,23 @@ func TestUnverifiableRequestIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A citizen's own signature over a filing he claims at a counter, with
+	// a representative: nobody at a counter vouches for it.
+	filed := s.request(id, "791028302728", "job-seeker-registration", "education", "higher")
+	filed.Filing = &document.Filing{Channel: document.ChannelStateCorporation, Office: "krg-con-01", OperatorIIN: "760903400210",
+		Representative: &document.Representative{IIN: "800515400122", Surname: "С", GivenName: "Г",
+			PowerOfAttorney: document.PowerOfAttorney{Number: "ENIS-2026-ALM-0040217", Notary: "N", Until: s.now().AddDate(1, 0, 0)}}}
+	signedFiling, err := s.key("citizen").Sign(filed.Document())
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, data string
 		code       egov.Code
 	}{
 		{"unsigned", doc, egov.CodeSignatureMissing},
 		{"tampered", strings.Replace(string(signed), "<Surname>ТЕСТОВ</Surname>", "<Surname>ТЕСТОВА</Surname>", 1), egov.CodeSignatureInvalid},
+		{"a filing at a counter claimed by the citizen", string(signedFiling), egov.CodeFormInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -280,6 +280,11 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 	if err != nil {
 		return &Rejection{Code: egov.ErrorCode(err), Err: err}
 	}
+	if app.Filing != nil {
+		// No counter's system is on the bus yet whose operators' filings
+		// this system could verify: it takes nobody's word for one.
+		return &Rejection{Code: egov.CodeFormInvalid, Err: fmt.Errorf("request %s claims a filing at a counter, from %s", app.RequestID, info.Sender.SenderID)}
+	}
 	rec, err := s.decideOnce(ctx, app, res, info)
 	if err != nil {
 		return err
