@@ -618,14 +618,14 @@ func (s *System) lookupPerson(ctx context.Context, iin string) (Person, error) {
 	if err != nil {
 		return Person{}, fmt.Errorf("persons register: %w", err)
 	}
-	var ans gbdfl.Response
-	if err := xml.Unmarshal([]byte(data), &ans); err != nil {
-		return Person{}, fmt.Errorf("persons register answer: %w", err)
+	p, err := gbdfl.ReadResponse(data, iin)
+	if err != nil {
+		return Person{}, err
 	}
-	if ans.Result.Code != gbdfl.CodeFound || ans.Person == nil {
+	if p == nil {
 		return Person{Found: false}, nil
 	}
-	return Person{Found: true, IdentityDocExpires: ans.Person.IdentityDocument.Expires}, nil
+	return Person{Found: true, IdentityDocExpires: p.IdentityDocument.Expires}, nil
 }
 
 // lookupAssistance asks the register of recipients of targeted social

@@ -77,6 +77,28 @@ type Response struct {
 	Person  *Person  `xml:"Person,omitempty"`
 }
 
+// ReadResponse is the one strict reader of the register's answer about
+// iin: the person, or nil when the register has none ("data cannot be
+// obtained"). An answer about another person, one without the person it
+// says it found, or a result the reader does not know is an error.
+func ReadResponse(data, iin string) (*Person, error) {
+	var r Response
+	if err := xml.Unmarshal([]byte(data), &r); err != nil {
+		return nil, fmt.Errorf("persons register: answer is not a PersonResponse: %w", err)
+	}
+	switch r.Result.Code {
+	case CodeFound:
+		if r.Person == nil || r.Person.IIN != iin {
+			return nil, fmt.Errorf("persons register: the answer is not about %s", signing.MaskIIN(iin))
+		}
+		return r.Person, nil
+	case CodeNotFound:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("persons register: result %q", r.Result.Code)
+	}
+}
+
 // Register is the simulator; it implements shep.SyncHandler.
 type Register struct {
 	persons map[string]Person

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +84,41 @@ func TestPersonsRegisterOverTheSyncChannel(t *testing.T) {
 func isFault(err error, code string) bool {
 	var f *soap.Fault
 	return errors.As(err, &f) && f.Info.ErrorCode == code
+}
+
+// The asker reads only an answer about whom it asked.
+func TestReadResponseIsStrict(t *testing.T) {
+	r, err := gbdfl.LoadOrBuiltIn("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(iin string) string {
+		t.Helper()
+		q, _ := xml.Marshal(gbdfl.Request{IIN: iin})
+		req := &soap.SyncSendMessage{}
+		req.Request.RequestData.Data = string(q)
+		out, err := r.HandleSync(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	found := ask("791028302728")
+	if p, err := gbdfl.ReadResponse(found, "791028302728"); err != nil || p == nil || p.Surname == "" {
+		t.Fatalf("a person of the register: %+v %v", p, err)
+	}
+	if p, err := gbdfl.ReadResponse(ask("920305400551"), "920305400551"); err != nil || p != nil {
+		t.Fatalf("nobody of the register: %+v %v, want none", p, err)
+	}
+	for name, tt := range map[string]struct{ data, iin string }{
+		"about another person": {found, "900101300811"},
+		"a bad IIN's answer":   {ask("791028302729"), "791028302729"},
+		"found without whom":   {strings.Replace(found, found[strings.Index(found, "<Person>"):strings.Index(found, "</PersonResponse>")], "", 1), "791028302728"},
+		"another register's":   {"<RecipientResponse/>", "791028302728"},
+		"an unknown result":    {strings.Replace(found, "00000", "00500", 1), "791028302728"},
+	} {
+		if p, err := gbdfl.ReadResponse(tt.data, tt.iin); err == nil {
+			t.Errorf("%s: read as %+v", name, p)
+		}
+	}
 }
