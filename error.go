@@ -80,6 +80,10 @@ const (
 	CodeMethodNotAllowed     Code = "method-not-allowed"
 	CodeRequestTimeout       Code = "request-timeout"
 	CodeCalendarExhausted    Code = "calendar-exhausted"
+	// CodeDataUnobtainable is the State Corporation counter's P4: a
+	// register consulted at intake has no data of the applicant or of the
+	// representative's power of attorney; the detail names the register.
+	CodeDataUnobtainable Code = "data-unobtainable"
 )
 
 // Refusal codes of the answers the portal receives from providers: an
@@ -360,6 +364,10 @@ var codes = map[Code]codeInfo{
 		"Запрос передавался слишком медленно и был прерван",
 		"Сұрау тым баяу жіберілгендіктен, оны қабылдау үзілді",
 		"The request was sent too slowly and was cut off"),
+	CodeDataUnobtainable: plain(http.StatusUnprocessableEntity,
+		"Данные не могут быть получены: их нет в государственной базе данных или в ЕНИС; запрос не отправлен",
+		"Мәліметтерді алу мүмкін емес: олар мемлекеттік деректер қорында немесе ЕНИС-те жоқ; сұрау жіберілмеді",
+		"The data cannot be obtained: a state register or ЕНИС has none; the request was not sent"),
 	CodeAnswerUnmatched: plain(http.StatusConflict,
 		"Ответ услугодателя не соответствует запросу, к которому относится",
 		"Көрсетілетін қызметті берушінің жауабы ол берілген сұрауға сәйкес келмейді",

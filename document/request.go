@@ -279,7 +279,7 @@ func readRepresentative(el *etree.Element) (*Representative, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Until, err = time.ParseInLocation(time.DateOnly, until, almaty); err != nil {
+	if p.Until, err = time.ParseInLocation(time.DateOnly, until, egov.Almaty); err != nil {
 		return nil, formError("PowerOfAttorney: Until must be a date")
 	}
 	if err := ps.end(); err != nil {
@@ -387,7 +387,7 @@ func readAttachmentHeader(el *etree.Element) (AttachmentHeader, error) {
 	}
 	h.Size = size
 	if v := el.SelectAttrValue("expires", ""); v != "" {
-		t, err := time.ParseInLocation(time.DateOnly, v, almaty)
+		t, err := time.ParseInLocation(time.DateOnly, v, egov.Almaty)
 		if err != nil {
 			return h, formError("Attachment: expires must be a date")
 		}
@@ -473,7 +473,7 @@ func (r *Request) Document() []byte {
 			w.raw("      <PowerOfAttorney>\n")
 			w.element(4, "Number", rep.PowerOfAttorney.Number)
 			w.element(4, "Notary", rep.PowerOfAttorney.Notary)
-			w.element(4, "Until", rep.PowerOfAttorney.Until.In(almaty).Format(time.DateOnly))
+			w.element(4, "Until", rep.PowerOfAttorney.Until.In(egov.Almaty).Format(time.DateOnly))
 			w.raw("      </PowerOfAttorney>\n")
 			w.raw("    </Representative>\n")
 		}

@@ -17,17 +17,9 @@ import (
 	"egov/document"
 )
 
-var almaty = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Almaty")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
-
 // aRequest is a valid job-seeker registration with every optional value set.
 func aRequest() *document.Request {
-	expires := time.Date(2030, 1, 1, 0, 0, 0, 0, almaty)
+	expires := time.Date(2030, 1, 1, 0, 0, 0, 0, egov.Almaty)
 	return &document.Request{
 		RequestID: "6f1c2a8e-4b7d-4f3e-9a51-0c2d7e8b9f10", ServiceCode: "job-seeker-registration", Region: "almaty-city",
 		IssuedAt: time.Date(2026, 6, 1, 11, 0, 0, 0, time.FixedZone("", 5*3600)),
@@ -46,7 +38,7 @@ func aFiledRequest() *document.Request {
 	r.Filing = &document.Filing{Channel: document.ChannelStateCorporation, Office: "krg-con-01", OperatorIIN: "760903400210",
 		Representative: &document.Representative{IIN: "800515400122", Surname: "СЕЙТҚАЛИЕВА", GivenName: "ГҮЛНАР", Patronymic: "МАРАТҚЫЗЫ",
 			PowerOfAttorney: document.PowerOfAttorney{Number: "ENIS-2026-ALM-0040217", Notary: "АХМЕТОВ Б. С., нотариус г. Алматы",
-				Until: time.Date(2027, 2, 1, 0, 0, 0, 0, almaty)}}}
+				Until: time.Date(2027, 2, 1, 0, 0, 0, 0, egov.Almaty)}}}
 	return r
 }
 

@@ -14,8 +14,6 @@ package document
 
 import (
 	"strings"
-	"time"
-	_ "time/tzdata" // Asia/Almaty on machines without a zoneinfo database
 
 	"github.com/beevik/etree"
 )
@@ -23,16 +21,6 @@ import (
 // signatureNamespace is XMLDSig's: the schemas allow one enveloped
 // ds:Signature as the root's last child.
 const signatureNamespace = "http://www.w3.org/2000/09/xmldsig#"
-
-// almaty is the zone in which the documents' calendar dates (an
-// attachment's expiry, a result's date) are days.
-var almaty = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Almaty")
-	if err != nil {
-		panic(err) // unreachable: time/tzdata is embedded
-	}
-	return loc
-}()
 
 // sequence hands out an element's children in the order the schema
 // declares them; fail makes the refusal of the document kind being read.

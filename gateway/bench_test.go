@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"egov"
 	"egov/gateway"
 	"egov/internal/redistest"
 )
@@ -15,7 +16,7 @@ func BenchmarkDueDate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	start := time.Date(2026, 12, 15, 17, 45, 0, 0, gateway.Almaty) // across Independence Day
+	start := time.Date(2026, 12, 15, 17, 45, 0, 0, egov.Almaty) // across Independence Day
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		cal.AddWorkingTime(start, 3*gateway.WorkingDay)

@@ -4,24 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	_ "time/tzdata"
 
 	"egov"
 )
 
-// Almaty is the time zone of every term in the regulations.
-var Almaty = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Almaty")
-	if err != nil {
-		panic(err) // time/tzdata is embedded
-	}
-	return loc
-}()
-
 // Calendar counts working time the way the regulations do: Monday to
 // Friday, 09:00–18:30 with a break 13:00–14:30 (8 working hours a day),
 // public holidays off (a holiday on a weekend moves the day off to the next
-// working day, religious ones excepted), in Asia/Almaty.
+// working day, religious ones excepted), in Asia/egov.Almaty.
 type Calendar struct {
 	daysOff     map[string]bool // YYYY-MM-DD
 	workingDays map[string]bool // decreed working Saturdays
@@ -52,7 +42,7 @@ func ParseCalendar(data []byte) (*Calendar, error) {
 		return nil, fmt.Errorf("holidays: %w", err)
 	}
 	c := &Calendar{daysOff: map[string]bool{}, workingDays: map[string]bool{}}
-	through, err := time.ParseInLocation(time.DateOnly, f.Through, Almaty)
+	through, err := time.ParseInLocation(time.DateOnly, f.Through, egov.Almaty)
 	if err != nil {
 		return nil, fmt.Errorf("holidays: \"through\" (the last day the data covers): %w", err)
 	}
@@ -62,7 +52,7 @@ func ParseCalendar(data []byte) (*Calendar, error) {
 	}
 	var transfers []time.Time
 	for _, h := range f.Holidays {
-		day, err := time.ParseInLocation(time.DateOnly, h.Date, Almaty)
+		day, err := time.ParseInLocation(time.DateOnly, h.Date, egov.Almaty)
 		if err != nil {
 			return nil, fmt.Errorf("holidays: %q: %w", h.Date, err)
 		}
@@ -100,24 +90,24 @@ func (c *Calendar) Due(start time.Time, term time.Duration) (time.Time, error) {
 	due := c.AddWorkingTime(start, term)
 	if !due.Before(c.through) {
 		return time.Time{}, egov.Errorf(egov.CodeCalendarExhausted, "a term from %s ends after %s, the last day of the holiday data",
-			start.In(Almaty).Format(time.DateOnly), c.through.AddDate(0, 0, -1).Format(time.DateOnly))
+			start.In(egov.Almaty).Format(time.DateOnly), c.through.AddDate(0, 0, -1).Format(time.DateOnly))
 	}
 	return due, nil
 }
 
 // NextWorkingDayStart is 09:00 of the first working day after t's.
 func (c *Calendar) NextWorkingDayStart(t time.Time) time.Time {
-	t = t.In(Almaty)
-	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, Almaty).AddDate(0, 0, 1)
+	t = t.In(egov.Almaty)
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, egov.Almaty).AddDate(0, 0, 1)
 	for !c.IsWorkingDay(d) {
 		d = d.AddDate(0, 0, 1)
 	}
 	return d.Add(9 * time.Hour)
 }
 
-// IsWorkingDay reports whether the Almaty calendar day of t is worked.
+// IsWorkingDay reports whether the egov.Almaty calendar day of t is worked.
 func (c *Calendar) IsWorkingDay(t time.Time) bool {
-	t = t.In(Almaty)
+	t = t.In(egov.Almaty)
 	key := t.Format(time.DateOnly)
 	if c.workingDays[key] {
 		return true
@@ -138,9 +128,9 @@ var periods = [][2]time.Duration{
 // after start. Time outside working hours does not count; a request filed
 // at night starts counting at 09:00 of the next working day.
 func (c *Calendar) AddWorkingTime(start time.Time, d time.Duration) time.Time {
-	t := start.In(Almaty)
+	t := start.In(egov.Almaty)
 	for day := 0; day < 3660; day++ {
-		midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, Almaty)
+		midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, egov.Almaty)
 		if c.IsWorkingDay(midnight) {
 			for _, p := range periods {
 				from, to := midnight.Add(p[0]), midnight.Add(p[1])

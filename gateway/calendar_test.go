@@ -9,7 +9,7 @@ import (
 )
 
 func almaty(s string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", s, gateway.Almaty)
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, egov.Almaty)
 	if err != nil {
 		panic(err)
 	}
@@ -57,7 +57,7 @@ func TestWorkingCalendar(t *testing.T) {
 	for _, tt := range tests {
 		want := almaty(tt.want)
 		if got := cal.AddWorkingTime(almaty(tt.start), tt.add); !got.Equal(want) {
-			t.Errorf("%s + %v = %s, want %s", tt.start, tt.add, got.In(gateway.Almaty).Format("2006-01-02 15:04"), want.Format("2006-01-02 15:04"))
+			t.Errorf("%s + %v = %s, want %s", tt.start, tt.add, got.In(egov.Almaty).Format("2006-01-02 15:04"), want.Format("2006-01-02 15:04"))
 		}
 	}
 }
@@ -126,7 +126,7 @@ func TestTermRules(t *testing.T) {
 	} {
 		got, err := ch.Due(cal, almaty(tt.accepted), tt.district)
 		if err != nil || !got.Equal(almaty(tt.want)) {
-			t.Errorf("accepted %s (district %v): due %s %v, want %s", tt.accepted, tt.district, got.In(gateway.Almaty).Format("2006-01-02 15:04"), err, tt.want)
+			t.Errorf("accepted %s (district %v): due %s %v, want %s", tt.accepted, tt.district, got.In(egov.Almaty).Format("2006-01-02 15:04"), err, tt.want)
 		}
 	}
 }

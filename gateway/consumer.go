@@ -386,9 +386,9 @@ func accessMessage(id, system string, at time.Time, svc *Service) CabinetMessage
 	return CabinetMessage{ID: "access-" + id, Kind: "access", RequestID: id, At: at,
 		Title: Names{RU: "Доступ к вашим данным", KK: "Деректеріңізге қол жеткізу", EN: "Access to your data"},
 		Text: Names{
-			RU: "Система " + system + " получила данные вашего запроса «" + svc.Names.RU + "» " + at.In(Almaty).Format("02.01.2006 15:04") + ".",
-			KK: system + " жүйесі «" + svc.Names.KK + "» сұрауыңыздың деректерін " + kkLocative(at.In(Almaty).Format("02.01.2006 15:04")) + " алды.",
-			EN: "System " + system + " received the data of your request \"" + svc.Names.EN + "\" at " + at.In(Almaty).Format("02.01.2006 15:04") + ".",
+			RU: "Система " + system + " получила данные вашего запроса «" + svc.Names.RU + "» " + at.In(egov.Almaty).Format("02.01.2006 15:04") + ".",
+			KK: system + " жүйесі «" + svc.Names.KK + "» сұрауыңыздың деректерін " + kkLocative(at.In(egov.Almaty).Format("02.01.2006 15:04")) + " алды.",
+			EN: "System " + system + " received the data of your request \"" + svc.Names.EN + "\" at " + at.In(egov.Almaty).Format("02.01.2006 15:04") + ".",
 		},
 		Data: map[string]string{"system": system}}
 }

@@ -130,7 +130,7 @@ func newEnvOn(t testing.TB, r *redistest.Redis, gw func(*gateway.Config), tune .
 	if err := crl.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, gateway.Almaty)}
+	c := &clock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, egov.Almaty)}
 	verifier := &signing.Verifier{Trust: trust, Revocation: &signing.Revocation{CRL: crl}, Now: c.Now}
 	routing, err := shep.LoadRouting("../fixtures/shep/routing.json")
 	if err != nil {
@@ -298,7 +298,7 @@ var idScan = file{"udostoverenie.pdf", "application/pdf", []byte("%PDF-1.7 scan 
 // mutate before it is written and signed.
 func requestDoc(t testing.TB, key, iin string, issued time.Time, files []file, mutate func(*document.Request)) ([]byte, string) {
 	t.Helper()
-	expires := time.Date(2030, 1, 1, 0, 0, 0, 0, gateway.Almaty)
+	expires := time.Date(2030, 1, 1, 0, 0, 0, 0, egov.Almaty)
 	req := &document.Request{RequestID: uuid.NewString(), ServiceCode: "job-seeker-registration", Region: "east-kazakhstan", IssuedAt: issued,
 		Applicant: document.Applicant{IIN: iin, Surname: "ЖАҚСЫЛЫҚОВ", GivenName: "АЙДОС", Phone: "+77010000000"},
 		Form:      map[string]string{"education": "higher", "profession": "Инженер"}}
@@ -441,7 +441,7 @@ func TestJourneyToTheCabinet(t *testing.T) {
 		t.Fatalf("submit: %d %+v", code, acc)
 	}
 	// East Kazakhstan declares 1 working day: Tuesday 10:00 → Wednesday 10:00.
-	if acc.ID != id || acc.State != gateway.StateWaitingForRelay || !acc.DueAt.Equal(time.Date(2026, 11, 25, 10, 0, 0, 0, gateway.Almaty)) {
+	if acc.ID != id || acc.State != gateway.StateWaitingForRelay || !acc.DueAt.Equal(time.Date(2026, 11, 25, 10, 0, 0, 0, egov.Almaty)) {
 		t.Fatalf("accepted %+v", acc)
 	}
 	var page cabinetPage

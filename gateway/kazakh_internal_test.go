@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"egov"
 )
 
 func TestKazakhEndingsAfterNumbers(t *testing.T) {
@@ -51,7 +53,7 @@ func TestKazakhEndingsAfterNumbers(t *testing.T) {
 }
 
 func TestAcceptedMessageDueInKazakh(t *testing.T) {
-	due := time.Date(2026, 6, 12, 9, 15, 0, 0, Almaty)
+	due := time.Date(2026, 6, 12, 9, 15, 0, 0, egov.Almaty)
 	m := acceptedMessage(&Request{ID: "r", DueAt: due}, &Service{Code: "s"})
 	if want := "Нәтиже 12.06.2026 09:15-тен кешіктірмей дайын болады"; !strings.Contains(m.Text.KK, want) {
 		t.Errorf("Kazakh text %q lacks %q", m.Text.KK, want)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"egov"
 	"egov/document"
 	"egov/gateway"
 )
@@ -184,7 +185,7 @@ func TestSubmissionRefusals(t *testing.T) {
 			}, "form-invalid", 422},
 		{"expired identity document", token, "citizen", citizenIIN, now, []file{idScan}, []file{idScan},
 			func(r *document.Request) {
-				expired := time.Date(2020, 1, 1, 0, 0, 0, 0, gateway.Almaty)
+				expired := time.Date(2020, 1, 1, 0, 0, 0, 0, egov.Almaty)
 				r.Attachments[0].Expires = &expired
 			}, "attachment-rejected", 422},
 	}

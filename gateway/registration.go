@@ -17,7 +17,7 @@ import (
 	"egov/internal/password"
 	"egov/internal/redisscript"
 	"egov/registers/mobile"
-	"egov/shep/soap"
+	"egov/shep"
 	"egov/signing"
 	"egov/sms"
 )
@@ -152,19 +152,11 @@ func (a *App) syncCall(ctx context.Context, service string, doc any) (string, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, busCallTimeout)
 	defer cancel()
-	req := &soap.SyncSendMessage{}
-	req.Request.RequestInfo = soap.SyncMessageInfo{MessageID: uuid.NewString(), ServiceID: service,
-		MessageDate: a.now().UTC(), Sender: a.cfg.Sender}
-	req.Request.RequestData.Data = string(data)
-	resp, err := a.cfg.Bus.SendSync(ctx, req)
+	answer, err := shep.AskSync(ctx, a.cfg.Bus, a.cfg.Sender, service, data, a.now())
 	if err != nil {
 		return "", egov.Errorf(egov.CodeUnavailable, "%s over the bus: %w", service, err)
 	}
-	info := resp.Response.ResponseInfo
-	if info.CorrelationID != req.Request.RequestInfo.MessageID || info.Status.Code != soap.SuccessCode {
-		return "", egov.Errorf(egov.CodeUnavailable, "%s answered another message or failed (%s)", service, info.Status.Code)
-	}
-	return resp.Response.ResponseData.Data, nil
+	return answer, nil
 }
 
 // phoneOf asks the mobile citizens' register for the phone of iin; "" when

@@ -53,7 +53,7 @@ func (s *PortalForm) CheckDocuments(r *document.Request, now time.Time) error {
 			return egov.Errorf(egov.CodeAttachmentMissing, "document %q is required", rule.Kind)
 		}
 	}
-	today := now.In(Almaty).Format(time.DateOnly)
+	today := now.In(egov.Almaty).Format(time.DateOnly)
 	for _, a := range r.Attachments {
 		i := slices.IndexFunc(s.Documents, func(d DocumentRule) bool { return d.Kind == a.Kind })
 		if i < 0 {
@@ -85,7 +85,7 @@ func (s *Service) Skeleton(region, requestID string, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ServiceRequest xmlns=\"%s\" version=\"1\">\n", document.RequestNamespace)
 	fmt.Fprintf(&b, "  <RequestId>%s</RequestId>\n  <ServiceCode>%s</ServiceCode>\n  <Region>%s</Region>\n", requestID, s.Code, region)
-	fmt.Fprintf(&b, "  <IssuedAt>%s</IssuedAt>\n", now.In(Almaty).Format(time.RFC3339))
+	fmt.Fprintf(&b, "  <IssuedAt>%s</IssuedAt>\n", now.In(egov.Almaty).Format(time.RFC3339))
 	b.WriteString("  <Applicant>\n    <IIN></IIN>\n    <Surname></Surname>\n    <GivenName></GivenName>\n    <Phone></Phone>\n  </Applicant>\n  <Form>\n")
 	for _, f := range s.Portal.Form {
 		hint := ""

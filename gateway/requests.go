@@ -242,7 +242,7 @@ func checkContentType(h document.AttachmentHeader, f Attachment) error {
 }
 
 func acceptedMessage(r *Request, svc *Service) CabinetMessage {
-	due := r.DueAt.In(Almaty).Format("02.01.2006 15:04")
+	due := r.DueAt.In(egov.Almaty).Format("02.01.2006 15:04")
 	return CabinetMessage{
 		ID: "accepted-" + r.ID, Kind: "accepted", RequestID: r.ID, At: r.AcceptedAt,
 		Title: Names{RU: "Запрос принят: " + svc.Names.RU, KK: "Сұрау қабылданды: " + svc.Names.KK, EN: "Request accepted: " + svc.Names.EN},

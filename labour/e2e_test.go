@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"egov"
 	"egov/document"
 	"egov/gateway"
 	"egov/internal/redisconn"
@@ -58,7 +59,7 @@ type stack struct {
 
 // The stack's clock: Thursday 15 January 2026, 10:00 in Almaty, when the
 // citizen born 3 February 2010 is still 15.
-var stackTime = time.Date(2026, 1, 15, 10, 0, 0, 0, gateway.Almaty)
+var stackTime = time.Date(2026, 1, 15, 10, 0, 0, 0, egov.Almaty)
 
 func newStack(t *testing.T, visibility time.Duration) *stack {
 	t.Helper()
@@ -273,7 +274,7 @@ func (s *stack) request(id, iin, service, field, value string) *document.Request
 		Applicant: document.Applicant{IIN: iin, Surname: "ТЕСТОВ", GivenName: "ТЕСТ"}, Form: map[string]string{field: value}}
 	if service == "job-seeker-registration" || service == "employment-referral" {
 		sum := sha256.Sum256(scan)
-		expires := time.Date(2031, 1, 1, 0, 0, 0, 0, gateway.Almaty)
+		expires := time.Date(2031, 1, 1, 0, 0, 0, 0, egov.Almaty)
 		req.Attachments = []document.AttachmentHeader{{Kind: "identity-document", FileName: "id.pdf", MIMEType: "application/pdf",
 			Size: int64(len(scan)), SHA256: hex.EncodeToString(sum[:]), Expires: &expires}}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"egov"
 	"egov/document"
 	"egov/internal/redisscript"
 	"egov/shep"
@@ -101,7 +102,7 @@ func (s *System) mayLapse(service, region string) bool {
 func (s *System) endNotice(iin string, reg registration, ground string, now time.Time) (string, error) {
 	notice := &document.Result{RequestID: reg.RequestID, ServiceCode: reg.Service, Outcome: document.OutcomeDeregistered,
 		ProviderBIN: signing.IdentityOf(s.cfg.Signer.Certificate).BIN, Applicant: iin, Number: reg.Number,
-		Date: now.In(almaty).Format(time.DateOnly), EndGround: &document.Ground{Code: ground, Text: s.cfg.Rules.Grounds[ground]}}
+		Date: now.In(egov.Almaty).Format(time.DateOnly), EndGround: &document.Ground{Code: ground, Text: s.cfg.Rules.Grounds[ground]}}
 	return s.sign(notice)
 }
 

@@ -153,7 +153,7 @@ func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 		if kind != "identity-document" {
 			continue
 		}
-		today := f.Now.In(almaty).Format(time.DateOnly) // the regulations' day, whatever the machine's zone
+		today := f.Now.In(egov.Almaty).Format(time.DateOnly) // the regulations' day, whatever the machine's zone
 		// The register's record of the document wins over the citizen's
 		// own header: an expired card is expired whatever was typed.
 		if exp := a.Attachments[i].Expires; exp != nil && exp.Format(time.DateOnly) < today {

@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	_ "time/tzdata"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
@@ -498,7 +497,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		}
 		d = s.cfg.Rules.Decide(app, facts)
 	}
-	rec := &record{Decision: d, Date: now.In(almaty).Format(time.DateOnly)}
+	rec := &record{Decision: d, Date: now.In(egov.Almaty).Format(time.DateOnly)}
 	var endGround, notice string
 	switch d.Outcome {
 	case document.OutcomeRefused:
@@ -519,7 +518,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 			return nil, err
 		}
 		prefix := map[document.Outcome]string{document.OutcomeRegistered: "JS", document.OutcomeReferred: "REF", document.OutcomeCertificate: "TSA"}[d.Outcome]
-		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.In(almaty).Year(), seq)
+		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.In(egov.Almaty).Year(), seq)
 		if d.Outcome == document.OutcomeRegistered && s.mayLapse(app.ServiceCode, app.Region) {
 			// On the review list before it exists: a registration never
 			// goes unwatched, and a member without one is dropped.
@@ -631,7 +630,7 @@ func (s *System) lookupPerson(ctx context.Context, iin string) (Person, error) {
 // lookupAssistance asks the register of recipients of targeted social
 // assistance about the applicant's family on the day of the decision.
 func (s *System) lookupAssistance(ctx context.Context, iin string, now time.Time) (Assistance, error) {
-	day := now.In(almaty).Format(time.DateOnly)
+	day := now.In(egov.Almaty).Format(time.DateOnly)
 	q, _ := xml.Marshal(tsa.Request{IIN: iin, Date: day})
 	data, err := s.askRegister(ctx, tsa.ServiceID, q)
 	if err != nil {
@@ -647,7 +646,7 @@ func (s *System) lookupAssistance(ctx context.Context, iin string, now time.Time
 // lookupContracts asks the register of employment contracts whether the
 // applicant works under a contract on the day of the decision.
 func (s *System) lookupContracts(ctx context.Context, iin string, now time.Time) (bool, error) {
-	day := now.In(almaty).Format(time.DateOnly)
+	day := now.In(egov.Almaty).Format(time.DateOnly)
 	q, _ := xml.Marshal(contracts.Request{IIN: iin, Date: day})
 	data, err := s.askRegister(ctx, contracts.ServiceID, q)
 	if err != nil {
@@ -659,25 +658,8 @@ func (s *System) lookupContracts(ctx context.Context, iin string, now time.Time)
 // askRegister sends one synchronous request to a register over the bus
 // and returns its answer document.
 func (s *System) askRegister(ctx context.Context, service string, query []byte) (string, error) {
-	req := &soap.SyncSendMessage{}
-	req.Request.RequestInfo = soap.SyncMessageInfo{MessageID: uuid.NewString(), ServiceID: service,
-		MessageDate: s.cfg.Now().UTC(), Sender: s.cfg.Sender}
-	req.Request.RequestData.Data = string(query)
-	resp, err := s.cfg.Bus.SendSync(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	return resp.Response.ResponseData.Data, nil
+	return shep.AskSync(ctx, s.cfg.Bus, s.cfg.Sender, service, query, s.cfg.Now())
 }
-
-// almaty is the time zone the registers' days are in.
-var almaty = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Almaty")
-	if err != nil {
-		panic(err) // time/tzdata is embedded
-	}
-	return loc
-}()
 
 // resultDocument writes and signs the result: a notice of registration, a
 // referral, a certificate, the end of a registration, or a reasoned

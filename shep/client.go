@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"egov/shep/soap"
 )
 
@@ -153,6 +155,25 @@ func NewSendMessage(sender soap.SenderInfo, serviceID string, typ soap.MessageTy
 		MessageDate: time.Now().UTC(), Sender: sender, Properties: props}
 	m.Request.MessageData.Data = data
 	return m
+}
+
+// AskSync sends one synchronous request, query, to service as sender and
+// returns the answer document. An answer to another message, or one that
+// reports no success, is an error: whoever asks reads only the answer to
+// his own question.
+func AskSync(ctx context.Context, c Client, sender soap.SenderInfo, service string, query []byte, now time.Time) (string, error) {
+	req := &soap.SyncSendMessage{}
+	req.Request.RequestInfo = soap.SyncMessageInfo{MessageID: uuid.NewString(), ServiceID: service, MessageDate: now.UTC(), Sender: sender}
+	req.Request.RequestData.Data = string(query)
+	resp, err := c.SendSync(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	info := resp.Response.ResponseInfo
+	if info.CorrelationID != req.Request.RequestInfo.MessageID || info.Status.Code != soap.SuccessCode {
+		return "", fmt.Errorf("%s answered another message or failed (status %s)", service, info.Status.Code)
+	}
+	return resp.Response.ResponseData.Data, nil
 }
 
 // NewGetMessages builds a poll of the sender's queue.

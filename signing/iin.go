@@ -3,7 +3,6 @@ package signing
 import (
 	"fmt"
 	"time"
-	_ "time/tzdata"
 
 	"egov"
 )
@@ -60,7 +59,7 @@ func (i IIN) AgeAt(t time.Time) int {
 	if i.BirthDate.IsZero() {
 		return -1
 	}
-	ty, tm, td := t.In(almaty).Date()
+	ty, tm, td := t.In(egov.Almaty).Date()
 	age := ty - i.BirthDate.Year()
 	if tm < i.BirthDate.Month() || (tm == i.BirthDate.Month() && td < i.BirthDate.Day()) {
 		age--
@@ -180,13 +179,3 @@ func MaskIIN(s string) string {
 	}
 	return s[:4] + "******" + s[10:]
 }
-
-// almaty is the time zone of the regulations' calendar days; time/tzdata
-// makes it available on machines without a zoneinfo database.
-var almaty = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Almaty")
-	if err != nil {
-		panic(err) // unreachable with time/tzdata embedded
-	}
-	return loc
-}()

@@ -18,8 +18,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"egov"
 	"egov/document"
-	"egov/gateway"
 	"egov/registers/mobile"
 	"egov/signing"
 )
@@ -177,7 +177,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		DueAt time.Time
 	}
 	_ = json.Unmarshal(body, &acc)
-	d.ok("accepted: request %s, result due by %s (Astana time)", acc.ID, acc.DueAt.In(gateway.Almaty).Format("02.01.2006 15:04"))
+	d.ok("accepted: request %s, result due by %s (Astana time)", acc.ID, acc.DueAt.In(egov.Almaty).Format("02.01.2006 15:04"))
 
 	d.step("watch the status")
 	var req struct {
@@ -322,7 +322,7 @@ func mustJSON(v any) []byte {
 // with a citizen's values, written by the request document's own writer so
 // that the demo sends what the portal reads.
 func demoRequest(service, region, iin string, scan []byte, now time.Time) *document.Request {
-	r := &document.Request{RequestID: uuid.NewString(), ServiceCode: service, Region: region, IssuedAt: now.In(gateway.Almaty),
+	r := &document.Request{RequestID: uuid.NewString(), ServiceCode: service, Region: region, IssuedAt: now.In(egov.Almaty),
 		Applicant: document.Applicant{IIN: iin, Surname: "ДЕМО", GivenName: "ДЕМО", Phone: "+77010000000"}}
 	switch service {
 	case "tsa-membership-certificate":
@@ -336,7 +336,7 @@ func demoRequest(service, region, iin string, scan []byte, now time.Time) *docum
 		r.Form = map[string]string{"education": "higher"}
 	}
 	sum := sha256.Sum256(scan)
-	expires := now.In(gateway.Almaty).AddDate(5, 0, 0)
+	expires := now.In(egov.Almaty).AddDate(5, 0, 0)
 	r.Attachments = []document.AttachmentHeader{{Kind: "identity-document", FileName: "id-card.pdf", MIMEType: "application/pdf",
 		Size: int64(len(scan)), SHA256: hex.EncodeToString(sum[:]), Expires: &expires}}
 	return r
