@@ -1,6 +1,7 @@
 package document
 
 import (
+	"context"
 	"time"
 
 	"github.com/beevik/etree"
@@ -70,6 +71,30 @@ type Ground struct {
 // schema. Such an answer never reaches a cabinet, as answer-unmatched says.
 func answerError(format string, args ...any) error {
 	return egov.Errorf(egov.CodeAnswerUnmatched, format, args...)
+}
+
+// VerifyResult checks a provider's signed result as whoever receives it
+// must: a signature v accepts, by an organisation certificate of the
+// provider's BIN whose holder has one of roles (nil: the first head or a
+// person with signing right), over a ServiceResult that names that very
+// provider. It returns the signature and the result read from the
+// verified element only.
+func VerifyResult(ctx context.Context, v *signing.Verifier, data []byte, bin string, roles []signing.KeyUser) (*signing.Result, *Result, error) {
+	res, err := v.Verify(ctx, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := res.RequireAuthority(bin, roles); err != nil {
+		return nil, nil, err
+	}
+	doc, err := ReadResult(res.Element)
+	if err != nil {
+		return nil, nil, err
+	}
+	if doc.ProviderBIN != bin {
+		return nil, nil, egov.Errorf(egov.CodeAnswerUnmatched, "the result names another provider than the one that signed it")
+	}
+	return res, doc, nil
 }
 
 // ReadResult reads a result element (the one signing.Verifier returned) by

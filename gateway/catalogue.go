@@ -125,7 +125,11 @@ type Channel struct {
 	// (default: the service code).
 	Recipient  string `json:"recipient,omitempty"`
 	BusService string `json:"busService,omitempty"`
-	Steps      []Step `json:"steps,omitempty"`
+	// Flow is, for a counter channel that goes through the bus, the State
+	// Corporation's procedure (FlowGA: the persons register and ЕНИС at
+	// intake, 003; FlowGB: the persons register only, 004).
+	Flow  string `json:"flow,omitempty"`
+	Steps []Step `json:"steps,omitempty"`
 	// TermWorkingDays is the term the regulation declares; 0: the steps'
 	// sum is the term.
 	TermWorkingDays int `json:"termWorkingDays,omitempty"`
@@ -192,8 +196,15 @@ func (c *Channel) Due(cal *Calendar, accepted time.Time, districtOffice bool) (t
 	return cal.Due(start, term)
 }
 
-// PortalBusService is the bus's service id of the portal channel.
-func (c *Channel) PortalBusService(code string) string {
+// The State Corporation's flows through the bus (regulations catalogue §2.2).
+const (
+	FlowGA = "G-A"
+	FlowGB = "G-B"
+)
+
+// BusServiceOf is the bus's service id of the channel's requests of the
+// service code.
+func (c *Channel) BusServiceOf(code string) string {
 	if c.BusService != "" {
 		return c.BusService
 	}
@@ -345,8 +356,11 @@ func (s *Service) validate() []error {
 			if ch.TermWorkingDays < 0 || ch.DistrictOfficeExtraWorkingDays < 0 {
 				bad("%s: a negative term", at)
 			}
-			if ch.BusService != "" && name != ChannelPortal {
-				bad("%s: only the portal's requests name a bus service", at)
+			if ch.BusService != "" && ch.Recipient == "" {
+				bad("%s: a bus service without a recipient", at)
+			}
+			if (ch.Flow != "") != (name == ChannelStateCorporation && ch.Recipient != "") || (ch.Flow != "" && ch.Flow != FlowGA && ch.Flow != FlowGB) {
+				bad("%s: a counter's channel through the bus, and only it, names its flow, %s or %s", at, FlowGA, FlowGB)
 			}
 			if !slices.Contains(channelOrder, name) {
 				bad("%s: unknown channel", at)

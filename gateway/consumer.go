@@ -309,25 +309,13 @@ func (a *App) fileEndNotice(ctx context.Context, m soap.AsyncMessage) error {
 // a valid signature by an organisation certificate of the system's BIN
 // whose holder may sign for it, read as a result that names that BIN.
 func (a *App) verifyProviderDocument(ctx context.Context, data, system, what string) (*signing.Result, *document.Result, error) {
-	res, err := a.cfg.ResultVerifier.Verify(ctx, []byte(data))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s signature: %w", what, err)
-	}
 	bin, ok := a.cfg.ProviderBINs[system]
 	if !ok {
 		return nil, nil, unmatched("no provider %s known to the portal", system)
 	}
-	// The provider's BIN and a role entitled to sign for it (nil: the
-	// first head or a person with signing right).
-	if err := res.RequireAuthority(bin, a.cfg.ProviderRoles[system]); err != nil {
-		return nil, nil, err
-	}
-	doc, err := document.ReadResult(res.Element)
+	res, doc, err := document.VerifyResult(ctx, a.cfg.ResultVerifier, []byte(data), bin, a.cfg.ProviderRoles[system])
 	if err != nil {
-		return nil, nil, err
-	}
-	if doc.ProviderBIN != bin {
-		return nil, nil, unmatched("%s names another provider than the one that signed it", what)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return res, doc, nil
 }

@@ -149,7 +149,7 @@ func (a *App) Submit(ctx context.Context, sub Submission) (*Request, error) {
 			return nil, err
 		}
 	}
-	err = a.create(ctx, ref, r, seq, newRecord{BIN: req.Applicant.BIN, Recipient: channel.Recipient, BusService: channel.PortalBusService(svc.Code),
+	err = a.create(ctx, ref, r, seq, newRecord{BIN: req.Applicant.BIN, Recipient: channel.Recipient, BusService: channel.BusServiceOf(svc.Code),
 		Document: sub.Document, Accepted: acceptedMessage(r, svc)})
 	if outcomeUnknown(err) {
 		// The connection went while the transaction was on its way, or

@@ -169,6 +169,16 @@ func (s *stack) key(name string) *signing.Signer {
 		if err == nil {
 			k = &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}
 		}
+	} else if spec, ok := strings.CutPrefix(name, "org:"); ok {
+		// "org:BIN:role:IIN": a holder of that role in the organisation.
+		f := strings.Split(spec, ":")
+		var iss *pki.Issued
+		iss, err = copyAuthority(s.t).Issue(pki.IssueOptions{IIN: f[2], Name: "ОПЕРАТОРОВ ОПЕРАТОР", Kind: pki.KindOrg,
+			BIN: f[0], Organization: "НАО «ГОСУДАРСТВЕННАЯ КОРПОРАЦИЯ «ПРАВИТЕЛЬСТВО ДЛЯ ГРАЖДАН»» (TEST)", Role: signing.KeyUser(f[1]),
+			NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+		if err == nil {
+			k = &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}
+		}
 	} else if strings.HasPrefix(name, "iin:") {
 		a := copyAuthority(s.t)
 		var iss *pki.Issued

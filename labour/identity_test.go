@@ -25,6 +25,10 @@ import (
 // server on real Redis: whose a request is, who may answer it, and what
 // state it is in must hold from the first system to the last.
 
+// stateCorporationBIN is the State Corporation's in the routing table:
+// its operators sign the requests its counters file.
+const stateCorporationBIN = "160540000019"
+
 var (
 	portalSender = soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"}
 	labourSender = soap.SenderInfo{SenderID: "ais-rynok-truda", Password: "labour-secret"}
@@ -295,7 +299,7 @@ func TestLabourChecksForItself(t *testing.T) {
 func TestUnverifiableRequestIsRejected(t *testing.T) {
 	s := newStack(t, 30*time.Second)
 	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"), Verifier: s.verifier,
-		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet})
+		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet, Counters: map[string]string{"gk-counter": stateCorporationBIN}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,23 +315,32 @@ func TestUnverifiableRequestIsRejected(t *testing.T) {
 	filed.Filing = &document.Filing{Channel: document.ChannelStateCorporation, Office: "krg-con-01", OperatorIIN: "760903400210",
 		Representative: &document.Representative{IIN: "800515400122", Surname: "С", GivenName: "Г",
 			PowerOfAttorney: document.PowerOfAttorney{Number: "ENIS-2026-ALM-0040217", Notary: "N", Until: s.now().AddDate(1, 0, 0)}}}
-	signedFiling, err := s.key("citizen").Sign(filed.Document())
-	if err != nil {
-		t.Fatal(err)
+	signFiling := func(key string) string {
+		signed, err := s.key(key).Sign(filed.Document())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(signed)
 	}
+	operator := "org:" + stateCorporationBIN + ":can-sign:760903400210" // the IIN the filing names
 	tests := []struct {
-		name, data string
-		code       egov.Code
+		name, sender, data string
+		code               egov.Code
 	}{
-		{"unsigned", doc, egov.CodeSignatureMissing},
-		{"tampered", strings.Replace(string(signed), "<Surname>ТЕСТОВ</Surname>", "<Surname>ТЕСТОВА</Surname>", 1), egov.CodeSignatureInvalid},
-		{"a filing at a counter claimed by the citizen", string(signedFiling), egov.CodeFormInvalid},
+		{"unsigned", "egov-portal", doc, egov.CodeSignatureMissing},
+		{"tampered", "egov-portal", strings.Replace(string(signed), "<Surname>ТЕСТОВ</Surname>", "<Surname>ТЕСТОВА</Surname>", 1), egov.CodeSignatureInvalid},
+		{"a filing at a counter claimed by the citizen, from the portal", "egov-portal", signFiling("citizen"), egov.CodeFormInvalid},
+		{"an operator's filing from a system that files for nobody", "egov-portal", signFiling(operator), egov.CodeFormInvalid},
+		{"a filing from the counter signed by the citizen", "gk-counter", signFiling("citizen"), egov.CodeBINMismatch},
+		{"signed by another organisation's head", "gk-counter", signFiling("provider"), egov.CodeBINMismatch},
+		{"signed by an employee without the right to sign", "gk-counter", signFiling("org:" + stateCorporationBIN + ":employee:760903400210"), egov.CodeSignerNotAuthorised},
+		{"signed by an operator the filing does not name", "gk-counter", signFiling("org:" + stateCorporationBIN + ":can-sign:901201400012"), egov.CodeIINMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m soap.AsyncMessage
 			m.MessageInfo = soap.AsyncMessageInfo{MessageID: uuid.NewString(), CorrelationID: uuid.NewString(), ServiceID: "job-seeker-registration",
-				MessageType: soap.TypeRequest, Sender: soap.SenderInfo{SenderID: "egov-portal"}}
+				MessageType: soap.TypeRequest, Sender: soap.SenderInfo{SenderID: tt.sender}}
 			m.MessageData.Data = tt.data
 			err := sys.Process(context.Background(), m)
 			var rej *labour.Rejection
@@ -336,8 +349,10 @@ func TestUnverifiableRequestIsRejected(t *testing.T) {
 			}
 		})
 	}
-	if n, _ := s.r.Client.Exists(context.Background(), s.r.Prefix+"lm:{791028302728}:request:egov-portal:"+id).Result(); n != 0 {
-		t.Fatal("a decision was stored for an unverifiable request")
+	for _, sender := range []string{"egov-portal", "gk-counter"} {
+		if n, _ := s.r.Client.Exists(context.Background(), s.r.Prefix+"lm:{791028302728}:request:"+sender+":"+id).Result(); n != 0 {
+			t.Fatalf("a decision was stored for an unverifiable request from %s", sender)
+		}
 	}
 }
 

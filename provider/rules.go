@@ -85,7 +85,7 @@ func ParseRules(data []byte, name string) (*Rules, error) {
 // groundCodes are every refusal ground Decide and the delivery checks give.
 var groundCodes = []string{"service-unknown", "data-unavailable", "document-hash-mismatch", "not-registered", "measure-unknown",
 	"measure-not-eligible", "underage", "document-missing", "documents-incomplete", "document-expired", "labour-activity",
-	"already-registered", "signer-not-applicant", "attachment-not-delivered",
+	"already-registered", "signer-not-applicant", "attachment-not-delivered", "power-of-attorney-invalid",
 	// why a registration ends
 	"at-own-request", "labour-activity-started"}
 

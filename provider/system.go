@@ -32,6 +32,7 @@ import (
 	"egov/internal/redisscript"
 	"egov/internal/retry"
 	"egov/registers/contracts"
+	"egov/registers/enis"
 	"egov/registers/tsa"
 	"egov/shep"
 	"egov/shep/gbdfl"
@@ -58,6 +59,14 @@ type Config struct {
 	Verifier *signing.Verifier
 	// Rules decide; required.
 	Rules *Rules
+	// Counters are the systems on the bus whose operators file requests
+	// for applicants at a counter (the State Corporation's: "gk-counter"),
+	// each with the BIN its operators sign for. A request that names a
+	// filing is acted on only when one of them sent it, signed by an
+	// operator with the right to sign for that BIN whose IIN the filing
+	// names; the representative's power of attorney the system checks in
+	// ЕНИС itself. Without counters every filing is rejected.
+	Counters map[string]string
 	// KeyPrefix is put before every Redis key.
 	KeyPrefix string
 	// Services are the codes of the services the system provides
@@ -280,9 +289,9 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 		return &Rejection{Code: egov.ErrorCode(err), Err: err}
 	}
 	if app.Filing != nil {
-		// No counter's system is on the bus yet whose operators' filings
-		// this system could verify: it takes nobody's word for one.
-		return &Rejection{Code: egov.CodeFormInvalid, Err: fmt.Errorf("request %s claims a filing at a counter, from %s", app.RequestID, info.Sender.SenderID)}
+		if err := s.checkFiler(app, res, info.Sender.SenderID); err != nil {
+			return &Rejection{Code: egov.ErrorCode(err), Err: err}
+		}
 	}
 	rec, err := s.decideOnce(ctx, app, res, info)
 	if err != nil {
@@ -480,6 +489,13 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		// The bus routed here a service this system does not provide.
 		d = Decision{Outcome: document.OutcomeRefused, Ground: "service-unknown"}
 	}
+	if d.Ground == "" && app.Filing != nil && app.Filing.Representative != nil {
+		if held, err := s.checkPower(askCtx, app, now); err != nil {
+			return nil, err
+		} else if !held {
+			d = Decision{Outcome: document.OutcomeRefused, Ground: "power-of-attorney-invalid"}
+		}
+	}
 	if d.Ground == "" {
 		if facts.Person, err = s.lookupPerson(askCtx, app.Applicant.IIN); err != nil {
 			return nil, err
@@ -579,8 +595,8 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 // refusal when a check fails; a passing failure of the store is an error.
 func (s *System) checkDelivery(ctx context.Context, app *document.Request, signed *signing.Result, info soap.AsyncMessageInfo, digests map[string]string) (Decision, error) {
 	refuse := func(g string) (Decision, error) { return Decision{Outcome: "refused", Ground: g}, nil }
-	if signed.Signer.IIN != app.Applicant.IIN {
-		return refuse("signer-not-applicant")
+	if app.Filing == nil && signed.Signer.IIN != app.Applicant.IIN {
+		return refuse("signer-not-applicant") // a filing's signer is its operator (checkFiler)
 	}
 	delivered := map[string]bool{}
 	for _, p := range info.Properties {
@@ -608,6 +624,39 @@ func (s *System) checkDelivery(ctx context.Context, app *document.Request, signe
 		}
 	}
 	return Decision{}, nil
+}
+
+// checkFiler refuses a filed request unless a counter of Config.Counters
+// sent it, signed by its operator: an organisation certificate of the
+// counter's BIN with the right to sign, of the IIN the filing names.
+func (s *System) checkFiler(app *document.Request, signed *signing.Result, sender string) error {
+	bin, ok := s.cfg.Counters[sender]
+	if !ok {
+		return egov.Errorf(egov.CodeFormInvalid, "request %s claims a filing at a counter, from %s, which files for nobody", app.RequestID, sender)
+	}
+	if err := signed.RequireAuthority(bin, nil); err != nil {
+		return err
+	}
+	return signed.RequireIIN(app.Filing.OperatorIIN)
+}
+
+// checkPower asks ЕНИС whether the representative of a filed request holds
+// a power of attorney of the applicant for the service on the day: the
+// counter asked too, but the system acts only on what it verified.
+func (s *System) checkPower(ctx context.Context, app *document.Request, now time.Time) (bool, error) {
+	rep := app.Filing.Representative
+	q := enis.Request{Number: rep.PowerOfAttorney.Number, Principal: app.Applicant.IIN, Attorney: rep.IIN,
+		Date: now.In(egov.Almaty).Format(time.DateOnly)}
+	data, _ := xml.Marshal(q)
+	answer, err := s.askRegister(ctx, enis.ServiceID, data)
+	if err != nil {
+		return false, fmt.Errorf("ЕНИС: %w", err)
+	}
+	power, err := enis.ReadResponse(answer, q)
+	if err != nil {
+		return false, err
+	}
+	return power.Status == enis.StatusValid && power.Covers(app.ServiceCode), nil
 }
 
 // lookupPerson asks the persons register (ГБД ФЛ) over the bus's sync channel.

@@ -40,8 +40,14 @@ var (
 		iin: "760903400210", name: "ЖҰМАБЕКОВА СӘУЛЕ ТАЛҒАТҚЫЗЫ", role: signing.KeyUserCEO}
 )
 
+// stateCorporation: the first operator of the State Corporation's
+// counter in Karaganda, who signs the requests he files (003:300-302).
+var stateCorporation = orgKey{file: "counter-operator", bin: "160540000019",
+	org: "НАО «ГОСУДАРСТВЕННАЯ КОРПОРАЦИЯ «ПРАВИТЕЛЬСТВО ДЛЯ ГРАЖДАН»» (TEST)",
+	iin: "901201400012", name: "ТӨЛЕУБАЕВА ДИНАРА АСЫЛБЕКҚЫЗЫ", role: signing.KeyUserCanSign}
+
 // orgKeys are every organisation key egovctl up issues.
-var orgKeys = []orgKey{labourProvider, regionalDesk, busOperator}
+var orgKeys = []orgKey{labourProvider, regionalDesk, busOperator, stateCorporation}
 
 // ensure makes sure the test PKI in pkiDir holds the organisation's key,
 // pkiDir/keys/<file>.p12 (with .crt and .key beside it): an organisation

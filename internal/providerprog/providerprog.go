@@ -95,6 +95,8 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 		waitFor     = fs.Duration("redis-wait-timeout", redisconn.DefaultWaitTimeout, "how long to wait for them before the message is left to come back")
 		logJSON     = fs.Bool("log-json", false, "log JSON")
 		opsListen   = fs.String("ops-listen", spec.OpsListen, "the system's metrics and probes (/metrics, /livez, /readyz); empty: none")
+		counter     = fs.String("counter", "gk-counter", "the State Corporation's counter system on the bus, whose operators' filings the system takes")
+		counterBIN  = fs.String("counter-bin", "160540000019", "the BIN the counter's operators sign for; empty: no filings are taken")
 		logLevel    = ops.LogLevelFlag(fs)
 		limits      = httpguard.Flags(fs)
 	)
@@ -128,7 +130,7 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 	sys, err := spec.Identity.New(rdb, provider.Config{KeyPrefix: *keyPrefix, Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		Signer: signer, Verifier: verifier, Workers: *workers, Batch: *batch, Pace: *pace, PaceFactor: *factor,
-		StepDurations: portalTerms(), ReviewEvery: *reviewEvery, Log: log,
+		StepDurations: portalTerms(), ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counter, *counterBIN),
 	})
 	if err != nil {
 		return err
@@ -164,4 +166,12 @@ func portalTerms() func(service, region string) time.Duration {
 		return func(string, string) time.Duration { return 0 }
 	}
 	return cat.PortalTerm
+}
+
+// counters is provider.Config.Counters of the flags: none without a BIN.
+func counters(sender, bin string) map[string]string {
+	if sender == "" || bin == "" {
+		return nil
+	}
+	return map[string]string{sender: bin}
 }
