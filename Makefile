@@ -44,7 +44,7 @@ SCRIPT_LOG ?= $(CURDIR)/.cluster-scripts.log
 ## cluster: the bus's, the portal's, the providers' and the SMS gateway's tests again on a real Redis Cluster (3 masters + 3 replicas from redis-server, internal/redistest); every Lua script and transaction of the code base must have run there; a master killed under load; two stacks side by side; the soak with two of each program, killed at random
 cluster:
 	rm -f '$(SCRIPT_LOG)'
-	EGOV_TEST_REDIS_CLUSTER=1 EGOV_TEST_SCRIPT_LOG='$(SCRIPT_LOG)' $(GO) test -count=1 -p 4 -skip '$(CLUSTER_SKIP)' ./shep ./gateway ./labour ./provider ./sms
+	EGOV_TEST_REDIS_CLUSTER=1 EGOV_TEST_SCRIPT_LOG='$(SCRIPT_LOG)' $(GO) test -count=1 -p 4 -skip '$(CLUSTER_SKIP)' ./shep ./gateway ./labour ./provider ./sms ./counter
 	EGOV_TEST_SCRIPT_LOG='$(SCRIPT_LOG)' $(GO) test -count=1 -run '^TestEveryScriptRanOnTheCluster$$' -v ./internal/redistest
 	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -run '^(TestFailoverUnderLoad|TestTwoOfEachSideBySide)$$' -v ./cmd/egovctl
 	EGOV_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 -run '^TestSoakOnTheCluster$$' -v ./reliability

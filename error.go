@@ -84,6 +84,9 @@ const (
 	// register consulted at intake has no data of the applicant or of the
 	// representative's power of attorney; the detail names the register.
 	CodeDataUnobtainable Code = "data-unobtainable"
+	// CodeHandOutRefused: a result handed out at a counter must be ready,
+	// not handed out before, and go to the applicant or his representative.
+	CodeHandOutRefused Code = "hand-out-refused"
 )
 
 // Refusal codes of the answers the portal receives from providers: an
@@ -368,6 +371,10 @@ var codes = map[Code]codeInfo{
 		"Данные не могут быть получены: их нет в государственной базе данных или в ЕНИС; запрос не отправлен",
 		"Мәліметтерді алу мүмкін емес: олар мемлекеттік деректер қорында немесе ЕНИС-те жоқ; сұрау жіберілмеді",
 		"The data cannot be obtained: a state register or ЕНИС has none; the request was not sent"),
+	CodeHandOutRefused: plain(http.StatusConflict,
+		"Результат не может быть выдан: он ещё не поступил, уже выдан или получатель не является услугополучателем или его представителем",
+		"Нәтижені беру мүмкін емес: ол әлі келіп түспеген, бұрын берілген немесе алушы көрсетілетін қызметті алушы немесе оның өкілі емес",
+		"The result cannot be handed out: it has not come yet, was handed out already, or the recipient is neither the applicant nor the representative"),
 	CodeAnswerUnmatched: plain(http.StatusConflict,
 		"Ответ услугодателя не соответствует запросу, к которому относится",
 		"Көрсетілетін қызметті берушінің жауабы ол берілген сұрауға сәйкес келмейді",

@@ -52,8 +52,18 @@ type Intake struct {
 // power of attorney he presents (the operator enters it only when it is
 // notarised, 003:281-284).
 type Representative struct {
-	IIN             string
-	PowerOfAttorney string
+	IIN string `json:"iin"`
+	// His names, as on his identity document.
+	Surname    string `json:"surname"`
+	GivenName  string `json:"givenName"`
+	Patronymic string `json:"patronymic,omitempty"`
+	// PowerOfAttorney is its number.
+	PowerOfAttorney string `json:"powerOfAttorney"`
+	// Notary and Until (its last day) as the operator reads them from the
+	// paper: in G-B, which asks no register; in G-A ЕНИС's record is
+	// taken instead.
+	Notary string `json:"notary,omitempty"`
+	Until  string `json:"until,omitempty"`
 }
 
 // Checked is what the registers said: the applicant's record and, when it

@@ -3,6 +3,8 @@ package counter_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -37,7 +39,7 @@ func counterOnBus(t *testing.T) *counter.Registers {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix})
+	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,14 +40,21 @@ var (
 		iin: "760903400210", name: "ЖҰМАБЕКОВА СӘУЛЕ ТАЛҒАТҚЫЗЫ", role: signing.KeyUserCEO}
 )
 
-// stateCorporation: the first operator of the State Corporation's
-// counter in Karaganda, who signs the requests he files (003:300-302).
-var stateCorporation = orgKey{file: "counter-operator", bin: "160540000019",
-	org: "НАО «ГОСУДАРСТВЕННАЯ КОРПОРАЦИЯ «ПРАВИТЕЛЬСТВО ДЛЯ ГРАЖДАН»» (TEST)",
-	iin: "901201400012", name: "ТӨЛЕУБАЕВА ДИНАРА АСЫЛБЕКҚЫЗЫ", role: signing.KeyUserCanSign}
+// The State Corporation's operators (fixtures/counter/operators.json), who
+// sign the requests they file at a counter (003:300-302): one in
+// Karaganda (G-A), one in Almaty (G-B).
+const stateCorporationBIN = "160540000019"
+
+var (
+	stateCorporationOrg = "НАО «ГОСУДАРСТВЕННАЯ КОРПОРАЦИЯ «ПРАВИТЕЛЬСТВО ДЛЯ ГРАЖДАН»» (TEST)"
+	counterOperatorKRG  = orgKey{file: "counter-operator-krg", bin: stateCorporationBIN, org: stateCorporationOrg,
+		iin: "901201400012", name: "ТӨЛЕУБАЕВА ДИНАРА АСЫЛБЕКҚЫЗЫ", role: signing.KeyUserCanSign}
+	counterOperatorALA = orgKey{file: "counter-operator-ala", bin: stateCorporationBIN, org: stateCorporationOrg,
+		iin: "850312300012", name: "ЕСЕНОВ АРМАН БОЛАТҰЛЫ", role: signing.KeyUserCanSign}
+)
 
 // orgKeys are every organisation key egovctl up issues.
-var orgKeys = []orgKey{labourProvider, regionalDesk, busOperator, stateCorporation}
+var orgKeys = []orgKey{labourProvider, regionalDesk, busOperator, counterOperatorKRG, counterOperatorALA}
 
 // ensure makes sure the test PKI in pkiDir holds the organisation's key,
 // pkiDir/keys/<file>.p12 (with .crt and .key beside it): an organisation

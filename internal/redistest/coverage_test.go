@@ -16,6 +16,7 @@ import (
 	"egov/internal/redistest"
 
 	// The packages that make scripts, so that they are in redisscript.All.
+	_ "egov/counter"
 	_ "egov/gateway"
 	_ "egov/provider"
 	_ "egov/shep"

@@ -1,0 +1,460 @@
+package counter_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"egov"
+	"egov/counter"
+	"egov/gateway"
+	"egov/internal/redistest"
+	"egov/labour"
+	"egov/provider"
+	"egov/regionaldesk"
+	"egov/registers"
+	"egov/shep"
+	"egov/shep/soap"
+	"egov/signing"
+	"egov/signing/pki"
+)
+
+const stateCorporationBIN = "160540000019"
+
+// The operators of fixtures/counter/operators.json.
+var (
+	karaganda = operatorLogin{"krg-op-01", "Operator-KRG-01", "901201400012"}
+	almaty    = operatorLogin{"ala-op-03", "Operator-ALA-03", "850312300012"}
+)
+
+type operatorLogin struct{ login, password, iin string }
+
+// counterStack is the counter's whole journey on real servers: the bus
+// with the registers, the labour-market system and АРМ РШЭП polling it,
+// and the workstation's API, all on one real Redis, with one clock.
+type counterStack struct {
+	t        *testing.T
+	api      *httptest.Server
+	handler  http.Handler
+	verifier *signing.Verifier
+	keys     map[string]*signing.Signer // operator IIN → his organisation key
+	cat      *gateway.Catalogue
+	cal      *gateway.Calendar
+	rdb      *redistest.Redis
+}
+
+func newCounterStack(t *testing.T) *counterStack {
+	t.Helper()
+	r := redistest.New(t)
+	now := func() time.Time { return today }
+	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl := &signing.CRLSet{Sources: []string{"../fixtures/pki/crl.pem"}, Trust: trust}
+	if err := crl.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	verifier := &signing.Verifier{Trust: trust, Revocation: &signing.Revocation{CRL: crl}, Now: now}
+	routing, err := shep.LoadRoutingOrBuiltIn("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		quiet = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	bus, err := shep.New(r.Client, routing, shep.Config{KeyPrefix: r.Prefix, Verifier: verifier, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := registers.Host(bus, registers.Files{}); err != nil {
+		t.Fatal(err)
+	}
+	busSrv := httptest.NewServer(bus.Handler())
+	client := func() shep.Client { return &shep.HTTPClient{BaseURL: busSrv.URL} }
+	counters := map[string]string{counter.SenderID: stateCorporationBIN}
+	var runs []func(context.Context)
+	for _, p := range []struct {
+		id  provider.Identity
+		who soap.SenderInfo
+		key string
+	}{
+		{labour.Identity, soap.SenderInfo{SenderID: labour.SenderID, Password: "labour-secret"}, "provider"},
+		{regionaldesk.Identity, soap.SenderInfo{SenderID: regionaldesk.SenderID, Password: "rshep-secret"}, "regionaldesk"},
+	} {
+		signer, err := signing.LoadSigner(filepath.Join("../fixtures/pki/keys", p.key+".p12"), pki.DefaultPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys, err := p.id.New(r.Client, provider.Config{Bus: client(), Sender: p.who, Signer: signer, Verifier: verifier,
+			KeyPrefix: r.Prefix, Now: now, Log: quiet, Counters: counters, PollWait: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, sys.Run)
+	}
+	cat, err := gateway.DefaultCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal, err := gateway.DefaultCalendar()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := counter.LoadOperatorsOrBuiltIn("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := counter.New(r.Client, counter.Config{KeyPrefix: r.Prefix, Bus: client(), Sender: soap.SenderInfo{SenderID: counter.SenderID, Password: "counter-secret"},
+		Operators: ops, Catalogue: cat, Calendar: cal, Verifier: verifier, BIN: stateCorporationBIN,
+		ProviderBINs: map[string]string{labour.SenderID: "940140000385", regionaldesk.SenderID: "070540000713"},
+		PollWait:     time.Second, RelayEvery: 100 * time.Millisecond, Now: now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs = append(runs, ws.Run)
+	handler := ws.Handler()
+	api := httptest.NewServer(handler)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, run := range runs {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		api.Close()
+		busSrv.Close()
+		_ = bus.Close()
+	})
+	// Each operator's organisation key, issued by a copy of the test
+	// authority: the State Corporation's BIN, the right to sign.
+	a, err := pki.Clone("../fixtures/pki", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]*signing.Signer{}
+	for _, op := range []operatorLogin{karaganda, almaty} {
+		iss, err := a.Issue(pki.IssueOptions{IIN: op.iin, Name: "ОПЕРАТОРОВ ОПЕРАТОР", Kind: pki.KindOrg, BIN: stateCorporationBIN,
+			Organization: "НАО «ГОСУДАРСТВЕННАЯ КОРПОРАЦИЯ «ПРАВИТЕЛЬСТВО ДЛЯ ГРАЖДАН»» (TEST)", Role: signing.KeyUserCanSign,
+			NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[op.iin] = &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}
+	}
+	return &counterStack{t: t, api: api, handler: handler, verifier: verifier, keys: keys, cat: cat, cal: cal, rdb: r}
+}
+
+// call sends one request to the workstation's API and decodes its JSON.
+func (s *counterStack) call(method, path, token, contentType string, body []byte, out any) int {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.api.URL+counter.APIPrefix+path, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			s.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (s *counterStack) login(op operatorLogin) string {
+	s.t.Helper()
+	var out struct{ Token string }
+	if code := s.call("POST", "/sessions", "", "application/json", mustJSON(map[string]string{"login": op.login, "password": op.password}), &out); code != http.StatusCreated {
+		s.t.Fatalf("login %s: %d", op.login, code)
+	}
+	return out.Token
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// intake enters a request; it returns the status and the answer.
+func (s *counterStack) intake(token string, in counter.IntakeForm) (int, counter.Draft, counter.Problem) {
+	s.t.Helper()
+	var raw json.RawMessage
+	code := s.call("POST", "/intakes", token, "application/json", mustJSON(in), &raw)
+	var d counter.Draft
+	var p counter.Problem
+	if code == http.StatusCreated {
+		_ = json.Unmarshal(raw, &d)
+	} else {
+		_ = json.Unmarshal(raw, &p)
+	}
+	return code, d, p
+}
+
+// file enters, signs with the operator's key and submits a request.
+func (s *counterStack) file(op operatorLogin, token string, in counter.IntakeForm) counter.Receipt {
+	s.t.Helper()
+	code, d, p := s.intake(token, in)
+	if code != http.StatusCreated {
+		s.t.Fatalf("intake: %d %+v", code, p)
+	}
+	signed, err := s.keys[op.iin].Sign([]byte(d.Document))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var rc counter.Receipt
+	if code := s.call("POST", "/intakes/"+d.ID+"/submission", token, "application/xml", signed, &rc); code != http.StatusCreated {
+		s.t.Fatalf("submission: %d %+v", code, rc)
+	}
+	return rc
+}
+
+// awaitState waits until the filing reaches state.
+func (s *counterStack) awaitState(token, id, state string) counter.Filing {
+	s.t.Helper()
+	var f counter.Filing
+	for i := 0; i < 300; i++ {
+		s.call("GET", "/filings/"+id, token, "", nil, &f)
+		if f.State == state {
+			return f
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("filing %s is %s (%s), want %s", id, f.State, f.LastError, state)
+	return f
+}
+
+// The due date on the receipt is the counter channel's term from the
+// catalogue, counted from the acceptance.
+func (s *counterStack) wantDue(service, region string, district bool, rc counter.Receipt) {
+	s.t.Helper()
+	ch := s.cat.Services[0]
+	for _, svc := range s.cat.Services {
+		if svc.Code == service {
+			ch = svc
+		}
+	}
+	want, err := ch.Regions[region].Channels[gateway.ChannelStateCorporation].Due(s.cal, today, district)
+	if err != nil || !rc.DueAt.Equal(want) || !want.After(today) {
+		s.t.Errorf("due %s, want %s (%v)", rc.DueAt.In(egov.Almaty), want.In(egov.Almaty), err)
+	}
+}
+
+// G-A (003:835-880): S7 filed in Karaganda by the applicant's daughter with
+// a notarised power for every service; ЕНИС confirms it, АРМ РШЭП answers
+// with the certificate, and the daughter collects it at the counter.
+func TestFlowGAWithARepresentative(t *testing.T) {
+	s := newCounterStack(t)
+	token := s.login(karaganda)
+	in := counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father,
+		Representative: &counter.Representative{IIN: daughter, Surname: "ОМАРОВА", GivenName: "АЙГҮЛ", PowerOfAttorney: "ENIS-2026-KRG-0001873"}}
+	rc := s.file(karaganda, token, in)
+	if rc.Kind != "acceptance" || rc.Applicant == father || rc.Representative == "" || !strings.HasPrefix(rc.Number, "krg-con-01-2026-") {
+		t.Fatalf("receipt %+v", rc)
+	}
+	s.wantDue("tsa-membership-certificate", "karaganda", false, rc)
+	f := s.awaitState(token, rc.RequestID, counter.StateReady)
+	if f.Outcome != "certificate" || f.Flow != "G-A" || f.Recipient != regionaldesk.SenderID {
+		t.Fatalf("filing %+v", f)
+	}
+	// The result is АРМ РШЭП's, signed by its authorised person.
+	req, _ := http.NewRequest("GET", s.api.URL+counter.APIPrefix+"/filings/"+rc.RequestID+"/result", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if res, err := s.verifier.Verify(context.Background(), doc); err != nil || res.Signer.BIN != "070540000713" {
+		t.Fatalf("result: %v", err)
+	}
+	var ready struct{ Filings []counter.Filing }
+	s.call("GET", "/ready", token, "", nil, &ready)
+	if len(ready.Filings) != 1 || ready.Filings[0].ID != rc.RequestID {
+		t.Fatalf("ready queue %+v", ready)
+	}
+	// Only the applicant or his representative receives it, once.
+	var p counter.Problem
+	if code := s.call("POST", "/filings/"+rc.RequestID+"/hand-out", token, "application/json", mustJSON(map[string]string{"iin": neighbour}), &p); code != http.StatusConflict || p.Code != egov.CodeHandOutRefused {
+		t.Fatalf("hand-out to a stranger: %d %+v", code, p)
+	}
+	var out counter.Filing
+	if code := s.call("POST", "/filings/"+rc.RequestID+"/hand-out", token, "application/json", mustJSON(map[string]string{"iin": daughter}), &out); code != http.StatusOK {
+		t.Fatalf("hand-out: %d", code)
+	}
+	if out.State != counter.StateHandedOut || out.HandOut == nil || out.HandOut.To != "representative" || out.HandOut.By != karaganda.login {
+		t.Fatalf("handed out: %+v", out)
+	}
+	if code := s.call("POST", "/filings/"+rc.RequestID+"/hand-out", token, "application/json", mustJSON(map[string]string{"iin": daughter}), &p); code != http.StatusConflict {
+		t.Fatalf("a second hand-out: %d", code)
+	}
+	s.call("GET", "/ready", token, "", nil, &ready)
+	if len(ready.Filings) != 0 {
+		t.Fatalf("the handed-out result is still in the queue: %+v", ready)
+	}
+	var states []string
+	for _, st := range out.History {
+		states = append(states, st.State)
+	}
+	if got := strings.Join(states, " "); got != "accepted sent in-progress ready handed-out" && got != "accepted sent ready handed-out" {
+		t.Fatalf("history %s", got)
+	}
+}
+
+// G-A refuses at intake, naming the register, when ГБД ФЛ or ЕНИС has no
+// data (P4): nothing is kept, signed or sent.
+func TestFlowGARefusesWhatTheRegistersDoNotHold(t *testing.T) {
+	s := newCounterStack(t)
+	token := s.login(karaganda)
+	rep := func(iin, number string) *counter.Representative {
+		return &counter.Representative{IIN: iin, Surname: "ФАМИЛИЯ", GivenName: "ИМЯ", PowerOfAttorney: number}
+	}
+	tests := []struct {
+		name     string
+		in       counter.IntakeForm
+		register counter.Register
+	}{
+		{"applicant not in ГБД ФЛ", counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: nobody}, counter.RegisterPersons},
+		{"power not in ЕНИС", counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father, Representative: rep(daughter, "ENIS-2026-KRG-7777777")}, counter.RegisterPowers},
+		{"expired power", counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father, Representative: rep(student, "ENIS-2024-KRG-0000542")}, counter.RegisterPowers},
+		{"revoked power", counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father, Representative: rep(neighbour, "ENIS-2026-KRG-0001510")}, counter.RegisterPowers},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, p := s.intake(token, tt.in)
+			if code != http.StatusUnprocessableEntity || p.Code != egov.CodeDataUnobtainable || p.Register != tt.register || p.Messages.RU == "" || p.Messages.KK == "" {
+				t.Fatalf("%d %+v", code, p)
+			}
+		})
+	}
+	keys, err := s.rdb.Keys(context.Background(), "gk:*draft*")
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("drafts kept for refused intakes: %v %v", keys, err)
+	}
+}
+
+// A scanned PDF, as the counter's scanner makes it.
+var scan = []byte("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
+
+// G-B (004:368-388): S1 filed in Almaty by the applicant herself with her
+// identity card scanned; the labour-market system registers her. An
+// incomplete package is refused with the refusal-to-accept receipt.
+func TestFlowGBForJobSeekerRegistration(t *testing.T) {
+	s := newCounterStack(t)
+	token := s.login(almaty)
+	in := counter.IntakeForm{Service: "job-seeker-registration", Applicant: daughter, Phone: "+77011234567",
+		Form: map[string]string{"education": "higher"}}
+	code, _, p := s.intake(token, in)
+	if code != http.StatusUnprocessableEntity || p.Code != egov.CodeAttachmentMissing || p.Receipt == nil ||
+		p.Receipt.Kind != "refusal-to-accept" || strings.Join(p.Receipt.Missing, ",") != "identity-document" {
+		t.Fatalf("incomplete package: %d %+v", code, p)
+	}
+	in.Documents = []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2030-05-01"}}
+	rc := s.file(almaty, token, in)
+	s.wantDue("job-seeker-registration", "almaty-city", true, rc)
+	f := s.awaitState(token, rc.RequestID, counter.StateReady)
+	if f.Outcome != "registered" || f.Flow != "G-B" || f.Recipient != labour.SenderID || f.ResultNumber == "" {
+		t.Fatalf("filing %+v", f)
+	}
+	// The other office's operator sees none of it.
+	other := s.login(karaganda)
+	var pr counter.Problem
+	if code := s.call("GET", "/filings/"+rc.RequestID, other, "", nil, &pr); code != http.StatusNotFound {
+		t.Fatalf("another office's filing: %d", code)
+	}
+	var out counter.Filing
+	if code := s.call("POST", "/filings/"+rc.RequestID+"/hand-out", token, "application/json", mustJSON(map[string]string{"iin": daughter}), &out); code != http.StatusOK || out.HandOut.To != "applicant" {
+		t.Fatalf("hand-out: %d %+v", code, out)
+	}
+}
+
+// What an operator submits must be his draft, signed by him with the
+// State Corporation's right to sign; a session is needed for everything;
+// a login that keeps failing waits.
+func TestSubmissionIsTheOperatorsOwn(t *testing.T) {
+	s := newCounterStack(t)
+	token := s.login(karaganda)
+	in := counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father}
+	code, d, _ := s.intake(token, in)
+	if code != http.StatusCreated {
+		t.Fatalf("intake: %d", code)
+	}
+	sign := func(key *signing.Signer, doc string) []byte {
+		signed, err := key.Sign([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signed
+	}
+	employee, err := pki.Clone("../fixtures/pki", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := employee.Issue(pki.IssueOptions{IIN: karaganda.iin, Name: "ОПЕРАТОРОВ ОПЕРАТОР", Kind: pki.KindOrg, BIN: stateCorporationBIN,
+		Organization: "НАО «ГК» (TEST)", Role: signing.KeyUserEmployee,
+		NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		token string
+		body  []byte
+		code  egov.Code
+	}{
+		{"no session", "", sign(s.keys[karaganda.iin], d.Document), egov.CodeAuthorizationRefused},
+		{"signed by another operator", token, sign(s.keys[almaty.iin], d.Document), egov.CodeIINMismatch},
+		{"signed without the right to sign", token, sign(&signing.Signer{Key: iss.Key, Certificate: iss.Certificate}, d.Document), egov.CodeSignerNotAuthorised},
+		{"another document signed", token, sign(s.keys[karaganda.iin], strings.Replace(d.Document, father, daughter, -1)), egov.CodeFormInvalid},
+		{"unsigned", token, []byte(d.Document), egov.CodeSignatureMissing},
+		{"another operator's draft", s.login(almaty), sign(s.keys[almaty.iin], d.Document), egov.CodeNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var p counter.Problem
+			s.call("POST", "/intakes/"+d.ID+"/submission", tt.token, "application/xml", tt.body, &p)
+			if p.Code != tt.code {
+				t.Fatalf("got %+v, want %s", p, tt.code)
+			}
+		})
+	}
+	// The right submission, twice: one filing, one receipt.
+	var first, second counter.Receipt
+	s.call("POST", "/intakes/"+d.ID+"/submission", token, "application/xml", sign(s.keys[karaganda.iin], d.Document), &first)
+	s.call("POST", "/intakes/"+d.ID+"/submission", token, "application/xml", sign(s.keys[karaganda.iin], d.Document), &second)
+	if first.Number == "" || first.Number != second.Number {
+		t.Fatalf("receipts %q and %q", first.Number, second.Number)
+	}
+	for i := 0; i < 5; i++ {
+		var p counter.Problem
+		s.call("POST", "/sessions", "", "application/json", mustJSON(map[string]string{"login": almaty.login, "password": "wrong"}), &p)
+	}
+	var p counter.Problem
+	if code := s.call("POST", "/sessions", "", "application/json", mustJSON(map[string]string{"login": almaty.login, "password": almaty.password}), &p); code != http.StatusTooManyRequests || p.Code != egov.CodeRateLimited {
+		t.Fatalf("the sixth login after five failures: %d %+v", code, p)
+	}
+}
