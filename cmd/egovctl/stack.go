@@ -29,6 +29,7 @@ type stackState struct {
 	Bus       string    `json:"bus"`               // SHEP bus base URL
 	OCSP      string    `json:"ocsp"`              // OCSP responder URL
 	SMS       string    `json:"sms,omitempty"`     // the SMS gateway's outbox view, base URL
+	Counter   string    `json:"counter,omitempty"` // the State Corporation's workstation base URL (the API is under /counter/v1)
 	Metrics   string    `json:"metrics,omitempty"` // metrics URL, …/metrics
 	PID       int       `json:"pid"`               // the process of egovctl up
 	Started   time.Time `json:"started"`

@@ -12,6 +12,7 @@ import (
 	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"egov/counter"
 	"egov/gateway"
 	"egov/internal/corpus"
 	"egov/internal/httpguard"
@@ -69,6 +71,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		assisted      = fs.String("assistance", "", "data set of the register of recipients of targeted social assistance (default: the built-in one, as fixtures/tsa/families.json)")
 		powersFile    = fs.String("powers", "", "data set of ЕНИС, the register of notarised powers of attorney (default: the built-in one, as fixtures/enis/powers.json)")
 		phones        = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
+		counterListen = fs.String("counter-listen", "127.0.0.1:8084", "the State Corporation's workstation (АРМ ИИС ГК) API; empty: none")
+		operatorsFile = fs.String("operators", "", "the State Corporation's operators (default: the built-in one, as fixtures/counter/operators.json)")
 		smsListen     = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
 		metricsAt     = fs.String("metrics-listen", "127.0.0.1:9090", "Prometheus metrics of the portal, the bus and the process, on their own listener; empty: none")
 		pace          = fs.String("pace", "fast", "the providers' pace: fast, or regulation (waits the regulation's durations)")
@@ -92,7 +96,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	check(fs, oneOf("debug", "info", "warn", "error"), "log-level")
 	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers", "review-every")
 	check(fs, address, "listen", "bus-listen", "ocsp-listen")
-	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof")
+	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof", "counter-listen")
 	check(fs, validRedisURL, "redis")
 	check(fs, settings.IntBetween(shep.AnyEvidenceChain, shep.EvidenceChains-1), "evidence-chain")
 	if err := parseFlags(fs, args); err != nil {
@@ -181,7 +185,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		sys, err := p.identity.New(rdb, provider.Config{Bus: bus, Sender: p.sender, Signer: signer, Verifier: verifier,
-			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm, ReviewEvery: *reviewEvery, Durability: durable})
+			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm, ReviewEvery: *reviewEvery, Durability: durable,
+			Counters: map[string]string{counter.SenderID: stateCorporationBIN}})
 		if err != nil {
 			return err
 		}
@@ -192,6 +197,22 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Sender:       soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"},
 		ProviderBINs: providerBINs, Log: log,
 		AttemptsPerMinute: *attempts, Durability: durable})
+	if err != nil {
+		return err
+	}
+
+	// The State Corporation's workstation: its operators file requests at
+	// a counter, signed with their own keys, through the bus.
+	staff, err := counter.LoadOperatorsOrBuiltIn(*operatorsFile)
+	if err != nil {
+		return err
+	}
+	cal, err := gateway.DefaultCalendar()
+	if err != nil {
+		return err
+	}
+	workstation, err := counter.New(rdb, counter.Config{KeyPrefix: *prefix, Bus: bus, Sender: soap.SenderInfo{SenderID: counter.SenderID, Password: "counter-secret"},
+		Operators: staff, Catalogue: cat, Calendar: cal, Verifier: verifier, BIN: stateCorporationBIN, ProviderBINs: providerBINs, Log: log})
 	if err != nil {
 		return err
 	}
@@ -220,6 +241,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"OCSP responder", *ocspListen, &pki.Responder{Authority: authority}},
 		{"SHEP bus", *busListen, busHandler},
 		{"SMS outbox view", *smsListen, smsGateway.OutboxHandler()},
+		{"counter API", *counterListen, workstation.Handler()},
 		{"portal API", *listen, portalHandler},
 		{"metrics and probes", *metricsAt, upOpsHandler(app, crl, metrics)},
 	}
@@ -254,7 +276,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			upShutdown(log, s.name, srv)
 		}()
 	}
-	runs := []func(context.Context){app.Run,
+	runs := []func(context.Context){app.Run, workstation.Run,
 		func(ctx context.Context) { crl.Run(ctx, time.Minute, log) },
 		func(ctx context.Context) { periodic.Every(ctx, time.Hour, func(context.Context) { _ = writeCRL() }) },
 		func(ctx context.Context) {
@@ -281,6 +303,9 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if a := bound["SMS outbox view"]; a != "" {
 		st.SMS = "http://" + a
 	}
+	if a := bound["counter API"]; a != "" {
+		st.Counter = "http://" + a
+	}
 	if a := bound["metrics and probes"]; a != "" {
 		st.Metrics = "http://" + a + "/metrics"
 	}
@@ -289,7 +314,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer removeStack()
-	printUp(stdout, st, *dataDir, crlPath, fresh)
+	printUp(stdout, st, staff, *dataDir, crlPath, fresh)
 	<-ctx.Done()
 	log.Info("egovctl up shutting down")
 	upWait(log, wg.Wait, "listeners drained; relay, answer consumer, providers' workers, CRL refresh and trim stopped")
@@ -332,7 +357,7 @@ func openOrEmbedRedis(url string, stdout io.Writer) (redis.UniversalClient, stri
 }
 
 // printUp tells the operator what runs, how to log in and how to reach it.
-func printUp(w io.Writer, st stackState, dataDir, crlPath string, fresh bool) {
+func printUp(w io.Writer, st stackState, staff *counter.Operators, dataDir, crlPath string, fresh bool) {
 	off := func(v, what string) string {
 		if v == "" {
 			return "off"
@@ -365,6 +390,7 @@ egov-gateway is up.
 	for _, c := range demoCitizens {
 		fmt.Fprintf(w, "  %s  account password %s  %s\n      %s\n", c.iin, demoAccountPassword(c.iin), c.name, c.note)
 	}
+	printOperators(w, st, staff, dataDir)
 	d := dataDir
 	if strings.ContainsAny(d, " \t'\"") {
 		d = strconv.Quote(d)
@@ -463,4 +489,26 @@ func ensureDemoCitizens(a *pki.Authority, dir string, from, until time.Time) ([]
 			c.iin, c.name, c.iin, c.iin, demoAccountPassword(c.iin), c.note)
 	}
 	return issued, os.WriteFile(filepath.Join(citizens, "README.txt"), []byte(readme.String()), 0o644)
+}
+
+// operatorPasswords are the test passwords of the built-in operators
+// (fixtures/counter/operators.json keeps only their hashes).
+var operatorPasswords = map[string]string{"krg-op-01": "Operator-KRG-01", "ala-op-03": "Operator-ALA-03"}
+
+// printOperators tells how to log in at the State Corporation's counter.
+func printOperators(w io.Writer, st stackState, staff *counter.Operators, dataDir string) {
+	if st.Counter == "" {
+		return
+	}
+	fmt.Fprintf(w, "\nState Corporation counter  %s%s   (OpenAPI: %s/openapi.yaml); its operators log in with login and password:\n", st.Counter, counter.APIPrefix, counter.APIPrefix)
+	ops := staff.All()
+	slices.SortFunc(ops, func(a, b *counter.Operator) int { return strings.Compare(a.Login, b.Login) })
+	for _, op := range ops {
+		pw := operatorPasswords[op.Login]
+		if pw == "" {
+			pw = "(your data set's)"
+		}
+		fmt.Fprintf(w, "  operator %s  password %s  office %s (%s)  signs with %s (password %s)\n", op.Login, pw, op.Office.Code, op.Office.Region,
+			filepath.Join(dataDir, "pki", "keys", op.Key+".p12"), demoPassword)
+	}
 }
