@@ -51,6 +51,9 @@ type Config struct {
 	// ProviderBINs are, per system on the bus, the BIN its results must be
 	// signed for.
 	ProviderBINs map[string]string
+	// Portal is the portal's system on the bus ("egov-portal"), told of
+	// every filing and its result for the citizen's cabinet; "": none.
+	Portal string
 	// PollWait is how long one poll of the queue may wait (default 10 s);
 	// RelayEvery how often filings the bus did not take yet are sent
 	// again (default 2 s).
@@ -559,21 +562,28 @@ type HandOut struct {
 // "document" the signed request, "result" the signed result.
 func (w *Workstation) filingKey(office, id string) string { return w.officeKey(office, "filing", id) }
 
-// createScript keeps a new filing once and puts it in its office's outbox.
-// KEYS: filing, outbox, draft. ARGV: filing JSON, signed document, id.
+// createScript keeps a new filing once and puts it in its office's
+// outbox and, when the portal is to be told, its portal outbox.
+// KEYS: filing, outbox, draft, portal outbox. ARGV: filing JSON, signed
+// document, id, "1" to tell the portal.
 // Returns 1 when created, 0 when it existed.
 var createScript = redisscript.New(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'filing', ARGV[1], 'rank', '0', 'document', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
+if ARGV[4] == '1' then redis.call('SADD', KEYS[4], ARGV[3]) end
 redis.call('DEL', KEYS[3])
 return 1
 `)
 
 func (w *Workstation) create(ctx context.Context, f *Filing, signed string) (bool, error) {
 	js, _ := json.Marshal(f)
-	keys := []string{w.filingKey(f.Office, f.ID), w.officeKey(f.Office, "outbox"), w.officeKey(f.Office, "draft", f.ID)}
-	n, err := createScript.Run(ctx, w.rdb, keys, js, signed, f.ID).Int()
+	keys := []string{w.filingKey(f.Office, f.ID), w.officeKey(f.Office, "outbox"), w.officeKey(f.Office, "draft", f.ID), w.officeKey(f.Office, "portal-outbox")}
+	tell := "0"
+	if w.cfg.Portal != "" {
+		tell = "1"
+	}
+	n, err := createScript.Run(ctx, w.rdb, keys, js, signed, f.ID, tell).Int()
 	if err != nil {
 		return false, err
 	}
@@ -672,7 +682,55 @@ func (w *Workstation) send(ctx context.Context, office, id string) error {
 	if len(keys) > 0 {
 		w.rdb.Del(ctx, keys...)
 	}
-	return w.rdb.SRem(ctx, w.officeKey(office, "outbox"), id).Err()
+	if err := w.rdb.SRem(ctx, w.officeKey(office, "outbox"), id).Err(); err != nil {
+		return err
+	}
+	return w.tellPortal(ctx, office, id)
+}
+
+// tellPortal tells the portal, for the citizen's cabinet, of a filing that
+// is on the bus and of its result once it is at the counter; what the bus
+// did not take stays in the office's portal outbox and is sent again. Each
+// is sent under an idempotency key: told twice, the portal gets it once.
+func (w *Workstation) tellPortal(ctx context.Context, office, id string) error {
+	if w.cfg.Portal == "" {
+		return nil
+	}
+	outbox := w.officeKey(office, "portal-outbox")
+	key := w.filingKey(office, id)
+	v, err := w.rdb.HMGet(ctx, key, "rank", "portalFiled", "portalResult", "document", "result").Result()
+	if err != nil {
+		return err
+	}
+	str := func(x any) string { s, _ := x.(string); return s }
+	rank, _ := strconv.Atoi(str(v[0]))
+	if rank < stateRank[StateSent] {
+		return nil // the portal hears of it once the provider's system can
+	}
+	if str(v[1]) == "" {
+		f, err := w.load(ctx, office, id)
+		if err != nil {
+			return err
+		}
+		props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: "gk-portal-filing-" + office + "-" + id},
+			{Key: document.PropAcceptedAt, Value: f.Receipt.AcceptedAt.Format(time.RFC3339Nano)},
+			{Key: document.PropDueAt, Value: f.Receipt.DueAt.Format(time.RFC3339Nano)}}
+		if _, err := w.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(w.cfg.Sender, document.CounterFilingService(w.cfg.Portal), soap.TypeRequest, "", str(v[3]), props...)); err != nil {
+			return fmt.Errorf("telling the portal of the filing: %w", err)
+		}
+		w.rdb.HSet(ctx, key, "portalFiled", "1")
+	}
+	if rank >= stateRank[StateReady] && str(v[2]) == "" {
+		props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: "gk-portal-result-" + office + "-" + id}}
+		if _, err := w.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(w.cfg.Sender, document.CounterResultService(w.cfg.Portal), soap.TypeRequest, "", str(v[4]), props...)); err != nil {
+			return fmt.Errorf("handing the result on to the portal: %w", err)
+		}
+		w.rdb.HSet(ctx, key, "portalResult", "1")
+	}
+	if rank >= stateRank[StateReady] {
+		return w.rdb.SRem(ctx, outbox, id).Err()
+	}
+	return nil
 }
 
 // Run sends the filings the bus did not take yet and files the providers'
@@ -704,6 +762,13 @@ func (w *Workstation) offices() []string {
 // relay sends again what is in the offices' outboxes.
 func (w *Workstation) relay(ctx context.Context) {
 	for _, office := range w.offices() {
+		if ids, err := w.rdb.SMembers(ctx, w.officeKey(office, "portal-outbox")).Result(); err == nil {
+			for _, id := range ids {
+				if err := w.tellPortal(ctx, office, id); err != nil && ctx.Err() == nil {
+					w.cfg.Log.Warn("counter: telling the portal failed; it is told again", "request", id, "err", err)
+				}
+			}
+		}
 		ids, err := w.rdb.SMembers(ctx, w.officeKey(office, "outbox")).Result()
 		if err != nil {
 			continue
@@ -844,11 +909,14 @@ func (w *Workstation) HandleAnswer(ctx context.Context, m soap.AsyncMessage) err
 		if result.Ground != nil {
 			f.Ground = result.Ground.Code
 		}
-		_, err = w.advance(ctx, f, StateReady, info.Sender.SenderID, now, "", "result", m.MessageData.Data)
-		if err == nil {
-			w.cfg.Log.Info("counter: result ready for hand-out", "request", id, "office", office, "outcome", f.Outcome)
+		if _, err = w.advance(ctx, f, StateReady, info.Sender.SenderID, now, "", "result", m.MessageData.Data); err != nil {
+			return err
 		}
-		return err
+		w.cfg.Log.Info("counter: result ready for hand-out", "request", id, "office", office, "outcome", f.Outcome)
+		if err := w.tellPortal(ctx, office, id); err != nil {
+			w.cfg.Log.Warn("counter: the portal is told of the result later", "request", id, "err", err)
+		}
+		return nil
 	}
 	return nil // an UPDATE changes nothing at the counter
 }

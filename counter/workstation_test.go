@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"egov"
 	"egov/counter"
+	"egov/document"
 	"egov/gateway"
 	"egov/internal/redistest"
 	"egov/labour"
@@ -51,6 +54,7 @@ type counterStack struct {
 	cat      *gateway.Catalogue
 	cal      *gateway.Calendar
 	rdb      *redistest.Redis
+	portal   *gateway.App // whose cabinet the citizen reads
 }
 
 func newCounterStack(t *testing.T) *counterStack {
@@ -119,11 +123,18 @@ func newCounterStack(t *testing.T) *counterStack {
 	ws, err := counter.New(r.Client, counter.Config{KeyPrefix: r.Prefix, Bus: client(), Sender: soap.SenderInfo{SenderID: counter.SenderID, Password: "counter-secret"},
 		Operators: ops, Catalogue: cat, Calendar: cal, Verifier: verifier, BIN: stateCorporationBIN,
 		ProviderBINs: map[string]string{labour.SenderID: "940140000385", regionaldesk.SenderID: "070540000713"},
-		PollWait:     time.Second, RelayEvery: 100 * time.Millisecond, Now: now, Log: quiet})
+		Portal:       "egov-portal", PollWait: time.Second, RelayEvery: 100 * time.Millisecond, Now: now, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs = append(runs, ws.Run)
+	portal, err := gateway.New(r.Client, gateway.Config{KeyPrefix: r.Prefix, Verifier: verifier, Bus: client(), Catalogue: cat,
+		Sender:       soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"},
+		ProviderBINs: map[string]string{labour.SenderID: "940140000385", regionaldesk.SenderID: "070540000713"},
+		CounterBINs:  counters, PollWait: time.Second, Now: now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs = append(runs, ws.Run, portal.Run)
 	handler := ws.Handler()
 	api := httptest.NewServer(handler)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -155,7 +166,7 @@ func newCounterStack(t *testing.T) *counterStack {
 		}
 		keys[op.iin] = &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}
 	}
-	return &counterStack{t: t, api: api, handler: handler, verifier: verifier, keys: keys, cat: cat, cal: cal, rdb: r}
+	return &counterStack{t: t, api: api, handler: handler, portal: portal, verifier: verifier, keys: keys, cat: cat, cal: cal, rdb: r}
 }
 
 // call sends one request to the workstation's API and decodes its JSON.
@@ -292,6 +303,7 @@ func TestFlowGAWithARepresentative(t *testing.T) {
 	if res, err := s.verifier.Verify(context.Background(), doc); err != nil || res.Signer.BIN != "070540000713" {
 		t.Fatalf("result: %v", err)
 	}
+	s.wantInCabinet(father, rc, "completed")
 	var ready struct{ Filings []counter.Filing }
 	s.call("GET", "/ready", token, "", nil, &ready)
 	if len(ready.Filings) != 1 || ready.Filings[0].ID != rc.RequestID {
@@ -380,6 +392,7 @@ func TestFlowGBForJobSeekerRegistration(t *testing.T) {
 	if f.Outcome != "registered" || f.Flow != "G-B" || f.Recipient != labour.SenderID || f.ResultNumber == "" {
 		t.Fatalf("filing %+v", f)
 	}
+	s.wantInCabinet(daughter, rc, "completed")
 	// The other office's operator sees none of it.
 	other := s.login(karaganda)
 	var pr counter.Problem
@@ -456,5 +469,96 @@ func TestSubmissionIsTheOperatorsOwn(t *testing.T) {
 	var p counter.Problem
 	if code := s.call("POST", "/sessions", "", "application/json", mustJSON(map[string]string{"login": almaty.login, "password": almaty.password}), &p); code != http.StatusTooManyRequests || p.Code != egov.CodeRateLimited {
 		t.Fatalf("the sixth login after five failures: %d %+v", code, p)
+	}
+}
+
+// wantInCabinet waits until the applicant's cabinet shows the request
+// filed at the counter, in state, with the receipt's due date, the
+// acceptance at the counter and the provider's result.
+func (s *counterStack) wantInCabinet(iin string, rc counter.Receipt, state gateway.State) {
+	s.t.Helper()
+	ctx := context.Background()
+	var r *gateway.Request
+	for i := 0; i < 300; i++ {
+		if got, err := s.portal.RequestOf(ctx, iin, rc.RequestID); err == nil && got.State == state {
+			r = got
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r == nil {
+		got, err := s.portal.RequestOf(ctx, iin, rc.RequestID)
+		s.t.Fatalf("the cabinet's request: %+v %v, want %s", got, err, state)
+	}
+	if r.Channel != gateway.ChannelStateCorporation || r.Office != rc.Office || !r.DueAt.Equal(rc.DueAt) || r.Outcome == "" {
+		s.t.Fatalf("the cabinet's request %+v, receipt %+v", r, rc)
+	}
+	page, err := s.portal.Cabinet(ctx, iin, "", 50, false)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, m := range page.Messages {
+		if m.RequestID == rc.RequestID {
+			kinds[m.Kind] = true
+		}
+	}
+	if !kinds["accepted"] || !(kinds["result"] || kinds["refusal"]) {
+		s.t.Fatalf("cabinet messages of the filing: %v", kinds)
+	}
+}
+
+// The portal files in a cabinet only what it verifies: a filing signed by
+// an operator of a counter it knows, sent by that counter; a result handed
+// on by the counter that filed the request.
+func TestPortalBelievesOnlyTheCounter(t *testing.T) {
+	s := newCounterStack(t)
+	ctx := context.Background()
+	filing := &document.Request{RequestID: uuid.NewString(), ServiceCode: "tsa-membership-certificate", Region: "karaganda", IssuedAt: today,
+		Applicant: document.Applicant{IIN: father, Surname: "ОМАРОВ", GivenName: "ДАНИЯР"},
+		Filing:    &document.Filing{Channel: document.ChannelStateCorporation, Office: "krg-con-01", OperatorIIN: karaganda.iin}}
+	signedBy := func(key *signing.Signer, doc []byte) string {
+		signed, err := key.Sign(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(signed)
+	}
+	citizen, err := signing.LoadSigner("../fixtures/pki/keys/citizen2.p12", pki.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk, err := signing.LoadSigner("../fixtures/pki/keys/regionaldesk.p12", pki.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := (&document.Result{RequestID: uuid.NewString(), ServiceCode: "tsa-membership-certificate", Outcome: document.OutcomeCertificate,
+		ProviderBIN: "070540000713", Applicant: father, Number: "TSA-2026-000001", Date: "2026-12-03", Kind: "belongs"}).Document()
+	message := func(sender, service, data string) soap.AsyncMessage {
+		var m soap.AsyncMessage
+		m.MessageInfo = soap.AsyncMessageInfo{MessageID: uuid.NewString(), CorrelationID: uuid.NewString(), ServiceID: service,
+			MessageType: soap.TypeRequest, Sender: soap.SenderInfo{SenderID: sender}}
+		m.MessageData.Data = data
+		return m
+	}
+	tests := []struct {
+		name string
+		m    soap.AsyncMessage
+		code egov.Code
+	}{
+		{"a filing from a system that files for nobody", message("ais-rynok-truda", "egov-portal.counter-filing", signedBy(s.keys[karaganda.iin], filing.Document())), egov.CodeAnswerUnmatched},
+		{"a filing signed by a citizen", message(counter.SenderID, "egov-portal.counter-filing", signedBy(citizen, filing.Document())), egov.CodeBINMismatch},
+		{"a filing signed by an operator it does not name", message(counter.SenderID, "egov-portal.counter-filing", signedBy(s.keys[almaty.iin], filing.Document())), egov.CodeIINMismatch},
+		{"a result of a request nobody filed", message(counter.SenderID, "egov-portal.counter-result", signedBy(desk, result)), egov.CodeAnswerUnmatched},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.portal.HandleAnswer(ctx, tt.m); egov.ErrorCode(err) != tt.code {
+				t.Fatalf("got %v, want %s", err, tt.code)
+			}
+		})
+	}
+	if r, err := s.portal.RequestOf(ctx, father, filing.RequestID); err == nil {
+		t.Fatalf("filed: %+v", r)
 	}
 }

@@ -20,6 +20,24 @@ const ResultNamespace = "urn:egov-gateway:result:v1"
 // ServiceResult of outcome deregistered naming the registration's request.
 func EndNoticeService(system string) string { return system + ".registration-ended" }
 
+// CounterFilingService names the bus service under which a State
+// Corporation counter's system tells a portal ("egov-portal" →
+// "egov-portal.counter-filing") of a request it filed for a citizen: a
+// REQUEST whose data is the request document its operator signed, with
+// the receipt's times as the properties PropAcceptedAt and PropDueAt.
+func CounterFilingService(portal string) string { return portal + ".counter-filing" }
+
+// CounterResultService names the bus service under which the counter
+// hands on to the portal the provider's signed result of such a request.
+func CounterResultService(portal string) string { return portal + ".counter-result" }
+
+// The properties of a counter's filing sent to the portal: RFC 3339 times
+// of the acceptance at the counter and of the receipt's due date.
+const (
+	PropAcceptedAt = "ACCEPTED_AT"
+	PropDueAt      = "DUE_AT"
+)
+
 // Outcome is what the provider decided.
 type Outcome string
 

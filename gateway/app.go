@@ -40,6 +40,12 @@ type Config struct {
 	// result signed by anyone else of that BIN, an employee say, is
 	// refused as signer-not-authorised.
 	ProviderRoles map[string][]signing.KeyUser
+	// CounterBINs are, per system on the bus, the BIN whose operators file
+	// requests for citizens at a counter (the State Corporation's
+	// "gk-counter"): such a system may tell the portal of a filing, signed
+	// by one of them, and hand on its provider's result, so that the
+	// citizen's cabinet shows it (counter.go).
+	CounterBINs map[string]string
 	// IssueWindow is how far a request's IssuedAt may lie from now, either
 	// way (default 10 minutes).
 	IssueWindow time.Duration

@@ -135,8 +135,15 @@ func unmatched(format string, args ...any) error {
 // that comes after the request ended is kept in its history only.
 func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	info := m.MessageInfo
-	if info.MessageType == soap.TypeRequest && info.ServiceID == document.EndNoticeService(a.cfg.Sender.SenderID) {
-		return a.fileEndNotice(ctx, m)
+	if info.MessageType == soap.TypeRequest {
+		switch info.ServiceID {
+		case document.EndNoticeService(a.cfg.Sender.SenderID):
+			return a.fileEndNotice(ctx, m)
+		case document.CounterFilingService(a.cfg.Sender.SenderID):
+			return a.fileCounterFiling(ctx, m)
+		case document.CounterResultService(a.cfg.Sender.SenderID):
+			return a.fileCounterResult(ctx, m)
+		}
 	}
 	owner, err := a.rdb.Get(ctx, a.correlationKey(info.CorrelationID)).Result()
 	if errors.Is(err, redis.Nil) {

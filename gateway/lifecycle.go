@@ -204,6 +204,9 @@ type newRecord struct {
 	Document   []byte
 	// Accepted is the cabinet's "request accepted" message.
 	Accepted CabinetMessage
+	// FiledBy is the counter's system that filed the request and relays
+	// it itself (the portal does not), at Office.
+	FiledBy, Office string
 }
 
 // create writes an accepted request, in its first state, with its
@@ -241,7 +244,11 @@ func (a *App) create(ctx context.Context, ref RequestRef, r *Request, seq int64,
 				"recipient", n.Recipient, "busService", n.BusService, "document", n.Document, "attachments", attJSON, "evidence", evJSON)
 			p.RPush(ctx, keys.history, histJSON)
 			p.ZAdd(ctx, a.requestIndexKey(ref.IIN), redis.Z{Score: float64(r.AcceptedAt.UnixMilli()), Member: r.ID})
-			p.SAdd(ctx, a.outboxKey(ref.IIN), ref.encode())
+			if n.FiledBy != "" {
+				p.HSet(ctx, keys.record, "filedBy", n.FiledBy, "channel", ChannelStateCorporation, "office", n.Office)
+			} else {
+				p.SAdd(ctx, a.outboxKey(ref.IIN), ref.encode())
+			}
 			a.fileMessage(ctx, p, ref.IIN, seq, n.Accepted, "")
 			return nil
 		})
@@ -268,7 +275,8 @@ func (a *App) RequestOf(ctx context.Context, iin, id string) (*Request, error) {
 		return nil, egov.Errorf(egov.CodeNotFound, "request")
 	}
 	r := &Request{ID: v["id"], Service: v["service"], Region: v["region"], State: State(v["state"]),
-		AcceptedAt: msToTime(v["acceptedAt"]), DueAt: msToTime(v["dueAt"]), LastError: v["lastError"], Outcome: v["outcome"]}
+		AcceptedAt: msToTime(v["acceptedAt"]), DueAt: msToTime(v["dueAt"]), LastError: v["lastError"], Outcome: v["outcome"],
+		Channel: v["channel"], Office: v["office"]}
 	_ = json.Unmarshal([]byte(v["attachments"]), &r.Attachments)
 	if v["evidence"] != "" {
 		r.Evidence = &signing.Evidence{}

@@ -30,8 +30,13 @@ type Request struct {
 	LastError   string                      `json:"lastError,omitempty"`
 	Outcome     string                      `json:"outcome,omitempty"`
 	History     []HistoryEntry              `json:"history"`
-	// Evidence of the citizen's signature.
+	// Evidence of the citizen's signature (of the operator's, for a
+	// request filed at a counter).
 	Evidence *signing.Evidence `json:"evidence,omitempty"`
+	// Channel is "state-corporation" for a request filed at a counter,
+	// Office the office; empty for the portal's own.
+	Channel string `json:"channel,omitempty"`
+	Office  string `json:"office,omitempty"`
 }
 
 // HistoryEntry is one step of a request's life: the state it entered, or

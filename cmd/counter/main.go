@@ -52,6 +52,7 @@ func run() error {
 		senderID  = flag.String("sender", counter.SenderID, "the workstation's senderId on the bus")
 		password  = flag.String("sender-password", "", "its bus password")
 		operators = flag.String("operators", "", "the operators' data set (default: the built-in fixtures/counter/operators.json)")
+		portal    = flag.String("portal", "egov-portal", "the portal's system on the bus, told of every filing and its result for the citizen's cabinet; empty: none")
 		bin       = flag.String("bin", "160540000019", "the State Corporation's BIN, which the operators sign for")
 		labourBIN = flag.String("labour-bin", "940140000385", "BIN whose authorised person signs the labour-market system's results")
 		deskBIN   = flag.String("regionaldesk-bin", "070540000713", "BIN whose authorised person signs the results of АРМ РШЭП")
@@ -97,7 +98,8 @@ func run() error {
 	}
 	ws, err := counter.New(rdb, counter.Config{KeyPrefix: *keyPrefix, Bus: &shep.HTTPClient{BaseURL: *busURL},
 		Sender: soap.SenderInfo{SenderID: *senderID, Password: *password}, Operators: staff, Catalogue: cat, Calendar: cal,
-		Verifier: verifier, BIN: *bin, ProviderBINs: map[string]string{"ais-rynok-truda": *labourBIN, "arm-rshep": *deskBIN}, Log: log})
+		Verifier: verifier, BIN: *bin, ProviderBINs: map[string]string{"ais-rynok-truda": *labourBIN, "arm-rshep": *deskBIN},
+		Portal: *portal, Log: log})
 	if err != nil {
 		return err
 	}

@@ -195,7 +195,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	app, err := gateway.New(rdb, gateway.Config{KeyPrefix: *prefix, Verifier: verifier, Bus: bus, Catalogue: cat,
 		Sender:       soap.SenderInfo{SenderID: "egov-portal", Password: "portal-secret"},
-		ProviderBINs: providerBINs, Log: log,
+		ProviderBINs: providerBINs, CounterBINs: map[string]string{counter.SenderID: stateCorporationBIN}, Log: log,
 		AttemptsPerMinute: *attempts, Durability: durable})
 	if err != nil {
 		return err
@@ -212,7 +212,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	workstation, err := counter.New(rdb, counter.Config{KeyPrefix: *prefix, Bus: bus, Sender: soap.SenderInfo{SenderID: counter.SenderID, Password: "counter-secret"},
-		Operators: staff, Catalogue: cat, Calendar: cal, Verifier: verifier, BIN: stateCorporationBIN, ProviderBINs: providerBINs, Log: log})
+		Operators: staff, Catalogue: cat, Calendar: cal, Verifier: verifier, BIN: stateCorporationBIN, ProviderBINs: providerBINs,
+		Portal: "egov-portal", Log: log})
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,7 @@ func run() error {
 		ocspURL     = flag.String("ocsp", "", "OCSP responder URL, asked before the CRL")
 		providerBIN = flag.String("provider-bin", "940140000385", "BIN whose authorised person signs the labour-market system's results")
 		deskBIN     = flag.String("regionaldesk-bin", "070540000713", "BIN whose authorised person signs the results of АРМ РШЭП (Karaganda)")
+		counterBIN  = flag.String("counter-bin", "160540000019", "BIN whose operators sign what the State Corporation's counter (gk-counter) files for citizens; empty: no counter's filings in the cabinets")
 		recordDir   = flag.String("record", "", "record every request with its answer into this corpus directory")
 		mask        = flag.Bool("mask", false, "with -record: mask IINs, names, phone numbers, certificates and passwords")
 		logJSON     = flag.Bool("log-json", false, "log JSON instead of text")
@@ -98,6 +99,7 @@ func run() error {
 		Verifier: verifier,
 		Bus:      bus, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		ProviderBINs: map[string]string{"ais-rynok-truda": *providerBIN, "arm-rshep": *deskBIN},
+		CounterBINs:  counterBINs(*counterBIN),
 		Log:          log, AttemptsPerMinute: *attempts,
 		Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 	})
@@ -137,4 +139,13 @@ func run() error {
 	<-done
 	log.Info("gateway stopped: relay and answer consumer stopped")
 	return err
+}
+
+// counterBINs is gateway.Config.CounterBINs: the State Corporation's
+// counter, unless no BIN is given.
+func counterBINs(bin string) map[string]string {
+	if bin == "" {
+		return nil
+	}
+	return map[string]string{"gk-counter": bin}
 }

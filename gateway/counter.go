@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"egov"
+	"egov/document"
+	"egov/shep/soap"
+)
+
+// A request filed at a State Corporation counter is the counter's: its
+// system files it and sends it to the provider itself. The citizen's
+// cabinet shows it all the same, marked as filed at a counter: the
+// counter's system tells the portal through the bus of the request its
+// operator signed (document.CounterFilingService) and hands on the
+// provider's signed result (document.CounterResultService). The portal
+// believes each only as far as it verifies it: the operator's authority
+// for the counter's BIN and the IIN the filing names; the provider's
+// signature for the system the counter's channel goes to, about this very
+// request of this applicant, from the counter that filed it.
+
+// fileCounterFiling files a counter's request in its applicant's cabinet,
+// once.
+func (a *App) fileCounterFiling(ctx context.Context, m soap.AsyncMessage) error {
+	info := m.MessageInfo
+	bin, ok := a.cfg.CounterBINs[info.Sender.SenderID]
+	if !ok {
+		return unmatched("no counter %s known to the portal", info.Sender.SenderID)
+	}
+	res, err := a.cfg.ResultVerifier.Verify(ctx, []byte(m.MessageData.Data))
+	if err != nil {
+		return fmt.Errorf("counter filing: %w", err)
+	}
+	if err := res.RequireAuthority(bin, nil); err != nil {
+		return err
+	}
+	req, err := document.ReadRequest(res.Element)
+	if err != nil {
+		return err
+	}
+	if req.Filing == nil || req.Filing.Channel != document.ChannelStateCorporation {
+		return unmatched("a counter's filing that names no State Corporation counter")
+	}
+	if err := res.RequireIIN(req.Filing.OperatorIIN); err != nil {
+		return err
+	}
+	svc, ch, err := a.counterChannel(req.ServiceCode, req.Region)
+	if err != nil {
+		return err
+	}
+	// The receipt's times are the counter's word, as the bus authenticated
+	// it; without them, the term from the document's own time.
+	accepted, due := req.IssuedAt, time.Time{}
+	if v, ok := info.Property(document.PropAcceptedAt); ok {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			accepted = t
+		}
+	}
+	if v, ok := info.Property(document.PropDueAt); ok {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.After(accepted) {
+			due = t
+		}
+	}
+	if due.IsZero() {
+		if due, err = ch.Due(a.cfg.Calendar, accepted, false); err != nil {
+			return err
+		}
+	}
+	ref := RequestRef{IIN: req.Applicant.IIN, ID: req.RequestID}
+	r := &Request{ID: req.RequestID, Service: svc.Code, Region: req.Region, State: StateRelayed, AcceptedAt: accepted, DueAt: due,
+		Attachments: req.Attachments, Evidence: &res.Evidence, Channel: ChannelStateCorporation, Office: req.Filing.Office}
+	r.History = []HistoryEntry{{State: "accepted", At: accepted, Note: "filed at the State Corporation's counter " + req.Filing.Office}}
+	seq, err := a.cabinetSeq(ctx, ref.IIN, 1)
+	if err != nil {
+		return err
+	}
+	err = a.create(ctx, ref, r, seq, newRecord{Recipient: ch.Recipient, BusService: ch.BusServiceOf(svc.Code), Document: []byte(m.MessageData.Data),
+		Accepted: counterAcceptedMessage(r, svc), FiledBy: info.Sender.SenderID, Office: req.Filing.Office})
+	var replayed *ErrReplayed
+	if errors.As(err, &replayed) {
+		return nil // told twice
+	}
+	if err == nil {
+		a.log.Info("request filed at a counter", "request", r.ID, "service", r.Service, "office", r.Office)
+	}
+	return err
+}
+
+// counterChannel is the service's counter channel through the bus.
+func (a *App) counterChannel(code, region string) (*Service, *Channel, error) {
+	svc, err := a.cfg.Catalogue.Lookup(code)
+	if err != nil {
+		return nil, nil, unmatched("a counter's filing of an unknown service %q", code)
+	}
+	if r := svc.Regions[region]; r != nil {
+		if ch := r.Channels[ChannelStateCorporation]; ch != nil && ch.Recipient != "" {
+			return svc, ch, nil
+		}
+	}
+	return nil, nil, unmatched("%s has no counter channel through the bus in %s", code, region)
+}
+
+// fileCounterResult files the provider's result of a request a counter
+// filed, as the portal files a result of its own requests.
+func (a *App) fileCounterResult(ctx context.Context, m soap.AsyncMessage) error {
+	info := m.MessageInfo
+	if _, ok := a.cfg.CounterBINs[info.Sender.SenderID]; !ok {
+		return unmatched("no counter %s known to the portal", info.Sender.SenderID)
+	}
+	// Which request it is about: read from the verified document only;
+	// whose signature it must carry is known once the request is.
+	res, err := a.cfg.ResultVerifier.Verify(ctx, []byte(m.MessageData.Data))
+	if err != nil {
+		return fmt.Errorf("counter result: %w", err)
+	}
+	named, err := document.ReadResult(res.Element)
+	if err != nil {
+		return err
+	}
+	ref := RequestRef{IIN: named.Applicant, ID: named.RequestID}
+	rec, err := a.load(ctx, ref, false)
+	if err != nil {
+		return err
+	}
+	filedBy, err := a.rdb.HGet(ctx, a.requestKeys(ref).record, "filedBy").Result()
+	if rec.State == "" || err != nil || filedBy != info.Sender.SenderID {
+		return unmatched("a result handed on by %s for a request it did not file", info.Sender.SenderID)
+	}
+	svc, err := a.cfg.Catalogue.Lookup(rec.Service)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	outcome, msg, err := a.readResult(ctx, m, ref, rec.Recipient, svc, now)
+	if err != nil {
+		return err
+	}
+	_, err = a.transition(ctx, ref, info.MessageID, resultStep(outcome, msg.Data["number"], m.MessageData.Data, now, msg))
+	return err
+}
+
+// counterAcceptedMessage is the cabinet's message of a request filed at a
+// counter: where, and when the result is due.
+func counterAcceptedMessage(r *Request, svc *Service) CabinetMessage {
+	msg := acceptedMessage(r, svc)
+	due := r.DueAt.In(egov.Almaty).Format("02.01.2006 15:04")
+	msg.Title = Names{RU: "Заявление принято в Государственной корпорации: " + svc.Names.RU,
+		KK: "Өтініш Мемлекеттік корпорацияда қабылданды: " + svc.Names.KK, EN: "Application accepted at the State Corporation: " + svc.Names.EN}
+	msg.Text = Names{
+		RU: "Ваше заявление принято в отделе " + r.Office + " Государственной корпорации. Результат будет готов не позднее " + due + " (время Астаны); его выдадут там же.",
+		KK: "Өтінішіңіз Мемлекеттік корпорацияның " + r.Office + " бөлімінде қабылданды. Нәтиже " + kkAblative(due) + " кешіктірмей дайын болады (Астана уақыты); оны сол жерде береді.",
+		EN: "Your application was accepted at the State Corporation's office " + r.Office + ". The result will be ready by " + due + " (Astana time), to collect there.",
+	}
+	msg.Data["channel"], msg.Data["office"] = ChannelStateCorporation, r.Office
+	return msg
+}
