@@ -58,8 +58,13 @@ type Config struct {
 	// RelayEvery how often filings the bus did not take yet are sent
 	// again (default 2 s).
 	PollWait, RelayEvery time.Duration
-	Now                  func() time.Time
-	Log                  *slog.Logger
+	// StuckAfter is how long a filing on the bus may wait for its result
+	// before the bus is asked whether it still delivers it (default one
+	// minute; a filing the bus stopped delivering is marked stuck, with
+	// the reason, until an operator redelivers it).
+	StuckAfter time.Duration
+	Now        func() time.Time
+	Log        *slog.Logger
 }
 
 // Workstation is АРМ ИИС ГК: the operators' sessions, the intake, the
@@ -99,6 +104,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*Workstation, error) {
 	if cfg.RelayEvery <= 0 {
 		cfg.RelayEvery = 2 * time.Second
 	}
+	if cfg.StuckAfter <= 0 {
+		cfg.StuckAfter = time.Minute
+	}
 	return &Workstation{cfg: cfg, rdb: rdb, registers: &Registers{Bus: cfg.Bus, Sender: cfg.Sender, Now: cfg.Now}}, nil
 }
 
@@ -116,25 +124,21 @@ func (w *Workstation) officeKey(office string, parts ...string) string {
 // loginFailures times in loginWindow is refused until the window passes,
 // whatever the password.
 func (w *Workstation) Login(ctx context.Context, login, secret string) (string, *Operator, error) {
-	failures := w.key("login-failures", login)
+	attempts := w.key("login-attempts", login)
 	if !loginPattern.MatchString(login) {
 		return "", nil, egov.Errorf(egov.CodeAuthorizationRefused, "login or password wrong")
 	}
-	if n, err := w.rdb.Get(ctx, failures).Int(); err == nil && n >= loginFailures {
-		return "", nil, egov.Errorf(egov.CodeRateLimited, "too many failed logins of %s: wait %v", login, loginWindow)
-	} else if err != nil && !errors.Is(err, redis.Nil) {
+	// Counted before the password is checked, at once: attempts sent in
+	// parallel are counted as they come, not after their hashes.
+	n, err := countAttemptScript.Run(ctx, w.rdb, []string{attempts}, loginWindow.Milliseconds()).Int()
+	if err != nil {
 		return "", nil, err
+	}
+	if n > loginFailures {
+		return "", nil, egov.Errorf(egov.CodeRateLimited, "too many failed logins of %s: wait %v", login, loginWindow)
 	}
 	op := w.cfg.Operators.authenticate(login, secret)
 	if op == nil {
-		_, err := w.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Incr(ctx, failures)
-			p.Expire(ctx, failures, loginWindow)
-			return nil
-		})
-		if err != nil {
-			return "", nil, err
-		}
 		return "", nil, egov.Errorf(egov.CodeAuthorizationRefused, "login or password wrong")
 	}
 	raw := make([]byte, 32)
@@ -145,10 +149,19 @@ func (w *Workstation) Login(ctx context.Context, login, secret string) (string, 
 	if err := w.rdb.Set(ctx, w.sessionKey(token), op.Login, sessionLifetime).Err(); err != nil {
 		return "", nil, err
 	}
-	w.rdb.Del(ctx, failures)
+	w.rdb.Del(ctx, attempts) // a login that worked clears the count
 	w.cfg.Log.Info("counter: operator logged in", "login", op.Login, "office", op.Office.Code)
 	return token, op, nil
 }
+
+// countAttemptScript counts one login attempt in the window that the
+// first one opened. KEYS: the login's count. ARGV: window (ms). Returns
+// the attempts in the window, this one included.
+var countAttemptScript = redisscript.New(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`)
 
 // sessionKey keeps only the token's hash: a copy of Redis opens no session.
 func (w *Workstation) sessionKey(token string) string {
@@ -479,7 +492,7 @@ func (w *Workstation) Submit(ctx context.Context, op *Operator, id string, signe
 	if err != nil {
 		return nil, err
 	}
-	now := w.cfg.Now()
+	now := w.cfg.Now().Truncate(time.Second) // a receipt's times are to the second
 	due, err := ch.Due(w.cfg.Calendar, now, op.Office.District)
 	if err != nil {
 		return nil, err
@@ -506,9 +519,11 @@ func (w *Workstation) Submit(ctx context.Context, op *Operator, id string, signe
 	}
 	if !created {
 		// Another submission of the draft won the race: its receipt.
-		if g, err := w.load(ctx, office, id); err == nil {
-			return &g.Receipt, nil
+		g, err := w.load(ctx, office, id)
+		if err != nil {
+			return nil, err
 		}
+		return &g.Receipt, nil
 	}
 	w.cfg.Log.Info("counter: request filed", "request", id, "service", d.Service, "office", office, "operator", op.Login)
 	if err := w.send(ctx, office, id); err != nil {
@@ -533,6 +548,7 @@ type Filing struct {
 	Receipt        Receipt  `json:"receipt"`
 	Files          []string `json:"files,omitempty"` // SHA-256 of the scans
 	Correlation    string   `json:"correlationId,omitempty"`
+	BusMessageID   string   `json:"busMessageId,omitempty"`
 	// The provider's result, once it came.
 	Outcome      string   `json:"outcome,omitempty"`
 	Ground       string   `json:"ground,omitempty"`
@@ -562,13 +578,19 @@ type HandOut struct {
 // "document" the signed request, "result" the signed result.
 func (w *Workstation) filingKey(office, id string) string { return w.officeKey(office, "filing", id) }
 
-// createScript keeps a new filing once and puts it in its office's
-// outbox and, when the portal is to be told, its portal outbox.
-// KEYS: filing, outbox, draft, portal outbox. ARGV: filing JSON, signed
-// document, id, "1" to tell the portal.
-// Returns 1 when created, 0 when it existed.
+// createScript keeps a new filing once, with its scans (kept until the bus
+// has them), and puts it in its office's outbox and, when the portal is to
+// be told, its portal outbox.
+// KEYS: filing, outbox, draft, portal outbox, the scans. ARGV: filing
+// JSON, signed document, id, "1" to tell the portal.
+// Returns 1 when created, 0 when it existed, -1 when a scan is gone (the
+// draft outlived them): nothing is kept.
 var createScript = redisscript.New(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 5, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then return -1 end
+end
+for i = 5, #KEYS do redis.call('PERSIST', KEYS[i]) end
 redis.call('HSET', KEYS[1], 'filing', ARGV[1], 'rank', '0', 'document', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 if ARGV[4] == '1' then redis.call('SADD', KEYS[4], ARGV[3]) end
@@ -583,13 +605,15 @@ func (w *Workstation) create(ctx context.Context, f *Filing, signed string) (boo
 	if w.cfg.Portal != "" {
 		tell = "1"
 	}
+	for _, sum := range f.Files {
+		keys = append(keys, w.officeKey(f.Office, "draft", f.ID, "file", sum))
+	}
 	n, err := createScript.Run(ctx, w.rdb, keys, js, signed, f.ID, tell).Int()
 	if err != nil {
 		return false, err
 	}
-	// The scans outlive the draft until the bus has them.
-	for _, sum := range f.Files {
-		w.rdb.Persist(ctx, w.officeKey(f.Office, "draft", f.ID, "file", sum))
+	if n < 0 {
+		return false, egov.Errorf(egov.CodeRequestStale, "the scans of draft %s are gone (a draft lives %v): enter the intake again", f.ID, draftLifetime)
 	}
 	return n == 1, nil
 }
@@ -616,21 +640,27 @@ return 1
 func (w *Workstation) advance(ctx context.Context, f *Filing, state, by string, at time.Time, requireRank string, fields ...any) (int, error) {
 	f.State = state
 	f.History = append(f.History, Step{State: state, At: at, By: by})
+	f.LastError = "" // a move clears the reason it had not moved
 	js, _ := json.Marshal(f)
-	args := append([]any{stateRank[state], requireRank, js, at.UnixMilli(), f.ID}, fields...)
+	args := append([]any{stateRank[state], requireRank, js, at.UnixMilli(), f.ID, "lastError", ""}, fields...)
 	return advanceScript.Run(ctx, w.rdb, []string{w.filingKey(f.Office, f.ID), w.officeKey(f.Office, "ready")}, args...).Int()
 }
 
 func (w *Workstation) load(ctx context.Context, office, id string) (*Filing, error) {
-	js, err := w.rdb.HGet(ctx, w.filingKey(office, id), "filing").Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, egov.Errorf(egov.CodeNotFound, "no filing %s at office %s", id, office)
-	}
+	v, err := w.rdb.HMGet(ctx, w.filingKey(office, id), "filing", "lastError").Result()
 	if err != nil {
 		return nil, err
 	}
+	js, _ := v[0].(string)
+	if js == "" {
+		return nil, egov.Errorf(egov.CodeNotFound, "no filing %s at office %s", id, office)
+	}
 	var f Filing
-	return &f, json.Unmarshal([]byte(js), &f)
+	if err := json.Unmarshal([]byte(js), &f); err != nil {
+		return nil, err
+	}
+	f.LastError, _ = v[1].(string) // kept apart: whoever notes it does not rewrite the filing
+	return &f, nil
 }
 
 // correlationKey maps a request's message on the bus to its filing.
@@ -671,10 +701,13 @@ func (w *Workstation) send(ctx context.Context, office, id string) error {
 	if err := w.rdb.Set(ctx, w.correlationKey(corr), office+"/"+id, 0).Err(); err != nil {
 		return err
 	}
-	f.Correlation = corr
-	if _, err := w.advance(ctx, f, StateSent, w.cfg.Sender.SenderID, w.cfg.Now(), ""); err != nil {
+	f.Correlation, f.BusMessageID = corr, resp.Response.MessageID
+	now := w.cfg.Now()
+	if _, err := w.advance(ctx, f, StateSent, w.cfg.Sender.SenderID, now, ""); err != nil {
 		return err
 	}
+	// Watched until its result comes (checkStuck).
+	w.rdb.ZAdd(ctx, w.officeKey(office, "open"), redis.Z{Score: float64(now.UnixMilli()), Member: id})
 	keys := []string{}
 	for _, sum := range f.Files {
 		keys = append(keys, w.officeKey(office, "draft", id, "file", sum))
@@ -685,7 +718,12 @@ func (w *Workstation) send(ctx context.Context, office, id string) error {
 	if err := w.rdb.SRem(ctx, w.officeKey(office, "outbox"), id).Err(); err != nil {
 		return err
 	}
-	return w.tellPortal(ctx, office, id)
+	// The filing is on its way; the portal's outbox tells the portal
+	// again if this fails.
+	if err := w.tellPortal(ctx, office, id); err != nil {
+		w.cfg.Log.Warn("counter: the portal is told of the filing later", "request", id, "err", err)
+	}
+	return nil
 }
 
 // tellPortal tells the portal, for the citizen's cabinet, of a filing that
@@ -739,8 +777,15 @@ func (w *Workstation) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		lastCheck := time.Now()
 		for retry.Sleep(ctx, w.cfg.RelayEvery) {
 			w.relay(ctx)
+			if time.Since(lastCheck) >= w.cfg.StuckAfter {
+				lastCheck = time.Now()
+				if _, err := w.checkStuck(ctx); err != nil && ctx.Err() == nil {
+					w.cfg.Log.Warn("counter: looking for stuck filings failed; looked again later", "err", err)
+				}
+			}
 		}
 	}()
 	w.consume(ctx)
@@ -781,15 +826,58 @@ func (w *Workstation) relay(ctx context.Context) {
 	}
 }
 
-// noteError shows on the filing why it has not moved on.
-func (w *Workstation) noteError(ctx context.Context, office, id string, err error) {
-	f, lerr := w.load(ctx, office, id)
-	if lerr != nil {
-		return
+// StuckPrefix starts the lastError of a filing the bus stopped delivering.
+const StuckPrefix = "stuck: "
+
+// checkStuck asks the bus about the filings that have waited StuckAfter
+// for their result. One the bus stopped delivering (the provider's system
+// rejected it, or it expired) will never be answered by itself: it is
+// marked with the reason, where the operator sees it (GET /filings/{id}),
+// until the bus's operators redeliver it (egovctl shep dead-letters). It
+// returns how many it marked.
+func (w *Workstation) checkStuck(ctx context.Context) (int, error) {
+	marked := 0
+	now := w.cfg.Now()
+	for _, office := range w.offices() {
+		open := w.officeKey(office, "open")
+		ids, err := w.rdb.ZRangeByScore(ctx, open, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.Add(-w.cfg.StuckAfter).UnixMilli(), 10), Count: 200}).Result()
+		if err != nil {
+			return marked, err
+		}
+		for _, id := range ids {
+			f, err := w.load(ctx, office, id)
+			if err != nil || stateRank[f.State] >= stateRank[StateReady] {
+				w.rdb.ZRem(ctx, open, id) // answered, or gone
+				continue
+			}
+			st, err := w.cfg.Bus.GetMessageStatus(ctx, shep.NewGetMessageStatus(w.cfg.Sender, f.BusMessageID))
+			if err != nil {
+				return marked, err // the bus is down: looked at again next time
+			}
+			w.rdb.ZAdd(ctx, open, redis.Z{Score: float64(now.UnixMilli()), Member: id})
+			stopped, reason := shep.DeliveryStopped(st)
+			if !stopped {
+				if strings.HasPrefix(f.LastError, StuckPrefix) {
+					w.rdb.HDel(ctx, w.filingKey(office, id), "lastError") // redelivered
+				}
+				continue
+			}
+			note := StuckPrefix + "the bus stopped delivering the filing to " + f.Recipient + ": " + reason + "; the bus's operators redeliver it once the cause is fixed"
+			if f.LastError == note {
+				continue
+			}
+			w.rdb.HSet(ctx, w.filingKey(office, id), "lastError", note)
+			marked++
+			w.cfg.Log.Warn("counter: filing stuck: the bus stopped delivering it", "request", id, "office", office, "reason", reason)
+		}
 	}
-	f.LastError = err.Error()
-	js, _ := json.Marshal(f)
-	w.rdb.HSet(ctx, w.filingKey(office, id), "filing", js)
+	return marked, nil
+}
+
+// noteError shows on the filing why it has not moved on (its next move
+// clears it).
+func (w *Workstation) noteError(ctx context.Context, office, id string, err error) {
+	w.rdb.HSet(ctx, w.filingKey(office, id), "lastError", err.Error())
 	w.cfg.Log.Warn("counter: sending the filing failed; it is sent again", "request", id, "err", err)
 }
 
@@ -864,7 +952,9 @@ func (w *Workstation) HandleAnswer(ctx context.Context, m soap.AsyncMessage) err
 	info := m.MessageInfo
 	where, err := w.rdb.Get(ctx, w.correlationKey(info.CorrelationID)).Result()
 	if errors.Is(err, redis.Nil) {
-		return unmatched("no filing for correlation %s", info.CorrelationID)
+		// The correlation is written right after the bus takes the filing;
+		// a fast provider may answer before that. The answer comes back.
+		return fmt.Errorf("no filing for correlation %s (yet)", info.CorrelationID)
 	}
 	if err != nil {
 		return err
@@ -877,6 +967,7 @@ func (w *Workstation) HandleAnswer(ctx context.Context, m soap.AsyncMessage) err
 	if f.Recipient != info.Sender.SenderID || f.BusService != info.ServiceID {
 		return unmatched("answer from %s for %s does not fit filing %s", info.Sender.SenderID, info.ServiceID, id)
 	}
+	f.Correlation = info.CorrelationID // an answer may come before the sender wrote it down
 	now := w.cfg.Now()
 	switch info.MessageType {
 	case soap.TypeNotification:

@@ -445,6 +445,18 @@ func (c *Catalogue) PortalChannel(code, region string) (*Service, *Channel, erro
 	return s, r.Channels[ChannelPortal], nil
 }
 
+// CounterFlow is the State Corporation's flow (FlowGA, FlowGB) of the
+// service's counter channel through the bus in the region; "" where there
+// is none.
+func (c *Catalogue) CounterFlow(code, region string) string {
+	if s, ok := c.byCode[code]; ok {
+		if r := s.Regions[region]; r != nil && r.Channels[ChannelStateCorporation] != nil {
+			return r.Channels[ChannelStateCorporation].Flow
+		}
+	}
+	return ""
+}
+
 // PortalTerm is the working time the portal promises for the service in
 // the region; 0 where the portal does not serve it (a provider pacing its
 // answers by the regulation reads it).

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"egov"
 	"egov/document"
 	"egov/shep/soap"
@@ -125,8 +127,16 @@ func (a *App) fileCounterResult(ctx context.Context, m soap.AsyncMessage) error 
 	if err != nil {
 		return err
 	}
+	if rec.State == "" {
+		// The filing and its result are two messages, handled in any
+		// order: the result comes back until the filing is in.
+		return fmt.Errorf("a result handed on by %s for request %s, not filed here (yet)", info.Sender.SenderID, ref)
+	}
 	filedBy, err := a.rdb.HGet(ctx, a.requestKeys(ref).record, "filedBy").Result()
-	if rec.State == "" || err != nil || filedBy != info.Sender.SenderID {
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	if filedBy != info.Sender.SenderID {
 		return unmatched("a result handed on by %s for a request it did not file", info.Sender.SenderID)
 	}
 	svc, err := a.cfg.Catalogue.Lookup(rec.Service)

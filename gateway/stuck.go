@@ -8,7 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov/shep"
-	"egov/shep/soap"
 )
 
 // openKey is shard n of the index of relayed requests still waiting for
@@ -74,20 +73,12 @@ func (a *App) checkStuckIn(ctx context.Context, openKey string) (int, error) {
 			return marked, err // the bus is down: look again at the next sweep
 		}
 		a.rdb.ZAdd(ctx, openKey, redis.Z{Score: float64(now.UnixMilli()), Member: member})
-		if st.Response.MessageState != soap.StateDeliveryStopped {
+		stopped, reason := shep.DeliveryStopped(st)
+		if !stopped {
 			if strings.HasPrefix(lastError, StuckPrefix) {
 				_ = a.clearStuck(ctx, ref) // redelivered by an operator
 			}
 			continue
-		}
-		reason := "delivery stopped"
-		for _, p := range st.Response.Properties {
-			switch p.Key {
-			case "REASON":
-				reason += " (" + p.Value + ")"
-			case shep.PropRefusalCode:
-				reason += ", the provider's system gave " + p.Value
-			}
 		}
 		note := StuckPrefix + "the bus stopped delivering the request to the provider's system: " + reason +
 			"; the operators redeliver it once the cause is fixed"

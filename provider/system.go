@@ -65,8 +65,14 @@ type Config struct {
 	// filing is acted on only when one of them sent it, signed by an
 	// operator with the right to sign for that BIN whose IIN the filing
 	// names; the representative's power of attorney the system checks in
-	// ЕНИС itself. Without counters every filing is rejected.
+	// ЕНИС itself where the flow asks ЕНИС (CounterFlow). Without counters
+	// every filing is rejected.
 	Counters map[string]string
+	// CounterFlow names the counter's flow of a service in a region
+	// (gateway.Catalogue.CounterFlow): the representative's power is asked
+	// of ЕНИС in G-A (003:298-300) and not in G-B, whose operator checks it
+	// on paper (004:374-380). Nil: ЕНИС is asked for every filing.
+	CounterFlow func(service, region string) string
 	// KeyPrefix is put before every Redis key.
 	KeyPrefix string
 	// Services are the codes of the services the system provides
@@ -489,7 +495,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		// The bus routed here a service this system does not provide.
 		d = Decision{Outcome: document.OutcomeRefused, Ground: "service-unknown"}
 	}
-	if d.Ground == "" && app.Filing != nil && app.Filing.Representative != nil {
+	if d.Ground == "" && app.Filing != nil && app.Filing.Representative != nil && s.asksPowers(app) {
 		if held, err := s.checkPower(askCtx, app, now); err != nil {
 			return nil, err
 		} else if !held {
@@ -638,6 +644,12 @@ func (s *System) checkFiler(app *document.Request, signed *signing.Result, sende
 		return err
 	}
 	return signed.RequireIIN(app.Filing.OperatorIIN)
+}
+
+// asksPowers tells whether the counter's flow of a filed request asks
+// ЕНИС for the representative's power.
+func (s *System) asksPowers(app *document.Request) bool {
+	return s.cfg.CounterFlow == nil || s.cfg.CounterFlow(app.ServiceCode, app.Region) != "G-B"
 }
 
 // checkPower asks ЕНИС whether the representative of a filed request holds

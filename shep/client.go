@@ -157,6 +157,25 @@ func NewSendMessage(sender soap.SenderInfo, serviceID string, typ soap.MessageTy
 	return m
 }
 
+// DeliveryStopped reports whether a message's status says the bus stopped
+// delivering it (expired, or refused by its recipient time and again), and
+// why, in the words an operator reads.
+func DeliveryStopped(st *soap.GetMessageStatusResponse) (bool, string) {
+	if st.Response.MessageState != soap.StateDeliveryStopped {
+		return false, ""
+	}
+	reason := "delivery stopped"
+	for _, p := range st.Response.Properties {
+		switch p.Key {
+		case "REASON":
+			reason += " (" + p.Value + ")"
+		case PropRefusalCode:
+			reason += ", the provider's system gave " + p.Value
+		}
+	}
+	return true, reason
+}
+
 // AskSync sends one synchronous request, query, to service as sender and
 // returns the answer document. An answer to another message, or one that
 // reports no success, is an error: whoever asks reads only the answer to

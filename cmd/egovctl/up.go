@@ -186,7 +186,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sys, err := p.identity.New(rdb, provider.Config{Bus: bus, Sender: p.sender, Signer: signer, Verifier: verifier,
 			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm, ReviewEvery: *reviewEvery, Durability: durable,
-			Counters: map[string]string{counter.SenderID: stateCorporationBIN}})
+			Counters: map[string]string{counter.SenderID: stateCorporationBIN}, CounterFlow: cat.CounterFlow})
 		if err != nil {
 			return err
 		}

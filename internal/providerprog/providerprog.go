@@ -130,7 +130,7 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 	sys, err := spec.Identity.New(rdb, provider.Config{KeyPrefix: *keyPrefix, Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		Signer: signer, Verifier: verifier, Workers: *workers, Batch: *batch, Pace: *pace, PaceFactor: *factor,
-		StepDurations: portalTerms(), ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counter, *counterBIN),
+		StepDurations: portalTerms(), ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counter, *counterBIN), CounterFlow: counterFlows(),
 	})
 	if err != nil {
 		return err
@@ -166,6 +166,16 @@ func portalTerms() func(service, region string) time.Duration {
 		return func(string, string) time.Duration { return 0 }
 	}
 	return cat.PortalTerm
+}
+
+// counterFlows is the built-in catalogue's counter flow of a service in a
+// region; nil (ЕНИС asked for every filing) if it cannot be read.
+func counterFlows() func(service, region string) string {
+	cat, err := gateway.DefaultCatalogue()
+	if err != nil {
+		return nil
+	}
+	return cat.CounterFlow
 }
 
 // counters is provider.Config.Counters of the flags: none without a BIN.
