@@ -134,6 +134,12 @@ func (w *Workstation) handleLogout(c echo.Context) error {
 }
 
 func (w *Workstation) handleIntake(c echo.Context) error {
+	select {
+	case w.intakes <- struct{}{}:
+		defer func() { <-w.intakes }()
+	case <-time.After(intakeWait):
+		return egov.Errorf(egov.CodeUnavailable, "%d intakes at once already: try again", maxIntakes)
+	}
 	var in IntakeForm
 	if err := bindJSON(c, &in); err != nil {
 		return err

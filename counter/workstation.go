@@ -74,6 +74,12 @@ type Workstation struct {
 	cfg       Config
 	rdb       redis.UniversalClient
 	registers *Registers
+	// sendBackoff paces the sending again of a filing the bus refused
+	// (machine time: it paces retries, it is no term).
+	sendBackoff *retry.Backoff
+	// intakes bounds the intakes decoded and checked at once: each may
+	// carry 36 MB of scans.
+	intakes chan struct{}
 }
 
 // Limits of what an operator enters.
@@ -84,6 +90,8 @@ const (
 	maxDocument     = 5 << 20
 	loginFailures   = 5 // a login's failed attempts in loginWindow before it waits
 	loginWindow     = 15 * time.Minute
+	maxIntakes      = 8 // intakes at once; one more waits intakeWait, then 503
+	intakeWait      = 2 * time.Second
 )
 
 // New returns the workstation; Run sends what was filed and collects the
@@ -107,7 +115,8 @@ func New(rdb redis.UniversalClient, cfg Config) (*Workstation, error) {
 	if cfg.StuckAfter <= 0 {
 		cfg.StuckAfter = time.Minute
 	}
-	return &Workstation{cfg: cfg, rdb: rdb, registers: &Registers{Bus: cfg.Bus, Sender: cfg.Sender, Now: cfg.Now}}, nil
+	return &Workstation{cfg: cfg, rdb: rdb, registers: &Registers{Bus: cfg.Bus, Sender: cfg.Sender, Now: cfg.Now},
+		sendBackoff: retry.New(cfg.RelayEvery, 5*time.Minute), intakes: make(chan struct{}, maxIntakes)}, nil
 }
 
 func (w *Workstation) key(parts ...string) string {
@@ -251,8 +260,9 @@ func (p *PackageIncomplete) Unwrap() error { return p.Err }
 type RefusalReceipt struct {
 	Kind      string        `json:"kind"` // "refusal-to-accept"
 	Service   gateway.Names `json:"service"`
-	Applicant string        `json:"applicant"` // masked IIN
-	Missing   []string      `json:"missing"`   // document kinds
+	Applicant string        `json:"applicant"`         // masked IIN
+	Missing   []string      `json:"missing"`           // document kinds
+	Expired   []string      `json:"expired,omitempty"` // document kinds
 	Office    string        `json:"office"`
 	Operator  string        `json:"operator"`
 	At        time.Time     `json:"at"`
@@ -300,11 +310,15 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 		if err := svc.Portal.CheckForm(req); err != nil {
 			return nil, err
 		}
+		// An incomplete package, or one with an expired document, is not
+		// accepted (001:242-245): the applicant gets the receipt of that.
+		missing, expired := missingKinds(svc.Portal, req), expiredKinds(req, now)
+		if len(missing) > 0 || len(expired) > 0 {
+			return nil, &PackageIncomplete{Err: egov.Errorf(egov.CodeAttachmentMissing, "missing %v, expired %v", missing, expired),
+				Receipt: RefusalReceipt{Kind: "refusal-to-accept", Service: svc.Names, Applicant: signing.MaskIIN(p.IIN),
+					Missing: missing, Expired: expired, Office: op.Office.Code, Operator: op.Name, At: now}}
+		}
 		if err := svc.Portal.CheckDocuments(req, now); err != nil {
-			if egov.ErrorCode(err) == egov.CodeAttachmentMissing {
-				return nil, &PackageIncomplete{Err: err, Receipt: RefusalReceipt{Kind: "refusal-to-accept", Service: svc.Names,
-					Applicant: signing.MaskIIN(p.IIN), Missing: missingKinds(svc.Portal, req), Office: op.Office.Code, Operator: op.Name, At: now}}
-			}
 			return nil, err
 		}
 	}
@@ -398,6 +412,19 @@ func missingKinds(form *gateway.PortalForm, req *document.Request) []string {
 		}
 		if rule.Required && !found {
 			out = append(out, rule.Kind)
+		}
+	}
+	return out
+}
+
+// expiredKinds are the kinds of the scanned documents whose expiry is
+// before the day of now.
+func expiredKinds(req *document.Request, now time.Time) []string {
+	today := now.In(egov.Almaty).Format(time.DateOnly)
+	var out []string
+	for _, a := range req.Attachments {
+		if a.Expires != nil && a.Expires.Format(time.DateOnly) < today {
+			out = append(out, a.Kind)
 		}
 	}
 	return out
@@ -819,7 +846,13 @@ func (w *Workstation) relay(ctx context.Context) {
 			continue
 		}
 		for _, id := range ids {
+			key := w.filingKey(office, id)
+			if next, _ := w.rdb.HGet(ctx, key, "nextSendAt").Int64(); time.Now().UnixMilli() < next {
+				continue // backing off: a bus that refuses is not asked every tick
+			}
 			if err := w.send(ctx, office, id); err != nil && ctx.Err() == nil {
+				attempts, _ := w.rdb.HIncrBy(ctx, key, "sendAttempts", 1).Result()
+				w.rdb.HSet(ctx, key, "nextSendAt", time.Now().Add(w.sendBackoff.Delay(int(attempts))).UnixMilli())
 				w.noteError(ctx, office, id, err)
 			}
 		}

@@ -404,6 +404,11 @@ func TestFlowGBForJobSeekerRegistration(t *testing.T) {
 		p.Receipt.Kind != "refusal-to-accept" || strings.Join(p.Receipt.Missing, ",") != "identity-document" {
 		t.Fatalf("incomplete package: %d %+v", code, p)
 	}
+	in.Documents = []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2026-11-30"}}
+	code, _, p = s.intake(token, in)
+	if code != http.StatusUnprocessableEntity || p.Receipt == nil || strings.Join(p.Receipt.Expired, ",") != "identity-document" || len(p.Receipt.Missing) != 0 {
+		t.Fatalf("an expired identity card: %d %+v", code, p)
+	}
 	in.Documents = []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2030-05-01"}}
 	rc := s.file(almaty, token, in)
 	s.wantDue("job-seeker-registration", "almaty-city", true, rc)
