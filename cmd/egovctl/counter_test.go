@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -54,36 +55,54 @@ func TestCounterOnTheStackUpStarts(t *testing.T) {
 		}
 		return resp.StatusCode
 	}
-	var session struct{ Token string }
-	if code := call("POST", "/sessions", "", "application/json", []byte(`{"login":"krg-op-01","password":"`+operatorPasswords["krg-op-01"]+`"}`), &session); code != http.StatusCreated {
-		t.Fatalf("login: %d\n%s", code, log.String())
+	// file logs the operator in, enters in, signs the draft with the key up
+	// issued him, and waits for the result at the counter.
+	file := func(login, key, in string) (string, counter.Filing) {
+		t.Helper()
+		var session struct{ Token string }
+		if code := call("POST", "/sessions", "", "application/json", []byte(`{"login":"`+login+`","password":"`+operatorPasswords[login]+`"}`), &session); code != http.StatusCreated {
+			t.Fatalf("login %s: %d\n%s", login, code, log.String())
+		}
+		var draft counter.Draft
+		if code := call("POST", "/intakes", session.Token, "application/json", []byte(in), &draft); code != http.StatusCreated {
+			t.Fatalf("intake: %d %+v", code, draft)
+		}
+		signer, err := signing.LoadSigner(filepath.Join(data, "pki", "keys", key+".p12"), demoPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := signer.Sign([]byte(draft.Document))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rc counter.Receipt
+		if code := call("POST", "/intakes/"+draft.ID+"/submission", session.Token, "application/xml", signed, &rc); code != http.StatusCreated {
+			t.Fatalf("submission: %d %+v\n%s", code, rc, log.String())
+		}
+		var f counter.Filing
+		for i := 0; i < 400 && f.State != counter.StateReady; i++ {
+			time.Sleep(50 * time.Millisecond)
+			call("GET", "/filings/"+rc.RequestID, session.Token, "", nil, &f)
+		}
+		if f.State != counter.StateReady {
+			t.Fatalf("filing %+v\n%s", f, log.String())
+		}
+		return session.Token, f
 	}
-	var draft counter.Draft
-	in := `{"service":"tsa-membership-certificate","applicant":"900101300811","representative":{"iin":"791028302728","surname":"ОМАРОВА","givenName":"АЙГҮЛ","powerOfAttorney":"ENIS-2026-KRG-0001873"}}`
-	if code := call("POST", "/intakes", session.Token, "application/json", []byte(in), &draft); code != http.StatusCreated {
-		t.Fatalf("intake: %d %+v", code, draft)
+	// G-A: S7 in Karaganda, through the applicant's daughter.
+	token, f := file("krg-op-01", "counter-operator-krg",
+		`{"service":"tsa-membership-certificate","applicant":"900101300811","representative":{"iin":"791028302728","surname":"ОМАРОВА","givenName":"АЙГҮЛ","powerOfAttorney":"ENIS-2026-KRG-0001873"}}`)
+	if f.Outcome != "certificate" {
+		t.Fatalf("S7: %+v", f)
 	}
-	key, err := signing.LoadSigner(filepath.Join(data, "pki", "keys", "counter-operator-krg.p12"), demoPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := key.Sign([]byte(draft.Document))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rc counter.Receipt
-	if code := call("POST", "/intakes/"+draft.ID+"/submission", session.Token, "application/xml", signed, &rc); code != http.StatusCreated {
-		t.Fatalf("submission: %d %+v\n%s", code, rc, log.String())
-	}
-	var f counter.Filing
-	for i := 0; i < 200 && f.State != counter.StateReady; i++ {
-		time.Sleep(50 * time.Millisecond)
-		call("GET", "/filings/"+rc.RequestID, session.Token, "", nil, &f)
-	}
-	if f.State != counter.StateReady || f.Outcome != "certificate" {
-		t.Fatalf("filing %+v\n%s", f, log.String())
-	}
-	if code := call("POST", "/filings/"+rc.RequestID+"/hand-out", session.Token, "application/json", []byte(`{"iin":"791028302728"}`), &f); code != http.StatusOK || f.HandOut.To != "representative" {
+	if code := call("POST", "/filings/"+f.ID+"/hand-out", token, "application/json", []byte(`{"iin":"791028302728"}`), &f); code != http.StatusOK || f.HandOut.To != "representative" {
 		t.Fatalf("hand-out: %d %+v", code, f)
+	}
+	// G-B: S1 in Almaty, the applicant herself with her identity card.
+	scan := base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"))
+	_, f = file("ala-op-03", "counter-operator-ala",
+		`{"service":"job-seeker-registration","applicant":"791028302728","form":{"education":"higher"},"documents":[{"kind":"identity-document","fileName":"udv.pdf","content":"`+scan+`","expires":"2031-01-01"}]}`)
+	if f.Outcome != "registered" {
+		t.Fatalf("S1: %+v", f)
 	}
 }
