@@ -582,8 +582,10 @@ type Filing struct {
 	ResultNumber string   `json:"resultNumber,omitempty"`
 	Signer       string   `json:"resultSigner,omitempty"`
 	HandOut      *HandOut `json:"handOut,omitempty"`
-	History      []Step   `json:"history"`
-	LastError    string   `json:"lastError,omitempty"`
+	// Notice is the SMS telling the applicant the result is at the counter.
+	Notice    *Notice `json:"notice,omitempty"`
+	History   []Step  `json:"history"`
+	LastError string  `json:"lastError,omitempty"`
 }
 
 // Step is one move of a filing's state.
@@ -674,7 +676,7 @@ func (w *Workstation) advance(ctx context.Context, f *Filing, state, by string, 
 }
 
 func (w *Workstation) load(ctx context.Context, office, id string) (*Filing, error) {
-	v, err := w.rdb.HMGet(ctx, w.filingKey(office, id), "filing", "lastError").Result()
+	v, err := w.rdb.HMGet(ctx, w.filingKey(office, id), "filing", "lastError", "notice").Result()
 	if err != nil {
 		return nil, err
 	}
@@ -686,7 +688,13 @@ func (w *Workstation) load(ctx context.Context, office, id string) (*Filing, err
 	if err := json.Unmarshal([]byte(js), &f); err != nil {
 		return nil, err
 	}
-	f.LastError, _ = v[1].(string) // kept apart: whoever notes it does not rewrite the filing
+	// Kept apart: whoever notes them does not rewrite the filing.
+	f.LastError, _ = v[1].(string)
+	f.Notice = nil
+	if raw, _ := v[2].(string); raw != "" {
+		f.Notice = &Notice{}
+		_ = json.Unmarshal([]byte(raw), f.Notice)
+	}
 	return &f, nil
 }
 
@@ -834,6 +842,7 @@ func (w *Workstation) offices() []string {
 // relay sends again what is in the offices' outboxes.
 func (w *Workstation) relay(ctx context.Context) {
 	for _, office := range w.offices() {
+		w.notifyPending(ctx, office)
 		if ids, err := w.rdb.SMembers(ctx, w.officeKey(office, "portal-outbox")).Result(); err == nil {
 			for _, id := range ids {
 				if err := w.tellPortal(ctx, office, id); err != nil && ctx.Err() == nil {
@@ -1039,6 +1048,15 @@ func (w *Workstation) HandleAnswer(ctx context.Context, m soap.AsyncMessage) err
 		w.cfg.Log.Info("counter: result ready for hand-out", "request", id, "office", office, "outcome", f.Outcome)
 		if err := w.tellPortal(ctx, office, id); err != nil {
 			w.cfg.Log.Warn("counter: the portal is told of the result later", "request", id, "err", err)
+		}
+		// The applicant is told by SMS; what fails is sent again (relay).
+		if err := w.rdb.SAdd(ctx, w.officeKey(office, "sms-outbox"), id).Err(); err != nil {
+			return err
+		}
+		if settled, err := w.notify(ctx, office, id); settled {
+			w.rdb.SRem(ctx, w.officeKey(office, "sms-outbox"), id)
+		} else if err != nil {
+			w.cfg.Log.Warn("counter: the applicant's notice is sent again later", "request", id, "err", err)
 		}
 		return nil
 	}

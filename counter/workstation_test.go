@@ -30,6 +30,7 @@ import (
 	"egov/shep/soap"
 	"egov/signing"
 	"egov/signing/pki"
+	"egov/sms"
 )
 
 const stateCorporationBIN = "160540000019"
@@ -59,13 +60,18 @@ type counterStack struct {
 
 func newCounterStack(t *testing.T) *counterStack {
 	t.Helper()
-	return newCounterStackFiling(t, true)
+	return newCounterStackWith(t, stackOptions{})
 }
 
-// newCounterStackFiling is newCounterStack whose providers take the
-// counter's filings only if providersTakeFilings. Its clock starts at today
-// and runs.
-func newCounterStackFiling(t *testing.T, providersTakeFilings bool) *counterStack {
+// stackOptions take parts out of a counterStack.
+type stackOptions struct {
+	providersRefuseFilings bool // the providers take no counter's filings
+	noSMSGateway           bool // nobody answers SMS_SEND on the bus
+}
+
+// newCounterStackWith is newCounterStack without the parts opt takes out.
+// Its clock starts at today and runs.
+func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 	t.Helper()
 	r := redistest.New(t)
 	started := time.Now()
@@ -94,11 +100,14 @@ func newCounterStackFiling(t *testing.T, providersTakeFilings bool) *counterStac
 	if err := registers.Host(bus, registers.Files{}); err != nil {
 		t.Fatal(err)
 	}
+	if !opt.noSMSGateway {
+		bus.HandleSync(sms.ServiceID, sms.New(r.Client, sms.Config{KeyPrefix: r.Prefix, Log: quiet}))
+	}
 	busSrv := httptest.NewServer(bus.Handler())
 	client := func() shep.Client { return &shep.HTTPClient{BaseURL: busSrv.URL} }
 	counters := map[string]string{counter.SenderID: stateCorporationBIN}
 	takes := counters
-	if !providersTakeFilings {
+	if opt.providersRefuseFilings {
 		takes = nil
 	}
 	cat, err := gateway.DefaultCatalogue()
@@ -271,6 +280,21 @@ func (s *counterStack) awaitState(token, id, state string) counter.Filing {
 	return f
 }
 
+// awaitNotice waits until the filing's SMS notice is settled.
+func (s *counterStack) awaitNotice(token, id string) counter.Notice {
+	s.t.Helper()
+	for i := 0; i < 1000; i++ {
+		var f counter.Filing
+		s.call("GET", "/filings/"+id, token, "", nil, &f)
+		if f.Notice != nil && f.Notice.Status != counter.NoticePending {
+			return *f.Notice
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("the notice of %s was not settled", id)
+	return counter.Notice{}
+}
+
 // wantDue checks the receipt's due date against the figure worked by hand
 // from the regulation: accepted on a working Thursday morning, the term is
 // within the day (no break, no holiday), so it is the acceptance plus the
@@ -317,6 +341,15 @@ func TestFlowGAWithARepresentative(t *testing.T) {
 		t.Fatalf("result: %v", err)
 	}
 	s.wantInCabinet(father, rc, "completed")
+	// The applicant is told by SMS, at the phone the register holds.
+	if n := s.awaitNotice(token, rc.RequestID); n.Status != counter.NoticeDelivered || n.MessageID == "" || n.Phone == "+77027654321" {
+		t.Fatalf("notice %+v", n)
+	}
+	phone, err := sms.Outbox(context.Background(), s.rdb.Client, s.rdb.Prefix, "+77027654321")
+	if err != nil || len(phone) != 1 || !strings.Contains(phone[0].Text, "krg-con-01") || !strings.Contains(phone[0].Text, "Результат") ||
+		!strings.Contains(phone[0].Text, "нәтижесі") || len([]rune(phone[0].Text)) > sms.MaxText || phone[0].Sender != counter.SenderID {
+		t.Fatalf("the applicant's phone: %+v %v", phone, err)
+	}
 	var ready struct{ Filings []counter.Filing }
 	s.call("GET", "/ready", token, "", nil, &ready)
 	if len(ready.Filings) != 1 || ready.Filings[0].ID != rc.RequestID {
@@ -324,6 +357,11 @@ func TestFlowGAWithARepresentative(t *testing.T) {
 	}
 	// Only the applicant or his representative receives it, once.
 	var p counter.Problem
+	// An applicant without a phone in the register: the notice says so.
+	child := s.file(karaganda, token, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: "100203500443"})
+	if n := s.awaitNotice(token, child.RequestID); n.Status != counter.NoticeNoPhone {
+		t.Fatalf("notice without a phone: %+v", n)
+	}
 	if code := s.call("POST", "/filings/"+rc.RequestID+"/hand-out", token, "application/json", mustJSON(map[string]string{"iin": neighbour}), &p); code != http.StatusConflict || p.Code != egov.CodeHandOutRefused {
 		t.Fatalf("hand-out to a stranger: %d %+v", code, p)
 	}
@@ -337,9 +375,10 @@ func TestFlowGAWithARepresentative(t *testing.T) {
 	if code := s.call("POST", "/filings/"+rc.RequestID+"/hand-out", token, "application/json", mustJSON(map[string]string{"iin": daughter}), &p); code != http.StatusConflict {
 		t.Fatalf("a second hand-out: %d", code)
 	}
-	s.call("GET", "/ready", token, "", nil, &ready)
-	if len(ready.Filings) != 0 {
-		t.Fatalf("the handed-out result is still in the queue: %+v", ready)
+	var after struct{ Filings []counter.Filing }
+	s.call("GET", "/ready", token, "", nil, &after)
+	if len(after.Filings) != 1 || after.Filings[0].ID != child.RequestID {
+		t.Fatalf("the queue after the hand-out: %+v, want the child's result only", after)
 	}
 	// Forward only, from the acceptance to the hand-out (the provider's
 	// notice and the bus's answer to the sending race, so either may be
@@ -657,7 +696,7 @@ func TestDraftWithoutItsScansIsNotFiled(t *testing.T) {
 // filings) never gets a result: the workstation shows it stuck, with the
 // bus's reason, instead of "sent" forever.
 func TestRejectedFilingIsShownStuck(t *testing.T) {
-	s := newCounterStackFiling(t, false)
+	s := newCounterStackWith(t, stackOptions{providersRefuseFilings: true})
 	token := s.login(karaganda)
 	rc := s.file(karaganda, token, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father})
 	var f counter.Filing
@@ -667,5 +706,17 @@ func TestRejectedFilingIsShownStuck(t *testing.T) {
 	}
 	if !strings.HasPrefix(f.LastError, counter.StuckPrefix) || !strings.Contains(f.LastError, "form-invalid") || f.State != counter.StateSent {
 		t.Fatalf("a rejected filing: %+v", f)
+	}
+}
+
+// A notice the SMS gateway does not take is tried again, a few times, and
+// then shown failed on the filing, for the operator to call instead.
+func TestUndeliveredNoticeIsShownFailed(t *testing.T) {
+	s := newCounterStackWith(t, stackOptions{noSMSGateway: true})
+	token := s.login(karaganda)
+	rc := s.file(karaganda, token, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father})
+	n := s.awaitNotice(token, rc.RequestID)
+	if n.Status != counter.NoticeFailed || n.Attempts != 5 || n.LastError == "" {
+		t.Fatalf("notice %+v", n)
 	}
 }
