@@ -54,22 +54,31 @@ func (w *Workstation) Handler() http.Handler {
 	e.Use(middleware.ContextTimeout(30 * time.Second))
 	small := middleware.BodyLimit("64K")
 	g := e.Group(APIPrefix)
+	// The ids in paths are the workstation's UUIDs, nothing else.
+	ids := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !validID(c.Param("id")) {
+				return egov.Errorf(egov.CodeNotFound, "no such filing or draft")
+			}
+			return next(c)
+		}
+	}
 	g.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", openAPIDocument) })
 	g.POST("/sessions", w.handleLogin, small)
 	g.DELETE("/sessions", w.handleLogout, w.requireSession)
 	g.POST("/intakes", w.handleIntake, w.requireSession, middleware.BodyLimit("36M"))
-	g.POST("/intakes/:id/submission", w.handleSubmit, w.requireSession, middleware.BodyLimit("1M"))
+	g.POST("/intakes/:id/submission", w.handleSubmit, ids, w.requireSession, middleware.BodyLimit("1M"))
 	g.GET("/ready", w.handleReady, w.requireSession)
-	g.GET("/filings/:id", w.handleFiling, w.requireSession)
-	g.GET("/filings/:id/result", w.handleResult, w.requireSession)
-	g.POST("/filings/:id/hand-out", w.handleHandOut, w.requireSession, small)
+	g.GET("/filings/:id", w.handleFiling, ids, w.requireSession)
+	g.GET("/filings/:id/result", w.handleResult, ids, w.requireSession)
+	g.POST("/filings/:id/hand-out", w.handleHandOut, ids, w.requireSession, small)
 	return e
 }
 
 func (w *Workstation) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-		if !ok || token == "" {
+		scheme, token, _ := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+		if !strings.EqualFold(scheme, "Bearer") || token == "" { // the scheme is case-insensitive (RFC 9110 §11.1)
 			return egov.Errorf(egov.CodeAuthorizationRefused, "no session")
 		}
 		op, err := w.Session(c.Request().Context(), token)
@@ -216,7 +225,8 @@ func (w *Workstation) errorHandler(err error, c echo.Context) {
 	}
 	code := egov.ErrorCode(err)
 	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	framework := errors.As(err, &he)
+	if framework {
 		switch he.Code {
 		case http.StatusNotFound, http.StatusMethodNotAllowed:
 			code = egov.CodeNotFound
@@ -228,10 +238,20 @@ func (w *Workstation) errorHandler(err error, c echo.Context) {
 	}
 	msg := code.Message()
 	p := Problem{Type: "urn:egov-gateway:problem:" + string(code), Title: msg.EN, Status: code.HTTPStatus(), Code: code, Messages: msg}
-	if code == egov.CodeInternal || code == egov.CodeUnavailable {
+	switch {
+	case code == egov.CodeInternal || code == egov.CodeUnavailable:
 		w.cfg.Log.Error("counter: request failed", "path", c.Path(), "err", err)
-	} else {
+	case !framework: // the framework's own words say nothing the code does not
 		p.Detail = err.Error()
+	}
+	h := c.Response().Header()
+	switch p.Status {
+	case http.StatusUnauthorized:
+		h.Set(echo.HeaderWWWAuthenticate, `Bearer realm="egov-gateway counter"`)
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", "900") // a login's window, or a draft's life at worst
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "2")
 	}
 	var u *Unobtainable
 	if errors.As(err, &u) {

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
@@ -91,6 +93,7 @@ const (
 	loginFailures   = 5 // a login's failed attempts in loginWindow before it waits
 	loginWindow     = 15 * time.Minute
 	maxIntakes      = 8 // intakes at once; one more waits intakeWait, then 503
+	maxOpenDrafts   = 3 // an operator's drafts waiting for his signature
 	intakeWait      = 2 * time.Second
 )
 
@@ -278,6 +281,9 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 	if len(in.Documents) > maxDocuments {
 		return nil, egov.Errorf(egov.CodeFormInvalid, "at most %d documents", maxDocuments)
 	}
+	if err := checkParties(op, in); err != nil {
+		return nil, err
+	}
 	flow := FlowGB
 	if ch.Flow == gateway.FlowGA {
 		flow = FlowGA
@@ -293,7 +299,7 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 		Form:      in.Form,
 		Filing:    &document.Filing{Channel: document.ChannelStateCorporation, Office: op.Office.Code, OperatorIIN: op.IIN}}
 	if rep := in.Representative; rep != nil {
-		if req.Filing.Representative, err = representative(rep, checked.Power); err != nil {
+		if req.Filing.Representative, err = representative(rep, checked.Power, now); err != nil {
 			return nil, err
 		}
 	}
@@ -333,6 +339,16 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 	if r := req.Filing.Representative; r != nil {
 		rec.Rep = r.IIN
 	}
+	// A counter serves one applicant at a time: a few drafts may wait for
+	// the operator's signature, not an unbounded store of scans.
+	open := w.openDraftsKey(op)
+	if n, err := w.rdb.Incr(ctx, open).Result(); err != nil {
+		return nil, err
+	} else if n > maxOpenDrafts {
+		w.rdb.Decr(ctx, open)
+		return nil, egov.Errorf(egov.CodeRateLimited, "%d drafts wait for your signature already: sign them or let them expire (%v)", maxOpenDrafts, draftLifetime)
+	}
+	w.rdb.PExpire(ctx, open, draftLifetime)
 	_, err = w.rdb.TxPipelined(ctx, func(tx redis.Pipeliner) error {
 		for sum, data := range files {
 			rec.Files = append(rec.Files, sum)
@@ -369,7 +385,7 @@ func (w *Workstation) counterChannel(code, region string) (*gateway.Service, *ga
 // representative is the filing's representative: the names the operator
 // read from his identity document, and the power as ЕНИС holds it (G-A) or
 // as the operator read it from the paper (G-B).
-func representative(r *Representative, power *enis.Answer) (*document.Representative, error) {
+func representative(r *Representative, power *enis.Answer, now time.Time) (*document.Representative, error) {
 	out := &document.Representative{IIN: r.IIN, Surname: strings.TrimSpace(r.Surname), GivenName: strings.TrimSpace(r.GivenName),
 		Patronymic: strings.TrimSpace(r.Patronymic), PowerOfAttorney: document.PowerOfAttorney{Number: r.PowerOfAttorney, Notary: strings.TrimSpace(r.Notary)}}
 	until := r.Until
@@ -380,8 +396,54 @@ func representative(r *Representative, power *enis.Answer) (*document.Representa
 	if err != nil || out.PowerOfAttorney.Notary == "" || out.PowerOfAttorney.Number == "" {
 		return nil, egov.Errorf(egov.CodeFormInvalid, "the representative's power of attorney needs its number, notary and last day")
 	}
+	if t.Format(time.DateOnly) < now.In(egov.Almaty).Format(time.DateOnly) {
+		return nil, egov.Errorf(egov.CodeFormInvalid, "the representative's power of attorney expired on %s", until)
+	}
 	out.PowerOfAttorney.Until = t
 	return out, nil
+}
+
+// checkParties refuses what no operator may enter: a power's number ЕНИС
+// could not read, names and file names that are not clean text, and a
+// filing of the operator for himself or as his own client's representative.
+func checkParties(op *Operator, in IntakeForm) error {
+	if in.Applicant == op.IIN {
+		return egov.Errorf(egov.CodeFormInvalid, "an operator does not file for himself")
+	}
+	if r := in.Representative; r != nil {
+		if r.IIN == op.IIN {
+			return egov.Errorf(egov.CodeFormInvalid, "an operator is not his own client's representative")
+		}
+		if !enis.ValidNumber(r.PowerOfAttorney) {
+			return egov.Errorf(egov.CodeFormInvalid, "a power of attorney's number is 1 to 40 of A-Z, 0-9 and -")
+		}
+		for _, v := range []string{r.Surname, r.GivenName, r.Patronymic, r.Notary} {
+			if !cleanText(v, 200) {
+				return egov.Errorf(egov.CodeFormInvalid, "the representative's names and the notary are text of at most 200 characters, without control or direction characters")
+			}
+		}
+	}
+	for _, s := range in.Documents {
+		if !cleanText(s.FileName, 128) || s.FileName == "" || strings.ContainsAny(s.FileName, `/\`) || strings.Trim(s.FileName, ".") == "" {
+			return egov.Errorf(egov.CodeFormInvalid, "a file name is 1 to 128 characters, no path, control or direction characters")
+		}
+	}
+	return nil
+}
+
+// cleanText tells text fit for a legal document: valid UTF-8 that did not
+// need replacing, no control characters, no bidirectional overrides, at
+// most max characters.
+func cleanText(s string, max int) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return false
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // scanHeader describes a scan for the request document: its type is what
@@ -472,17 +534,49 @@ type Receipt struct {
 // bus; if the bus does not take it now, Run sends it again. A second
 // submission of the same draft returns the first receipt.
 func (w *Workstation) Submit(ctx context.Context, op *Operator, id string, signed []byte) (*Receipt, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, egov.Errorf(egov.CodeNotFound, "no draft %q", id)
+	if !validID(id) {
+		return nil, egov.Errorf(egov.CodeNotFound, "no such draft")
 	}
 	office := op.Office.Code
-	if f, err := w.load(ctx, office, id); err == nil {
-		if f.Operator != op.Login {
-			return nil, egov.Errorf(egov.CodeNotFound, "no draft %s of this operator", id)
-		}
-		return &f.Receipt, nil
-	} else if egov.ErrorCode(err) != egov.CodeNotFound {
+	// Whatever else: the operator's own signature, with the right to sign.
+	res, err := w.cfg.Verifier.Verify(ctx, signed)
+	if err != nil {
 		return nil, err
+	}
+	if err := res.RequireAuthority(w.cfg.BIN, nil); err != nil {
+		return nil, err
+	}
+	if err := res.RequireIIN(op.IIN); err != nil {
+		return nil, err
+	}
+	req, err := document.ReadRequest(res.Element)
+	if err != nil {
+		return nil, err
+	}
+	if req.RequestID != id {
+		return nil, egov.Errorf(egov.CodeFormInvalid, "the signed document is not the draft %s", id)
+	}
+	// One submission of a draft at a time; another one sent meanwhile
+	// waits for it and gets its receipt.
+	lock := w.officeKey(office, "submitting", id)
+	for tries := 0; ; tries++ {
+		if rc, err := w.receiptOf(ctx, op, id); rc != nil || err != nil {
+			return rc, err
+		}
+		ok, err := w.rdb.SetNX(ctx, lock, op.Login, 10*time.Second).Result()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			defer w.rdb.Del(context.WithoutCancel(ctx), lock)
+			break
+		}
+		if tries >= 50 || !retry.Sleep(ctx, 100*time.Millisecond) {
+			return nil, egov.Errorf(egov.CodeUnavailable, "draft %s is being submitted: try again", id)
+		}
+	}
+	if rc, err := w.receiptOf(ctx, op, id); rc != nil || err != nil {
+		return rc, err
 	}
 	raw, err := w.rdb.Get(ctx, w.officeKey(office, "draft", id)).Bytes()
 	if errors.Is(err, redis.Nil) {
@@ -497,20 +591,6 @@ func (w *Workstation) Submit(ctx context.Context, op *Operator, id string, signe
 	}
 	if d.Operator != op.Login {
 		return nil, egov.Errorf(egov.CodeNotFound, "no draft %s of this operator", id)
-	}
-	res, err := w.cfg.Verifier.Verify(ctx, signed)
-	if err != nil {
-		return nil, err
-	}
-	if err := res.RequireAuthority(w.cfg.BIN, nil); err != nil {
-		return nil, err
-	}
-	if err := res.RequireIIN(op.IIN); err != nil {
-		return nil, err
-	}
-	req, err := document.ReadRequest(res.Element)
-	if err != nil {
-		return nil, err
 	}
 	if string(req.Document()) != d.Document {
 		return nil, egov.Errorf(egov.CodeFormInvalid, "the signed document is not the draft %s", id)
@@ -552,11 +632,40 @@ func (w *Workstation) Submit(ctx context.Context, op *Operator, id string, signe
 		}
 		return &g.Receipt, nil
 	}
+	w.rdb.Decr(ctx, w.openDraftsKey(op))
 	w.cfg.Log.Info("counter: request filed", "request", id, "service", d.Service, "office", office, "operator", op.Login)
 	if err := w.send(ctx, office, id); err != nil {
 		w.cfg.Log.Warn("counter: the bus did not take the filing yet; it is sent again", "request", id, "err", err)
 	}
 	return &rc, nil
+}
+
+// receiptOf is the receipt of a draft the operator submitted already, or
+// nil.
+func (w *Workstation) receiptOf(ctx context.Context, op *Operator, id string) (*Receipt, error) {
+	f, err := w.load(ctx, op.Office.Code, id)
+	switch {
+	case egov.ErrorCode(err) == egov.CodeNotFound:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case f.Operator != op.Login:
+		return nil, egov.Errorf(egov.CodeNotFound, "no draft %s of this operator", id)
+	}
+	return &f.Receipt, nil
+}
+
+// validID tells a draft's or filing's id: a UUID as the workstation makes
+// them, lowercase with hyphens, and nothing else.
+func validID(id string) bool {
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
+}
+
+// openDraftsKey counts the operator's drafts not submitted, for
+// maxOpenDrafts.
+func (w *Workstation) openDraftsKey(op *Operator) string {
+	return w.officeKey(op.Office.Code, "open-drafts", op.Login)
 }
 
 // Filing is one request filed at a counter, as the workstation keeps it.

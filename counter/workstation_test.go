@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -198,7 +199,9 @@ func (s *counterStack) call(method, path, token, contentType string, body []byte
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	if token != "" {
+	if strings.HasPrefix(token, "bearer ") {
+		req.Header.Set("Authorization", token) // the scheme as some clients write it
+	} else if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -718,5 +721,101 @@ func TestUndeliveredNoticeIsShownFailed(t *testing.T) {
 	n := s.awaitNotice(token, rc.RequestID)
 	if n.Status != counter.NoticeFailed || n.Attempts != 5 || n.LastError == "" {
 		t.Fatalf("notice %+v", n)
+	}
+}
+
+// What no operator may enter is refused at once, as a form error the
+// operator can correct, never as a register that is down.
+func TestIntakeRefusesWhatNoOperatorMayEnter(t *testing.T) {
+	s := newCounterStack(t)
+	krg, ala := s.login(karaganda), s.login(almaty)
+	rep := func(iin, number string) *counter.Representative {
+		return &counter.Representative{IIN: iin, Surname: "ФАМИЛИЯ", GivenName: "ИМЯ", PowerOfAttorney: number}
+	}
+	paper := func(iin, until string) *counter.Representative {
+		r := rep(iin, "N-2026-1")
+		r.Notary, r.Until = "нотариус", until
+		return r
+	}
+	s1 := func(r *counter.Representative, name string) counter.IntakeForm {
+		return counter.IntakeForm{Service: "job-seeker-registration", Applicant: daughter, Form: map[string]string{"education": "higher"}, Representative: r,
+			Documents: []counter.Scan{{Kind: "identity-document", FileName: name, Content: scan, Expires: "2030-05-01"}}}
+	}
+	tests := []struct {
+		name, token string
+		in          counter.IntakeForm
+	}{
+		{"a power's number ЕНИС cannot read", krg, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father, Representative: rep(daughter, "enis 1873 ")}},
+		{"an empty power's number", krg, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father, Representative: rep(daughter, "")}},
+		{"a paper power that ran out (G-B)", ala, s1(paper(neighbour, "2020-01-01"), "udv.pdf")},
+		{"the operator as his client's representative", ala, s1(paper(almaty.iin, "2027-01-01"), "udv.pdf")},
+		{"the operator filing for himself", krg, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: karaganda.iin}},
+		{"a file name that hides its type", ala, s1(nil, "a\u202efdp.exe")},
+		{"a file name with a line break", ala, s1(nil, "udv\r\n.pdf")},
+		{"a file name that is a path", ala, s1(nil, "../udv.pdf")},
+		{"a name that needed replacing", ala, s1(paper(neighbour, "2027-01-01"), "udv.pdf")},
+	}
+	tests[len(tests)-1].in.Representative.GivenName = "ИМЯ\uFFFD"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, _, p := s.intake(tt.token, tt.in); code != http.StatusUnprocessableEntity || p.Code != egov.CodeFormInvalid {
+				t.Fatalf("%d %+v", code, p)
+			}
+		})
+	}
+	// A few drafts may wait for the operator's signature, not more.
+	for i := 0; i < 3; i++ {
+		if code, _, p := s.intake(krg, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father}); code != http.StatusCreated {
+			t.Fatalf("draft %d: %d %+v", i+1, code, p)
+		}
+	}
+	if code, _, p := s.intake(krg, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father}); code != http.StatusTooManyRequests || p.Code != egov.CodeRateLimited {
+		t.Fatalf("a fourth open draft: %d %+v", code, p)
+	}
+}
+
+// A draft submitted many times at once is filed once, and every
+// submission gets its one receipt; a body that is not the operator's
+// signed draft gets none, whatever was filed before.
+func TestParallelSubmissionsGetOneReceipt(t *testing.T) {
+	s := newCounterStack(t)
+	token := s.login(karaganda)
+	code, d, _ := s.intake(token, counter.IntakeForm{Service: "tsa-membership-certificate", Applicant: father})
+	if code != http.StatusCreated {
+		t.Fatalf("intake: %d", code)
+	}
+	signed, err := s.keys[karaganda.iin].Sign([]byte(d.Document))
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers := make(chan string, 10)
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rc counter.Receipt
+			if code := s.call("POST", "/intakes/"+d.ID+"/submission", "bearer "+token, "application/xml", signed, &rc); code != http.StatusCreated {
+				numbers <- fmt.Sprintf("status %d", code)
+				return
+			}
+			numbers <- rc.Number
+		}()
+	}
+	wg.Wait()
+	close(numbers)
+	seen := map[string]int{}
+	for n := range numbers {
+		seen[n]++
+	}
+	if len(seen) != 1 || seen["krg-con-01-2026-000001"] != 10 {
+		t.Fatalf("receipts of 10 submissions at once: %v, want one number 10 times", seen)
+	}
+	var p counter.Problem
+	if s.call("POST", "/intakes/"+d.ID+"/submission", token, "application/xml", []byte(d.Document), &p); p.Code != egov.CodeSignatureMissing {
+		t.Fatalf("an unsigned body after the filing: %+v", p)
+	}
+	if code := s.call("GET", "/filings/"+strings.ToUpper(d.ID), token, "", nil, &p); code != http.StatusNotFound || strings.Contains(p.Detail, strings.ToUpper(d.ID)) {
+		t.Fatalf("an id not as the workstation writes it: %d %+v", code, p)
 	}
 }

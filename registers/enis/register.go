@@ -261,6 +261,10 @@ var results = map[Status]Result{
 	StatusRevoked:       {CodeRevoked, "Доверенность отменена", "Сенімхаттың күші жойылды"},
 }
 
+// ValidNumber tells whether s has the shape of a power of attorney's
+// number, as the register reads one.
+func ValidNumber(s string) bool { return numberPattern.MatchString(s) }
+
 // HandleSync answers a PowerOfAttorneyRequest.
 func (r *Register) HandleSync(_ context.Context, req *soap.SyncSendMessage) (string, error) {
 	var q Request
