@@ -454,6 +454,18 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Permanent tells a refusal that no retry can change (a refusal code of
+// ours) from a passing failure (storage, a register, the bus or a
+// revocation source not answering, a record not written yet): what fails
+// for good is rejected to the dead letters, what passes is tried again.
+func Permanent(err error) bool {
+	switch ErrorCode(err) {
+	case CodeInternal, CodeUnavailable, CodeRevocationUnknown:
+		return false
+	}
+	return true
+}
+
 // ErrorCode returns the code carried by err, CodeInternal for any other
 // error and "" for nil.
 func ErrorCode(err error) Code {

@@ -1069,7 +1069,7 @@ func (w *Workstation) consume(ctx context.Context) {
 				return
 			}
 			note := shep.NewDeliveryNotification(w.cfg.Sender, m.MessageInfo, err == nil, fmt.Sprint(err))
-			if err != nil && permanent(err) {
+			if err != nil && egov.Permanent(err) {
 				w.cfg.Log.Warn("counter: answer rejected", "message", m.MessageInfo.MessageID, "err", err)
 				note = shep.NewRejection(w.cfg.Sender, m.MessageInfo, string(egov.ErrorCode(err)), err.Error())
 			} else if err != nil {
@@ -1080,14 +1080,6 @@ func (w *Workstation) consume(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func permanent(err error) bool {
-	switch egov.ErrorCode(err) {
-	case egov.CodeInternal, egov.CodeUnavailable, egov.CodeRevocationUnknown:
-		return false
-	}
-	return true
 }
 
 func unmatched(format string, args ...any) error {

@@ -79,7 +79,7 @@ func (a *App) fileAndConfirm(ctx context.Context, m soap.AsyncMessage) {
 	switch {
 	case err == nil:
 		a.metrics.answers.WithLabelValues("filed").Inc()
-	case isPermanent(err):
+	case egov.Permanent(err):
 		a.metrics.answers.WithLabelValues("rejected").Inc()
 		a.log.Warn("consumer: answer rejected", "message", m.MessageInfo.MessageID, "sender", m.MessageInfo.Sender.SenderID, "err", err)
 		note = shep.NewRejection(a.cfg.Sender, m.MessageInfo, string(egov.ErrorCode(err)), err.Error())
@@ -90,17 +90,6 @@ func (a *App) fileAndConfirm(ctx context.Context, m soap.AsyncMessage) {
 	if _, nerr := a.cfg.Bus.SendDeliveryNotification(ctx, note); nerr != nil {
 		a.log.Warn("consumer: delivery notification failed", "message", m.MessageInfo.MessageID, "err", nerr)
 	}
-}
-
-// isPermanent tells a refusal that no redelivery can change (a refusal
-// code of ours) from a passing failure (storage, revocation sources, a
-// correlation not written yet).
-func isPermanent(err error) bool {
-	switch egov.ErrorCode(err) {
-	case egov.CodeInternal, egov.CodeUnavailable, egov.CodeRevocationUnknown:
-		return false
-	}
-	return true
 }
 
 func errText(err error) string {

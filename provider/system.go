@@ -283,12 +283,10 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 	}
 	res, err := s.cfg.Verifier.Verify(ctx, []byte(m.MessageData.Data))
 	if err != nil {
-		switch code := egov.ErrorCode(err); code {
-		case egov.CodeInternal, egov.CodeUnavailable, egov.CodeRevocationUnknown:
+		if !egov.Permanent(err) {
 			return fmt.Errorf("citizen signature: %w", err) // may verify later
-		default:
-			return &Rejection{Code: code, Err: err}
 		}
+		return &Rejection{Code: egov.ErrorCode(err), Err: err}
 	}
 	app, err := document.ReadRequest(res.Element)
 	if err != nil {

@@ -127,10 +127,11 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 			return err
 		}
 	}
+	terms, flows := fromCatalogue()
 	sys, err := spec.Identity.New(rdb, provider.Config{KeyPrefix: *keyPrefix, Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		Signer: signer, Verifier: verifier, Workers: *workers, Batch: *batch, Pace: *pace, PaceFactor: *factor,
-		StepDurations: portalTerms(), ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counter, *counterBIN), CounterFlow: counterFlows(),
+		StepDurations: terms, ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counter, *counterBIN), CounterFlow: flows,
 	})
 	if err != nil {
 		return err
@@ -158,24 +159,16 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// portalTerms reads the regional terms from the portal's catalogue, which
-// keeps the regulations' steps as data.
-func portalTerms() func(service, region string) time.Duration {
+// fromCatalogue reads, once, what the system takes from the portal's
+// catalogue, which keeps the regulations as data: the regional terms
+// (pace) and the counters' flows (whether ЕНИС is asked); without it, no
+// terms and ЕНИС asked for every filing.
+func fromCatalogue() (terms func(service, region string) time.Duration, flows func(service, region string) string) {
 	cat, err := gateway.DefaultCatalogue()
 	if err != nil {
-		return func(string, string) time.Duration { return 0 }
+		return func(string, string) time.Duration { return 0 }, nil
 	}
-	return cat.PortalTerm
-}
-
-// counterFlows is the built-in catalogue's counter flow of a service in a
-// region; nil (ЕНИС asked for every filing) if it cannot be read.
-func counterFlows() func(service, region string) string {
-	cat, err := gateway.DefaultCatalogue()
-	if err != nil {
-		return nil
-	}
-	return cat.CounterFlow
+	return cat.PortalTerm, cat.CounterFlow
 }
 
 // counters is provider.Config.Counters of the flags: none without a BIN.
