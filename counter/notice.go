@@ -44,8 +44,15 @@ func readyText(office string) string {
 }
 
 // notify sends a filing's notice unless it was settled: delivered, no
-// phone, or given up. It reports whether the notice is settled.
+// phone, or given up. It reports whether the notice is settled. One try
+// at a time: the answer's handler and the relay may both come for it, and
+// the applicant must get it once.
 func (w *Workstation) notify(ctx context.Context, office, id string) (bool, error) {
+	lock := w.officeKey(office, "notifying", id)
+	if ok, err := w.rdb.SetNX(ctx, lock, "1", 30*time.Second).Result(); err != nil || !ok {
+		return false, err // another try is under way
+	}
+	defer w.rdb.Del(context.WithoutCancel(ctx), lock)
 	key := w.filingKey(office, id)
 	var n Notice
 	if raw, err := w.rdb.HGet(ctx, key, "notice").Result(); err == nil {
