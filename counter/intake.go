@@ -1,7 +1,10 @@
 // Package counter is АРМ ИИС ГК, the workstation of the State
 // Corporation's operators, where a citizen, or a representative with a
 // notarised power of attorney, files a request at a counter (flows G-A of
-// 003 and G-B of 004). This file is the intake's check of the registers
+// 003 and G-B of 004); the same machinery is the desk of an employment
+// centre, whose specialists enter applicants into the labour-market
+// system (flow C: S2) and take requests at its front office (flow P: S3).
+// This file is the intake's check of the registers
 // (P3, C1, P4): before anything is signed or sent, the persons register
 // (ГБД ФЛ) is asked for the applicant and, in G-A, ЕНИС for the
 // representative's power of attorney, through the bus's synchronous
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"egov"
+	"egov/gateway"
 	"egov/registers/enis"
 	"egov/shep"
 	"egov/shep/gbdfl"
@@ -23,7 +27,7 @@ import (
 	"egov/signing"
 )
 
-// Flow is one of the counter's procedures, as far as the intake differs.
+// Flow is one of the desks' procedures, as far as the intake differs.
 type Flow struct {
 	// Name is the regulations catalogue's name of the flow ("G-A").
 	Name string
@@ -31,13 +35,26 @@ type Flow struct {
 	// ЕНИС (G-A, 003:298-300). In G-B (004:376-380) only the persons
 	// register is asked, and the operator checks the power on paper.
 	CheckPowers bool
+	// InPerson: the applicant comes himself; no representative is
+	// entered (the employment centre's desk takes his identity document,
+	// 004:484-486, 001:815-818).
+	InPerson bool
+	// TellsDecision: the applicant's SMS is the decision itself, the date
+	// of the registration or the refusal (004:492), not that the result
+	// waits at the desk.
+	TellsDecision bool
 }
 
-// The counter's flows.
+// The desks' flows.
 var (
-	FlowGA = Flow{Name: "G-A", CheckPowers: true}
-	FlowGB = Flow{Name: "G-B"}
+	FlowGA = Flow{Name: gateway.FlowGA, CheckPowers: true}
+	FlowGB = Flow{Name: gateway.FlowGB}
+	FlowC  = Flow{Name: gateway.FlowC, InPerson: true, TellsDecision: true}
+	FlowP  = Flow{Name: gateway.FlowP, InPerson: true}
 )
+
+// flows are the flows by the catalogue's names.
+var flows = map[string]Flow{FlowGA.Name: FlowGA, FlowGB.Name: FlowGB, FlowC.Name: FlowC, FlowP.Name: FlowP}
 
 // Intake is what the operator entered (P2).
 type Intake struct {

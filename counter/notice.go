@@ -12,7 +12,8 @@ import (
 	"egov/sms"
 )
 
-// Notice is the SMS that tells the applicant his result is at the counter,
+// Notice is the SMS that tells the applicant his result is at the desk (or,
+// in flow C, the decision itself),
 // sent to the phone the mobile citizens' register holds for his IIN,
 // with what came of it.
 type Notice struct {
@@ -35,13 +36,6 @@ const (
 // noticeAttempts bounds the tries of one notice; they are paced by the
 // relay's backoff.
 const noticeAttempts = 5
-
-// readyText is the notice, in Russian and Kazakh, within the three UCS-2
-// segments the gateway takes (sms.MaxText).
-func readyText(office string) string {
-	return "Результат услуги готов, получите его в ЦОН, отдел " + office + ". " +
-		"Қызмет нәтижесі дайын, оны ХҚКО-ның " + office + " бөлімінен алыңыз."
-}
 
 // notify sends a filing's notice unless it was settled: delivered, no
 // phone, or given up. It reports whether the notice is settled. One try
@@ -68,7 +62,7 @@ func (w *Workstation) notify(ctx context.Context, office, id string) (bool, erro
 	now := w.cfg.Now()
 	n.Attempts++
 	n.At = now
-	err = w.sendNotice(ctx, f.Applicant, office, &n)
+	err = w.sendNotice(ctx, f.Applicant, w.noticeText(f), &n)
 	switch {
 	case err == nil:
 	case n.Attempts >= noticeAttempts:
@@ -81,14 +75,14 @@ func (w *Workstation) notify(ctx context.Context, office, id string) (bool, erro
 		return false, herr
 	}
 	if n.Status == NoticeFailed {
-		w.cfg.Log.Warn("counter: the applicant's notice was not delivered; the operator is to call", "request", id, "office", office, "err", err)
+		w.cfg.Log.Warn(w.cfg.Desk.Name+": the applicant's notice was not delivered; the operator is to call", "request", id, "office", office, "err", err)
 	}
 	return n.Status != NoticePending, err
 }
 
 // sendNotice asks the mobile citizens' register for the applicant's phone
 // and the SMS gateway to deliver the notice, both through the bus.
-func (w *Workstation) sendNotice(ctx context.Context, iin, office string, n *Notice) error {
+func (w *Workstation) sendNotice(ctx context.Context, iin, text string, n *Notice) error {
 	q, _ := xml.Marshal(mobile.Request{IIN: iin})
 	data, err := shep.AskSync(ctx, w.cfg.Bus, w.cfg.Sender, mobile.ServiceID, q, n.At)
 	if err != nil {
@@ -103,7 +97,7 @@ func (w *Workstation) sendNotice(ctx context.Context, iin, office string, n *Not
 		return nil
 	}
 	n.Phone = phone.Masked()
-	q, _ = xml.Marshal(sms.Request{Phone: string(phone), Text: readyText(office)})
+	q, _ = xml.Marshal(sms.Request{Phone: string(phone), Text: text})
 	if data, err = shep.AskSync(ctx, w.cfg.Bus, w.cfg.Sender, sms.ServiceID, q, n.At); err != nil {
 		return fmt.Errorf("sms gateway: %w", err)
 	}
@@ -138,4 +132,15 @@ func (w *Workstation) notifyPending(ctx context.Context, office string) {
 			w.rdb.HSet(ctx, key, "nextNoticeAt", time.Now().Add(w.sendBackoff.Delay(int(attempts))).UnixMilli())
 		}
 	}
+}
+
+// noticeText is the SMS of a filing whose result came: in flow C the
+// decision (the signed result's date and number, or its ground, as the
+// workstation read them from the verified result), else that the result
+// waits at the office.
+func (w *Workstation) noticeText(f *Filing) string {
+	if !flows[f.Flow].TellsDecision {
+		return w.cfg.Desk.Ready(f.Office)
+	}
+	return decisionText(f)
 }

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 
-	"egov/fixtures"
 	"egov/internal/password"
 	"egov/signing"
 )
@@ -80,23 +78,6 @@ func ParseOperators(data []byte, name string) (*Operators, error) {
 		errs = append(errs, fmt.Errorf("%s: no operators", name))
 	}
 	return ops, errors.Join(errs...)
-}
-
-// LoadOperatorsOrBuiltIn reads the operators from path, or the built-in
-// data set when path is "".
-func LoadOperatorsOrBuiltIn(path string) (*Operators, error) {
-	if path == "" {
-		data, err := fixtures.Read(fixtures.Operators)
-		if err != nil {
-			return nil, err
-		}
-		return ParseOperators(data, "built-in "+fixtures.Operators)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseOperators(data, path)
 }
 
 // Get returns the operator of a login, or nil.

@@ -31,13 +31,16 @@ import (
 	"egov/signing"
 )
 
-// SenderID is the workstation's name on the bus.
+// SenderID is the State Corporation's workstation's name on the bus.
 const SenderID = "gk-counter"
 
 // Config wires the workstation.
 type Config struct {
+	// Desk is whose workstation it is (default: the State Corporation's
+	// counter).
+	Desk Desk
 	// KeyPrefix is put before every Redis key; the workstation's own keys
-	// begin with "gk:".
+	// begin with its desk's namespace ("gk:").
 	KeyPrefix string
 	Bus       shep.Client
 	Sender    soap.SenderInfo
@@ -47,14 +50,16 @@ type Config struct {
 	// Verifier checks the operators' signatures on what they file and the
 	// providers' signatures on their results.
 	Verifier *signing.Verifier
-	// BIN is the State Corporation's: an operator's signature counts only
-	// from an organisation certificate of it with the right to sign.
+	// BIN is the desk's organisation's (the State Corporation's, the
+	// employment centre's): an operator's signature counts only from an
+	// organisation certificate of it with the right to sign.
 	BIN string
 	// ProviderBINs are, per system on the bus, the BIN its results must be
 	// signed for.
 	ProviderBINs map[string]string
 	// Portal is the portal's system on the bus ("egov-portal"), told of
-	// every filing and its result for the citizen's cabinet; "": none.
+	// every filing and its result for the citizen's cabinet; "": none, as
+	// for a desk whose filings are not in the cabinet (Desk.Cabinet).
 	Portal string
 	// PollWait is how long one poll of the queue may wait (default 10 s);
 	// RelayEvery how often filings the bus did not take yet are sent
@@ -69,9 +74,9 @@ type Config struct {
 	Log        *slog.Logger
 }
 
-// Workstation is АРМ ИИС ГК: the operators' sessions, the intake, the
-// filings sent through the bus and the results that come back to the
-// counter for hand-out.
+// Workstation is АРМ ИИС ГК, or an employment centre's desk: the
+// operators' sessions, the intake, the filings sent through the bus and
+// the results that come back to the desk for hand-out.
 type Workstation struct {
 	cfg       Config
 	rdb       redis.UniversalClient
@@ -101,7 +106,13 @@ const (
 // results until its context ends.
 func New(rdb redis.UniversalClient, cfg Config) (*Workstation, error) {
 	if cfg.Bus == nil || cfg.Operators == nil || cfg.Catalogue == nil || cfg.Calendar == nil || cfg.Verifier == nil || cfg.BIN == "" {
-		return nil, errors.New("counter: a bus, operators, the catalogue, the calendar, a verifier and the State Corporation's BIN are required")
+		return nil, errors.New("counter: a bus, operators, the catalogue, the calendar, a verifier and the desk's BIN are required")
+	}
+	if cfg.Desk.System == "" {
+		cfg.Desk = StateCorporation
+	}
+	if !cfg.Desk.Cabinet {
+		cfg.Portal = ""
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -123,7 +134,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Workstation, error) {
 }
 
 func (w *Workstation) key(parts ...string) string {
-	return w.cfg.KeyPrefix + "gk:" + strings.Join(parts, ":")
+	return w.cfg.KeyPrefix + w.cfg.Desk.Namespace + ":" + strings.Join(parts, ":")
 }
 
 // An office's keys share its hash tag: a filing, its files and the
@@ -162,7 +173,7 @@ func (w *Workstation) Login(ctx context.Context, login, secret string) (string, 
 		return "", nil, err
 	}
 	w.rdb.Del(ctx, attempts) // a login that worked clears the count
-	w.cfg.Log.Info("counter: operator logged in", "login", op.Login, "office", op.Office.Code)
+	w.cfg.Log.Info(w.cfg.Desk.Name+": operator logged in", "login", op.Login, "office", op.Office.Code)
 	return token, op, nil
 }
 
@@ -274,7 +285,7 @@ type RefusalReceipt struct {
 // Intake checks what the operator entered against the catalogue and the
 // registers (P3, C1, P4) and returns the request document for him to sign.
 func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (*Draft, error) {
-	svc, ch, err := w.counterChannel(in.Service, op.Office.Region)
+	svc, ch, err := w.cfg.Desk.channel(w.cfg.Catalogue, in.Service, op.Office.Region)
 	if err != nil {
 		return nil, err
 	}
@@ -284,9 +295,12 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 	if err := checkParties(op, in); err != nil {
 		return nil, err
 	}
-	flow := FlowGB
-	if ch.Flow == gateway.FlowGA {
-		flow = FlowGA
+	flow, ok := flows[ch.Flow]
+	if !ok {
+		return nil, fmt.Errorf("counter: the catalogue names an unknown flow %q", ch.Flow)
+	}
+	if flow.InPerson && in.Representative != nil {
+		return nil, egov.Errorf(egov.CodeFormInvalid, "in flow %s the applicant applies in person: no representative is entered", flow.Name)
 	}
 	checked, err := w.registers.Check(ctx, flow, Intake{Service: in.Service, Applicant: in.Applicant, Representative: in.Representative})
 	if err != nil {
@@ -297,7 +311,7 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 	req := &document.Request{RequestID: uuid.NewString(), ServiceCode: svc.Code, Region: op.Office.Region, IssuedAt: now.In(egov.Almaty),
 		Applicant: document.Applicant{IIN: p.IIN, Surname: p.Surname, GivenName: p.Name, Patronymic: p.Patronymic, Phone: in.Phone},
 		Form:      in.Form,
-		Filing:    &document.Filing{Channel: document.ChannelStateCorporation, Office: op.Office.Code, OperatorIIN: op.IIN}}
+		Filing:    &document.Filing{Channel: w.cfg.Desk.Filed, Office: op.Office.Code, OperatorIIN: op.IIN}}
 	if rep := in.Representative; rep != nil {
 		if req.Filing.Representative, err = representative(rep, checked.Power, now); err != nil {
 			return nil, err
@@ -312,19 +326,19 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 		req.Attachments = append(req.Attachments, h)
 		files[h.SHA256] = s.Content
 	}
-	if svc.Portal != nil {
-		if err := svc.Portal.CheckForm(req); err != nil {
+	if form := svc.DeskForm(); form != nil {
+		if err := form.CheckForm(req); err != nil {
 			return nil, err
 		}
 		// An incomplete package, or one with an expired document, is not
 		// accepted (001:242-245): the applicant gets the receipt of that.
-		missing, expired := missingKinds(svc.Portal, req), expiredKinds(req, now)
+		missing, expired := missingKinds(form, req), expiredKinds(req, now)
 		if len(missing) > 0 || len(expired) > 0 {
 			return nil, &PackageIncomplete{Err: egov.Errorf(egov.CodeAttachmentMissing, "missing %v, expired %v", missing, expired),
 				Receipt: RefusalReceipt{Kind: "refusal-to-accept", Service: svc.Names, Applicant: signing.MaskIIN(p.IIN),
 					Missing: missing, Expired: expired, Office: op.Office.Code, Operator: op.Name, At: now}}
 		}
-		if err := svc.Portal.CheckDocuments(req, now); err != nil {
+		if err := form.CheckDocuments(req, now); err != nil {
 			return nil, err
 		}
 	}
@@ -362,24 +376,6 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 		return nil, err
 	}
 	return &Draft{ID: req.RequestID, Flow: flow.Name, Document: string(doc), Expires: now.Add(draftLifetime), Applicant: rec.Name}, nil
-}
-
-// counterChannel is the service's counter channel through the bus in the
-// region, or why there is none.
-func (w *Workstation) counterChannel(code, region string) (*gateway.Service, *gateway.Channel, error) {
-	svc, err := w.cfg.Catalogue.Lookup(code)
-	if err != nil {
-		return nil, nil, err
-	}
-	r := svc.Regions[region]
-	if r == nil || r.Channels[gateway.ChannelStateCorporation] == nil {
-		return nil, nil, egov.Errorf(egov.CodeRegionNotServed, "%s is not provided at a State Corporation counter in %s", code, region)
-	}
-	ch := r.Channels[gateway.ChannelStateCorporation]
-	if ch.Recipient == "" {
-		return nil, nil, egov.Errorf(egov.CodeRegionNotServed, "%s in %s is filed on paper: its regulation names no system the bus delivers to", code, region)
-	}
-	return svc, ch, nil
 }
 
 // representative is the filing's representative: the names the operator
@@ -595,7 +591,7 @@ func (w *Workstation) Submit(ctx context.Context, op *Operator, id string, signe
 	if string(req.Document()) != d.Document {
 		return nil, egov.Errorf(egov.CodeFormInvalid, "the signed document is not the draft %s", id)
 	}
-	svc, ch, err := w.counterChannel(d.Service, d.Region)
+	svc, ch, err := w.cfg.Desk.channel(w.cfg.Catalogue, d.Service, d.Region)
 	if err != nil {
 		return nil, err
 	}
@@ -633,9 +629,9 @@ func (w *Workstation) Submit(ctx context.Context, op *Operator, id string, signe
 		return &g.Receipt, nil
 	}
 	w.rdb.Decr(ctx, w.openDraftsKey(op))
-	w.cfg.Log.Info("counter: request filed", "request", id, "service", d.Service, "office", office, "operator", op.Login)
+	w.cfg.Log.Info(w.cfg.Desk.Name+": request filed", "request", id, "service", d.Service, "office", office, "operator", op.Login)
 	if err := w.send(ctx, office, id); err != nil {
-		w.cfg.Log.Warn("counter: the bus did not take the filing yet; it is sent again", "request", id, "err", err)
+		w.cfg.Log.Warn(w.cfg.Desk.Name+": the bus did not take the filing yet; it is sent again", "request", id, "err", err)
 	}
 	return &rc, nil
 }
@@ -686,11 +682,15 @@ type Filing struct {
 	Correlation    string   `json:"correlationId,omitempty"`
 	BusMessageID   string   `json:"busMessageId,omitempty"`
 	// The provider's result, once it came.
-	Outcome      string   `json:"outcome,omitempty"`
-	Ground       string   `json:"ground,omitempty"`
-	ResultNumber string   `json:"resultNumber,omitempty"`
-	Signer       string   `json:"resultSigner,omitempty"`
-	HandOut      *HandOut `json:"handOut,omitempty"`
+	Outcome string `json:"outcome,omitempty"`
+	Ground  string `json:"ground,omitempty"`
+	// GroundText is the ground in the provider's words, from its signed
+	// result.
+	GroundText   *egov.Message `json:"groundText,omitempty"`
+	ResultNumber string        `json:"resultNumber,omitempty"`
+	ResultDate   string        `json:"resultDate,omitempty"` // YYYY-MM-DD, the provider's
+	Signer       string        `json:"resultSigner,omitempty"`
+	HandOut      *HandOut      `json:"handOut,omitempty"`
 	// Notice is the SMS telling the applicant the result is at the counter.
 	Notice    *Notice `json:"notice,omitempty"`
 	History   []Step  `json:"history"`
@@ -825,7 +825,7 @@ func (w *Workstation) send(ctx context.Context, office, id string) error {
 	if err != nil {
 		return err
 	}
-	props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: "gk-" + office + "-" + id}}
+	props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: w.cfg.Desk.Namespace + "-" + office + "-" + id}}
 	for _, sum := range f.Files {
 		data, err := w.rdb.Get(ctx, w.officeKey(office, "draft", id, "file", sum)).Bytes()
 		if err != nil {
@@ -865,7 +865,7 @@ func (w *Workstation) send(ctx context.Context, office, id string) error {
 	// The filing is on its way; the portal's outbox tells the portal
 	// again if this fails.
 	if err := w.tellPortal(ctx, office, id); err != nil {
-		w.cfg.Log.Warn("counter: the portal is told of the filing later", "request", id, "err", err)
+		w.cfg.Log.Warn(w.cfg.Desk.Name+": the portal is told of the filing later", "request", id, "err", err)
 	}
 	return nil
 }
@@ -894,7 +894,7 @@ func (w *Workstation) tellPortal(ctx context.Context, office, id string) error {
 		if err != nil {
 			return err
 		}
-		props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: "gk-portal-filing-" + office + "-" + id},
+		props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: w.cfg.Desk.Namespace + "-portal-filing-" + office + "-" + id},
 			{Key: document.PropAcceptedAt, Value: f.Receipt.AcceptedAt.Format(time.RFC3339Nano)},
 			{Key: document.PropDueAt, Value: f.Receipt.DueAt.Format(time.RFC3339Nano)}}
 		if _, err := w.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(w.cfg.Sender, document.CounterFilingService(w.cfg.Portal), soap.TypeRequest, "", str(v[3]), props...)); err != nil {
@@ -903,7 +903,7 @@ func (w *Workstation) tellPortal(ctx context.Context, office, id string) error {
 		w.rdb.HSet(ctx, key, "portalFiled", "1")
 	}
 	if rank >= stateRank[StateReady] && str(v[2]) == "" {
-		props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: "gk-portal-result-" + office + "-" + id}}
+		props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: w.cfg.Desk.Namespace + "-portal-result-" + office + "-" + id}}
 		if _, err := w.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(w.cfg.Sender, document.CounterResultService(w.cfg.Portal), soap.TypeRequest, "", str(v[4]), props...)); err != nil {
 			return fmt.Errorf("handing the result on to the portal: %w", err)
 		}
@@ -927,7 +927,7 @@ func (w *Workstation) Run(ctx context.Context) {
 			if time.Since(lastCheck) >= w.cfg.StuckAfter {
 				lastCheck = time.Now()
 				if _, err := w.checkStuck(ctx); err != nil && ctx.Err() == nil {
-					w.cfg.Log.Warn("counter: looking for stuck filings failed; looked again later", "err", err)
+					w.cfg.Log.Warn(w.cfg.Desk.Name+": looking for stuck filings failed; looked again later", "err", err)
 				}
 			}
 		}
@@ -955,7 +955,7 @@ func (w *Workstation) relay(ctx context.Context) {
 		if ids, err := w.rdb.SMembers(ctx, w.officeKey(office, "portal-outbox")).Result(); err == nil {
 			for _, id := range ids {
 				if err := w.tellPortal(ctx, office, id); err != nil && ctx.Err() == nil {
-					w.cfg.Log.Warn("counter: telling the portal failed; it is told again", "request", id, "err", err)
+					w.cfg.Log.Warn(w.cfg.Desk.Name+": telling the portal failed; it is told again", "request", id, "err", err)
 				}
 			}
 		}
@@ -1019,7 +1019,7 @@ func (w *Workstation) checkStuck(ctx context.Context) (int, error) {
 			}
 			w.rdb.HSet(ctx, w.filingKey(office, id), "lastError", note)
 			marked++
-			w.cfg.Log.Warn("counter: filing stuck: the bus stopped delivering it", "request", id, "office", office, "reason", reason)
+			w.cfg.Log.Warn(w.cfg.Desk.Name+": filing stuck: the bus stopped delivering it", "request", id, "office", office, "reason", reason)
 		}
 	}
 	return marked, nil
@@ -1029,7 +1029,7 @@ func (w *Workstation) checkStuck(ctx context.Context) (int, error) {
 // clears it).
 func (w *Workstation) noteError(ctx context.Context, office, id string, err error) {
 	w.rdb.HSet(ctx, w.filingKey(office, id), "lastError", err.Error())
-	w.cfg.Log.Warn("counter: sending the filing failed; it is sent again", "request", id, "err", err)
+	w.cfg.Log.Warn(w.cfg.Desk.Name+": sending the filing failed; it is sent again", "request", id, "err", err)
 }
 
 // pollService names a service for getMessages (the bus authorises the
@@ -1037,8 +1037,10 @@ func (w *Workstation) noteError(ctx context.Context, office, id string, err erro
 func (w *Workstation) pollService() string {
 	for _, svc := range w.cfg.Catalogue.Services {
 		for _, r := range svc.Regions {
-			if ch := r.Channels[gateway.ChannelStateCorporation]; ch != nil && ch.Recipient != "" {
-				return ch.BusServiceOf(svc.Code)
+			for _, name := range w.cfg.Desk.Channels {
+				if ch := r.Channels[name]; ch != nil && ch.Recipient != "" {
+					return ch.BusServiceOf(svc.Code)
+				}
 			}
 		}
 	}
@@ -1057,7 +1059,7 @@ func (w *Workstation) consume(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				d := backoff.Next()
-				w.cfg.Log.Warn("counter: polling the bus failed", "retry_in", d, "err", err)
+				w.cfg.Log.Warn(w.cfg.Desk.Name+": polling the bus failed", "retry_in", d, "err", err)
 				retry.Sleep(ctx, d)
 			}
 			continue
@@ -1070,13 +1072,13 @@ func (w *Workstation) consume(ctx context.Context) {
 			}
 			note := shep.NewDeliveryNotification(w.cfg.Sender, m.MessageInfo, err == nil, fmt.Sprint(err))
 			if err != nil && egov.Permanent(err) {
-				w.cfg.Log.Warn("counter: answer rejected", "message", m.MessageInfo.MessageID, "err", err)
+				w.cfg.Log.Warn(w.cfg.Desk.Name+": answer rejected", "message", m.MessageInfo.MessageID, "err", err)
 				note = shep.NewRejection(w.cfg.Sender, m.MessageInfo, string(egov.ErrorCode(err)), err.Error())
 			} else if err != nil {
-				w.cfg.Log.Warn("counter: answer not filed yet; it comes back", "message", m.MessageInfo.MessageID, "err", err)
+				w.cfg.Log.Warn(w.cfg.Desk.Name+": answer not filed yet; it comes back", "message", m.MessageInfo.MessageID, "err", err)
 			}
 			if _, err := w.cfg.Bus.SendDeliveryNotification(ctx, note); err != nil {
-				w.cfg.Log.Warn("counter: delivery notification failed", "message", m.MessageInfo.MessageID, "err", err)
+				w.cfg.Log.Warn(w.cfg.Desk.Name+": delivery notification failed", "message", m.MessageInfo.MessageID, "err", err)
 			}
 		}
 	}
@@ -1139,16 +1141,16 @@ func (w *Workstation) HandleAnswer(ctx context.Context, m soap.AsyncMessage) err
 		if result.RequestID != id || result.Applicant != f.Applicant {
 			return unmatched("result names another request or applicant than filing %s", id)
 		}
-		f.Outcome, f.ResultNumber, f.Signer = string(result.Outcome), result.Number, res.Signer.CommonName
+		f.Outcome, f.ResultNumber, f.ResultDate, f.Signer = string(result.Outcome), result.Number, result.Date, res.Signer.CommonName
 		if result.Ground != nil {
-			f.Ground = result.Ground.Code
+			f.Ground, f.GroundText = result.Ground.Code, &result.Ground.Text
 		}
 		if _, err = w.advance(ctx, f, StateReady, info.Sender.SenderID, now, "", "result", m.MessageData.Data); err != nil {
 			return err
 		}
-		w.cfg.Log.Info("counter: result ready for hand-out", "request", id, "office", office, "outcome", f.Outcome)
+		w.cfg.Log.Info(w.cfg.Desk.Name+": result ready for hand-out", "request", id, "office", office, "outcome", f.Outcome)
 		if err := w.tellPortal(ctx, office, id); err != nil {
-			w.cfg.Log.Warn("counter: the portal is told of the result later", "request", id, "err", err)
+			w.cfg.Log.Warn(w.cfg.Desk.Name+": the portal is told of the result later", "request", id, "err", err)
 		}
 		// The applicant is told by SMS; what fails is sent again (relay).
 		if err := w.rdb.SAdd(ctx, w.officeKey(office, "sms-outbox"), id).Err(); err != nil {
@@ -1157,7 +1159,7 @@ func (w *Workstation) HandleAnswer(ctx context.Context, m soap.AsyncMessage) err
 		if settled, err := w.notify(ctx, office, id); settled {
 			w.rdb.SRem(ctx, w.officeKey(office, "sms-outbox"), id)
 		} else if err != nil {
-			w.cfg.Log.Warn("counter: the applicant's notice is sent again later", "request", id, "err", err)
+			w.cfg.Log.Warn(w.cfg.Desk.Name+": the applicant's notice is sent again later", "request", id, "err", err)
 		}
 		return nil
 	}
@@ -1225,6 +1227,6 @@ func (w *Workstation) HandOutTo(ctx context.Context, op *Operator, id, iin strin
 	case n == -2:
 		return nil, egov.Errorf(egov.CodeHandOutRefused, "the result of %s is not at the counter yet", id)
 	}
-	w.cfg.Log.Info("counter: result handed out", "request", id, "office", op.Office.Code, "to", to, "operator", op.Login)
+	w.cfg.Log.Info(w.cfg.Desk.Name+": result handed out", "request", id, "office", op.Office.Code, "to", to, "operator", op.Login)
 	return f, nil
 }

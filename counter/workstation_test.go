@@ -42,7 +42,21 @@ var (
 	almaty    = operatorLogin{"ala-op-03", "Operator-ALA-03", "850312300012"}
 )
 
+// The specialists of fixtures/employment-centre/specialists.json.
+var (
+	almatyCentre = operatorLogin{"czn-ala-01", "Specialist-ALA-01", "880715400005"}
+	ustKamCentre = operatorLogin{"czn-vko-01", "Specialist-VKO-01", "880715401965"}
+)
+
 type operatorLogin struct{ login, password, iin string }
+
+// desk is the API an operator logs in at.
+func (s *counterStack) desk(op operatorLogin) *httptest.Server {
+	if strings.HasPrefix(op.login, "czn-") {
+		return s.centre
+	}
+	return s.api
+}
 
 // counterStack is the counter's whole journey on real servers: the bus
 // with the registers, the labour-market system and АРМ РШЭП polling it,
@@ -50,6 +64,8 @@ type operatorLogin struct{ login, password, iin string }
 type counterStack struct {
 	t        *testing.T
 	api      *httptest.Server
+	centre   *httptest.Server            // the employment centres' desk
+	servers  map[string]*httptest.Server // session token → the desk it opened at
 	handler  http.Handler
 	verifier *signing.Verifier
 	keys     map[string]*signing.Signer // operator IIN → his organisation key
@@ -107,7 +123,7 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 	busSrv := httptest.NewServer(bus.Handler())
 	client := func() shep.Client { return &shep.HTTPClient{BaseURL: busSrv.URL} }
 	counters := map[string]string{counter.SenderID: stateCorporationBIN}
-	takes := counters
+	takes := map[string]string{counter.SenderID: stateCorporationBIN, counter.EmploymentCentre.System: counter.EmploymentCentre.BIN}
 	if opt.providersRefuseFilings {
 		takes = nil
 	}
@@ -139,7 +155,7 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, err := counter.LoadOperatorsOrBuiltIn("")
+	ops, err := counter.StateCorporation.LoadStaff("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,9 +173,22 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs = append(runs, ws.Run, portal.Run)
+	specialists, err := counter.EmploymentCentre.LoadStaff("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	centre, err := counter.New(r.Client, counter.Config{Desk: counter.EmploymentCentre, KeyPrefix: r.Prefix, Bus: client(),
+		Sender:    soap.SenderInfo{SenderID: counter.EmploymentCentre.System, Password: "czn-secret"},
+		Operators: specialists, Catalogue: cat, Calendar: cal, Verifier: verifier, BIN: counter.EmploymentCentre.BIN,
+		ProviderBINs: map[string]string{labour.SenderID: "940140000385"},
+		Portal:       "egov-portal", PollWait: time.Second, RelayEvery: 100 * time.Millisecond, StuckAfter: 200 * time.Millisecond, Now: now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs = append(runs, ws.Run, portal.Run, centre.Run)
 	handler := ws.Handler()
 	api := httptest.NewServer(handler)
+	centreAPI := httptest.NewServer(centre.Handler())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, run := range runs {
@@ -170,6 +199,7 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 		cancel()
 		wg.Wait()
 		api.Close()
+		centreAPI.Close()
 		busSrv.Close()
 		_ = bus.Close()
 	})
@@ -180,22 +210,30 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 		t.Fatal(err)
 	}
 	keys := map[string]*signing.Signer{}
-	for _, op := range []operatorLogin{karaganda, almaty} {
-		iss, err := a.Issue(pki.IssueOptions{IIN: op.iin, Name: "ОПЕРАТОРОВ ОПЕРАТОР", Kind: pki.KindOrg, BIN: stateCorporationBIN,
-			Organization: "НАО «ГОСУДАРСТВЕННАЯ КОРПОРАЦИЯ «ПРАВИТЕЛЬСТВО ДЛЯ ГРАЖДАН»» (TEST)", Role: signing.KeyUserCanSign,
+	for _, op := range []operatorLogin{karaganda, almaty, almatyCentre, ustKamCentre} {
+		bin, org := stateCorporationBIN, "НАО «ГОСУДАРСТВЕННАЯ КОРПОРАЦИЯ «ПРАВИТЕЛЬСТВО ДЛЯ ГРАЖДАН»» (TEST)"
+		if strings.HasPrefix(op.login, "czn-") {
+			bin, org = counter.EmploymentCentre.BIN, "КГУ «ЦЕНТР ЗАНЯТОСТИ НАСЕЛЕНИЯ» (TEST)"
+		}
+		iss, err := a.Issue(pki.IssueOptions{IIN: op.iin, Name: "ОПЕРАТОРОВ ОПЕРАТОР", Kind: pki.KindOrg, BIN: bin,
+			Organization: org, Role: signing.KeyUserCanSign,
 			NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys[op.iin] = &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}
 	}
-	return &counterStack{t: t, api: api, handler: handler, portal: portal, verifier: verifier, keys: keys, cat: cat, cal: cal, rdb: r}
+	return &counterStack{t: t, api: api, centre: centreAPI, servers: map[string]*httptest.Server{}, handler: handler, portal: portal, verifier: verifier, keys: keys, cat: cat, cal: cal, rdb: r}
 }
 
 // call sends one request to the workstation's API and decodes its JSON.
 func (s *counterStack) call(method, path, token, contentType string, body []byte, out any) int {
 	s.t.Helper()
-	req, _ := http.NewRequest(method, s.api.URL+counter.APIPrefix+path, bytes.NewReader(body))
+	api := s.api
+	if srv := s.servers[strings.TrimPrefix(token, "bearer ")]; srv != nil {
+		api = srv
+	}
+	req, _ := http.NewRequest(method, api.URL+counter.APIPrefix+path, bytes.NewReader(body))
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -221,9 +259,12 @@ func (s *counterStack) call(method, path, token, contentType string, body []byte
 func (s *counterStack) login(op operatorLogin) string {
 	s.t.Helper()
 	var out struct{ Token string }
+	s.servers[""] = s.desk(op)
+	defer delete(s.servers, "")
 	if code := s.call("POST", "/sessions", "", "application/json", mustJSON(map[string]string{"login": op.login, "password": op.password}), &out); code != http.StatusCreated {
 		s.t.Fatalf("login %s: %d", op.login, code)
 	}
+	s.servers[out.Token] = s.desk(op)
 	return out.Token
 }
 

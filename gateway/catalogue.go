@@ -66,6 +66,11 @@ type Service struct {
 	// Portal is the form the portal asks for; nil when no region's
 	// regulation offers the service on the portal.
 	Portal *PortalForm `json:"portal,omitempty"`
+	// Desk is the form an operator enters at a desk (an employment
+	// centre's, a provider's office) for a service the portal does not
+	// offer but whose desk files through the bus; a service on the portal
+	// is entered with its portal form everywhere.
+	Desk *PortalForm `json:"desk,omitempty"`
 	// Regions are the regulations that provide the service, by region.
 	Regions map[string]*Regulation `json:"regions"`
 }
@@ -125,9 +130,12 @@ type Channel struct {
 	// (default: the service code).
 	Recipient  string `json:"recipient,omitempty"`
 	BusService string `json:"busService,omitempty"`
-	// Flow is, for a counter channel that goes through the bus, the State
-	// Corporation's procedure (FlowGA: the persons register and ЕНИС at
-	// intake, 003; FlowGB: the persons register only, 004).
+	// Flow is, for a desk's channel that goes through the bus, its
+	// procedure: at a State Corporation counter FlowGA (the persons
+	// register and ЕНИС at intake, 003) or FlowGB (the persons register
+	// only, 004); at an employment centre FlowC (the centre enters the
+	// applicant into the provider's system, 004:484-492, 001:815-846); at
+	// the provider's own office FlowP (001:979-999).
 	Flow  string `json:"flow,omitempty"`
 	Steps []Step `json:"steps,omitempty"`
 	// TermWorkingDays is the term the regulation declares; 0: the steps'
@@ -196,11 +204,25 @@ func (c *Channel) Due(cal *Calendar, accepted time.Time, districtOffice bool) (t
 	return cal.Due(start, term)
 }
 
-// The State Corporation's flows through the bus (regulations catalogue §2.2).
+// The desks' flows through the bus (regulations catalogue §2.2, §2.4).
 const (
 	FlowGA = "G-A"
 	FlowGB = "G-B"
+	FlowC  = "C"
+	FlowP  = "P"
 )
+
+// deskFlows are the flows each channel's desk may follow.
+var deskFlows = map[string][]string{ChannelStateCorporation: {FlowGA, FlowGB}, ChannelEmploymentCentre: {FlowC}, ChannelProvider: {FlowP}}
+
+// DeskForm is the form a desk enters for the service: the portal's, or
+// the desk's own for a service off the portal.
+func (s *Service) DeskForm() *PortalForm {
+	if s.Portal != nil {
+		return s.Portal
+	}
+	return s.Desk
+}
 
 // BusServiceOf is the bus's service id of the channel's requests of the
 // service code.
@@ -333,6 +355,15 @@ func (s *Service) validate() []error {
 	if slices.Contains(s.Channels(), ChannelPortal) != (s.Portal != nil) {
 		bad("a portal form needs a region with the portal channel, and the other way round")
 	}
+	filedAtDesk := false
+	for _, r := range s.Regions {
+		for name, ch := range r.Channels {
+			filedAtDesk = filedAtDesk || (name != ChannelPortal && ch != nil && ch.Recipient != "")
+		}
+	}
+	if (s.Desk != nil) != (filedAtDesk && s.Portal == nil) {
+		bad("a desk's own form is for a service off the portal that a desk files through the bus, and such a service needs one")
+	}
 	for region, r := range s.Regions {
 		if r == nil {
 			bad("region %q is null", region)
@@ -359,8 +390,8 @@ func (s *Service) validate() []error {
 			if ch.BusService != "" && ch.Recipient == "" {
 				bad("%s: a bus service without a recipient", at)
 			}
-			if (ch.Flow != "") != (name == ChannelStateCorporation && ch.Recipient != "") || (ch.Flow != "" && ch.Flow != FlowGA && ch.Flow != FlowGB) {
-				bad("%s: a counter's channel through the bus, and only it, names its flow, %s or %s", at, FlowGA, FlowGB)
+			if (ch.Flow != "") != (name != ChannelPortal && ch.Recipient != "") || (ch.Flow != "" && !slices.Contains(deskFlows[name], ch.Flow)) {
+				bad("%s: a desk's channel through the bus, and only it, names its flow, one of %v", at, deskFlows[name])
 			}
 			if !slices.Contains(channelOrder, name) {
 				bad("%s: unknown channel", at)
@@ -385,8 +416,8 @@ func (s *Service) validate() []error {
 				}
 				continue
 			}
-			if ch.Recipient != "" && name != ChannelStateCorporation {
-				bad("%s: only the portal's and the counter's requests go through the bus", at)
+			if ch.Recipient != "" && deskFlows[name] == nil {
+				bad("%s: only the portal's and the desks' requests go through the bus", at)
 			}
 			if ch.Where == nil || !ch.Where.complete() || len(ch.Bring) == 0 {
 				bad("%s: where to go and what to bring are needed in three languages", at)

@@ -19,7 +19,7 @@ const SenderID = "ais-rynok-truda"
 // Identity is the system's: its name in logs, its keys' namespace ("lm"),
 // its metrics (egov_labour_*), the services it provides.
 var Identity = provider.Identity{Name: "labour-market system", Namespace: "lm", Metrics: "labour",
-	Services: []string{"job-seeker-registration", "employment-referral", "job-seeker-deregistration"}}
+	Services: []string{"job-seeker-registration", "employment-referral", "job-seeker-deregistration", "unemployed-registration", "unemployed-certificate"}}
 
 // The machinery's types, under the names the system's callers know.
 type (

@@ -39,15 +39,18 @@ type registration struct {
 	RequestID string // the request that made it
 	Service   string // that request's service
 	Sender    string // the system that filed that request ("" for registrations made before senders were kept)
+	// Unemployed is the number of the registration as unemployed made on
+	// it (S2, UNE-YYYY-NNNNNN), "" while there is none; it ends with it.
+	Unemployed string
 }
 
 // registrationFields are the hash fields of a current registration that
 // registrationFrom reads, in order.
-var registrationFields = []string{"number", "requestId", "service", "sender"}
+var registrationFields = []string{"number", "requestId", "service", "sender", "unemployed"}
 
 func registrationFrom(v []any) registration {
 	s := func(i int) string { x, _ := v[i].(string); return x }
-	r := registration{Number: s(0), RequestID: s(1), Service: s(2), Sender: s(3)}
+	r := registration{Number: s(0), RequestID: s(1), Service: s(2), Sender: s(3), Unemployed: s(4)}
 	if r.Service == "" {
 		r.Service = "job-seeker-registration" // made before services were kept
 	}

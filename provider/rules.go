@@ -46,6 +46,15 @@ type ServiceRules struct {
 	// register of job seekers; the answer ends the current registration
 	// (ground at-own-request) or refuses when there is none.
 	EndsRegistration bool `json:"endsRegistration,omitempty"`
+	// RegistersUnemployed: the service registers a job seeker as
+	// unemployed (S2): he must be a registered job seeker, not registered
+	// as unemployed already, and in no labour activity where
+	// NoLabourActivityIn says (004:484-492, 001:815-846).
+	RegistersUnemployed bool `json:"registersUnemployed,omitempty"`
+	// CertifiesUnemployed: the answer is the certificate of registration
+	// as unemployed (S3), given only to one so registered whose
+	// identification data match the persons register (001:983-989).
+	CertifiesUnemployed bool `json:"certifiesUnemployed,omitempty"`
 }
 
 // AgeLimits bound who may take a measure; zero means no bound.
@@ -87,12 +96,17 @@ var groundCodes = []string{"service-unknown", "data-unavailable", "document-hash
 	"measure-not-eligible", "underage", "document-missing", "documents-incomplete", "document-expired", "labour-activity",
 	"already-registered", "signer-not-applicant", "attachment-not-delivered", "power-of-attorney-invalid",
 	// why a registration ends
-	"at-own-request", "labour-activity-started"}
+	"at-own-request", "labour-activity-started",
+	// S2 and S3
+	"already-unemployed", "not-unemployed", "identity-mismatch"}
 
 // Person is what the persons register says about the applicant.
 type Person struct {
 	Found              bool
 	IdentityDocExpires string // YYYY-MM-DD or ""
+	// Surname and Name as the register holds them, to match the
+	// request's (S3's identification check).
+	Surname, Name string
 }
 
 // Assistance is what the register of recipients of targeted social
@@ -111,6 +125,7 @@ type Facts struct {
 	Assistance       Assistance
 	Employed         bool              // a contract in force (asked only where NoLabourActivityIn says)
 	JobSeeker        bool              // registered as an active job seeker
+	Unemployed       bool              // that registration is as unemployed too (S2)
 	AttachmentDigest map[string]string // sha256 of the bytes fetched from the bus, by declared sha256
 }
 
@@ -164,6 +179,25 @@ func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 		}
 	}
 	switch {
+	case rules.RegistersUnemployed:
+		if !f.JobSeeker {
+			return refuse("not-registered")
+		}
+		if f.Unemployed {
+			return refuse("already-unemployed")
+		}
+		if d := r.eligible(rules, a, f, age); d.Ground != "" {
+			return d
+		}
+		return Decision{Outcome: document.OutcomeRegistered, Kind: KindUnemployed}
+	case rules.CertifiesUnemployed:
+		if !f.JobSeeker || !f.Unemployed {
+			return refuse("not-unemployed")
+		}
+		if a.Applicant.Surname != f.Person.Surname || a.Applicant.GivenName != f.Person.Name {
+			return refuse("identity-mismatch")
+		}
+		return Decision{Outcome: document.OutcomeCertificate, Kind: KindUnemployedCertificate}
 	case rules.EndsRegistration:
 		if !f.JobSeeker {
 			return refuse("not-registered")
@@ -189,17 +223,32 @@ func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 		}
 		return Decision{Outcome: document.OutcomeReferred, Kind: measure}
 	default:
-		if rules.MinAge > 0 && age >= 0 && age < rules.MinAge {
-			return refuse("underage")
-		}
-		if slices.Contains(rules.NoLabourActivityIn, a.Region) && f.Employed {
-			return refuse("labour-activity")
+		if d := r.eligible(rules, a, f, age); d.Ground != "" {
+			return d
 		}
 		if rules.Unique && f.JobSeeker {
 			return refuse("already-registered")
 		}
 		return Decision{Outcome: document.OutcomeRegistered}
 	}
+}
+
+// The kinds of registration and certificate of S2 and S3.
+const (
+	KindUnemployed            = "unemployed"            // S2: the registration as unemployed
+	KindUnemployedCertificate = "registered-unemployed" // S3: the certificate of it
+)
+
+// eligible refuses who may not register: under the service's age, or in
+// labour activity where the region's regulation bars it.
+func (r *Rules) eligible(rules ServiceRules, a *document.Request, f Facts, age int) Decision {
+	switch {
+	case rules.MinAge > 0 && age >= 0 && age < rules.MinAge:
+		return Decision{Outcome: document.OutcomeRefused, Ground: "underage"}
+	case slices.Contains(rules.NoLabourActivityIn, a.Region) && f.Employed:
+		return Decision{Outcome: document.OutcomeRefused, Ground: "labour-activity"}
+	}
+	return Decision{}
 }
 
 func sha256Hex(data []byte) string {

@@ -38,6 +38,18 @@ func TestDecide(t *testing.T) {
 		return r
 	}
 	in := func(region string, r *document.Request) *document.Request { r.Region = region; return r }
+	s2 := func(iin string, atts ...document.AttachmentHeader) *document.Request {
+		r := request("unemployed-registration", iin)
+		r.Attachments = atts
+		return r
+	}
+	named := provider.Person{Found: true, IdentityDocExpires: "2030-01-01", Surname: "ЖАҚСЫЛЫҚОВ", Name: "ЕРЛАН"}
+	s3 := func(iin, surname, name string) *document.Request {
+		r := in("east-kazakhstan", request("unemployed-certificate", iin))
+		r.Applicant.Surname, r.Applicant.GivenName = surname, name
+		r.Attachments = []document.AttachmentHeader{id}
+		return r
+	}
 	tests := []struct {
 		name    string
 		app     *document.Request
@@ -69,11 +81,23 @@ func TestDecide(t *testing.T) {
 		{"unknown service", request("space-travel", "791028302728"), provider.Facts{Now: now, Person: found}, "refused", "service-unknown"},
 		{"a job seeker leaves at his request", request("job-seeker-deregistration", "791028302728"), provider.Facts{Now: now, Person: found, JobSeeker: true}, "deregistered", "at-own-request"},
 		{"leaving a register one is not on", request("job-seeker-deregistration", "791028302728"), provider.Facts{Now: now, Person: found}, "refused", "not-registered"},
+		{"S2: a job seeker out of work registers as unemployed", in("almaty-city", s2("791028302728", id)), provider.Facts{Now: now, Person: found, JobSeeker: true}, "registered", ""},
+		{"S2: not a job seeker first", in("almaty-city", s2("791028302728", id)), provider.Facts{Now: now, Person: found}, "refused", "not-registered"},
+		{"S2: unemployed already", in("almaty-city", s2("791028302728", id)), provider.Facts{Now: now, Person: found, JobSeeker: true, Unemployed: true}, "refused", "already-unemployed"},
+		{"S2: in work (004)", in("almaty-city", s2("791028302728", id)), provider.Facts{Now: now, Person: found, JobSeeker: true, Employed: true}, "refused", "labour-activity"},
+		{"S2: without the identity document (п.9)", in("almaty-city", s2("791028302728")), provider.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "document-missing"},
+		{"S2: under 16", in("almaty-city", s2("100203500443", id)), provider.Facts{Now: now, Person: found, JobSeeker: true}, "refused", "underage"},
+		{"S3: registered as unemployed, the data match", s3("791028302728", "ЖАҚСЫЛЫҚОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named, JobSeeker: true, Unemployed: true}, "certificate", ""},
+		{"S3: a job seeker, not unemployed", s3("791028302728", "ЖАҚСЫЛЫҚОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named, JobSeeker: true}, "refused", "not-unemployed"},
+		{"S3: on no register", s3("791028302728", "ЖАҚСЫЛЫҚОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named}, "refused", "not-unemployed"},
+		{"S3: another surname than the register's (001:987-989)", s3("791028302728", "ЖАКСЫЛЫКОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named, JobSeeker: true, Unemployed: true}, "refused", "identity-mismatch"},
 	}
 	for _, tt := range tests {
 		d := rules.Decide(tt.app, tt.facts)
-		if tt.name == "S7: the family receives the assistance" && d.Kind != "belongs" {
-			t.Errorf("%s: kind %q, want belongs", tt.name, d.Kind)
+		if want := map[string]string{"S7: the family receives the assistance": "belongs",
+			"S2: a job seeker out of work registers as unemployed": provider.KindUnemployed,
+			"S3: registered as unemployed, the data match":         provider.KindUnemployedCertificate}[tt.name]; want != "" && d.Kind != want {
+			t.Errorf("%s: kind %q, want %q", tt.name, d.Kind, want)
 		}
 		if d.Outcome != tt.outcome || d.Ground != tt.ground {
 			t.Errorf("%s: %+v, want %s %s", tt.name, d, tt.outcome, tt.ground)

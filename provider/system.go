@@ -352,7 +352,8 @@ return {'claimed', unpack(reg)}
 // KEYS: record, lock, current registration, referrals, ended registration.
 // ARGV: record, outcome, number, decided at (ms), request id, referral,
 // service, filing system, end ground, end notice, lock token, the number
-// of the registration the claim read ("" for none).
+// of the registration the claim read ("" for none), the decision's kind
+// ("unemployed": the registration is made as unemployed too, S2).
 // Returns 1, also when this very record is stored already (the script
 // run again after a late answer); 0 when the lock was no longer this
 // worker's; -1 when the
@@ -363,11 +364,12 @@ return {'claimed', unpack(reg)}
 // same time, registered or ended it): nothing is stored, and the request
 // decided again sees the registration as it now is. The lock is per
 // request; this check is what keeps two requests of one citizen from
-// both registering him.
+// both registering him, nor as unemployed.
 var storeScript = redisscript.New(endRegistrationLua + `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 if redis.call('GET', KEYS[2]) ~= ARGV[11] then return 0 end
-if (redis.call('HGET', KEYS[3], 'number') or '') ~= ARGV[12] then
+if (redis.call('HGET', KEYS[3], 'number') or '') ~= ARGV[12] or
+   (ARGV[13] == 'unemployed' and redis.call('HEXISTS', KEYS[3], 'unemployed') == 1) then
   redis.call('DEL', KEYS[2])
   return -2
 end
@@ -376,7 +378,9 @@ if ARGV[2] == 'deregistered' and endRegistration(KEYS[3], KEYS[5], ARGV[3], ARGV
   return -1
 end
 redis.call('SET', KEYS[1], ARGV[1])
-if ARGV[2] == 'registered' then
+if ARGV[2] == 'registered' and ARGV[13] == 'unemployed' then
+  redis.call('HSET', KEYS[3], 'unemployed', ARGV[3], 'unemployedAt', ARGV[4], 'unemployedRequestId', ARGV[5])
+elseif ARGV[2] == 'registered' then
   redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5], 'service', ARGV[7], 'sender', ARGV[8])
 elseif ARGV[2] == 'referred' then
   redis.call('RPUSH', KEYS[4], ARGV[6])
@@ -480,7 +484,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	}()
 	now := s.cfg.Now()
 	current := registrationFrom(claim[1:])
-	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: current.Number != ""}
+	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: current.Number != "", Unemployed: current.Unemployed != ""}
 	// What the decision asks of the bus (attachments, registers) must end
 	// well before the lock does, or a second worker could decide too.
 	askCtx, cancel := context.WithTimeout(ctx, decisionLockTTL/2)
@@ -538,8 +542,16 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 			return nil, err
 		}
 		prefix := map[document.Outcome]string{document.OutcomeRegistered: "JS", document.OutcomeReferred: "REF", document.OutcomeCertificate: "TSA"}[d.Outcome]
+		switch d.Kind {
+		case KindUnemployed:
+			prefix = "UNE"
+		case KindUnemployedCertificate:
+			prefix = "UNC"
+		}
 		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.In(egov.Almaty).Year(), seq)
-		if d.Outcome == document.OutcomeRegistered && s.mayLapse(app.ServiceCode, app.Region) {
+		// A registration as unemployed rides on the job seeker's, which
+		// is the one reviewed.
+		if d.Outcome == document.OutcomeRegistered && d.Kind == "" && s.mayLapse(app.ServiceCode, app.Region) {
 			// On the review list before it exists: a registration never
 			// goes unwatched, and a member without one is dropped.
 			if err := s.scheduleReview(ctx, app.Applicant.IIN, rec.Number, now, false); err != nil {
@@ -558,7 +570,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	// out: a master's death must not take the register's record of a
 	// result the citizen holds.
 	stores := redisconn.RunScript(ctx, s.rdb, s.cfg.Durability, storeScript, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
-		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token, current.Number)
+		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token, current.Number, d.Kind)
 	n, err := stores.Int()
 	if err != nil {
 		if errors.Is(err, redisconn.ErrNotReplicated) && stores.Val() == int64(1) {
@@ -683,7 +695,7 @@ func (s *System) lookupPerson(ctx context.Context, iin string) (Person, error) {
 	if p == nil {
 		return Person{Found: false}, nil
 	}
-	return Person{Found: true, IdentityDocExpires: p.IdentityDocument.Expires}, nil
+	return Person{Found: true, IdentityDocExpires: p.IdentityDocument.Expires, Surname: p.Surname, Name: p.Name}, nil
 }
 
 // lookupAssistance asks the register of recipients of targeted social

@@ -1,10 +1,13 @@
 // Command counter runs АРМ ИИС ГК, the workstation of the State
 // Corporation's operators, as its own process: its HTTP API (counter/v1),
 // the filings it sends through a SHEP bus over HTTP, and the providers'
-// results it collects for hand-out at the counter. Its settings: counter -h.
+// results it collects for hand-out at the counter. With -desk
+// employment-centre it is an employment centre's desk on the same
+// machinery (S2, S3). Its settings: counter -h.
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -40,7 +43,8 @@ var program = settings.Program{
 	Required: []string{"redis", "sender-password", "trust"},
 	Checks: []settings.Check{{Flag: "listen", Valid: settings.Address}, {Flag: "metrics-listen", Valid: settings.Address},
 		{Flag: "bus", Valid: settings.HTTPURL}, {Flag: "ocsp", Valid: settings.HTTPURL},
-		{Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")}},
+		{Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")},
+		{Flag: "desk", Valid: settings.OneOf("state-corporation", "employment-centre")}},
 }
 
 func run() error {
@@ -49,11 +53,12 @@ func run() error {
 		redisURL  = flag.String("redis", "", "Redis URL")
 		keyPrefix = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
 		busURL    = flag.String("bus", "http://127.0.0.1:8081", "SHEP bus base URL")
-		senderID  = flag.String("sender", counter.SenderID, "the workstation's senderId on the bus")
+		deskName  = flag.String("desk", "state-corporation", "whose workstation: state-corporation (АРМ ИИС ГК) or employment-centre (an employment centre's desk)")
+		senderID  = flag.String("sender", "", "the workstation's senderId on the bus (default: the desk's, gk-counter or czn-desk)")
 		password  = flag.String("sender-password", "", "its bus password")
-		operators = flag.String("operators", "", "the operators' data set (default: the built-in fixtures/counter/operators.json)")
-		portal    = flag.String("portal", "egov-portal", "the portal's system on the bus, told of every filing and its result for the citizen's cabinet; empty: none")
-		bin       = flag.String("bin", "160540000019", "the State Corporation's BIN, which the operators sign for")
+		operators = flag.String("operators", "", "the operators' data set (default: the desk's built-in one, fixtures/counter/operators.json or fixtures/employment-centre/specialists.json)")
+		portal    = flag.String("portal", "egov-portal", "the portal's system on the bus, told of every filing and its result for the citizen's cabinet (the State Corporation's only); empty: none")
+		bin       = flag.String("bin", "", "the BIN the operators sign for (default: the desk's organisation's, 160540000019 or 130440000001)")
 		labourBIN = flag.String("labour-bin", "940140000385", "BIN whose authorised person signs the labour-market system's results")
 		deskBIN   = flag.String("regionaldesk-bin", "070540000713", "BIN whose authorised person signs the results of АРМ РШЭП")
 		trustDir  = flag.String("trust", "", "CA certificates trusted for the operators' and the providers' signatures")
@@ -84,7 +89,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	staff, err := counter.LoadOperatorsOrBuiltIn(*operators)
+	desk := counter.Desks[*deskName]
+	staff, err := desk.LoadStaff(*operators)
 	if err != nil {
 		return err
 	}
@@ -96,9 +102,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ws, err := counter.New(rdb, counter.Config{KeyPrefix: *keyPrefix, Bus: &shep.HTTPClient{BaseURL: *busURL},
-		Sender: soap.SenderInfo{SenderID: *senderID, Password: *password}, Operators: staff, Catalogue: cat, Calendar: cal,
-		Verifier: verifier, BIN: *bin, ProviderBINs: map[string]string{"ais-rynok-truda": *labourBIN, "arm-rshep": *deskBIN},
+	ws, err := counter.New(rdb, counter.Config{Desk: desk, KeyPrefix: *keyPrefix, Bus: &shep.HTTPClient{BaseURL: *busURL},
+		Sender: soap.SenderInfo{SenderID: cmp.Or(*senderID, desk.System), Password: *password}, Operators: staff, Catalogue: cat, Calendar: cal,
+		Verifier: verifier, BIN: cmp.Or(*bin, desk.BIN), ProviderBINs: map[string]string{"ais-rynok-truda": *labourBIN, "arm-rshep": *deskBIN},
 		Portal: *portal, Log: log})
 	if err != nil {
 		return err
@@ -109,7 +115,7 @@ func run() error {
 	}
 	metrics := ops.NewRegistry()
 	metrics.MustRegister(signing.Collectors()...)
-	log.Info("counter starting", "redis", redisconn.Describe(rdb), "bus", *busURL, "log_level", level.String())
+	log.Info("counter starting", "desk", desk.Name, "redis", redisconn.Describe(rdb), "bus", *busURL, "log_level", level.String())
 	workers, stopWorkers := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ws.Run(workers); close(done) }()

@@ -18,7 +18,7 @@ import (
 
 // The passwords egovctl up prints are the built-in operators'.
 func TestOperatorPasswordsAreTheBuiltInOnes(t *testing.T) {
-	staff, err := counter.LoadOperatorsOrBuiltIn("")
+	staff, err := counter.StateCorporation.LoadStaff("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"egov/counter"
 	"egov/signing"
 	"egov/signing/pki"
 )
@@ -43,7 +44,7 @@ var (
 // The State Corporation's operators (fixtures/counter/operators.json), who
 // sign the requests they file at a counter (003:300-302): one in
 // Karaganda (G-A), one in Almaty (G-B).
-const stateCorporationBIN = "160540000019"
+var stateCorporationBIN = counter.StateCorporation.BIN
 
 var (
 	stateCorporationOrg = "НАО «ГОСУДАРСТВЕННАЯ КОРПОРАЦИЯ «ПРАВИТЕЛЬСТВО ДЛЯ ГРАЖДАН»» (TEST)"
@@ -53,8 +54,19 @@ var (
 		iin: "850312300012", name: "ЕСЕНОВ АРМАН БОЛАТҰЛЫ", role: signing.KeyUserCanSign}
 )
 
+// The employment centres' specialists
+// (fixtures/employment-centre/specialists.json), who sign what they enter
+// into АИС «Рынок труда» (004:484-486).
+var (
+	employmentCentreOrg = "КГУ «ЦЕНТР ЗАНЯТОСТИ НАСЕЛЕНИЯ» (TEST)"
+	specialistALA       = orgKey{file: "employment-centre-ala", bin: counter.EmploymentCentre.BIN, org: employmentCentreOrg,
+		iin: "880715400005", name: "ҚАСЫМОВА АЙГЕРІМ СЕРІКҚЫЗЫ", role: signing.KeyUserCanSign}
+	specialistVKO = orgKey{file: "employment-centre-vko", bin: counter.EmploymentCentre.BIN, org: employmentCentreOrg,
+		iin: "880715401965", name: "ОРАЛБАЕВ ДӘУРЕН ЖАНБОЛАТҰЛЫ", role: signing.KeyUserCanSign}
+)
+
 // orgKeys are every organisation key egovctl up issues.
-var orgKeys = []orgKey{labourProvider, regionalDesk, busOperator, counterOperatorKRG, counterOperatorALA}
+var orgKeys = []orgKey{labourProvider, regionalDesk, busOperator, counterOperatorKRG, counterOperatorALA, specialistALA, specialistVKO}
 
 // ensure makes sure the test PKI in pkiDir holds the organisation's key,
 // pkiDir/keys/<file>.p12 (with .crt and .key beside it): an organisation

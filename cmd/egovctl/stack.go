@@ -30,6 +30,7 @@ type stackState struct {
 	OCSP      string    `json:"ocsp"`              // OCSP responder URL
 	SMS       string    `json:"sms,omitempty"`     // the SMS gateway's outbox view, base URL
 	Counter   string    `json:"counter,omitempty"` // the State Corporation's workstation base URL (the API is under /counter/v1)
+	Centre    string    `json:"centre,omitempty"`  // the employment centres' desk base URL (the same API)
 	Metrics   string    `json:"metrics,omitempty"` // metrics URL, …/metrics
 	PID       int       `json:"pid"`               // the process of egovctl up
 	Started   time.Time `json:"started"`

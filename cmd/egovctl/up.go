@@ -73,6 +73,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		phones        = fs.String("phones", "", "mobile citizens' register data set (default: the built-in one, as fixtures/mobile/phones.json)")
 		counterListen = fs.String("counter-listen", "127.0.0.1:8084", "the State Corporation's workstation (АРМ ИИС ГК) API; empty: none")
 		operatorsFile = fs.String("operators", "", "the State Corporation's operators (default: the built-in one, as fixtures/counter/operators.json)")
+		centreListen  = fs.String("centre-listen", "127.0.0.1:8085", "the employment centres' desk API (S2, S3; the same API as the counter's); empty: none")
+		specialists   = fs.String("specialists", "", "the employment centres' specialists (default: the built-in one, as fixtures/employment-centre/specialists.json)")
 		smsListen     = fs.String("sms-listen", "127.0.0.1:8083", "the SMS gateway's outbox view for testers (egovctl sms outbox); empty: none")
 		metricsAt     = fs.String("metrics-listen", "127.0.0.1:9090", "Prometheus metrics of the portal, the bus and the process, on their own listener; empty: none")
 		pace          = fs.String("pace", "fast", "the providers' pace: fast, or regulation (waits the regulation's durations)")
@@ -96,7 +98,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	check(fs, oneOf("debug", "info", "warn", "error"), "log-level")
 	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers", "review-every")
 	check(fs, address, "listen", "bus-listen", "ocsp-listen")
-	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof", "counter-listen")
+	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof", "counter-listen", "centre-listen")
 	check(fs, validRedisURL, "redis")
 	check(fs, settings.IntBetween(shep.AnyEvidenceChain, shep.EvidenceChains-1), "evidence-chain")
 	if err := parseFlags(fs, args); err != nil {
@@ -186,7 +188,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sys, err := p.identity.New(rdb, provider.Config{Bus: bus, Sender: p.sender, Signer: signer, Verifier: verifier,
 			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm, ReviewEvery: *reviewEvery, Durability: durable,
-			Counters: map[string]string{counter.SenderID: stateCorporationBIN}, CounterFlow: cat.CounterFlow})
+			Counters: map[string]string{counter.SenderID: stateCorporationBIN, counter.EmploymentCentre.System: counter.EmploymentCentre.BIN}, CounterFlow: cat.CounterFlow})
 		if err != nil {
 			return err
 		}
@@ -203,7 +205,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// The State Corporation's workstation: its operators file requests at
 	// a counter, signed with their own keys, through the bus.
-	staff, err := counter.LoadOperatorsOrBuiltIn(*operatorsFile)
+	staff, err := counter.StateCorporation.LoadStaff(*operatorsFile)
+	if err != nil {
+		return err
+	}
+	centreStaff, err := counter.EmploymentCentre.LoadStaff(*specialists)
 	if err != nil {
 		return err
 	}
@@ -214,6 +220,14 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	workstation, err := counter.New(rdb, counter.Config{KeyPrefix: *prefix, Bus: bus, Sender: soap.SenderInfo{SenderID: counter.SenderID, Password: "counter-secret"},
 		Operators: staff, Catalogue: cat, Calendar: cal, Verifier: verifier, BIN: stateCorporationBIN, ProviderBINs: providerBINs,
 		Portal: "egov-portal", Log: log})
+	if err != nil {
+		return err
+	}
+	// The employment centres' desk: the same machinery, its own system on
+	// the bus, its own specialists and organisation (S2, S3).
+	centre, err := counter.New(rdb, counter.Config{Desk: counter.EmploymentCentre, KeyPrefix: *prefix, Bus: bus,
+		Sender:    soap.SenderInfo{SenderID: counter.EmploymentCentre.System, Password: "czn-secret"},
+		Operators: centreStaff, Catalogue: cat, Calendar: cal, Verifier: verifier, BIN: counter.EmploymentCentre.BIN, ProviderBINs: providerBINs, Log: log})
 	if err != nil {
 		return err
 	}
@@ -243,6 +257,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"SHEP bus", *busListen, busHandler},
 		{"SMS outbox view", *smsListen, smsGateway.OutboxHandler()},
 		{"counter API", *counterListen, workstation.Handler()},
+		{"employment centre API", *centreListen, centre.Handler()},
 		{"portal API", *listen, portalHandler},
 		{"metrics and probes", *metricsAt, upOpsHandler(app, crl, metrics)},
 	}
@@ -277,7 +292,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			upShutdown(log, s.name, srv)
 		}()
 	}
-	runs := []func(context.Context){app.Run, workstation.Run,
+	runs := []func(context.Context){app.Run, workstation.Run, centre.Run,
 		func(ctx context.Context) { crl.Run(ctx, time.Minute, log) },
 		func(ctx context.Context) { periodic.Every(ctx, time.Hour, func(context.Context) { _ = writeCRL() }) },
 		func(ctx context.Context) {
@@ -307,6 +322,9 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if a := bound["counter API"]; a != "" {
 		st.Counter = "http://" + a
 	}
+	if a := bound["employment centre API"]; a != "" {
+		st.Centre = "http://" + a
+	}
 	if a := bound["metrics and probes"]; a != "" {
 		st.Metrics = "http://" + a + "/metrics"
 	}
@@ -315,7 +333,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer removeStack()
-	printUp(stdout, st, staff, *dataDir, crlPath, fresh)
+	printUp(stdout, st, staff, centreStaff, *dataDir, crlPath, fresh)
 	<-ctx.Done()
 	log.Info("egovctl up shutting down")
 	upWait(log, wg.Wait, "listeners drained; relay, answer consumer, providers' workers, CRL refresh and trim stopped")
@@ -358,7 +376,7 @@ func openOrEmbedRedis(url string, stdout io.Writer) (redis.UniversalClient, stri
 }
 
 // printUp tells the operator what runs, how to log in and how to reach it.
-func printUp(w io.Writer, st stackState, staff *counter.Operators, dataDir, crlPath string, fresh bool) {
+func printUp(w io.Writer, st stackState, staff, centreStaff *counter.Operators, dataDir, crlPath string, fresh bool) {
 	off := func(v, what string) string {
 		if v == "" {
 			return "off"
@@ -391,7 +409,8 @@ egov-gateway is up.
 	for _, c := range demoCitizens {
 		fmt.Fprintf(w, "  %s  account password %s  %s\n      %s\n", c.iin, demoAccountPassword(c.iin), c.name, c.note)
 	}
-	printOperators(w, st, staff, dataDir)
+	printOperators(w, "State Corporation counter", "operator", st.Counter, staff, dataDir)
+	printOperators(w, "Employment centres' desk", "specialist", st.Centre, centreStaff, dataDir)
 	d := dataDir
 	if strings.ContainsAny(d, " \t'\"") {
 		d = strconv.Quote(d)
@@ -492,16 +511,19 @@ func ensureDemoCitizens(a *pki.Authority, dir string, from, until time.Time) ([]
 	return issued, os.WriteFile(filepath.Join(citizens, "README.txt"), []byte(readme.String()), 0o644)
 }
 
-// operatorPasswords are the test passwords of the built-in operators
-// (fixtures/counter/operators.json keeps only their hashes).
-var operatorPasswords = map[string]string{"krg-op-01": "Operator-KRG-01", "ala-op-03": "Operator-ALA-03"}
+// operatorPasswords are the test passwords of the built-in operators and
+// specialists (fixtures/counter/operators.json and
+// fixtures/employment-centre/specialists.json keep only their hashes).
+var operatorPasswords = map[string]string{"krg-op-01": "Operator-KRG-01", "ala-op-03": "Operator-ALA-03",
+	"czn-ala-01": "Specialist-ALA-01", "czn-vko-01": "Specialist-VKO-01"}
 
-// printOperators tells how to log in at the State Corporation's counter.
-func printOperators(w io.Writer, st stackState, staff *counter.Operators, dataDir string) {
-	if st.Counter == "" {
+// printOperators tells how to log in at a desk (the State Corporation's
+// counter, the employment centres').
+func printOperators(w io.Writer, desk, role, url string, staff *counter.Operators, dataDir string) {
+	if url == "" {
 		return
 	}
-	fmt.Fprintf(w, "\nState Corporation counter  %s%s   (OpenAPI: %s/openapi.yaml); its operators log in with login and password:\n", st.Counter, counter.APIPrefix, counter.APIPrefix)
+	fmt.Fprintf(w, "\n%s  %s%s   (OpenAPI: %s/openapi.yaml); its %ss log in with login and password:\n", desk, url, counter.APIPrefix, counter.APIPrefix, role)
 	ops := staff.All()
 	slices.SortFunc(ops, func(a, b *counter.Operator) int { return strings.Compare(a.Login, b.Login) })
 	for _, op := range ops {
@@ -509,7 +531,7 @@ func printOperators(w io.Writer, st stackState, staff *counter.Operators, dataDi
 		if pw == "" {
 			pw = "(your data set's)"
 		}
-		fmt.Fprintf(w, "  operator %s  password %s  office %s (%s)  signs with %s (password %s)\n", op.Login, pw, op.Office.Code, op.Office.Region,
+		fmt.Fprintf(w, "  %s %s  password %s  office %s (%s)  signs with %s (password %s)\n", role, op.Login, pw, op.Office.Code, op.Office.Region,
 			filepath.Join(dataDir, "pki", "keys", op.Key+".p12"), demoPassword)
 	}
 }

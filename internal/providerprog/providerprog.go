@@ -97,6 +97,8 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 		opsListen   = fs.String("ops-listen", spec.OpsListen, "the system's metrics and probes (/metrics, /livez, /readyz); empty: none")
 		counter     = fs.String("counter", "gk-counter", "the State Corporation's counter system on the bus, whose operators' filings the system takes")
 		counterBIN  = fs.String("counter-bin", "160540000019", "the BIN the counter's operators sign for; empty: no filings are taken")
+		centre      = fs.String("centre", "czn-desk", "the employment centres' desk on the bus, whose specialists' filings the system takes (S2, S3)")
+		centreBIN   = fs.String("centre-bin", "130440000001", "the BIN the centres' specialists sign for; empty: none of their filings are taken")
 		logLevel    = ops.LogLevelFlag(fs)
 		limits      = httpguard.Flags(fs)
 	)
@@ -131,7 +133,7 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 	sys, err := spec.Identity.New(rdb, provider.Config{KeyPrefix: *keyPrefix, Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		Signer: signer, Verifier: verifier, Workers: *workers, Batch: *batch, Pace: *pace, PaceFactor: *factor,
-		StepDurations: terms, ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counter, *counterBIN), CounterFlow: flows,
+		StepDurations: terms, ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counter, *counterBIN, *centre, *centreBIN), CounterFlow: flows,
 	})
 	if err != nil {
 		return err
@@ -171,10 +173,14 @@ func fromCatalogue() (terms func(service, region string) time.Duration, flows fu
 	return cat.PortalTerm, cat.CounterFlow
 }
 
-// counters is provider.Config.Counters of the flags: none without a BIN.
-func counters(sender, bin string) map[string]string {
-	if sender == "" || bin == "" {
-		return nil
+// counters is provider.Config.Counters of the flags, pairs of a desk's
+// system and its BIN: a desk without a BIN files nothing.
+func counters(pairs ...string) map[string]string {
+	out := map[string]string{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i] != "" && pairs[i+1] != "" {
+			out[pairs[i]] = pairs[i+1]
+		}
 	}
-	return map[string]string{sender: bin}
+	return out
 }

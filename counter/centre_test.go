@@ -1,0 +1,125 @@
+package counter_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"egov"
+	"egov/counter"
+	"egov/labour"
+	"egov/sms"
+)
+
+// S2 at an employment centre (flow C, 004:484-492): a registered job
+// seeker out of work comes to the centre of Almaty with her identity card;
+// the specialist enters her into the labour-market system with his
+// signature, the system registers her as unemployed, and the centre tells
+// her the date by SMS. A second request is refused, and the refusal is
+// told by SMS too. S3 (001:979-999): the centre of Ust-Kamenogorsk gives
+// her the certificate of that registration at its front office.
+func TestEmploymentCentreDesk(t *testing.T) {
+	s := newCounterStack(t)
+	// She is a job seeker first (S1, at the State Corporation's counter).
+	counterToken := s.login(almaty)
+	idCard := []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2030-05-01"}}
+	s1 := s.file(almaty, counterToken, counter.IntakeForm{Service: "job-seeker-registration", Applicant: daughter,
+		Form: map[string]string{"education": "higher"}, Documents: idCard})
+	s.awaitState(counterToken, s1.RequestID, counter.StateReady)
+
+	token := s.login(almatyCentre)
+	// The centre files only its own channels, and takes no representative.
+	var p counter.Problem
+	if code, _, p := s.intake(token, counter.IntakeForm{Service: "job-seeker-registration", Applicant: daughter, Documents: idCard}); code != http.StatusUnprocessableEntity || p.Code != egov.CodeRegionNotServed {
+		t.Fatalf("S1 at the centre: %d %+v", code, p)
+	}
+	withRep := counter.IntakeForm{Service: "unemployed-registration", Applicant: daughter, Documents: idCard,
+		Representative: &counter.Representative{IIN: neighbour, Surname: "СЕЙТҚАЛИЕВА", GivenName: "ГҮЛНАР", PowerOfAttorney: "ENIS-2026-ALM-0040217"}}
+	if code, _, p := s.intake(token, withRep); code != http.StatusUnprocessableEntity || p.Code != egov.CodeFormInvalid {
+		t.Fatalf("a representative at the centre: %d %+v", code, p)
+	}
+	if code, _, p := s.intake(token, counter.IntakeForm{Service: "unemployed-registration", Applicant: daughter}); code != http.StatusUnprocessableEntity || p.Receipt == nil ||
+		strings.Join(p.Receipt.Missing, ",") != "identity-document" {
+		t.Fatalf("S2 without the identity card: %d %+v", code, p)
+	}
+
+	rc := s.file(almatyCentre, token, counter.IntakeForm{Service: "unemployed-registration", Applicant: daughter, Documents: idCard})
+	if !strings.HasPrefix(rc.Number, "czn-ala-2026-") || rc.Operator == "" {
+		t.Fatalf("receipt %+v", rc)
+	}
+	// 004:484-492: 15 min + 2 min + 2 working days + 1 working day from a
+	// Thursday 10:00 is the next Tuesday 10:17 (Saturday and Sunday off).
+	if want := rc.AcceptedAt.AddDate(0, 0, 5).Add(17 * time.Minute); !rc.DueAt.Equal(want) {
+		t.Errorf("S2 due %s, want %s", rc.DueAt.In(egov.Almaty), want.In(egov.Almaty))
+	}
+	f := s.awaitState(token, rc.RequestID, counter.StateReady)
+	if f.Outcome != "registered" || f.Flow != "C" || f.Recipient != labour.SenderID || !strings.HasPrefix(f.ResultNumber, "UNE-2026-") || f.ResultDate != "2026-12-03" {
+		t.Fatalf("filing %+v", f)
+	}
+	if n := s.awaitNotice(token, rc.RequestID); n.Status != counter.NoticeDelivered {
+		t.Fatalf("notice %+v", n)
+	}
+	texts := func() []sms.Message {
+		t.Helper()
+		out, err := sms.Outbox(context.Background(), s.rdb.Client, s.rdb.Prefix, "+77011234534")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []sms.Message
+		for _, m := range out {
+			if m.Sender == counter.EmploymentCentre.System {
+				mine = append(mine, m)
+			}
+		}
+		slices.SortFunc(mine, func(a, b sms.Message) int { return a.AcceptedAt.Compare(b.AcceptedAt) })
+		return mine
+	}
+	got := texts()
+	if len(got) != 1 || !strings.Contains(got[0].Text, "безработного с 03.12.2026") || !strings.Contains(got[0].Text, f.ResultNumber) ||
+		!strings.Contains(got[0].Text, "жұмыссыз ретінде тіркелдіңіз") || len([]rune(got[0].Text)) > sms.MaxText {
+		t.Fatalf("the applicant's SMS: %+v", got)
+	}
+
+	again := s.file(almatyCentre, token, counter.IntakeForm{Service: "unemployed-registration", Applicant: daughter, Documents: idCard})
+	f = s.awaitState(token, again.RequestID, counter.StateReady)
+	if f.Outcome != "refused" || f.Ground != "already-unemployed" || f.GroundText == nil || f.GroundText.KK == "" {
+		t.Fatalf("a second S2: %+v", f)
+	}
+	s.awaitNotice(token, again.RequestID)
+	if got := texts(); len(got) != 2 || !strings.Contains(got[1].Text, "Отказано") || !strings.Contains(got[1].Text, f.GroundText.RU) ||
+		!strings.Contains(got[1].Text, f.GroundText.KK) {
+		t.Fatalf("the refusal's SMS: %+v", got)
+	}
+	// The State Corporation's operator does not see the centre's filings.
+	if code := s.call("GET", "/filings/"+rc.RequestID, counterToken, "", nil, &p); code != http.StatusNotFound {
+		t.Fatalf("the centre's filing at the counter: %d", code)
+	}
+
+	// S3 at the front office of the centre in East Kazakhstan.
+	vko := s.login(ustKamCentre)
+	cert := s.file(ustKamCentre, vko, counter.IntakeForm{Service: "unemployed-certificate", Applicant: daughter, Documents: idCard})
+	// 001:997-999: one working day, Thursday to Friday.
+	if want := cert.AcceptedAt.AddDate(0, 0, 1); !cert.DueAt.Equal(want) {
+		t.Errorf("S3 due %s, want %s", cert.DueAt.In(egov.Almaty), want.In(egov.Almaty))
+	}
+	f = s.awaitState(vko, cert.RequestID, counter.StateReady)
+	if f.Outcome != "certificate" || f.Flow != "P" || !strings.HasPrefix(f.ResultNumber, "UNC-2026-") {
+		t.Fatalf("S3 filing %+v", f)
+	}
+	s.awaitNotice(vko, cert.RequestID)
+	if got := texts(); len(got) != 3 || !strings.Contains(got[2].Text, "czn-ukg") || !strings.Contains(got[2].Text, "центре занятости") {
+		t.Fatalf("the certificate's SMS: %+v", got)
+	}
+	var out counter.Filing
+	if code := s.call("POST", "/filings/"+cert.RequestID+"/hand-out", vko, "application/json", mustJSON(map[string]string{"iin": daughter}), &out); code != http.StatusOK || out.HandOut.To != "applicant" {
+		t.Fatalf("hand-out: %d %+v", code, out)
+	}
+	// One not registered as unemployed gets the reasoned refusal.
+	none := s.file(ustKamCentre, vko, counter.IntakeForm{Service: "unemployed-certificate", Applicant: student, Documents: idCard})
+	if f := s.awaitState(vko, none.RequestID, counter.StateReady); f.Outcome != "refused" || f.Ground != "not-unemployed" {
+		t.Fatalf("S3 of one not unemployed: %+v", f)
+	}
+}
