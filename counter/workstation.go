@@ -871,7 +871,8 @@ func (w *Workstation) send(ctx context.Context, office, id string) error {
 }
 
 // tellPortal tells the portal, for the citizen's cabinet, of a filing that
-// is on the bus and of its result once it is at the counter; what the bus
+// is on the bus, of its result once it is at the counter and of its
+// hand-out; what the bus
 // did not take stays in the office's portal outbox and is sent again. Each
 // is sent under an idempotency key: told twice, the portal gets it once.
 func (w *Workstation) tellPortal(ctx context.Context, office, id string) error {
@@ -880,7 +881,7 @@ func (w *Workstation) tellPortal(ctx context.Context, office, id string) error {
 	}
 	outbox := w.officeKey(office, "portal-outbox")
 	key := w.filingKey(office, id)
-	v, err := w.rdb.HMGet(ctx, key, "rank", "portalFiled", "portalResult", "document", "result").Result()
+	v, err := w.rdb.HMGet(ctx, key, "rank", "portalFiled", "portalResult", "document", "result", "portalHandOut").Result()
 	if err != nil {
 		return err
 	}
@@ -902,14 +903,35 @@ func (w *Workstation) tellPortal(ctx context.Context, office, id string) error {
 		}
 		w.rdb.HSet(ctx, key, "portalFiled", "1")
 	}
-	if rank >= stateRank[StateReady] && str(v[2]) == "" {
+	resultTold, handOutTold := str(v[2]) != "", str(v[5]) != ""
+	if rank >= stateRank[StateReady] && !resultTold {
 		props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: w.cfg.Desk.Namespace + "-portal-result-" + office + "-" + id}}
 		if _, err := w.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(w.cfg.Sender, document.CounterResultService(w.cfg.Portal), soap.TypeRequest, "", str(v[4]), props...)); err != nil {
 			return fmt.Errorf("handing the result on to the portal: %w", err)
 		}
 		w.rdb.HSet(ctx, key, "portalResult", "1")
+		resultTold = true
 	}
-	if rank >= stateRank[StateReady] {
+	handedOut := rank >= stateRank[StateHandedOut]
+	if handedOut && !handOutTold {
+		f, err := w.load(ctx, office, id)
+		if err != nil {
+			return err
+		}
+		if f.HandOut == nil {
+			return fmt.Errorf("filing %s is handed out with no record of it", id)
+		}
+		h := document.HandOut{RequestID: id, Applicant: f.Applicant, To: f.HandOut.To, Office: office, At: f.HandOut.At.UTC()}
+		props := []soap.Property{{Key: shep.PropIdempotencyKey, Value: w.cfg.Desk.Namespace + "-portal-handout-" + office + "-" + id}}
+		if _, err := w.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(w.cfg.Sender, document.CounterHandOutService(w.cfg.Portal), soap.TypeRequest, "", string(h.Document()), props...)); err != nil {
+			return fmt.Errorf("telling the portal of the hand-out: %w", err)
+		}
+		w.rdb.HSet(ctx, key, "portalHandOut", "1")
+		handOutTold = true
+	}
+	// Told of the result, the filing leaves the outbox until it is handed
+	// out (HandOutTo puts it back).
+	if resultTold && (!handedOut || handOutTold) {
 		return w.rdb.SRem(ctx, outbox, id).Err()
 	}
 	return nil
@@ -1228,5 +1250,13 @@ func (w *Workstation) HandOutTo(ctx context.Context, op *Operator, id, iin strin
 		return nil, egov.Errorf(egov.CodeHandOutRefused, "the result of %s is not at the counter yet", id)
 	}
 	w.cfg.Log.Info(w.cfg.Desk.Name+": result handed out", "request", id, "office", op.Office.Code, "to", to, "operator", op.Login)
+	// The cabinet shows the hand-out too; the portal's outbox tells it
+	// again if this fails.
+	if w.cfg.Portal != "" {
+		w.rdb.SAdd(ctx, w.officeKey(op.Office.Code, "portal-outbox"), id)
+		if err := w.tellPortal(ctx, op.Office.Code, id); err != nil {
+			w.cfg.Log.Warn(w.cfg.Desk.Name+": the portal is told of the hand-out later", "request", id, "err", err)
+		}
+	}
 	return f, nil
 }

@@ -416,6 +416,7 @@ func TestFlowGAWithARepresentative(t *testing.T) {
 	if out.State != counter.StateHandedOut || out.HandOut == nil || out.HandOut.To != "representative" || out.HandOut.By != karaganda.login {
 		t.Fatalf("handed out: %+v", out)
 	}
+	s.wantHandOutInCabinet(father, rc.RequestID, "representative")
 	if code := s.call("POST", "/filings/"+rc.RequestID+"/hand-out", token, "application/json", mustJSON(map[string]string{"iin": daughter}), &p); code != http.StatusConflict {
 		t.Fatalf("a second hand-out: %d", code)
 	}
@@ -512,6 +513,7 @@ func TestFlowGBForJobSeekerRegistration(t *testing.T) {
 	if code := s.call("POST", "/filings/"+rc.RequestID+"/hand-out", token, "application/json", mustJSON(map[string]string{"iin": daughter}), &out); code != http.StatusOK || out.HandOut.To != "applicant" {
 		t.Fatalf("hand-out: %d %+v", code, out)
 	}
+	s.wantHandOutInCabinet(daughter, rc.RequestID, "applicant")
 	// G-B asks no register of the power (004:374-380): a representative
 	// with a power ЕНИС does not hold, checked on paper by the operator,
 	// files for the applicant, and the provider does not ask ЕНИС either.
@@ -627,9 +629,38 @@ func (s *counterStack) wantInCabinet(iin string, rc counter.Receipt, state gatew
 	}
 }
 
+// wantHandOutInCabinet waits until the citizen's cabinet says the result
+// of the filing was handed out at the counter, to whom, and the request's
+// history has it.
+func (s *counterStack) wantHandOutInCabinet(iin, id, to string) {
+	s.t.Helper()
+	ctx := context.Background()
+	for i := 0; i < 1000; i++ {
+		page, err := s.portal.Cabinet(ctx, iin, "", 50, false)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for _, m := range page.Messages {
+			if m.RequestID == id && m.Kind == "handed-out" {
+				if m.Data["to"] != to || m.Title.KK == "" || !strings.Contains(m.Text.RU, "выдан") {
+					s.t.Fatalf("the hand-out's message %+v, want to %s", m, to)
+				}
+				r, err := s.portal.RequestOf(ctx, iin, id)
+				if err != nil || r.History[len(r.History)-1].State != "handed-out" {
+					s.t.Fatalf("the request's history %+v %v", r, err)
+				}
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("the cabinet does not say %s was handed out", id)
+}
+
 // The portal files in a cabinet only what it verifies: a filing signed by
 // an operator of a counter it knows, sent by that counter; a result handed
-// on by the counter that filed the request.
+// on by the counter that filed the request; its word of a hand-out only of
+// a request it filed.
 func TestPortalBelievesOnlyTheCounter(t *testing.T) {
 	s := newCounterStack(t)
 	ctx := context.Background()
@@ -653,6 +684,7 @@ func TestPortalBelievesOnlyTheCounter(t *testing.T) {
 	}
 	result := (&document.Result{RequestID: uuid.NewString(), ServiceCode: "tsa-membership-certificate", Outcome: document.OutcomeCertificate,
 		ProviderBIN: "070540000713", Applicant: father, Number: "TSA-2026-000001", Date: "2026-12-03", Kind: "belongs"}).Document()
+	handOut := document.HandOut{RequestID: filing.RequestID, Applicant: father, To: document.HandedToApplicant, Office: "krg-con-01", At: today}
 	message := func(sender, service, data string) soap.AsyncMessage {
 		var m soap.AsyncMessage
 		m.MessageInfo = soap.AsyncMessageInfo{MessageID: uuid.NewString(), CorrelationID: uuid.NewString(), ServiceID: service,
@@ -671,6 +703,10 @@ func TestPortalBelievesOnlyTheCounter(t *testing.T) {
 		// refused for now, not for good: a filing and its result are two
 		// messages that may come in either order
 		{"a result of a request not filed (yet)", message(counter.SenderID, "egov-portal.counter-result", signedBy(desk, result)), egov.CodeInternal},
+		{"a hand-out from a system that files for nobody", message("ais-rynok-truda", "egov-portal.counter-handout", string(handOut.Document())), egov.CodeAnswerUnmatched},
+		{"a hand-out of a request not filed (yet)", message(counter.SenderID, "egov-portal.counter-handout", string(handOut.Document())), egov.CodeInternal},
+		{"a hand-out to a stranger", message(counter.SenderID, "egov-portal.counter-handout", strings.Replace(string(handOut.Document()), "applicant", "neighbour", 1)), egov.CodeAnswerUnmatched},
+		{"a hand-out with a DTD", message(counter.SenderID, "egov-portal.counter-handout", `<!DOCTYPE x>`+string(handOut.Document())), egov.CodeAnswerUnmatched},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"egov/internal/redisconn"
+	"egov/internal/retry"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -68,6 +69,10 @@ type Config struct {
 	// PollWait is how long one poll of the bus for answers may wait when
 	// there are none (default 10 s).
 	PollWait time.Duration
+	// SMSEvery is how often the queue of status notices by SMS is looked
+	// at, and the first pause before a notice is tried again (default 2 s,
+	// doubling up to 5 min; notices.go).
+	SMSEvery time.Duration
 	// StuckAfter is how long a relayed request may wait for its answer
 	// before the portal asks the bus whether it is still being delivered
 	// (default 15 min; again every StuckAfter while it waits).
@@ -99,6 +104,8 @@ type App struct {
 	// hintLost wakes the relay for an early sweep of the outboxes.
 	hintLost chan struct{}
 	metrics  *appMetrics
+	// smsBackoff paces the tries of a status notice by SMS.
+	smsBackoff *retry.Backoff
 }
 
 // New returns the gateway. Run starts its background work.
@@ -130,6 +137,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 	if cfg.PollWait <= 0 {
 		cfg.PollWait = 10 * time.Second
 	}
+	if cfg.SMSEvery <= 0 {
+		cfg.SMSEvery = 2 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -160,7 +170,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*App, error) {
 		return nil, err
 	}
 	return &App{cfg: cfg, rdb: rdb, verifier: cfg.Verifier, authVerifier: auth, throttle: th, log: cfg.Log, hintLost: make(chan struct{}, 1),
-		metrics: newAppMetrics()}, nil
+		metrics: newAppMetrics(), smsBackoff: retry.New(cfg.SMSEvery, 5*time.Minute)}, nil
 }
 
 func (a *App) now() time.Time { return a.cfg.Now() }
@@ -173,10 +183,13 @@ func (a *App) key(parts ...string) string {
 	return k
 }
 
-// Run relays the outbox and consumes the providers' answers until ctx ends.
+// Run relays the outbox, consumes the providers' answers and sends the
+// status notices by SMS until ctx ends.
 func (a *App) Run(ctx context.Context) {
-	done := make(chan struct{})
+	done, sms := make(chan struct{}), make(chan struct{})
 	go func() { a.runRelay(ctx); close(done) }()
+	go func() { a.runSMS(ctx); close(sms) }()
 	a.runConsumer(ctx)
 	<-done
+	<-sms
 }

@@ -132,6 +132,8 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 			return a.fileCounterFiling(ctx, m)
 		case document.CounterResultService(a.cfg.Sender.SenderID):
 			return a.fileCounterResult(ctx, m)
+		case document.CounterHandOutService(a.cfg.Sender.SenderID):
+			return a.fileCounterHandOut(ctx, m)
 		}
 	}
 	owner, err := a.rdb.Get(ctx, a.correlationKey(info.CorrelationID)).Result()
@@ -205,6 +207,13 @@ func (a *App) HandleAnswer(ctx context.Context, m soap.AsyncMessage) error {
 	res, err := a.transition(ctx, ref, info.MessageID, steps...)
 	if err != nil {
 		return err
+	}
+	if res.SMS && (res.Taken > 0 || res.Seen) {
+		// Queued before the answer is confirmed: an answer that comes
+		// again (seen) queues it again, and the notice is sent once.
+		if err := a.queueSMS(ctx, ref, res.State); err != nil {
+			return err
+		}
 	}
 	if markedRelayed && !res.State.Terminal() {
 		// Watched for being stuck as the relay would have: its write of

@@ -221,6 +221,11 @@ func (g contractGroup) POST(path string, h echo.HandlerFunc, m ...echo.Middlewar
 	return g.route(http.MethodPost, path, h, m)
 }
 
+// PUT registers a PUT route checked against the document.
+func (g contractGroup) PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return g.route(http.MethodPut, path, h, m)
+}
+
 // DELETE registers a DELETE route checked against the document.
 func (g contractGroup) DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
 	return g.route(http.MethodDelete, path, h, m)

@@ -152,6 +152,50 @@ func (a *App) fileCounterResult(ctx context.Context, m soap.AsyncMessage) error 
 	return err
 }
 
+// fileCounterHandOut files in the cabinet that the counter gave the
+// result of a request it filed to the applicant or his representative:
+// the counter's word, as the bus authenticated it, about a request that
+// counter filed and whose result is in. It moves no state; it is taken
+// once.
+func (a *App) fileCounterHandOut(ctx context.Context, m soap.AsyncMessage) error {
+	info := m.MessageInfo
+	if _, ok := a.cfg.CounterBINs[info.Sender.SenderID]; !ok {
+		return unmatched("no counter %s known to the portal", info.Sender.SenderID)
+	}
+	h, err := document.ReadHandOut([]byte(m.MessageData.Data))
+	if err != nil {
+		return err
+	}
+	ref := RequestRef{IIN: h.Applicant, ID: h.RequestID}
+	v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, "state", "filedBy", "office", "outcome", "number").Result()
+	if err != nil {
+		return err
+	}
+	str := func(x any) string { s, _ := x.(string); return s }
+	if str(v[0]) == "" {
+		return fmt.Errorf("a hand-out told by %s for request %s, not filed here (yet)", info.Sender.SenderID, ref)
+	}
+	if str(v[1]) != info.Sender.SenderID || str(v[2]) != h.Office {
+		return unmatched("a hand-out told by %s for a request it did not file at office %s", info.Sender.SenderID, h.Office)
+	}
+	at := h.At.In(egov.Almaty).Format("02.01.2006 15:04")
+	to := Names{RU: "заявителю", KK: "өтініш берушіге", EN: "the applicant"}
+	if h.To == document.HandedToRepresentative {
+		to = Names{RU: "представителю заявителя", KK: "өтініш берушінің өкіліне", EN: "the applicant's representative"}
+	}
+	msg := CabinetMessage{ID: "handout-" + ref.ID, Kind: "handed-out", RequestID: ref.ID, At: a.now(),
+		Title: Names{RU: "Результат выдан в Государственной корпорации", KK: "Нәтиже Мемлекеттік корпорацияда берілді", EN: "Result handed out at the State Corporation"},
+		Text: Names{RU: "Результат выдан " + to.RU + " в отделе " + h.Office + " Государственной корпорации " + at + " (время Астаны).",
+			KK: "Нәтиже Мемлекеттік корпорацияның " + h.Office + " бөлімінде " + at + " (Астана уақыты) " + to.KK + " берілді.",
+			EN: "The result was handed to " + to.EN + " at the State Corporation's office " + h.Office + " on " + at + " (Astana time)."},
+		Data: map[string]string{"to": h.To, "office": h.Office, "at": h.At.UTC().Format(time.RFC3339)}}
+	step := step{AfterEnd: true, IfOutcome: str(v[3]), IfNumber: str(v[4]), Once: "handedOut",
+		Set:   map[string]string{"handedOutAt": h.At.UTC().Format(time.RFC3339), "handedOutTo": h.To},
+		Entry: historyJSON(eventHandedOut, h.At, "to the "+h.To+" at office "+h.Office), Message: messageStep(msg, "")}
+	_, err = a.transition(ctx, ref, info.MessageID, step)
+	return err
+}
+
 // counterAcceptedMessage is the cabinet's message of a request filed at a
 // counter: where, and when the result is due.
 func counterAcceptedMessage(r *Request, svc *Service) CabinetMessage {

@@ -61,8 +61,9 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.U
 // unreachable, for the outbox tests.
 type switchableBus struct {
 	shep.Client
-	mu   sync.Mutex
-	down bool
+	mu      sync.Mutex
+	down    bool
+	smsDown bool
 }
 
 var errBusDown = errors.New("dial tcp: connection refused")
@@ -74,6 +75,18 @@ func (s *switchableBus) SendMessage(ctx context.Context, r *soap.SendMessage) (*
 		return nil, errBusDown
 	}
 	return s.Client.SendMessage(ctx, r)
+}
+
+// SetSMSDown makes the SMS gateway unreachable through the bus.
+func (s *switchableBus) SetSMSDown(v bool) { s.mu.Lock(); s.smsDown = v; s.mu.Unlock() }
+func (s *switchableBus) SendSync(ctx context.Context, r *soap.SyncSendMessage) (*soap.SyncSendMessageResponse, error) {
+	s.mu.Lock()
+	down := s.smsDown && r.Request.RequestInfo.ServiceID == sms.ServiceID
+	s.mu.Unlock()
+	if down {
+		return nil, errBusDown
+	}
+	return s.Client.SendSync(ctx, r)
 }
 func (s *switchableBus) PutAttachment(ctx context.Context, sender soap.SenderInfo, data []byte) (string, error) {
 	if s.isDown() {

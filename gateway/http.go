@@ -116,6 +116,8 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	api.GET("/cabinet/messages/:id", a.handleCabinetMessage, a.requireSession)
 	api.GET("/cabinet/messages/:id/document", a.handleCabinetDocument, a.requireSession)
 	api.POST("/cabinet/messages/:id/read", a.handleMarkRead, a.requireSession)
+	api.GET("/notifications", a.handleNotifications, a.requireSession)
+	api.PUT("/notifications", a.handleSetNotifications, a.requireSession, small)
 	api.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPIDocument)
 	}, catalogue)
@@ -675,6 +677,26 @@ func (a *App) handleMarkRead(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *App) handleNotifications(c echo.Context) error {
+	n, err := a.NotificationsOf(c.Request().Context(), sessionOf(c).IIN)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, n)
+}
+
+// handleSetNotifications takes {"sms": true|false}, nothing else.
+func (a *App) handleSetNotifications(c echo.Context) error {
+	var n Notifications
+	if err := bindJSON(c, &n); err != nil {
+		return err
+	}
+	if err := a.SetNotifications(c.Request().Context(), sessionOf(c).IIN, n); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, n)
 }
 
 // httpMetrics counts requests by route and status.

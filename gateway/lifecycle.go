@@ -276,7 +276,7 @@ func (a *App) RequestOf(ctx context.Context, iin, id string) (*Request, error) {
 	}
 	r := &Request{ID: v["id"], Service: v["service"], Region: v["region"], State: State(v["state"]),
 		AcceptedAt: msToTime(v["acceptedAt"]), DueAt: msToTime(v["dueAt"]), LastError: v["lastError"], Outcome: v["outcome"],
-		Channel: v["channel"], Office: v["office"]}
+		Channel: v["channel"], Office: v["office"], SMSNotices: smsNoticesOf(v)}
 	_ = json.Unmarshal([]byte(v["attachments"]), &r.Attachments)
 	if v["evidence"] != "" {
 		r.Evidence = &signing.Evidence{}
@@ -349,14 +349,18 @@ type stepMessage struct {
 // so that a redelivered answer changes nothing.
 //
 // KEYS: record, history, answers, cabinet index, cabinet unread, cabinet
-// sequence, then the cabinet message records the steps may file.
+// sequence, the citizen's wish for SMS notices, then the cabinet message
+// records the steps may file.
 // ARGV: answer message id ("" for changes that are not answers), then one
 // JSON step each.
-// Returns {"seen"}, {"unknown"}, {"early", state} (an after-end step on a
-// request not ended yet), {"unfit", state} (on one it does not fit) or
-// {"ok", state after, steps taken}.
+// Returns {"seen", state, sms}, {"unknown"}, {"early", state} (an
+// after-end step on a request not ended yet), {"unfit", state} (on one it
+// does not fit) or {"ok", state after, steps taken, sms}; sms is "1" when
+// the citizen asked to be told of changes by SMS.
 var transitionScript = redisscript.New(luaRanks() + `
-if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return {'seen'} end
+if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
+  return {'seen', redis.call('HGET', KEYS[1], 'state') or '', tostring(redis.call('EXISTS', KEYS[7]))}
+end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'unknown'} end
 local taken = 0
@@ -391,7 +395,7 @@ for i = 2, #ARGV do
   end
 end
 if ARGV[1] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end
-return {'ok', state, tostring(taken)}
+return {'ok', state, tostring(taken), tostring(redis.call('EXISTS', KEYS[7]))}
 `)
 
 // luaRanks writes the transition table into the script, so that Go and
@@ -414,6 +418,9 @@ type transitionResult struct {
 	// State after the change, and how many of its steps were taken.
 	State State
 	Taken int
+	// SMS: the citizen asked to be told of status changes by SMS (read
+	// with the change, in the same script).
+	SMS bool
 }
 
 // transition applies steps to the request in one script. answerID names
@@ -421,7 +428,7 @@ type transitionResult struct {
 func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, steps ...step) (transitionResult, error) {
 	k := a.requestKeys(ref)
 	index, unread := a.cabinetKeys(ref.IIN)
-	keys := []string{k.record, k.history, k.answers, index, unread, a.cabinetSeqKey(ref.IIN)}
+	keys := []string{k.record, k.history, k.answers, index, unread, a.cabinetSeqKey(ref.IIN), a.smsWishKey(ref.IIN)}
 	args := []any{answerID}
 	for _, s := range steps {
 		if s.Message != nil {
@@ -457,7 +464,7 @@ func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, s
 				return transitionResult{}, err
 			}
 		}
-		return transitionResult{Seen: true}, nil
+		return transitionResult{Seen: true, State: State(out[1]), SMS: out[2] == "1"}, nil
 	case "unknown":
 		return transitionResult{}, fmt.Errorf("request %s has no record", ref)
 	case "early":
@@ -467,7 +474,7 @@ func (a *App) transition(ctx context.Context, ref RequestRef, answerID string, s
 	}
 	var taken int
 	fmt.Sscan(out[2], &taken)
-	return transitionResult{State: State(out[1]), Taken: taken}, nil
+	return transitionResult{State: State(out[1]), Taken: taken, SMS: out[3] == "1"}, nil
 }
 
 // countRepeatScript counts an answer that came again on its request's
@@ -516,6 +523,8 @@ const (
 	eventUpdate            = "update"
 	eventIgnored           = "ignored"
 	eventRegistrationEnded = "registration-ended" // the registration the request made ended
+	eventHandedOut         = "handed-out"         // a counter gave the result to the applicant or his representative
+	eventSMSFailed         = "sms-failed"         // a status notice by SMS was not delivered (notices.go)
 )
 
 // historyJSON is a history entry as stored; what is a State or an event.

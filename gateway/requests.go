@@ -37,6 +37,9 @@ type Request struct {
 	// Office the office; empty for the portal's own.
 	Channel string `json:"channel,omitempty"`
 	Office  string `json:"office,omitempty"`
+	// SMSNotices are the status notices by SMS the citizen asked for, what
+	// came of each (a failed one is shown here).
+	SMSNotices []SMSNotice `json:"smsNotices,omitempty"`
 }
 
 // HistoryEntry is one step of a request's life: the state it entered, or

@@ -193,7 +193,7 @@ func TestUpOutsideTheRepository(t *testing.T) {
 		}
 	}
 	data := "stackdata" // relative: the tools find it from the same directory
-	ports := []string{"--listen", freeAddr(t), "--bus-listen", freeAddr(t), "--ocsp-listen", freeAddr(t), "--sms-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--counter-listen", freeAddr(t)}
+	ports := []string{"--listen", freeAddr(t), "--bus-listen", freeAddr(t), "--ocsp-listen", freeAddr(t), "--sms-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--counter-listen", freeAddr(t), "--centre-listen", freeAddr(t)}
 	command := func(ctx context.Context, args ...string) *exec.Cmd {
 		c := exec.CommandContext(ctx, bin, args...)
 		c.Dir, c.Env = cwd, env

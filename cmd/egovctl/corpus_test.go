@@ -44,7 +44,7 @@ func upStack(t *testing.T, record string, extra ...string) (portal, bus, data st
 		t.Fatal(err)
 	}
 	p, b, o := freeAddr(t), freeAddr(t), freeAddr(t)
-	args := []string{"up", "--data", data, "--listen", p, "--bus-listen", b, "--ocsp-listen", o, "--sms-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--counter-listen", freeAddr(t),
+	args := []string{"up", "--data", data, "--listen", p, "--bus-listen", b, "--ocsp-listen", o, "--sms-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--counter-listen", freeAddr(t), "--centre-listen", freeAddr(t),
 		"--redis", r.URL, "--key-prefix", r.Prefix,
 		"--routing", "../../fixtures/shep/routing.json", "--persons", "../../fixtures/gbdfl/persons.json"}
 	if record != "" {

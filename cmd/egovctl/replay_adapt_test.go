@@ -22,7 +22,7 @@ func upFresh(t *testing.T) (portal, bus, data string) {
 	r := redistest.New(t)
 	data = t.TempDir()
 	p, b := freeAddr(t), freeAddr(t)
-	args := []string{"up", "--data", data, "--listen", p, "--bus-listen", b, "--ocsp-listen", freeAddr(t), "--sms-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--counter-listen", freeAddr(t),
+	args := []string{"up", "--data", data, "--listen", p, "--bus-listen", b, "--ocsp-listen", freeAddr(t), "--sms-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--counter-listen", freeAddr(t), "--centre-listen", freeAddr(t),
 		"--redis", r.URL, "--key-prefix", r.Prefix,
 		"--routing", "../../fixtures/shep/routing.json", "--persons", "../../fixtures/gbdfl/persons.json"}
 	ctx, cancel := context.WithCancel(context.Background())

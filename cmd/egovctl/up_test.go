@@ -139,7 +139,7 @@ func startUpAt(t *testing.T, r *redistest.Redis, data string, flags ...string) (
 	out := &syncBuffer{}
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, append([]string{"up", "--data", data, "--listen", portal, "--bus-listen", bus, "--ocsp-listen", ocsp, "--sms-listen", smsView, "--metrics-listen", metrics, "--counter-listen", freeAddr(t),
+		done <- run(ctx, append([]string{"up", "--data", data, "--listen", portal, "--bus-listen", bus, "--ocsp-listen", ocsp, "--sms-listen", smsView, "--metrics-listen", metrics, "--counter-listen", freeAddr(t), "--centre-listen", freeAddr(t),
 			"--redis", r.URL, "--key-prefix", r.Prefix,
 			"--routing", filepath.Join("..", "..", "fixtures", "shep", "routing.json"),
 			"--persons", filepath.Join("..", "..", "fixtures", "gbdfl", "persons.json")}, flags...), out, out)
