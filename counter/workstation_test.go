@@ -84,6 +84,8 @@ func newCounterStack(t *testing.T) *counterStack {
 type stackOptions struct {
 	providersRefuseFilings bool // the providers take no counter's filings
 	noSMSGateway           bool // nobody answers SMS_SEND on the bus
+	// catalogue changes the catalogue every system of the stack reads.
+	catalogue func(*gateway.Catalogue)
 }
 
 // newCounterStackWith is newCounterStack without the parts opt takes out.
@@ -130,6 +132,9 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 	cat, err := gateway.DefaultCatalogue()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opt.catalogue != nil {
+		opt.catalogue(cat)
 	}
 	var runs []func(context.Context)
 	for _, p := range []struct {
@@ -894,5 +899,28 @@ func TestParallelSubmissionsGetOneReceipt(t *testing.T) {
 	}
 	if code := s.call("GET", "/filings/"+strings.ToUpper(d.ID), token, "", nil, &p); code != http.StatusNotFound || strings.Contains(p.Detail, strings.ToUpper(d.ID)) {
 		t.Fatalf("an id not as the workstation writes it: %d %+v", code, p)
+	}
+}
+
+// The term rules of 001 (001:266-272) on a counter channel: at a district
+// office 5 working days more, and the day of acceptance not counted. Given
+// to Almaty's G-B channel of S1 (28 minutes of steps), a filing accepted at
+// the district office ala-con-03 on Thursday 03.12.2026 10:00 counts from
+// Friday 09:00; 28 minutes and 5 working days (09:00–18:30, break
+// 13:00–14:30) end on Friday 11.12.2026 at 09:28.
+func TestCounterTermRulesOf001(t *testing.T) {
+	s := newCounterStackWith(t, stackOptions{catalogue: func(c *gateway.Catalogue) {
+		svc, err := c.Lookup("job-seeker-registration")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := svc.Regions["almaty-city"].Channels[gateway.ChannelStateCorporation]
+		ch.DistrictOfficeExtraWorkingDays, ch.AcceptanceDayNotCounted = 5, true
+	}})
+	token := s.login(almaty)
+	rc := s.file(almaty, token, counter.IntakeForm{Service: "job-seeker-registration", Applicant: daughter, Form: map[string]string{"education": "higher"},
+		Documents: []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2030-05-01"}}})
+	if want := time.Date(2026, 12, 11, 9, 28, 0, 0, egov.Almaty); !rc.DueAt.Equal(want) {
+		t.Fatalf("due %s, want %s", rc.DueAt.In(egov.Almaty), want)
 	}
 }
