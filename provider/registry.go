@@ -42,15 +42,18 @@ type registration struct {
 	// Unemployed is the number of the registration as unemployed made on
 	// it (S2, UNE-YYYY-NNNNNN), "" while there is none; it ends with it.
 	Unemployed string
+	// UnemployedAs is the applicant's surname and name as the request that
+	// registered him as unemployed gave them (S3 checks them).
+	UnemployedAs string
 }
 
 // registrationFields are the hash fields of a current registration that
 // registrationFrom reads, in order.
-var registrationFields = []string{"number", "requestId", "service", "sender", "unemployed"}
+var registrationFields = []string{"number", "requestId", "service", "sender", "unemployed", "unemployedAs"}
 
 func registrationFrom(v []any) registration {
 	s := func(i int) string { x, _ := v[i].(string); return x }
-	r := registration{Number: s(0), RequestID: s(1), Service: s(2), Sender: s(3), Unemployed: s(4)}
+	r := registration{Number: s(0), RequestID: s(1), Service: s(2), Sender: s(3), Unemployed: s(4), UnemployedAs: s(5)}
 	if r.Service == "" {
 		r.Service = "job-seeker-registration" // made before services were kept
 	}

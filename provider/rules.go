@@ -126,6 +126,7 @@ type Facts struct {
 	Employed         bool              // a contract in force (asked only where NoLabourActivityIn says)
 	JobSeeker        bool              // registered as an active job seeker
 	Unemployed       bool              // that registration is as unemployed too (S2)
+	UnemployedAs     string            // the surname and name that registration was made under
 	AttachmentDigest map[string]string // sha256 of the bytes fetched from the bus, by declared sha256
 }
 
@@ -194,7 +195,11 @@ func (r *Rules) Decide(a *document.Request, f Facts) Decision {
 		if !f.JobSeeker || !f.Unemployed {
 			return refuse("not-unemployed")
 		}
-		if a.Applicant.Surname != f.Person.Surname || a.Applicant.GivenName != f.Person.Name {
+		// The registered person's identification data must match
+		// (001:987-989): the persons register's, and those he was
+		// registered under.
+		name := a.Applicant.Surname + " " + a.Applicant.GivenName
+		if a.Applicant.Surname != f.Person.Surname || a.Applicant.GivenName != f.Person.Name || (f.UnemployedAs != "" && f.UnemployedAs != name) {
 			return refuse("identity-mismatch")
 		}
 		return Decision{Outcome: document.OutcomeCertificate, Kind: KindUnemployedCertificate}

@@ -91,6 +91,8 @@ func TestDecide(t *testing.T) {
 		{"S3: a job seeker, not unemployed", s3("791028302728", "ЖАҚСЫЛЫҚОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named, JobSeeker: true}, "refused", "not-unemployed"},
 		{"S3: on no register", s3("791028302728", "ЖАҚСЫЛЫҚОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named}, "refused", "not-unemployed"},
 		{"S3: another surname than the register's (001:987-989)", s3("791028302728", "ЖАКСЫЛЫКОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named, JobSeeker: true, Unemployed: true}, "refused", "identity-mismatch"},
+		{"S3: registered under another surname", s3("791028302728", "ЖАҚСЫЛЫҚОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named, JobSeeker: true, Unemployed: true, UnemployedAs: "ОМАРОВ ЕРЛАН"}, "refused", "identity-mismatch"},
+		{"S3: registered under the same names", s3("791028302728", "ЖАҚСЫЛЫҚОВ", "ЕРЛАН"), provider.Facts{Now: now, Person: named, JobSeeker: true, Unemployed: true, UnemployedAs: "ЖАҚСЫЛЫҚОВ ЕРЛАН"}, "certificate", ""},
 	}
 	for _, tt := range tests {
 		d := rules.Decide(tt.app, tt.facts)

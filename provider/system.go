@@ -353,7 +353,8 @@ return {'claimed', unpack(reg)}
 // ARGV: record, outcome, number, decided at (ms), request id, referral,
 // service, filing system, end ground, end notice, lock token, the number
 // of the registration the claim read ("" for none), the decision's kind
-// ("unemployed": the registration is made as unemployed too, S2).
+// ("unemployed": the registration is made as unemployed too, S2), the
+// applicant's surname and name.
 // Returns 1, also when this very record is stored already (the script
 // run again after a late answer); 0 when the lock was no longer this
 // worker's; -1 when the
@@ -379,7 +380,7 @@ if ARGV[2] == 'deregistered' and endRegistration(KEYS[3], KEYS[5], ARGV[3], ARGV
 end
 redis.call('SET', KEYS[1], ARGV[1])
 if ARGV[2] == 'registered' and ARGV[13] == 'unemployed' then
-  redis.call('HSET', KEYS[3], 'unemployed', ARGV[3], 'unemployedAt', ARGV[4], 'unemployedRequestId', ARGV[5])
+  redis.call('HSET', KEYS[3], 'unemployed', ARGV[3], 'unemployedAt', ARGV[4], 'unemployedRequestId', ARGV[5], 'unemployedAs', ARGV[14])
 elseif ARGV[2] == 'registered' then
   redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5], 'service', ARGV[7], 'sender', ARGV[8])
 elseif ARGV[2] == 'referred' then
@@ -484,7 +485,8 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	}()
 	now := s.cfg.Now()
 	current := registrationFrom(claim[1:])
-	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: current.Number != "", Unemployed: current.Unemployed != ""}
+	facts := Facts{Now: now, AttachmentDigest: map[string]string{}, JobSeeker: current.Number != "", Unemployed: current.Unemployed != "",
+		UnemployedAs: current.UnemployedAs}
 	// What the decision asks of the bus (attachments, registers) must end
 	// well before the lock does, or a second worker could decide too.
 	askCtx, cancel := context.WithTimeout(ctx, decisionLockTTL/2)
@@ -570,7 +572,8 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	// out: a master's death must not take the register's record of a
 	// result the citizen holds.
 	stores := redisconn.RunScript(ctx, s.rdb, s.cfg.Durability, storeScript, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
-		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token, current.Number, d.Kind)
+		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token, current.Number, d.Kind,
+		app.Applicant.Surname+" "+app.Applicant.GivenName)
 	n, err := stores.Int()
 	if err != nil {
 		if errors.Is(err, redisconn.ErrNotReplicated) && stores.Val() == int64(1) {
