@@ -3,6 +3,7 @@ package counter
 import (
 	"fmt"
 	"os"
+	"strings"
 	"unicode/utf8"
 
 	"egov"
@@ -37,8 +38,8 @@ type Desk struct {
 	// centre's S2 has no interaction with the portal (004:255, 004:525).
 	Cabinet bool
 	// Ready words, in Russian and Kazakh, the SMS that a result waits at
-	// the office (within sms.MaxText).
-	Ready func(office string) string
+	// the office where (its name, or "" to name none).
+	Ready func(where string) string
 }
 
 // The desks.
@@ -48,9 +49,11 @@ var (
 	StateCorporation = Desk{Name: "counter", System: "gk-counter", Namespace: "gk",
 		Channels: []string{gateway.ChannelStateCorporation}, Filed: document.ChannelStateCorporation, Staff: fixtures.Operators,
 		BIN: "160540000019", Cabinet: true,
-		Ready: func(office string) string {
-			return "Результат услуги готов, получите его в ЦОН, отдел " + office + ". " +
-				"Қызмет нәтижесі дайын, оны ХҚКО-ның " + office + " бөлімінен алыңыз."
+		Ready: func(where string) string {
+			if where == "" {
+				return "Результат услуги готов, получите его в ЦОН, где подали заявление. Қызмет нәтижесі дайын, оны өтініш берген ХҚКО-дан алыңыз."
+			}
+			return "Результат услуги готов, получите его: " + where + ". Қызмет нәтижесі дайын, оны көрсетілген ХҚКО бөлімінен алыңыз."
 		}}
 	// EmploymentCentre is the desk of an employment centre (ЦЗН): its
 	// specialists enter applicants into АИС «Рынок труда» (S2, flow C)
@@ -58,9 +61,11 @@ var (
 	EmploymentCentre = Desk{Name: "employment centre", System: "czn-desk", Namespace: "czn",
 		Channels: []string{gateway.ChannelEmploymentCentre, gateway.ChannelProvider}, Filed: document.ChannelEmploymentCentre, Staff: fixtures.Specialists,
 		BIN: "130440000001",
-		Ready: func(office string) string {
-			return "Результат услуги готов, получите его в центре занятости " + office + ". " +
-				"Қызмет нәтижесі дайын, оны " + office + " жұмыспен қамту орталығынан алыңыз."
+		Ready: func(where string) string {
+			if where == "" {
+				return "Результат услуги готов, получите его в центре занятости, где подали заявление. Қызмет нәтижесі дайын, оны өтініш берген жұмыспен қамту орталығынан алыңыз."
+			}
+			return "Результат услуги готов, получите его: " + where + ". Қызмет нәтижесі дайын, оны көрсетілген жұмыспен қамту орталығынан алыңыз."
 		}}
 )
 
@@ -118,14 +123,21 @@ func decisionText(f *Filing) string {
 		return fmt.Sprintf("Вы зарегистрированы в качестве безработного с %s, № %s. Сіз %s бастап жұмыссыз ретінде тіркелдіңіз, № %s.",
 			date, f.ResultNumber, date, f.ResultNumber)
 	}
-	text := ""
 	if g := f.GroundText; g != nil {
-		text = "Отказано в регистрации в качестве безработного: " + g.RU + ". " +
-			"Жұмыссыз ретінде тіркеуден бас тартылды: " + g.KK + "."
+		// The ground whole, or its first clause where the whole is too
+		// long for the segments.
+		for _, cut := range []bool{false, true} {
+			ru, kk := g.RU, g.KK
+			if cut {
+				ru, _, _ = strings.Cut(ru, ":")
+				kk, _, _ = strings.Cut(kk, ":")
+			}
+			text := "Отказ в регистрации безработным: " + ru + ". Жұмыссыз ретінде тіркеуден бас тарту: " + kk + "."
+			if utf8.RuneCountInString(text) <= sms.MaxText {
+				return text
+			}
+		}
 	}
-	if text == "" || utf8.RuneCountInString(text) > sms.MaxText {
-		text = "Отказано в регистрации в качестве безработного; причина в ответе центра занятости. " +
-			"Жұмыссыз ретінде тіркеуден бас тартылды; себебі жұмыспен қамту орталығының жауабында."
-	}
-	return text
+	return "Отказано в регистрации в качестве безработного; причина в ответе центра занятости. " +
+		"Жұмыссыз ретінде тіркеуден бас тартылды; себебі жұмыспен қамту орталығының жауабында."
 }

@@ -39,17 +39,13 @@ type Flow struct {
 	// entered (the employment centre's desk takes his identity document,
 	// 004:484-486, 001:815-818).
 	InPerson bool
-	// TellsDecision: the applicant's SMS is the decision itself, the date
-	// of the registration or the refusal (004:492), not that the result
-	// waits at the desk.
-	TellsDecision bool
 }
 
 // The desks' flows.
 var (
 	FlowGA = Flow{Name: gateway.FlowGA, CheckPowers: true}
 	FlowGB = Flow{Name: gateway.FlowGB}
-	FlowC  = Flow{Name: gateway.FlowC, InPerson: true, TellsDecision: true}
+	FlowC  = Flow{Name: gateway.FlowC, InPerson: true}
 	FlowP  = Flow{Name: gateway.FlowP, InPerson: true}
 )
 

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"egov/registers/mobile"
 	"egov/shep"
@@ -134,13 +135,20 @@ func (w *Workstation) notifyPending(ctx context.Context, office string) {
 	}
 }
 
-// noticeText is the SMS of a filing whose result came: in flow C the
-// decision (the signed result's date and number, or its ground, as the
-// workstation read them from the verified result), else that the result
-// waits at the office.
+// noticeText is the SMS of a filing whose result came: where the channel
+// tells the decision by phone, the decision (the signed result's date and
+// number, or its ground, as the workstation read them from the verified
+// result), else that the result waits at the office.
 func (w *Workstation) noticeText(f *Filing) string {
-	if !flows[f.Flow].TellsDecision {
-		return w.cfg.Desk.Ready(f.Office)
+	if !f.NoticeByPhone {
+		// The office by its name, by its code if the name is too long,
+		// by neither if even that is.
+		for _, where := range []string{w.cfg.Operators.OfficeName(f.Office), f.Office} {
+			if text := w.cfg.Desk.Ready(where); where != "" && utf8.RuneCountInString(text) <= sms.MaxText {
+				return text
+			}
+		}
+		return w.cfg.Desk.Ready("")
 	}
 	return decisionText(f)
 }

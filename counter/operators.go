@@ -80,6 +80,17 @@ func ParseOperators(data []byte, name string) (*Operators, error) {
 	return ops, errors.Join(errs...)
 }
 
+// OfficeName is the name of the office of code, "" for an office none of
+// the operators is at.
+func (o *Operators) OfficeName(code string) string {
+	for _, op := range o.byLogin {
+		if op.Office.Code == code {
+			return op.Office.Name
+		}
+	}
+	return ""
+}
+
 // Get returns the operator of a login, or nil.
 func (o *Operators) Get(login string) *Operator { return o.byLogin[login] }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -257,6 +258,8 @@ type draftRecord struct {
 	Name       string   `json:"name"`
 	Files      []string `json:"files"` // SHA-256 of each scan
 	Rep        string   `json:"representative,omitempty"`
+	// NoticeByPhone: the applicant's SMS is the decision (the channel's).
+	NoticeByPhone bool `json:"noticeByPhone,omitempty"`
 }
 
 // PackageIncomplete is the refusal to accept an incomplete package
@@ -333,6 +336,12 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 		// An incomplete package, or one with an expired document, is not
 		// accepted (001:242-245): the applicant gets the receipt of that.
 		missing, expired := missingKinds(form, req), expiredKinds(req, now)
+		// The persons register's record of the identity card wins over
+		// the date typed at the counter.
+		if exp := p.IdentityDocument.Expires; exp != "" && exp < now.In(egov.Almaty).Format(time.DateOnly) && !slices.Contains(expired, "identity-document") &&
+			slices.ContainsFunc(req.Attachments, func(a document.AttachmentHeader) bool { return a.Kind == "identity-document" }) {
+			expired = append(expired, "identity-document")
+		}
 		if len(missing) > 0 || len(expired) > 0 {
 			return nil, &PackageIncomplete{Err: egov.Errorf(egov.CodeAttachmentMissing, "missing %v, expired %v", missing, expired),
 				Receipt: RefusalReceipt{Kind: "refusal-to-accept", Service: svc.Names, Applicant: signing.MaskIIN(p.IIN),
@@ -349,7 +358,7 @@ func (w *Workstation) Intake(ctx context.Context, op *Operator, in IntakeForm) (
 		return nil, err
 	}
 	rec := draftRecord{Operator: op.Login, Document: string(doc), Service: svc.Code, Region: op.Office.Region, Flow: flow.Name,
-		Recipient: ch.Recipient, BusService: ch.BusServiceOf(svc.Code), Applicant: p.IIN, Name: p.Surname + " " + p.Name}
+		Recipient: ch.Recipient, BusService: ch.BusServiceOf(svc.Code), Applicant: p.IIN, Name: p.Surname + " " + p.Name, NoticeByPhone: ch.NoticeByPhone}
 	if r := req.Filing.Representative; r != nil {
 		rec.Rep = r.IIN
 	}
@@ -614,7 +623,7 @@ func (w *Workstation) Submit(ctx context.Context, op *Operator, id string, signe
 		rc.Documents = append(rc.Documents, a.FileName)
 	}
 	f := Filing{ID: id, State: StateAccepted, Service: d.Service, Region: d.Region, Flow: d.Flow, Recipient: d.Recipient, BusService: d.BusService,
-		Applicant: d.Applicant, Representative: d.Rep, Operator: op.Login, Office: office, Receipt: rc, Files: d.Files,
+		Applicant: d.Applicant, Representative: d.Rep, Operator: op.Login, Office: office, Receipt: rc, Files: d.Files, NoticeByPhone: d.NoticeByPhone,
 		History: []Step{{State: StateAccepted, At: now, By: op.Login}}}
 	created, err := w.create(ctx, &f, string(signed))
 	if err != nil {
@@ -691,10 +700,12 @@ type Filing struct {
 	ResultDate   string        `json:"resultDate,omitempty"` // YYYY-MM-DD, the provider's
 	Signer       string        `json:"resultSigner,omitempty"`
 	HandOut      *HandOut      `json:"handOut,omitempty"`
-	// Notice is the SMS telling the applicant the result is at the counter.
-	Notice    *Notice `json:"notice,omitempty"`
-	History   []Step  `json:"history"`
-	LastError string  `json:"lastError,omitempty"`
+	// Notice is the SMS telling the applicant the result is at the counter,
+	// or, where NoticeByPhone, the decision.
+	Notice        *Notice `json:"notice,omitempty"`
+	NoticeByPhone bool    `json:"noticeByPhone,omitempty"`
+	History       []Step  `json:"history"`
+	LastError     string  `json:"lastError,omitempty"`
 }
 
 // Step is one move of a filing's state.
@@ -758,20 +769,37 @@ func (w *Workstation) create(ctx context.Context, f *Filing, signed string) (boo
 
 // advanceScript moves a filing's state forward, never back: a state it
 // already reached or passed is left alone (an answer handed out again).
-// KEYS: filing, the office's ready queue. ARGV: new rank, the rank it must
-// be at ("" for any lower), filing JSON, score for the ready queue, id,
-// then field/value pairs to set. Returns 1 moved, 0 already there or
-// past, -1 no such filing, -2 not at the rank required.
+// KEYS: filing, the office's ready queue, its portal outbox. ARGV: new
+// rank, the rank it must be at ("" for any lower), filing JSON, score for
+// the ready queue, id, "1" when the portal is told (a hand-out goes into
+// the portal outbox with the move), then field/value pairs to set.
+// Returns 1 moved, 0 already there or past, -1 no such filing, -2 not at
+// the rank required.
 var advanceScript = redisscript.New(`
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 if cur < 0 then return -1 end
 local want = tonumber(ARGV[1])
 if cur >= want then return 0 end
 if ARGV[2] ~= '' and cur ~= tonumber(ARGV[2]) then return -2 end
-redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'filing', ARGV[3], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'filing', ARGV[3], unpack(ARGV, 7))
 if want == 3 then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5]) end
-if want == 4 then redis.call('ZREM', KEYS[2], ARGV[5]) end
+if want == 4 then
+  redis.call('ZREM', KEYS[2], ARGV[5])
+  if ARGV[6] == '1' then redis.call('SADD', KEYS[3], ARGV[5]) end
+end
 return 1
+`)
+
+// leaveOutboxScript takes a filing out of the portal outbox once the portal
+// has all it will hear of it at its rank: the result, and the hand-out
+// once handed out. Run after the sends, it reads the filing as it is then:
+// a hand-out recorded meanwhile keeps it in.
+// KEYS: filing, portal outbox. ARGV: id. Returns 1 when taken out.
+var leaveOutboxScript = redisscript.New(`
+local v = redis.call('HMGET', KEYS[1], 'rank', 'portalResult', 'portalHandOut')
+local rank = tonumber(v[1] or '-1')
+if rank >= 3 and v[2] and (rank < 4 or v[3]) then return redis.call('SREM', KEYS[2], ARGV[1]) end
+return 0
 `)
 
 // advance moves f (as loaded) to state with the step and extra fields.
@@ -780,8 +808,12 @@ func (w *Workstation) advance(ctx context.Context, f *Filing, state, by string, 
 	f.History = append(f.History, Step{State: state, At: at, By: by})
 	f.LastError = "" // a move clears the reason it had not moved
 	js, _ := json.Marshal(f)
-	args := append([]any{stateRank[state], requireRank, js, at.UnixMilli(), f.ID, "lastError", ""}, fields...)
-	return advanceScript.Run(ctx, w.rdb, []string{w.filingKey(f.Office, f.ID), w.officeKey(f.Office, "ready")}, args...).Int()
+	tell := "0"
+	if w.cfg.Portal != "" {
+		tell = "1"
+	}
+	args := append([]any{stateRank[state], requireRank, js, at.UnixMilli(), f.ID, tell, "lastError", ""}, fields...)
+	return advanceScript.Run(ctx, w.rdb, []string{w.filingKey(f.Office, f.ID), w.officeKey(f.Office, "ready"), w.officeKey(f.Office, "portal-outbox")}, args...).Int()
 }
 
 func (w *Workstation) load(ctx context.Context, office, id string) (*Filing, error) {
@@ -930,9 +962,9 @@ func (w *Workstation) tellPortal(ctx context.Context, office, id string) error {
 		handOutTold = true
 	}
 	// Told of the result, the filing leaves the outbox until it is handed
-	// out (HandOutTo puts it back).
+	// out (the hand-out puts it back).
 	if resultTold && (!handedOut || handOutTold) {
-		return w.rdb.SRem(ctx, outbox, id).Err()
+		return leaveOutboxScript.Run(ctx, w.rdb, []string{key, outbox}, id).Err()
 	}
 	return nil
 }
@@ -1250,10 +1282,9 @@ func (w *Workstation) HandOutTo(ctx context.Context, op *Operator, id, iin strin
 		return nil, egov.Errorf(egov.CodeHandOutRefused, "the result of %s is not at the counter yet", id)
 	}
 	w.cfg.Log.Info(w.cfg.Desk.Name+": result handed out", "request", id, "office", op.Office.Code, "to", to, "operator", op.Login)
-	// The cabinet shows the hand-out too; the portal's outbox tells it
-	// again if this fails.
+	// The cabinet shows the hand-out too: the move put the filing in the
+	// portal outbox, which tells the portal again if this fails.
 	if w.cfg.Portal != "" {
-		w.rdb.SAdd(ctx, w.officeKey(op.Office.Code, "portal-outbox"), id)
 		if err := w.tellPortal(ctx, op.Office.Code, id); err != nil {
 			w.cfg.Log.Warn(w.cfg.Desk.Name+": the portal is told of the hand-out later", "request", id, "err", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +74,8 @@ type counterStack struct {
 	cal      *gateway.Calendar
 	rdb      *redistest.Redis
 	portal   *gateway.App // whose cabinet the citizen reads
+	labour   *provider.System
+	skipDays func(n int) // moves every system's clock n days ahead
 }
 
 func newCounterStack(t *testing.T) *counterStack {
@@ -86,6 +89,9 @@ type stackOptions struct {
 	noSMSGateway           bool // nobody answers SMS_SEND on the bus
 	// catalogue changes the catalogue every system of the stack reads.
 	catalogue func(*gateway.Catalogue)
+	// contracts is a data set of the register of employment contracts
+	// instead of the built-in one.
+	contracts string
 }
 
 // newCounterStackWith is newCounterStack without the parts opt takes out.
@@ -94,7 +100,8 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 	t.Helper()
 	r := redistest.New(t)
 	started := time.Now()
-	now := func() time.Time { return today.Add(time.Since(started)) }
+	var skipped atomic.Int64 // days the test skipped ahead
+	now := func() time.Time { return today.AddDate(0, 0, int(skipped.Load())).Add(time.Since(started)) }
 	trust, err := signing.LoadTrustDir("../fixtures/pki/trust")
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +123,7 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := registers.Host(bus, registers.Files{}); err != nil {
+	if err := registers.Host(bus, registers.Files{Contracts: opt.contracts}); err != nil {
 		t.Fatal(err)
 	}
 	if !opt.noSMSGateway {
@@ -125,7 +132,9 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 	busSrv := httptest.NewServer(bus.Handler())
 	client := func() shep.Client { return &shep.HTTPClient{BaseURL: busSrv.URL} }
 	counters := map[string]string{counter.SenderID: stateCorporationBIN}
-	takes := map[string]string{counter.SenderID: stateCorporationBIN, counter.EmploymentCentre.System: counter.EmploymentCentre.BIN}
+	takes := map[string]provider.Filer{
+		counter.SenderID:                {BIN: stateCorporationBIN, Filed: counter.StateCorporation.Filed, Channels: counter.StateCorporation.Channels},
+		counter.EmploymentCentre.System: {BIN: counter.EmploymentCentre.BIN, Filed: counter.EmploymentCentre.Filed, Channels: counter.EmploymentCentre.Channels}}
 	if opt.providersRefuseFilings {
 		takes = nil
 	}
@@ -137,6 +146,7 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 		opt.catalogue(cat)
 	}
 	var runs []func(context.Context)
+	var labourSystem *provider.System
 	for _, p := range []struct {
 		id  provider.Identity
 		who soap.SenderInfo
@@ -150,11 +160,15 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 			t.Fatal(err)
 		}
 		sys, err := p.id.New(r.Client, provider.Config{Bus: client(), Sender: p.who, Signer: signer, Verifier: verifier,
-			KeyPrefix: r.Prefix, Now: now, Log: quiet, Counters: takes, CounterFlow: cat.CounterFlow, PollWait: time.Second})
+			KeyPrefix: r.Prefix, Now: now, Log: quiet, Counters: takes, FiledThrough: cat.DeskChannel, PollWait: time.Second,
+			Cabinets: map[string]string{counter.SenderID: "egov-portal"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		runs = append(runs, sys.Run)
+		if p.id.Namespace == labour.Identity.Namespace {
+			labourSystem = sys
+		}
 	}
 	cal, err := gateway.DefaultCalendar()
 	if err != nil {
@@ -228,7 +242,7 @@ func newCounterStackWith(t *testing.T, opt stackOptions) *counterStack {
 		}
 		keys[op.iin] = &signing.Signer{Key: iss.Key, Certificate: iss.Certificate}
 	}
-	return &counterStack{t: t, api: api, centre: centreAPI, servers: map[string]*httptest.Server{}, handler: handler, portal: portal, verifier: verifier, keys: keys, cat: cat, cal: cal, rdb: r}
+	return &counterStack{t: t, labour: labourSystem, skipDays: func(n int) { skipped.Add(int64(n)) }, api: api, centre: centreAPI, servers: map[string]*httptest.Server{}, handler: handler, portal: portal, verifier: verifier, keys: keys, cat: cat, cal: cal, rdb: r}
 }
 
 // call sends one request to the workstation's API and decodes its JSON.
@@ -395,7 +409,7 @@ func TestFlowGAWithARepresentative(t *testing.T) {
 		t.Fatalf("notice %+v", n)
 	}
 	phone, err := sms.Outbox(context.Background(), s.rdb.Client, s.rdb.Prefix, "+77027654321")
-	if err != nil || len(phone) != 1 || !strings.Contains(phone[0].Text, "krg-con-01") || !strings.Contains(phone[0].Text, "Результат") ||
+	if err != nil || len(phone) != 1 || !strings.Contains(phone[0].Text, "Отдел № 1 г. Караганды") || !strings.Contains(phone[0].Text, "Результат") ||
 		!strings.Contains(phone[0].Text, "нәтижесі") || len([]rune(phone[0].Text)) > sms.MaxText || phone[0].Sender != counter.SenderID {
 		t.Fatalf("the applicant's phone: %+v %v", phone, err)
 	}
@@ -519,6 +533,15 @@ func TestFlowGBForJobSeekerRegistration(t *testing.T) {
 		t.Fatalf("hand-out: %d %+v", code, out)
 	}
 	s.wantHandOutInCabinet(daughter, rc.RequestID, "applicant")
+	// The portal believes a hand-out only from the office that filed it.
+	elsewhere := document.HandOut{RequestID: rc.RequestID, Applicant: daughter, To: document.HandedToApplicant, Office: "krg-con-01", At: today}
+	var m soap.AsyncMessage
+	m.MessageInfo = soap.AsyncMessageInfo{MessageID: uuid.NewString(), CorrelationID: uuid.NewString(), ServiceID: "egov-portal.counter-handout",
+		MessageType: soap.TypeRequest, Sender: soap.SenderInfo{SenderID: counter.SenderID}}
+	m.MessageData.Data = string(elsewhere.Document())
+	if err := s.portal.HandleAnswer(context.Background(), m); egov.ErrorCode(err) != egov.CodeAnswerUnmatched {
+		t.Fatalf("a hand-out told for another office: %v", err)
+	}
 	// G-B asks no register of the power (004:374-380): a representative
 	// with a power ЕНИС does not hold, checked on paper by the operator,
 	// files for the applicant, and the provider does not ask ЕНИС either.

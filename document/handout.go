@@ -3,6 +3,8 @@ package document
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
+	"io"
 	"time"
 
 	"egov"
@@ -58,6 +60,19 @@ func ReadHandOut(data []byte) (*HandOut, error) {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&h); err != nil {
 		return nil, bad("%v", err)
+	}
+	// One element, and nothing after it but white space.
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		if cd, ok := tok.(xml.CharData); !ok || len(bytes.TrimSpace(cd)) > 0 {
+			return nil, bad("content after the document")
+		}
 	}
 	if _, err := signing.ParseIIN(h.Applicant); err != nil {
 		return nil, bad("applicant: %v", err)

@@ -136,11 +136,20 @@ type Channel struct {
 	// only, 004); at an employment centre FlowC (the centre enters the
 	// applicant into the provider's system, 004:484-492, 001:815-846); at
 	// the provider's own office FlowP (001:979-999).
-	Flow  string `json:"flow,omitempty"`
-	Steps []Step `json:"steps,omitempty"`
+	Flow string `json:"flow,omitempty"`
+	// NoticeByPhone: the desk tells the applicant the provider's decision
+	// by phone (S2 in Almaty city: the date of the registration, or the
+	// refusal, 004:492), rather than that the result waits at the desk.
+	NoticeByPhone bool   `json:"noticeByPhone,omitempty"`
+	Steps         []Step `json:"steps,omitempty"`
 	// TermWorkingDays is the term the regulation declares; 0: the steps'
 	// sum is the term.
 	TermWorkingDays int `json:"termWorkingDays,omitempty"`
+	// TermAfterStep: the declared term counts from the end of this step
+	// (1-based), not from the acceptance, as S2's "2 working days from the
+	// date of the local body's decision" (001:844-846); 0: from the
+	// acceptance.
+	TermAfterStep int `json:"termAfterStep,omitempty"`
 	// DistrictOfficeExtraWorkingDays are added when the citizen applies
 	// at a district (city) office of the State Corporation (001:266-269).
 	DistrictOfficeExtraWorkingDays int `json:"districtOfficeExtraWorkingDays,omitempty"`
@@ -182,7 +191,11 @@ func (c *Channel) StepsTotal() time.Duration {
 // or the sum of the steps where none is declared.
 func (c *Channel) Term() time.Duration {
 	if c.TermWorkingDays > 0 {
-		return time.Duration(c.TermWorkingDays) * WorkingDay
+		var before time.Duration
+		for _, st := range c.Steps[:min(c.TermAfterStep, len(c.Steps))] {
+			before += st.Duration()
+		}
+		return before + time.Duration(c.TermWorkingDays)*WorkingDay
 	}
 	return c.StepsTotal()
 }
@@ -387,6 +400,9 @@ func (s *Service) validate() []error {
 			if ch.TermWorkingDays < 0 || ch.DistrictOfficeExtraWorkingDays < 0 {
 				bad("%s: a negative term", at)
 			}
+			if ch.TermAfterStep < 0 || ch.TermAfterStep > len(ch.Steps) || (ch.TermAfterStep > 0 && ch.TermWorkingDays == 0) {
+				bad("%s: a term after a step needs a declared term and one of its steps", at)
+			}
 			if ch.BusService != "" && ch.Recipient == "" {
 				bad("%s: a bus service without a recipient", at)
 			}
@@ -476,16 +492,18 @@ func (c *Catalogue) PortalChannel(code, region string) (*Service, *Channel, erro
 	return s, r.Channels[ChannelPortal], nil
 }
 
-// CounterFlow is the State Corporation's flow (FlowGA, FlowGB) of the
-// service's counter channel through the bus in the region; "" where there
-// is none.
-func (c *Catalogue) CounterFlow(code, region string) string {
-	if s, ok := c.byCode[code]; ok {
-		if r := s.Regions[region]; r != nil && r.Channels[ChannelStateCorporation] != nil {
-			return r.Channels[ChannelStateCorporation].Flow
+// DeskChannel is the desk channel (state-corporation, employment-centre,
+// provider) through which the bus brings requests of the service in the
+// region under busService, and its flow; "" where there is none.
+func (c *Catalogue) DeskChannel(code, region, busService string) (channel, flow string) {
+	if s, ok := c.byCode[code]; ok && s.Regions[region] != nil {
+		for name, ch := range s.Regions[region].Channels {
+			if name != ChannelPortal && ch.Recipient != "" && ch.BusServiceOf(code) == busService {
+				return name, ch.Flow
+			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // PortalTerm is the working time the portal promises for the service in

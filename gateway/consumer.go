@@ -306,6 +306,13 @@ func (a *App) fileEndNotice(ctx context.Context, m soap.AsyncMessage) error {
 			EN: g.Text.EN + ". Registration No. " + notice.Number + ", " + notice.Date + "."},
 		Data: map[string]string{"outcome": string(notice.Outcome), "ground": g.Code, "number": notice.Number, "date": notice.Date,
 			"signer": res.Signer.CommonName, "certificate": res.Evidence.CertificateSerial}}
+	if notice.Kind == "unemployed" {
+		// The registration as unemployed made on it (S2) ends with it.
+		msg.Text.RU += " Вместе с ней прекращена регистрация в качестве безработного."
+		msg.Text.KK += " Онымен бірге жұмыссыз ретінде тіркеу де тоқтатылды."
+		msg.Text.EN += " The registration as unemployed made on it ends with it."
+		msg.Data["unemployed"] = "ended"
+	}
 	_, err = a.transition(ctx, ref, m.MessageInfo.MessageID, registrationEndedStep(notice.Number, g.Code, m.MessageData.Data, now, msg))
 	return err
 }

@@ -167,7 +167,7 @@ func (a *App) fileCounterHandOut(ctx context.Context, m soap.AsyncMessage) error
 		return err
 	}
 	ref := RequestRef{IIN: h.Applicant, ID: h.RequestID}
-	v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, "state", "filedBy", "office", "outcome", "number").Result()
+	v, err := a.rdb.HMGet(ctx, a.requestKeys(ref).record, "state", "filedBy", "office").Result()
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,9 @@ func (a *App) fileCounterHandOut(ctx context.Context, m soap.AsyncMessage) error
 			KK: "Нәтиже Мемлекеттік корпорацияның " + h.Office + " бөлімінде " + at + " (Астана уақыты) " + to.KK + " берілді.",
 			EN: "The result was handed to " + to.EN + " at the State Corporation's office " + h.Office + " on " + at + " (Astana time)."},
 		Data: map[string]string{"to": h.To, "office": h.Office, "at": h.At.UTC().Format(time.RFC3339)}}
-	step := step{AfterEnd: true, IfOutcome: str(v[3]), IfNumber: str(v[4]), Once: "handedOut",
+	// Whatever result it has: one filed after the read above is the one
+	// handed out. Before any, the hand-out waits (an error that passes).
+	step := step{AfterEnd: true, Once: "handedOut",
 		Set:   map[string]string{"handedOutAt": h.At.UTC().Format(time.RFC3339), "handedOutTo": h.To},
 		Entry: historyJSON(eventHandedOut, h.At, "to the "+h.To+" at office "+h.Office), Message: messageStep(msg, "")}
 	_, err = a.transition(ctx, ref, info.MessageID, step)

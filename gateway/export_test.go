@@ -26,3 +26,14 @@ func (a *App) FileForBenchmark(ctx context.Context, iin string) error {
 
 // CheckStuck runs the check for stuck requests now.
 func (a *App) CheckStuck(ctx context.Context) (int, error) { return a.checkStuck(ctx) }
+
+// SendQueuedSMS sends the due status notices of every shard once, as one
+// look of runSMS does.
+func (a *App) SendQueuedSMS(ctx context.Context) error {
+	for n := range relayShards {
+		if err := a.sendQueuedSMS(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -276,6 +276,10 @@ func bindJSON(c echo.Context, v any) error {
 		// cannot be read, which is 400, not a form filled wrongly (422).
 		return egov.Errorf(egov.CodeRequestMalformed, "JSON body: %v", err)
 	}
+	// One object: {"sms":true}{"sms":false} is not read as its first half.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return egov.Errorf(egov.CodeRequestMalformed, "JSON body: one JSON object only")
+	}
 	return nil
 }
 

@@ -328,7 +328,7 @@ type step struct {
 	// AfterEnd makes the step one for a request that has ended: it moves
 	// no state and is taken once (it writes the field Once, and is not
 	// taken while Once is there) when the request ended with outcome
-	// IfOutcome and result number IfNumber. On a request that has not
+	// IfOutcome and result number IfNumber (either left empty: any). On a request that has not
 	// ended yet the change waits (an error that passes); on one that
 	// ended otherwise it is refused as unmatched.
 	AfterEnd  bool   `json:"afterEnd,omitempty"`
@@ -385,7 +385,7 @@ for i = 2, #ARGV do
   if s['afterEnd'] then
     if rank[state] ~= terminal then return {'early', state} end
     local ended = redis.call('HMGET', KEYS[1], 'outcome', 'number')
-    if ended[1] ~= s['ifOutcome'] or ended[2] ~= s['ifNumber'] then return {'unfit', state} end
+    if (s['ifOutcome'] and ended[1] ~= s['ifOutcome']) or (s['ifNumber'] and ended[2] ~= s['ifNumber']) then return {'unfit', state} end
     if redis.call('HEXISTS', KEYS[1], s['once']) == 0 then take(s, {s['once'], '1'}) end
   elseif type(to) == 'string' and rank[to] and rank[state] < terminal and rank[to] > rank[state] then
     state = to

@@ -17,15 +17,18 @@ import (
 )
 
 // A citizen may ask to be told of his requests' status changes by SMS
-// (PUT /notifications), as the regulations' notice by mobile phone
-// promises (000:210-217, 004:475). Each change to in-progress, completed
-// or refused then gets one SMS at the phone the mobile citizens' register
-// holds for his IIN. The change and the citizen's wish are read in the one
-// script that makes the change (transitionScript), so a change is never
-// missed; the notice waits in a queue until the SMS gateway reports it
-// delivered, is tried again with a growing pause, and after smsAttempts
-// tries is shown on the request as failed. A notice is settled once per
-// request and state, whatever delivers it twice.
+// (PUT /notifications), as the regulations tell S2's applicants of their
+// registration by mobile phone (000:210-217, 004:475). Each change to
+// in-progress, completed or refused then gets one SMS at the phone the
+// mobile citizens' register holds for his IIN. The change and the
+// citizen's wish are read in the one script that makes the change
+// (transitionScript), so a change is never missed; the notice waits in a
+// queue until the SMS gateway reports it delivered, is tried again with a
+// growing pause, and after smsAttempts tries is shown on the request as
+// failed. A notice is settled once per request and state, whatever queues
+// it twice; one whose request moved on before it went out is superseded
+// (the citizen is told the newer state, not an old one after it), and one
+// the citizen no longer wants when it is due is dropped.
 
 // notifiedStates are the states a citizen is told of.
 var notifiedStates = map[State]bool{StateInProgress: true, StateCompleted: true, StateRefused: true}
@@ -36,10 +39,14 @@ const (
 	SMSDelivered = "delivered" // the gateway's delivery report says so
 	SMSNoPhone   = "no-phone"  // the register holds no phone for the IIN
 	SMSFailed    = "failed"    // not delivered after smsAttempts tries
+	// SMSSuperseded: the request moved on before the notice went out; the
+	// newer state's notice tells it.
+	SMSSuperseded = "superseded"
 )
 
 // smsAttempts bounds the tries of one notice; smsLease is how long one
-// portal holds a notice it is sending.
+// portal holds the notice it is sending (two bus calls of at most
+// busCallTimeout each, well within it); smsBatch how many one look sends.
 const (
 	smsAttempts = 5
 	smsLease    = 30 * time.Second
@@ -92,13 +99,16 @@ func (a *App) queueSMS(ctx context.Context, ref RequestRef, s State) error {
 	return a.rdb.ZAddNX(ctx, a.smsQueue(shardOf(ref.IIN)), redis.Z{Score: float64(a.now().UnixMilli()), Member: ref.encode() + " " + string(s)}).Err()
 }
 
-// takeSMSScript leases the notices of a queue that are due: each is put
+// takeSMSScript leases the first due notice of a queue: it is put
 // smsLease ahead, so that another portal does not send it meanwhile.
-// KEYS: queue. ARGV: now (ms), lease (ms), batch. Returns the members.
+// Leased one at a time, just before it is sent, a notice is never held
+// past its lease by the ones before it. KEYS: queue. ARGV: now (ms),
+// lease (ms). Returns the member, or false when none is due.
 var takeSMSScript = redisscript.New(`
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), m) end
-return due
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)
+if #due == 0 then return false end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), due[1])
+return due[1]
 `)
 
 // runSMS sends the queued notices until ctx ends.
@@ -112,14 +122,17 @@ func (a *App) runSMS(ctx context.Context) {
 	}
 }
 
-// sendQueuedSMS tries the due notices of one shard.
+// sendQueuedSMS tries the due notices of one shard, up to smsBatch.
 func (a *App) sendQueuedSMS(ctx context.Context, shard int) error {
 	queue := a.smsQueue(shard)
-	due, err := takeSMSScript.Run(ctx, a.rdb, []string{queue}, a.now().UnixMilli(), smsLease.Milliseconds(), smsBatch).StringSlice()
-	if err != nil {
-		return err
-	}
-	for _, member := range due {
+	for range smsBatch {
+		member, err := takeSMSScript.Run(ctx, a.rdb, []string{queue}, a.now().UnixMilli(), smsLease.Milliseconds()).Text()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 		i := strings.LastIndexByte(member, ' ')
 		ref, ok := parseRef(member[:max(i, 0)])
 		if i < 0 || !ok {
@@ -144,20 +157,32 @@ func (a *App) sendQueuedSMS(ctx context.Context, shard int) error {
 // notice is settled. An error is Redis's: the notice stays leased.
 func (a *App) sendStatusSMS(ctx context.Context, ref RequestRef, s State) (time.Time, error) {
 	key := a.requestKeys(ref).record
-	var n SMSNotice
-	raw, err := a.rdb.HGet(ctx, key, smsField(s)).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-	case err != nil:
+	pipe := a.rdb.Pipeline()
+	fields := pipe.HMGet(ctx, key, "state", smsField(s))
+	wish := pipe.Exists(ctx, a.smsWishKey(ref.IIN))
+	if _, err := pipe.Exec(ctx); err != nil {
 		return time.Time{}, err
-	default:
+	}
+	var n SMSNotice
+	if raw, _ := fields.Val()[1].(string); raw != "" {
 		_ = json.Unmarshal([]byte(raw), &n)
 	}
 	if n.Status != "" && n.Status != SMSPending {
 		return time.Time{}, nil // settled already
 	}
+	if wish.Val() == 0 {
+		return time.Time{}, nil // no longer wanted
+	}
 	now := a.now()
-	n.State, n.Attempts, n.At = s, n.Attempts+1, now
+	n.State, n.At = s, now
+	if current, _ := fields.Val()[0].(string); State(current) != s {
+		// Told now, the citizen would read an old state after the new
+		// one's notice, which is queued too.
+		n.Status, n.LastError = SMSSuperseded, ""
+		js, _ := json.Marshal(n)
+		return time.Time{}, a.rdb.HSet(ctx, key, smsField(s), js).Err()
+	}
+	n.Attempts++
 	phone, err := a.phoneOf(ctx, ref.IIN)
 	switch {
 	case err != nil:
@@ -176,12 +201,12 @@ func (a *App) sendStatusSMS(ctx context.Context, ref RequestRef, s State) (time.
 		}
 	}
 	js, _ := json.Marshal(n)
-	pipe := a.rdb.TxPipeline()
-	pipe.HSet(ctx, key, smsField(s), js)
+	write := a.rdb.TxPipeline()
+	write.HSet(ctx, key, smsField(s), js)
 	if n.Status == SMSFailed {
-		pipe.RPush(ctx, a.requestKeys(ref).history, historyJSON(eventSMSFailed, now, "the SMS of "+string(s)+" was not delivered: "+n.LastError))
+		write.RPush(ctx, a.requestKeys(ref).history, historyJSON(eventSMSFailed, now, "the SMS of "+string(s)+" was not delivered: "+n.LastError))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := write.Exec(ctx); err != nil {
 		return time.Time{}, err
 	}
 	switch n.Status {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"egov/gateway"
+	"egov/shep/soap"
 	"egov/sms"
 )
 
@@ -69,6 +70,12 @@ func TestStatusChangesBySMS(t *testing.T) {
 	var p problem
 	if code, _ := e.call("PUT", "/api/v1/notifications", token, map[string]any{"sms": true, "email": true}, &p); code != http.StatusBadRequest {
 		t.Fatalf("an unknown wish: %d %+v", code, p)
+	}
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/api/v1/notifications", strings.NewReader(`{"sms":true}{"sms":false}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	if code, _ := e.do(req, &p); code != http.StatusBadRequest || p.Code != "request-malformed" {
+		t.Fatalf("two objects: %d %+v", code, p)
 	}
 	if code, _ := e.call("PUT", "/api/v1/notifications", token, map[string]bool{"sms": true}, &wish); code != http.StatusOK || !wish.SMS {
 		t.Fatalf("asking: %d %+v", code, wish)
@@ -132,5 +139,72 @@ func TestUndeliveredStatusSMSIsShownFailed(t *testing.T) {
 	e.call("GET", "/api/v1/requests/"+id, token, nil, &r)
 	if last := r.History[len(r.History)-1]; last.State != "sms-failed" {
 		t.Fatalf("history %+v", r.History)
+	}
+}
+
+// Redelivered answers, a result that comes before its notice was sent,
+// and a wish withdrawn before the notice is due: the citizen is told each
+// state at most once, never an old state after a newer one, and nothing
+// he no longer wants.
+func TestStatusSMSOncePerStateInOrder(t *testing.T) {
+	e := newEnvWith(t, func(c *gateway.Config) { c.SMSEvery = time.Hour }) // sent by the test's own looks
+	e.register(citizenIIN)
+	token := e.login(citizenIIN)
+	e.call("PUT", "/api/v1/notifications", token, map[string]bool{"sms": true}, nil)
+	ctx := context.Background()
+	handle := func(m soap.AsyncMessage) {
+		t.Helper()
+		if err := e.app.HandleAnswer(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func() {
+		t.Helper()
+		if err := e.app.SendQueuedSMS(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	told := func(id string) []string {
+		t.Helper()
+		outbox, err := sms.Outbox(ctx, e.redis.Client, e.redis.Prefix, "+77011234534")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range outbox {
+			if strings.Contains(m.Text, id[:8]) {
+				out = append(out, m.Text)
+			}
+		}
+		return out
+	}
+	id, corr := e.relayed(token, citizenIIN)
+	result := answer(corr, soap.TypeResponse, sign(t, signer(t, "provider"), resultXML(id, citizenIIN, "registered")))
+	handle(answer(corr, soap.TypeNotification, noticeXML(id, citizenIIN)))
+	handle(result)
+	handle(result) // redelivered: seen, queued again
+	send()
+	handle(result) // and once more after it was sent
+	send()
+	if got := told(id); len(got) != 1 || !strings.Contains(got[0], "исполнена") {
+		t.Fatalf("told %q, want the completion once", got)
+	}
+	var r smsView
+	e.call("GET", "/api/v1/requests/"+id, token, nil, &r)
+	status := map[gateway.State]string{}
+	for _, n := range r.SMSNotices {
+		status[n.State] = n.Status
+	}
+	if status[gateway.StateInProgress] != gateway.SMSSuperseded || status[gateway.StateCompleted] != gateway.SMSDelivered {
+		t.Fatalf("notices %+v", r.SMSNotices)
+	}
+
+	// Withdrawn before it is due: not sent.
+	id2, corr2 := e.relayed(token, citizenIIN)
+	handle(answer(corr2, soap.TypeNotification, noticeXML(id2, citizenIIN)))
+	e.call("PUT", "/api/v1/notifications", token, map[string]bool{"sms": false}, nil)
+	send()
+	if got := told(id2); len(got) != 0 {
+		t.Fatalf("told %q after the wish was withdrawn", got)
 	}
 }

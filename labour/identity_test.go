@@ -15,6 +15,7 @@ import (
 	"egov/document"
 	"egov/gateway"
 	"egov/labour"
+	"egov/provider"
 	"egov/shep"
 	"egov/shep/soap"
 	"egov/signing"
@@ -299,7 +300,10 @@ func TestLabourChecksForItself(t *testing.T) {
 func TestUnverifiableRequestIsRejected(t *testing.T) {
 	s := newStack(t, 30*time.Second)
 	sys, err := labour.New(s.r.Client, labour.Config{Bus: s.bus, Sender: labourSender, Signer: s.key("provider"), Verifier: s.verifier,
-		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet, Counters: map[string]string{"gk-counter": stateCorporationBIN}})
+		KeyPrefix: s.r.Prefix, Now: s.now, Log: quiet, FiledThrough: catalogue(t).DeskChannel,
+		Counters: map[string]provider.Filer{
+			"gk-counter": {BIN: stateCorporationBIN, Filed: document.ChannelStateCorporation, Channels: []string{"state-corporation"}},
+			"czn-desk":   {BIN: "130440000001", Filed: document.ChannelEmploymentCentre, Channels: []string{"employment-centre", "provider"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,34 +316,67 @@ func TestUnverifiableRequestIsRejected(t *testing.T) {
 	// A citizen's own signature over a filing he claims at a counter, with
 	// a representative: nobody at a counter vouches for it.
 	filed := s.request(id, "791028302728", "job-seeker-registration", "education", "higher")
-	filed.Filing = &document.Filing{Channel: document.ChannelStateCorporation, Office: "krg-con-01", OperatorIIN: "760903400210",
+	filed.Region = "almaty-city" // S1 at a counter there goes through the bus (G-B)
+	filed.Filing = &document.Filing{Channel: document.ChannelStateCorporation, Office: "ala-con-03", OperatorIIN: "760903400210",
 		Representative: &document.Representative{IIN: "800515400122", Surname: "С", GivenName: "Г",
 			PowerOfAttorney: document.PowerOfAttorney{Number: "ENIS-2026-ALM-0040217", Notary: "N", Until: s.now().AddDate(1, 0, 0)}}}
-	signFiling := func(key string) string {
-		signed, err := s.key(key).Sign(filed.Document())
+	signAs := func(key string, change func(*document.Request)) string {
+		doc := *filed
+		f := *filed.Filing
+		doc.Filing = &f
+		if change != nil {
+			change(&doc)
+		}
+		signed, err := s.key(key).Sign(doc.Document())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return string(signed)
 	}
+	signFiling := func(key string) string { return signAs(key, nil) }
 	operator := "org:" + stateCorporationBIN + ":can-sign:760903400210" // the IIN the filing names
+	centre := "org:130440000001:can-sign:760903400210"
 	tests := []struct {
 		name, sender, data string
 		code               egov.Code
+		service            string // the bus service it came under (default: the counter's S1 in Almaty)
 	}{
-		{"unsigned", "egov-portal", doc, egov.CodeSignatureMissing},
-		{"tampered", "egov-portal", strings.Replace(string(signed), "<Surname>ТЕСТОВ</Surname>", "<Surname>ТЕСТОВА</Surname>", 1), egov.CodeSignatureInvalid},
-		{"a filing at a counter claimed by the citizen, from the portal", "egov-portal", signFiling("citizen"), egov.CodeFormInvalid},
-		{"an operator's filing from a system that files for nobody", "egov-portal", signFiling(operator), egov.CodeFormInvalid},
-		{"a filing from the counter signed by the citizen", "gk-counter", signFiling("citizen"), egov.CodeBINMismatch},
-		{"signed by another organisation's head", "gk-counter", signFiling("provider"), egov.CodeBINMismatch},
-		{"signed by an employee without the right to sign", "gk-counter", signFiling("org:" + stateCorporationBIN + ":employee:760903400210"), egov.CodeSignerNotAuthorised},
-		{"signed by an operator the filing does not name", "gk-counter", signFiling("org:" + stateCorporationBIN + ":can-sign:901201400012"), egov.CodeIINMismatch},
+		{"unsigned", "egov-portal", doc, egov.CodeSignatureMissing, ""},
+		{"tampered", "egov-portal", strings.Replace(string(signed), "<Surname>ТЕСТОВ</Surname>", "<Surname>ТЕСТОВА</Surname>", 1), egov.CodeSignatureInvalid, ""},
+		{"a filing at a counter claimed by the citizen, from the portal", "egov-portal", signFiling("citizen"), egov.CodeFormInvalid, ""},
+		{"an operator's filing from a system that files for nobody", "egov-portal", signFiling(operator), egov.CodeFormInvalid, ""},
+		{"a filing from the counter signed by the citizen", "gk-counter", signFiling("citizen"), egov.CodeBINMismatch, ""},
+		{"signed by another organisation's head", "gk-counter", signFiling("provider"), egov.CodeBINMismatch, ""},
+		{"signed by an employee without the right to sign", "gk-counter", signFiling("org:" + stateCorporationBIN + ":employee:760903400210"), egov.CodeSignerNotAuthorised, ""},
+		{"signed by an operator the filing does not name", "gk-counter", signFiling("org:" + stateCorporationBIN + ":can-sign:901201400012"), egov.CodeIINMismatch, ""},
+		// A desk files only its own channels: the service, region and bus
+		// service must be one of them in the catalogue.
+		{"the counter's filing under the portal's bus service", "gk-counter", signFiling(operator), egov.CodeFormInvalid, "job-seeker-registration"},
+		{"S2 from the counter, which the State Corporation does not provide (004:525)", "gk-counter",
+			signAs(operator, func(r *document.Request) { r.ServiceCode = "unemployed-registration" }), egov.CodeFormInvalid, ""},
+		{"the counter's filing in a region whose counter relays paper", "gk-counter",
+			signAs(operator, func(r *document.Request) { r.Region = "east-kazakhstan" }), egov.CodeFormInvalid, ""},
+		{"the centre's filing naming the State Corporation", "czn-desk",
+			signAs(centre, func(r *document.Request) { r.ServiceCode, r.Filing.Representative = "unemployed-registration", nil }), egov.CodeFormInvalid, "czn.unemployed-registration"},
+		{"the centre's filing of S1", "czn-desk",
+			signAs(centre, func(r *document.Request) {
+				r.Filing.Channel, r.Filing.Representative = document.ChannelEmploymentCentre, nil
+			}), egov.CodeFormInvalid, "czn.unemployed-registration"},
+		{"a representative at the centre (flow C is in person)", "czn-desk",
+			signAs(centre, func(r *document.Request) {
+				r.ServiceCode, r.Filing.Channel = "unemployed-registration", document.ChannelEmploymentCentre
+			}), egov.CodeFormInvalid, "czn.unemployed-registration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m soap.AsyncMessage
-			m.MessageInfo = soap.AsyncMessageInfo{MessageID: uuid.NewString(), CorrelationID: uuid.NewString(), ServiceID: "job-seeker-registration",
+			service := tt.service
+			if service == "" && tt.sender == "gk-counter" {
+				service = "gk.job-seeker-registration"
+			} else if service == "" {
+				service = "job-seeker-registration"
+			}
+			m.MessageInfo = soap.AsyncMessageInfo{MessageID: uuid.NewString(), CorrelationID: uuid.NewString(), ServiceID: service,
 				MessageType: soap.TypeRequest, Sender: soap.SenderInfo{SenderID: tt.sender}}
 			m.MessageData.Data = tt.data
 			err := sys.Process(context.Background(), m)
@@ -349,7 +386,7 @@ func TestUnverifiableRequestIsRejected(t *testing.T) {
 			}
 		})
 	}
-	for _, sender := range []string{"egov-portal", "gk-counter"} {
+	for _, sender := range []string{"egov-portal", "gk-counter", "czn-desk"} {
 		if n, _ := s.r.Client.Exists(context.Background(), s.r.Prefix+"lm:{791028302728}:request:"+sender+":"+id).Result(); n != 0 {
 			t.Fatalf("a decision was stored for an unverifiable request from %s", sender)
 		}
@@ -385,4 +422,15 @@ func TestServiceNotProvidedIsRefused(t *testing.T) {
 	if !strings.Contains(rec, `"Outcome":"refused"`) || !strings.Contains(rec, `"Ground":"service-unknown"`) {
 		t.Fatalf("decision %s, want a refusal on service-unknown", rec)
 	}
+}
+
+// catalogue is the built-in catalogue, whose desk channels say what a desk
+// may file.
+func catalogue(t *testing.T) *gateway.Catalogue {
+	t.Helper()
+	cat, err := gateway.DefaultCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
 }

@@ -24,7 +24,7 @@ func TestAnExpiredLockStoresNothing(t *testing.T) {
 	}
 	store := func(record, token string) int {
 		n, err := storeScript.Run(ctx, r.Client, keys, record, "registered", "JS-2026-000001", 1, "id", "", "job-seeker-registration",
-			"egov-portal", "", "", token, "").Int()
+			"egov-portal", "", "", token, "", "", "ТЕСТОВ ТЕСТ", "aktobe").Int()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestAnExpiredLockStoresNothing(t *testing.T) {
 		t.Fatalf("claim: %s", got)
 	}
 	n, err := storeScript.Run(ctx, r.Client, append(keys[:4:4], k("job-seeker:ended:JS-2026-000009")), `{"by":"fourth"}`, "deregistered",
-		"JS-2026-000009", 1, "id2", "", "job-seeker-deregistration", "egov-portal", "at-own-request", "<notice/>", "fourth", "JS-2026-000001").Int()
+		"JS-2026-000009", 1, "id2", "", "job-seeker-deregistration", "egov-portal", "at-own-request", "<notice/>", "fourth", "JS-2026-000001", "", "ТЕСТОВ ТЕСТ", "aktobe").Int()
 	if err != nil || n != -1 {
 		t.Fatalf("ending a registration that is not the current one: %d %v", n, err)
 	}
@@ -98,7 +98,7 @@ func TestTwoRequestsOfOneCitizenRegisterHimOnce(t *testing.T) {
 	}
 	store := func(keys []string, number string) int {
 		n, err := storeScript.Run(ctx, r.Client, keys, `{"request":"`+keys[0]+`"}`, "registered", number, 1, "id", "", "job-seeker-registration",
-			"egov-portal", "", "", "token", "").Int()
+			"egov-portal", "", "", "token", "", "", "ТЕСТОВ ТЕСТ", "aktobe").Int()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,15 +45,18 @@ type registration struct {
 	// UnemployedAs is the applicant's surname and name as the request that
 	// registered him as unemployed gave them (S3 checks them).
 	UnemployedAs string
+	// Region is the region of the request that made the registration (""
+	// for registrations made before regions were kept).
+	Region string
 }
 
 // registrationFields are the hash fields of a current registration that
 // registrationFrom reads, in order.
-var registrationFields = []string{"number", "requestId", "service", "sender", "unemployed", "unemployedAs"}
+var registrationFields = []string{"number", "requestId", "service", "sender", "unemployed", "unemployedAs", "region"}
 
 func registrationFrom(v []any) registration {
 	s := func(i int) string { x, _ := v[i].(string); return x }
-	r := registration{Number: s(0), RequestID: s(1), Service: s(2), Sender: s(3), Unemployed: s(4), UnemployedAs: s(5)}
+	r := registration{Number: s(0), RequestID: s(1), Service: s(2), Sender: s(3), Unemployed: s(4), UnemployedAs: s(5), Region: s(6)}
 	if r.Service == "" {
 		r.Service = "job-seeker-registration" // made before services were kept
 	}
@@ -96,6 +99,18 @@ var endScript = redisscript.New(endRegistrationLua + `
 return endRegistration(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 `)
 
+// endUnemployedScript ends the registration as unemployed a job seeker's
+// registration carries, if both are still the ones reviewed; the job
+// seeker's registration goes on. KEYS: current. ARGV: its number, the
+// registration as unemployed, ended at (ms), ground. Returns 1 when ended.
+var endUnemployedScript = redisscript.New(`
+local v = redis.call('HMGET', KEYS[1], 'number', 'unemployed')
+if v[1] ~= ARGV[1] or not v[2] or v[2] ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], 'unemployed', 'unemployedAt', 'unemployedRequestId', 'unemployedAs')
+redis.call('HSET', KEYS[1], 'unemployedEnded', ARGV[2], 'unemployedEndedAt', ARGV[3], 'unemployedEndGround', ARGV[4])
+return 1
+`)
+
 // mayLapse reports whether the registration made by a request of service
 // in region rests on a condition the system must keep checking: where the
 // regulation bars people in work from registering (NoLabourActivityIn),
@@ -106,7 +121,13 @@ func (s *System) mayLapse(service, region string) bool {
 
 // endNotice writes and signs the notice that reg ended on ground.
 func (s *System) endNotice(iin string, reg registration, ground string, now time.Time) (string, error) {
-	notice := &document.Result{RequestID: reg.RequestID, ServiceCode: reg.Service, Outcome: document.OutcomeDeregistered,
+	// Kind "unemployed": the registration as unemployed it carried ends
+	// with it.
+	kind := ""
+	if reg.Unemployed != "" {
+		kind = KindUnemployed
+	}
+	notice := &document.Result{RequestID: reg.RequestID, ServiceCode: reg.Service, Outcome: document.OutcomeDeregistered, Kind: kind,
 		ProviderBIN: signing.IdentityOf(s.cfg.Signer.Certificate).BIN, Applicant: iin, Number: reg.Number,
 		Date: now.In(egov.Almaty).Format(time.DateOnly), EndGround: &document.Ground{Code: ground, Text: s.cfg.Rules.Grounds[ground]}}
 	return s.sign(notice)
@@ -191,6 +212,20 @@ func (s *System) review(ctx context.Context, iin, number string, now time.Time) 
 		return false, s.scheduleReview(ctx, iin, number, now, true)
 	}
 	const ground = "labour-activity-started"
+	if reg.Region != "" && !s.mayLapse(reg.Service, reg.Region) {
+		// Watched only for the registration as unemployed it carries (the
+		// region lets people in work seek work): that alone ends.
+		n, err := endUnemployedScript.Run(ctx, s.rdb, []string{s.currentRegistration(iin)}, reg.Number, reg.Unemployed, now.UnixMilli(), ground).Int()
+		if err != nil {
+			return false, err
+		}
+		_ = s.rdb.ZRem(ctx, s.reviewKey(), member).Err()
+		if n == 1 {
+			s.metrics.endings.WithLabelValues("unemployed-" + ground).Inc()
+			s.cfg.Log.Info(s.cfg.Name+": registration as unemployed ended", "number", reg.Unemployed, "ground", ground, "iin", signing.MaskIIN(iin))
+		}
+		return n == 1, nil
+	}
 	notice, err := s.endNotice(iin, reg, ground, now)
 	if err != nil {
 		return false, err
@@ -258,6 +293,9 @@ func (s *System) sendEnding(ctx context.Context, iin, number string, stale bool)
 	case sender == "":
 		s.cfg.Log.Warn(s.cfg.Name+": an ended registration names no filing system; its notice is kept, not sent", "number", number)
 		return s.rdb.ZRem(ctx, s.endingsKey(), member).Err()
+	}
+	if portal := s.cfg.Cabinets[sender]; portal != "" {
+		sender = portal // a desk's request is followed in the portal's cabinet
 	}
 	_, err = s.cfg.Bus.SendMessage(ctx, shep.NewSendMessage(s.cfg.Sender, document.EndNoticeService(sender), soap.TypeRequest, "", notice,
 		soap.Property{Key: shep.PropIdempotencyKey, Value: "ended-" + number}))

@@ -59,20 +59,28 @@ type Config struct {
 	Verifier *signing.Verifier
 	// Rules decide; required.
 	Rules *Rules
-	// Counters are the systems on the bus whose operators file requests
-	// for applicants at a counter (the State Corporation's: "gk-counter"),
-	// each with the BIN its operators sign for. A request that names a
-	// filing is acted on only when one of them sent it, signed by an
-	// operator with the right to sign for that BIN whose IIN the filing
-	// names; the representative's power of attorney the system checks in
-	// ЕНИС itself where the flow asks ЕНИС (CounterFlow). Without counters
-	// every filing is rejected.
-	Counters map[string]string
-	// CounterFlow names the counter's flow of a service in a region
-	// (gateway.Catalogue.CounterFlow): the representative's power is asked
-	// of ЕНИС in G-A (003:298-300) and not in G-B, whose operator checks it
-	// on paper (004:374-380). Nil: ЕНИС is asked for every filing.
-	CounterFlow func(service, region string) string
+	// Counters are the desks on the bus whose operators file requests for
+	// applicants (the State Corporation's counter "gk-counter", the
+	// employment centres' "czn-desk"), each with what it may file. A
+	// request that names a filing is acted on only when one of them sent
+	// it, naming its channel, through one of its channels in the
+	// catalogue for that service and region under that bus service
+	// (FiledThrough), signed by an operator with the right to sign for its
+	// BIN whose IIN the filing names; the representative's power of
+	// attorney the system checks in ЕНИС itself where the flow asks ЕНИС.
+	// Without counters every filing is rejected.
+	Counters map[string]Filer
+	// Cabinets name, per desk of Counters, the portal whose cabinets show
+	// what it files (gk-counter → egov-portal): the end of a registration a
+	// desk's request made is told there, not to the desk.
+	Cabinets map[string]string
+	// FiledThrough names the catalogue's desk channel that a filed request
+	// of service in region comes through under busService, and its flow
+	// (gateway.Catalogue.DeskChannel); "" where there is none. The
+	// representative's power is asked of ЕНИС in G-A (003:298-300) and not
+	// in G-B, whose operator checks it on paper (004:374-380); flows C and
+	// P take the applicant in person. Nil: no filing is taken.
+	FiledThrough func(service, region, busService string) (channel, flow string)
 	// KeyPrefix is put before every Redis key.
 	KeyPrefix string
 	// Services are the codes of the services the system provides
@@ -293,7 +301,7 @@ func (s *System) Process(ctx context.Context, m soap.AsyncMessage) error {
 		return &Rejection{Code: egov.ErrorCode(err), Err: err}
 	}
 	if app.Filing != nil {
-		if err := s.checkFiler(app, res, info.Sender.SenderID); err != nil {
+		if err := s.checkFiler(app, res, info); err != nil {
 			return &Rejection{Code: egov.ErrorCode(err), Err: err}
 		}
 	}
@@ -354,7 +362,7 @@ return {'claimed', unpack(reg)}
 // service, filing system, end ground, end notice, lock token, the number
 // of the registration the claim read ("" for none), the decision's kind
 // ("unemployed": the registration is made as unemployed too, S2), the
-// applicant's surname and name.
+// applicant's surname and name, the request's region.
 // Returns 1, also when this very record is stored already (the script
 // run again after a late answer); 0 when the lock was no longer this
 // worker's; -1 when the
@@ -382,7 +390,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 if ARGV[2] == 'registered' and ARGV[13] == 'unemployed' then
   redis.call('HSET', KEYS[3], 'unemployed', ARGV[3], 'unemployedAt', ARGV[4], 'unemployedRequestId', ARGV[5], 'unemployedAs', ARGV[14])
 elseif ARGV[2] == 'registered' then
-  redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5], 'service', ARGV[7], 'sender', ARGV[8])
+  redis.call('HSET', KEYS[3], 'number', ARGV[3], 'registeredAt', ARGV[4], 'requestId', ARGV[5], 'service', ARGV[7], 'sender', ARGV[8], 'region', ARGV[15])
 elseif ARGV[2] == 'referred' then
   redis.call('RPUSH', KEYS[4], ARGV[6])
 end
@@ -499,7 +507,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 		// The bus routed here a service this system does not provide.
 		d = Decision{Outcome: document.OutcomeRefused, Ground: "service-unknown"}
 	}
-	if d.Ground == "" && app.Filing != nil && app.Filing.Representative != nil && s.asksPowers(app) {
+	if d.Ground == "" && app.Filing != nil && app.Filing.Representative != nil && s.asksPowers(app, info.ServiceID) {
 		if held, err := s.checkPower(askCtx, app, now); err != nil {
 			return nil, err
 		} else if !held {
@@ -551,12 +559,16 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 			prefix = "UNC"
 		}
 		rec.Number = fmt.Sprintf("%s-%d-%06d", prefix, now.In(egov.Almaty).Year(), seq)
-		// A registration as unemployed rides on the job seeker's, which
-		// is the one reviewed.
-		if d.Outcome == document.OutcomeRegistered && d.Kind == "" && s.mayLapse(app.ServiceCode, app.Region) {
+		if d.Outcome == document.OutcomeRegistered && s.mayLapse(app.ServiceCode, app.Region) {
 			// On the review list before it exists: a registration never
-			// goes unwatched, and a member without one is dropped.
-			if err := s.scheduleReview(ctx, app.Applicant.IIN, rec.Number, now, false); err != nil {
+			// goes unwatched, and a member without one is dropped. A
+			// registration as unemployed rides on the job seeker's, so
+			// that one is watched: taking up work ends both.
+			watched := rec.Number
+			if d.Kind == KindUnemployed {
+				watched = current.Number
+			}
+			if err := s.scheduleReview(ctx, app.Applicant.IIN, watched, now, false); err != nil {
 				return nil, err
 			}
 		}
@@ -573,7 +585,7 @@ func (s *System) decideOnce(ctx context.Context, app *document.Request, signed *
 	// result the citizen holds.
 	stores := redisconn.RunScript(ctx, s.rdb, s.cfg.Durability, storeScript, keys, body, string(d.Outcome), rec.Number, now.UnixMilli(), app.RequestID,
 		rec.Number+" "+d.Kind, app.ServiceCode, info.Sender.SenderID, endGround, notice, token, current.Number, d.Kind,
-		app.Applicant.Surname+" "+app.Applicant.GivenName)
+		app.Applicant.Surname+" "+app.Applicant.GivenName, app.Region)
 	n, err := stores.Int()
 	if err != nil {
 		if errors.Is(err, redisconn.ErrNotReplicated) && stores.Val() == int64(1) {
@@ -645,24 +657,55 @@ func (s *System) checkDelivery(ctx context.Context, app *document.Request, signe
 	return Decision{}, nil
 }
 
-// checkFiler refuses a filed request unless a counter of Config.Counters
-// sent it, signed by its operator: an organisation certificate of the
-// counter's BIN with the right to sign, of the IIN the filing names.
-func (s *System) checkFiler(app *document.Request, signed *signing.Result, sender string) error {
-	bin, ok := s.cfg.Counters[sender]
+// Filer is what a desk on the bus may file: its operators sign for BIN,
+// its documents name the channel Filed, and it files through the
+// catalogue's Channels.
+type Filer struct {
+	BIN      string
+	Filed    document.Channel
+	Channels []string
+}
+
+// checkFiler refuses a filed request unless a desk of Config.Counters
+// sent it, as its own channel, through one of its channels for the
+// service in the region under the bus service it came by, signed by its
+// operator: an organisation certificate of the desk's BIN with the right
+// to sign, of the IIN the filing names.
+func (s *System) checkFiler(app *document.Request, signed *signing.Result, info soap.AsyncMessageInfo) error {
+	sender := info.Sender.SenderID
+	f, ok := s.cfg.Counters[sender]
 	if !ok {
-		return egov.Errorf(egov.CodeFormInvalid, "request %s claims a filing at a counter, from %s, which files for nobody", app.RequestID, sender)
+		return egov.Errorf(egov.CodeFormInvalid, "request %s claims a filing at a desk, from %s, which files for nobody", app.RequestID, sender)
 	}
-	if err := signed.RequireAuthority(bin, nil); err != nil {
+	if app.Filing.Channel != f.Filed {
+		return egov.Errorf(egov.CodeFormInvalid, "request %s from %s names the channel %s, not its own", app.RequestID, sender, app.Filing.Channel)
+	}
+	channel, flow := s.filedThrough(app, info.ServiceID)
+	if !slices.Contains(f.Channels, channel) {
+		return egov.Errorf(egov.CodeFormInvalid, "%s files no %s in %s under %s", sender, app.ServiceCode, app.Region, info.ServiceID)
+	}
+	if (flow == "C" || flow == "P") && app.Filing.Representative != nil {
+		return egov.Errorf(egov.CodeFormInvalid, "request %s: in flow %s the applicant applies in person", app.RequestID, flow)
+	}
+	if err := signed.RequireAuthority(f.BIN, nil); err != nil {
 		return err
 	}
 	return signed.RequireIIN(app.Filing.OperatorIIN)
 }
 
-// asksPowers tells whether the counter's flow of a filed request asks
-// ЕНИС for the representative's power.
-func (s *System) asksPowers(app *document.Request) bool {
-	return s.cfg.CounterFlow == nil || s.cfg.CounterFlow(app.ServiceCode, app.Region) != "G-B"
+// filedThrough is FiledThrough, "" without it.
+func (s *System) filedThrough(app *document.Request, busService string) (channel, flow string) {
+	if s.cfg.FiledThrough == nil {
+		return "", ""
+	}
+	return s.cfg.FiledThrough(app.ServiceCode, app.Region, busService)
+}
+
+// asksPowers tells whether the desk's flow of a filed request asks ЕНИС
+// for the representative's power (G-A).
+func (s *System) asksPowers(app *document.Request, busService string) bool {
+	_, flow := s.filedThrough(app, busService)
+	return flow == "G-A"
 }
 
 // checkPower asks ЕНИС whether the representative of a filed request holds

@@ -96,7 +96,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	)
 	check(fs, oneOf("fast", "regulation"), "pace")
 	check(fs, oneOf("debug", "info", "warn", "error"), "log-level")
-	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers", "review-every")
+	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers")
+	check(fs, positiveDuration, "review-every")
 	check(fs, address, "listen", "bus-listen", "ocsp-listen")
 	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof", "counter-listen", "centre-listen")
 	check(fs, validRedisURL, "redis")
@@ -188,7 +189,10 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sys, err := p.identity.New(rdb, provider.Config{Bus: bus, Sender: p.sender, Signer: signer, Verifier: verifier,
 			Pace: *pace, PaceFactor: *factor, Log: log, KeyPrefix: *prefix, Workers: *workers, StepDurations: cat.PortalTerm, ReviewEvery: *reviewEvery, Durability: durable,
-			Counters: map[string]string{counter.SenderID: stateCorporationBIN, counter.EmploymentCentre.System: counter.EmploymentCentre.BIN}, CounterFlow: cat.CounterFlow})
+			Counters: map[string]provider.Filer{
+				counter.SenderID:                {BIN: stateCorporationBIN, Filed: counter.StateCorporation.Filed, Channels: counter.StateCorporation.Channels},
+				counter.EmploymentCentre.System: {BIN: counter.EmploymentCentre.BIN, Filed: counter.EmploymentCentre.Filed, Channels: counter.EmploymentCentre.Channels}},
+			Cabinets: map[string]string{counter.SenderID: "egov-portal"}, FiledThrough: cat.DeskChannel})
 		if err != nil {
 			return err
 		}

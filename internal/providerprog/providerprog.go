@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"egov/counter"
 	"egov/gateway"
 	"egov/internal/httpguard"
 	"egov/internal/ops"
@@ -95,8 +96,9 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 		waitFor     = fs.Duration("redis-wait-timeout", redisconn.DefaultWaitTimeout, "how long to wait for them before the message is left to come back")
 		logJSON     = fs.Bool("log-json", false, "log JSON")
 		opsListen   = fs.String("ops-listen", spec.OpsListen, "the system's metrics and probes (/metrics, /livez, /readyz); empty: none")
-		counter     = fs.String("counter", "gk-counter", "the State Corporation's counter system on the bus, whose operators' filings the system takes")
+		counterSys  = fs.String("counter", "gk-counter", "the State Corporation's counter system on the bus, whose operators' filings the system takes")
 		counterBIN  = fs.String("counter-bin", "160540000019", "the BIN the counter's operators sign for; empty: no filings are taken")
+		cabinet     = fs.String("counter-cabinet", "egov-portal", "the portal whose cabinets show the counter's filings, told when a registration one made ends; empty: none")
 		centre      = fs.String("centre", "czn-desk", "the employment centres' desk on the bus, whose specialists' filings the system takes (S2, S3)")
 		centreBIN   = fs.String("centre-bin", "130440000001", "the BIN the centres' specialists sign for; empty: none of their filings are taken")
 		logLevel    = ops.LogLevelFlag(fs)
@@ -133,7 +135,8 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 	sys, err := spec.Identity.New(rdb, provider.Config{KeyPrefix: *keyPrefix, Durability: redisconn.Durability{Replicas: *waitN, Timeout: *waitFor},
 		Bus: &shep.HTTPClient{BaseURL: *busURL}, Sender: soap.SenderInfo{SenderID: *senderID, Password: *password},
 		Signer: signer, Verifier: verifier, Workers: *workers, Batch: *batch, Pace: *pace, PaceFactor: *factor,
-		StepDurations: terms, ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counter, *counterBIN, *centre, *centreBIN), CounterFlow: flows,
+		StepDurations: terms, ReviewEvery: *reviewEvery, Log: log, Counters: counters(*counterSys, *counterBIN, *centre, *centreBIN), FiledThrough: flows,
+		Cabinets: map[string]string{*counterSys: *cabinet},
 	})
 	if err != nil {
 		return err
@@ -163,23 +166,27 @@ func run(spec Spec, fs *flag.FlagSet, args []string) error {
 
 // fromCatalogue reads, once, what the system takes from the portal's
 // catalogue, which keeps the regulations as data: the regional terms
-// (pace) and the counters' flows (whether ЕНИС is asked); without it, no
-// terms and ЕНИС asked for every filing.
-func fromCatalogue() (terms func(service, region string) time.Duration, flows func(service, region string) string) {
+// (pace) and the desks' channels and flows (what a desk may file, whether
+// ЕНИС is asked); without it, no terms and no filings.
+func fromCatalogue() (terms func(service, region string) time.Duration, channels func(service, region, busService string) (string, string)) {
 	cat, err := gateway.DefaultCatalogue()
 	if err != nil {
 		return func(string, string) time.Duration { return 0 }, nil
 	}
-	return cat.PortalTerm, cat.CounterFlow
+	return cat.PortalTerm, cat.DeskChannel
 }
 
-// counters is provider.Config.Counters of the flags, pairs of a desk's
-// system and its BIN: a desk without a BIN files nothing.
-func counters(pairs ...string) map[string]string {
-	out := map[string]string{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i] != "" && pairs[i+1] != "" {
-			out[pairs[i]] = pairs[i+1]
+// counters is provider.Config.Counters of the flags: the State
+// Corporation's counter and the employment centres' desk under their
+// names on the bus; a desk without a BIN files nothing.
+func counters(counterSystem, counterBIN, centreSystem, centreBIN string) map[string]provider.Filer {
+	out := map[string]provider.Filer{}
+	for _, d := range []struct {
+		system, bin string
+		desk        counter.Desk
+	}{{counterSystem, counterBIN, counter.StateCorporation}, {centreSystem, centreBIN, counter.EmploymentCentre}} {
+		if d.system != "" && d.bin != "" {
+			out[d.system] = provider.Filer{BIN: d.bin, Filed: d.desk.Filed, Channels: d.desk.Channels}
 		}
 	}
 	return out
