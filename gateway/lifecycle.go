@@ -358,8 +358,14 @@ type stepMessage struct {
 // does not fit) or {"ok", state after, steps taken, sms}; sms is "1" when
 // the citizen asked to be told of changes by SMS.
 var transitionScript = redisscript.New(luaRanks() + `
+-- The citizen's wish for SMS is read only for the states he is told of.
+local function wish(s)
+  if s == 'in-progress' or rank[s] == terminal then return tostring(redis.call('EXISTS', KEYS[7])) end
+  return '0'
+end
 if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then
-  return {'seen', redis.call('HGET', KEYS[1], 'state') or '', tostring(redis.call('EXISTS', KEYS[7]))}
+  local s = redis.call('HGET', KEYS[1], 'state') or ''
+  return {'seen', s, wish(s)}
 end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'unknown'} end
@@ -395,7 +401,9 @@ for i = 2, #ARGV do
   end
 end
 if ARGV[1] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end
-return {'ok', state, tostring(taken), tostring(redis.call('EXISTS', KEYS[7]))}
+local told = '0'
+if taken > 0 then told = wish(state) end
+return {'ok', state, tostring(taken), told}
 `)
 
 // luaRanks writes the transition table into the script, so that Go and
