@@ -197,6 +197,12 @@ directly (--redis, --prefix) for the bus running as its own process.`, smsOutbox
 	)
 	root.AddCommand(pkiCmd, evidenceCmd, shepCmd, smsCmd,
 		leaf("sign", "sign a document", `Signs an XML document with a key of the test PKI (XMLDSig, as NCALayer).`, noContext(sign)),
+		leaf("signer", "a local signer that speaks NCALayer's protocol", `Serves, on a loopback WebSocket (wss://127.0.0.1:13579, where a citizen's
+NCALayer listens), the methods the portal's page uses: kz.gov.pki.knca.basics
+sign and kz.gov.pki.knca.commonUtils signXml, getKeyInfo and getActiveTokens,
+answered as NCALayer answers them, with the key stores given by --key. It
+asks for nothing over the network; only pages of the --origin list (and
+programs that send no Origin) may use it.`, signerCmd),
 		leaf("verify", "verify a signed document", `Verifies a signed document against the trusted CAs and the revocation
 sources and prints one JSON report; exit 1 when the signature is refused,
 exit 3 when the trust directory or the document cannot be read.`, verify),
