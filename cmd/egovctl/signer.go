@@ -37,6 +37,12 @@ func signerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	check(fs, oneOf("debug", "info", "warn", "error"), "log-level")
 	check(fs, ncalayer.Loopback, "listen")
+	check(fs, func(v string) error {
+		if ncalayer.NormalOrigin(v) == "" {
+			return fmt.Errorf("%q is not an http or https origin (scheme://host[:port])", v)
+		}
+		return nil
+	}, "origin")
 	if err := parseFlags(fs, args, "key"); err != nil {
 		return err
 	}
@@ -63,7 +69,9 @@ func signerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	server := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second}
+	// Connections taken over by the WebSocket end with ctx: Shutdown does
+	// not close them.
+	server := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	scheme := "ws"
 	if !*plain {
 		cert, err := signerCertificate(*certFile, *keyFile)
@@ -100,7 +108,8 @@ func signerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // signerCertificate reads the TLS pair, or makes a self-signed one for
-// the loopback names, valid a day.
+// the loopback names, valid 30 days (a browser accepts it once per start:
+// give --tls-cert and --tls-key to keep one).
 func signerCertificate(certFile, keyFile string) (tls.Certificate, error) {
 	if certFile != "" {
 		return tls.LoadX509KeyPair(certFile, keyFile)
@@ -115,7 +124,7 @@ func signerCertificate(certFile, keyFile string) (tls.Certificate, error) {
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "egovctl signer (TEST)"},
-		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(24 * time.Hour),
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(30 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

@@ -83,10 +83,10 @@ func TestSignerCommand(t *testing.T) {
 	}
 	var answer struct {
 		Status bool
-		Body   struct{ Result string }
+		Body   struct{ Result []string }
 	}
 	read(&answer)
-	if !answer.Status || !strings.Contains(answer.Body.Result, "SignatureValue") {
+	if !answer.Status || len(answer.Body.Result) != 1 || !strings.Contains(answer.Body.Result[0], "SignatureValue") {
 		t.Fatalf("sign: %+v", answer)
 	}
 }

@@ -15,6 +15,7 @@ package ncalayer
 
 import (
 	"context"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -49,11 +50,18 @@ const (
 	KeyAuthentication = "AUTHENTICATION"
 )
 
-// Limits of one connection.
+// Limits of one connection. A connection may stay idle as long as the
+// page is open: a client (ncalayer-js-client) does not notice a close
+// between its requests, and its next request would wait forever.
 const (
-	maxMessage  = 4 << 20 // a request document of the portal is at most 512 KiB
-	idleTimeout = 5 * time.Minute
+	maxMessage   = 4 << 20 // a frame
+	maxDocuments = 20      // documents one basics.sign may ask for
+	idleTimeout  = 12 * time.Hour
 )
+
+// docLimits are the portal's limits of a signed document (its MaxXML and
+// the verifier's screening): what the portal would refuse is not signed.
+var docLimits = signing.Limits{MaxBytes: 512 << 10}
 
 // Config is the signer's.
 type Config struct {
@@ -65,6 +73,17 @@ type Config struct {
 	// browser: a local program) may too.
 	Origins []string
 	Log     *slog.Logger
+}
+
+// NormalOrigin is an origin as browsers send it: lower case, no trailing
+// slash; "" for one that is not an http or https origin.
+func NormalOrigin(o string) string {
+	o = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+	scheme, rest, ok := strings.Cut(o, "://")
+	if !ok || (scheme != "http" && scheme != "https") || rest == "" || strings.ContainsAny(rest, "/?#@ ") {
+		return ""
+	}
+	return o
 }
 
 // Server serves the protocol on one WebSocket endpoint.
@@ -80,12 +99,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	origins := make([]string, 0, len(cfg.Origins))
+	for _, o := range cfg.Origins {
+		n := NormalOrigin(o)
+		if n == "" {
+			return nil, fmt.Errorf("ncalayer: %q is not an http or https origin", o)
+		}
+		origins = append(origins, n)
+	}
+	cfg.Origins = origins
 	return &Server{cfg: cfg}, nil
 }
 
 // ServeHTTP upgrades the connection and answers its requests one by one.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if origin := r.Header.Get("Origin"); origin != "" && !slices.Contains(s.cfg.Origins, origin) {
+	if origin := r.Header.Get("Origin"); origin != "" && !slices.Contains(s.cfg.Origins, NormalOrigin(origin)) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
@@ -199,26 +227,64 @@ func (s *Server) basicsSign(raw json.RawMessage) any {
 	var one string
 	if err := json.Unmarshal(a.Data, &one); err == nil {
 		docs = []string{one}
-	} else if err := json.Unmarshal(a.Data, &docs); err != nil || len(docs) == 0 {
-		return basicsError("WRONG_PARAMETERS", "data is an XML document or a list of them", "")
+	} else if err := json.Unmarshal(a.Data, &docs); err != nil || len(docs) == 0 || len(docs) > maxDocuments {
+		return basicsError("WRONG_PARAMETERS", fmt.Sprintf("data is an XML document or a list of at most %d", maxDocuments), "")
 	}
-	key := s.pick(signing.PurposeSign, a.SignerParams.IIN, a.SignerParams.BIN)
+	purpose, ok := purposeOf(a.SignerParams.ExtKeyUsageOIDs)
+	if !ok {
+		return basicsError("NO_KEY", "no key has the extended key usages asked for", strings.Join(a.SignerParams.ExtKeyUsageOIDs, ","))
+	}
+	key := s.pick(purpose, a.SignerParams.IIN, a.SignerParams.BIN)
 	if key == nil {
 		return basicsError("NO_KEY", "no key fits the signer parameters", "iin "+signing.MaskIIN(a.SignerParams.IIN))
 	}
+	// NCALayer answers a list of signatures, one document or many.
 	out := make([]string, 0, len(docs))
 	for _, d := range docs {
-		signed, err := key.Sign([]byte(d))
+		signed, err := sign(key, d)
 		if err != nil {
 			return basicsError("SIGN_FAILED", "the document could not be signed", err.Error())
 		}
-		out = append(out, string(signed))
+		out = append(out, signed)
 	}
 	s.cfg.Log.Info("signer: signed", "documents", len(out), "iin", signing.MaskIIN(signing.IdentityOf(key.Certificate).IIN))
-	if one != "" {
-		return map[string]any{"status": true, "body": map[string]any{"result": out[0]}} // one document, one signature
-	}
 	return map[string]any{"status": true, "body": map[string]any{"result": out}}
+}
+
+// sign signs a document the portal would take: what its screening refuses
+// (a DTD, a comment, content after the root, more than its size) is not
+// signed, nor one signed already.
+func sign(key *signing.Signer, doc string) (string, error) {
+	if _, err := signing.ParseScreened([]byte(doc), docLimits); err != nil {
+		return "", err
+	}
+	signed, err := key.Sign([]byte(doc))
+	return string(signed), err
+}
+
+// The extended key usages pages ask keys for (signerParams.extKeyUsageOids).
+const (
+	oidClientAuth      = "1.3.6.1.5.5.7.3.2" // an authentication key
+	oidEmailProtection = "1.3.6.1.5.5.7.3.4" // a signing key
+)
+
+// purposeOf is the kind of key the usages ask for; false when they ask
+// for both or for one no key of the test PKI has.
+func purposeOf(oids []string) (signing.KeyPurpose, bool) {
+	purpose := signing.PurposeSign
+	asked := map[signing.KeyPurpose]bool{}
+	for _, o := range oids {
+		switch {
+		case o == oidClientAuth:
+			purpose, asked[signing.PurposeAuth] = signing.PurposeAuth, true
+		case o == oidEmailProtection:
+			asked[signing.PurposeSign] = true
+		case strings.HasPrefix(o, "1.2.398.3.3.4."): // NCA's user kinds (individual, organisation, …): the key's certificate says
+		default:
+			return "", false
+		}
+	}
+	return purpose, len(asked) <= 1
 }
 
 // signXML is commonUtils.signXml(storage, keyType, xml, tbsXPath,
@@ -242,11 +308,11 @@ func (s *Server) signXML(raw json.RawMessage) any {
 	if key == nil {
 		return commonError("no " + args[1] + " key")
 	}
-	signed, err := key.Sign([]byte(args[2]))
+	signed, err := sign(key, args[2])
 	if err != nil {
 		return commonError("the document could not be signed: " + err.Error())
 	}
-	return map[string]any{"code": "200", "responseObject": string(signed)}
+	return map[string]any{"code": "200", "responseObject": signed}
 }
 
 // keyInfo describes the first signing key, as getKeyInfo does.
@@ -268,14 +334,33 @@ func (s *Server) keyInfo(raw json.RawMessage) any {
 		"keyId":         fmt.Sprintf("%x", cert.SubjectKeyId),
 		"algorithm":     cert.PublicKeyAlgorithm.String(),
 		"subjectCn":     cert.Subject.CommonName,
-		"subjectDn":     cert.Subject.String(),
+		"subjectDn":     distinguishedName(cert.Subject),
 		"issuerCn":      cert.Issuer.CommonName,
-		"issuerDn":      cert.Issuer.String(),
+		"issuerDn":      distinguishedName(cert.Issuer),
 		"serialNumber":  cert.SerialNumber.Text(16),
 		"certNotBefore": fmt.Sprint(cert.NotBefore.UnixMilli()),
 		"certNotAfter":  fmt.Sprint(cert.NotAfter.UnixMilli()),
 		"pem":           string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})),
 	}}
+}
+
+// dnNames are the attribute names NCALayer writes a DN with.
+var dnNames = map[string]string{"2.5.4.3": "CN", "2.5.4.4": "SURNAME", "2.5.4.5": "SERIALNUMBER", "2.5.4.6": "C", "2.5.4.7": "L",
+	"2.5.4.8": "S", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.42": "G", "1.2.840.113549.1.9.1": "E"}
+
+// distinguishedName writes a name as NCALayer does, its attributes by name
+// and in order ("CN=…,SURNAME=…,SERIALNUMBER=IIN…,C=KZ,G=…"), where Go
+// would write surname and given name as hexadecimal.
+func distinguishedName(n pkix.Name) string {
+	parts := make([]string, 0, len(n.Names))
+	for _, a := range n.Names {
+		name, ok := dnNames[a.Type.String()]
+		if !ok {
+			name = a.Type.String()
+		}
+		parts = append(parts, name+"="+fmt.Sprint(a.Value))
+	}
+	return strings.Join(parts, ",")
 }
 
 // pick is the first key of the purpose whose certificate names iin and

@@ -23,6 +23,8 @@ import (
 
 const citizenIIN = "791028302728" // fixtures/pki/keys/citizen.p12 and citizen-auth.p12
 
+var issued = time.Now().Truncate(time.Second)
+
 func key(t *testing.T, name string) *signing.Signer {
 	t.Helper()
 	s, err := signing.LoadSigner(filepath.Join("../../fixtures/pki/keys", name+".p12"), pki.DefaultPassword)
@@ -50,12 +52,13 @@ func start(t *testing.T) *httptest.Server {
 func requestXML(t *testing.T) string {
 	t.Helper()
 	r := &document.Request{RequestID: "0b6a4c9e-1f2d-4e8a-9b3c-5d7e9f1a2b3c", ServiceCode: "job-seeker-registration", Region: "almaty-city",
-		IssuedAt: time.Now(), Applicant: document.Applicant{IIN: citizenIIN, Surname: "ЖАҚСЫЛЫҚОВ", GivenName: "АЙДОС"},
+		IssuedAt: issued, Applicant: document.Applicant{IIN: citizenIIN, Surname: "ЖАҚСЫЛЫҚОВ", GivenName: "АЙДОС"},
 		Form: map[string]string{"education": "higher"}}
 	return string(r.Document())
 }
 
-// verify checks doc as the portal does, and who signed it.
+// verify checks doc as the portal does, that it is the request document
+// requestXML made, and returns who signed it.
 func verify(t *testing.T, doc string) *signing.Result {
 	t.Helper()
 	trust, err := signing.LoadTrustDir("../../fixtures/pki/trust")
@@ -70,6 +73,13 @@ func verify(t *testing.T, doc string) *signing.Result {
 	res, err := v.Verify(context.Background(), []byte(doc))
 	if err != nil {
 		t.Fatalf("the signed document does not verify: %v", err)
+	}
+	got, err := document.ReadRequest(res.Element)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Document()) != requestXML(t) {
+		t.Fatalf("signed another document than the one sent:\n%s", got.Document())
 	}
 	return res
 }
@@ -144,29 +154,49 @@ func TestProtocol(t *testing.T) {
 	s.call(map[string]any{"module": ncalayer.ModuleBasics, "method": "sign", "args": map[string]any{
 		"allowedStorages": []string{"PKCS12"}, "format": "xml", "data": doc, "signingParams": map[string]any{},
 		"signerParams": map[string]any{"iin": citizenIIN}, "locale": "kk"}}, &b)
-	var signed string
-	if !b.Status || json.Unmarshal(b.Body.Result, &signed) != nil {
+	var result []string // NCALayer answers a list, one document or many
+	if !b.Status || json.Unmarshal(b.Body.Result, &result) != nil || len(result) != 1 {
 		t.Fatalf("basics.sign: %+v", b)
 	}
+	signed := result[0]
 	if res := verify(t, signed); res.Signer.IIN != citizenIIN || signing.IdentityOf(res.Certificate).Purpose != signing.PurposeSign {
 		t.Fatalf("signed by %+v", res.Signer)
 	}
+	// The authentication key, where the page asks for its usage.
+	s.call(map[string]any{"module": ncalayer.ModuleBasics, "method": "sign", "args": map[string]any{"format": "xml", "data": doc,
+		"signerParams": map[string]any{"extKeyUsageOids": []string{"1.3.6.1.5.5.7.3.2"}}}}, &b)
+	if !b.Status || json.Unmarshal(b.Body.Result, &result) != nil || signing.IdentityOf(verify(t, result[0]).Certificate).Purpose != signing.PurposeAuth {
+		t.Fatalf("basics.sign for authentication: %+v", b)
+	}
+	many := make([]string, 21)
+	for i := range many {
+		many[i] = doc
+	}
 	tests := []struct {
-		name string
-		args map[string]any
-		code string
+		name, details string
+		args          map[string]any
+		code          string
 	}{
-		{"another IIN's key", map[string]any{"format": "xml", "data": doc, "signerParams": map[string]any{"iin": "900101300811"}}, "NO_KEY"},
-		{"CMS", map[string]any{"format": "cms", "data": doc}, "WRONG_PARAMETERS"},
-		{"a hardware token only", map[string]any{"allowedStorages": []string{"AKKaztokenStore"}, "format": "xml", "data": doc}, "NO_STORAGE"},
-		{"not XML", map[string]any{"format": "xml", "data": "not xml"}, "SIGN_FAILED"},
-		{"signed already", map[string]any{"format": "xml", "data": signed}, "SIGN_FAILED"},
+		{"another IIN's key", "", map[string]any{"format": "xml", "data": doc, "signerParams": map[string]any{"iin": "900101300811"}}, "NO_KEY"},
+		{"a usage no key has", "", map[string]any{"format": "xml", "data": doc, "signerParams": map[string]any{"extKeyUsageOids": []string{"1.3.6.1.5.5.7.3.1"}}}, "NO_KEY"},
+		{"both usages at once", "", map[string]any{"format": "xml", "data": doc, "signerParams": map[string]any{"extKeyUsageOids": []string{"1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"}}}, "NO_KEY"},
+		{"CMS", "", map[string]any{"format": "cms", "data": doc}, "WRONG_PARAMETERS"},
+		{"21 documents", "", map[string]any{"format": "xml", "data": many}, "WRONG_PARAMETERS"},
+		{"a hardware token only", "", map[string]any{"allowedStorages": []string{"AKKaztokenStore"}, "format": "xml", "data": doc}, "NO_STORAGE"},
+		{"not XML", "", map[string]any{"format": "xml", "data": "not xml"}, "SIGN_FAILED"},
+		{"signed already", "already signed", map[string]any{"format": "xml", "data": signed}, "SIGN_FAILED"},
+		{"content after the root", "", map[string]any{"format": "xml", "data": doc + "<b>evil</b>"}, "SIGN_FAILED"},
+		{"a comment", "", map[string]any{"format": "xml", "data": strings.Replace(doc, "<Form>", "<Form><!-- x -->", 1)}, "SIGN_FAILED"},
+		{"larger than the portal takes", "", map[string]any{"format": "xml", "data": "<a>" + strings.Repeat("x", 600<<10) + "</a>"}, "SIGN_FAILED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var b basicsAnswer
+			var b struct {
+				basicsAnswer
+				Details string `json:"details"`
+			}
 			s.call(map[string]any{"module": ncalayer.ModuleBasics, "method": "sign", "args": tt.args}, &b)
-			if b.Status || b.Code != tt.code {
+			if b.Status || b.Code != tt.code || !strings.Contains(strings.ToLower(b.Details), tt.details) {
 				t.Fatalf("%+v, want %s", b, tt.code)
 			}
 		})
@@ -189,11 +219,13 @@ func TestProtocol(t *testing.T) {
 		t.Fatalf("getKeyInfo: %+v", c)
 	}
 	for _, req := range []map[string]any{
+		{"module": ncalayer.ModuleCommonUtils, "method": "signXml", "args": []string{"PKCS12", "SIGNATURE", doc + "trailing", "", ""}},
 		{"module": ncalayer.ModuleCommonUtils, "method": "signXml", "args": []string{"PKCS12", "SIGNATURE", doc, "/a", ""}},
 		{"module": ncalayer.ModuleCommonUtils, "method": "signXml", "args": []string{"AKKaztokenStore", "SIGNATURE", doc, "", ""}},
 		{"module": "kz.digiflow.mobile.extensions", "method": "getVersion"},
 		{"module": ncalayer.ModuleCommonUtils, "method": "createCAdESFromBase64", "args": []string{"PKCS12", "aGk=", "SIGNATURE"}},
 	} {
+		c = commonAnswer{}
 		s.call(req, &c)
 		if c.Code != "500" || c.Message == "" {
 			t.Fatalf("%v: %+v", req, c)
@@ -202,6 +234,7 @@ func TestProtocol(t *testing.T) {
 	if err := s.c.Write(context.Background(), websocket.MessageText, []byte("{")); err != nil {
 		t.Fatal(err)
 	}
+	c = commonAnswer{}
 	s.read(&c)
 	if c.Code != "500" {
 		t.Fatalf("a broken frame: %+v", c)
@@ -217,8 +250,13 @@ func TestOrigins(t *testing.T) {
 	if err == nil {
 		t.Fatal("a page of another origin was served")
 	}
-	if _, v := dial(t, ts.URL, http.Header{"Origin": {"http://127.0.0.1:8080"}}); v != ncalayer.Version {
-		t.Fatal("the portal's page was not served")
+	for _, origin := range []string{"http://127.0.0.1:8080", "HTTP://127.0.0.1:8080"} {
+		if _, v := dial(t, ts.URL, http.Header{"Origin": {origin}}); v != ncalayer.Version {
+			t.Fatalf("the portal's page (%s) was not served", origin)
+		}
+	}
+	if _, err := ncalayer.New(ncalayer.Config{Keys: []*signing.Signer{key(t, "citizen")}, Origins: []string{"127.0.0.1:8080"}}); err == nil {
+		t.Fatal("an origin without its scheme was taken")
 	}
 }
 
@@ -235,7 +273,7 @@ func TestLoopback(t *testing.T) {
 func TestWithNCALayerJSClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed: the protocol test with ncalayer-js-client needs it (.ci/run installs it)")
+		t.Skip("node is not installed on this machine: the protocol test with ncalayer-js-client needs it")
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
@@ -251,7 +289,7 @@ func TestWithNCALayerJSClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	install := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	install := exec.Command(npm, "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
 	install.Dir = dir
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("npm ci: %v\n%s", err, out)
@@ -273,9 +311,9 @@ func TestWithNCALayerJSClient(t *testing.T) {
 		Version     string   `json:"version"`
 		Tokens      []string `json:"tokens"`
 		KeyInfo     struct{ SubjectDn string }
-		Basics      string `json:"basics"`
-		CommonUtils string `json:"commonUtils"`
-		OtherIIN    string `json:"otherIIN"`
+		Basics      []string `json:"basics"`
+		CommonUtils string   `json:"commonUtils"`
+		OtherIIN    string   `json:"otherIIN"`
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -283,7 +321,10 @@ func TestWithNCALayerJSClient(t *testing.T) {
 	if got.Version != ncalayer.Version || got.Tokens == nil || !strings.Contains(got.KeyInfo.SubjectDn, citizenIIN) || !strings.Contains(got.OtherIIN, "NO_KEY") {
 		t.Fatalf("%+v", got)
 	}
-	for _, doc := range []string{got.Basics, got.CommonUtils} {
+	if len(got.Basics) != 1 {
+		t.Fatalf("basics.sign gave %d signatures", len(got.Basics))
+	}
+	for _, doc := range []string{got.Basics[0], got.CommonUtils} {
 		if res := verify(t, doc); res.Signer.IIN != citizenIIN {
 			t.Fatalf("signed by %+v", res.Signer)
 		}
