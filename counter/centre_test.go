@@ -22,6 +22,21 @@ import (
 	"egov/sms"
 )
 
+// idCard is an applicant's identity card, scanned at the desk.
+var idCard = []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2030-05-01"}}
+
+// jobSeekerAtTheCounter registers iin as a job seeker at the State
+// Corporation's counter in Almaty (S1, G-B) and returns the receipt and
+// the operator's session.
+func (s *counterStack) jobSeekerAtTheCounter(iin string) (counter.Receipt, string) {
+	s.t.Helper()
+	token := s.login(almaty)
+	rc := s.file(almaty, token, counter.IntakeForm{Service: "job-seeker-registration", Applicant: iin,
+		Form: map[string]string{"education": "higher"}, Documents: idCard})
+	s.awaitState(token, rc.RequestID, counter.StateReady)
+	return rc, token
+}
+
 // S2 at an employment centre (flow C, 004:484-492): a registered job
 // seeker out of work comes to the centre of Almaty with her identity card;
 // the specialist enters her into the labour-market system with his
@@ -32,11 +47,7 @@ import (
 func TestEmploymentCentreDesk(t *testing.T) {
 	s := newCounterStack(t)
 	// She is a job seeker first (S1, at the State Corporation's counter).
-	counterToken := s.login(almaty)
-	idCard := []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2030-05-01"}}
-	s1 := s.file(almaty, counterToken, counter.IntakeForm{Service: "job-seeker-registration", Applicant: daughter,
-		Form: map[string]string{"education": "higher"}, Documents: idCard})
-	s.awaitState(counterToken, s1.RequestID, counter.StateReady)
+	_, counterToken := s.jobSeekerAtTheCounter(daughter)
 
 	token := s.login(almatyCentre)
 	// The centre files only its own channels, and takes no representative.
@@ -167,11 +178,7 @@ func TestTakingUpWorkEndsTheRegistrationAsUnemployed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newCounterStackWith(t, stackOptions{contracts: contracts})
-	idCard := []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2030-05-01"}}
-	counterToken := s.login(almaty)
-	s1 := s.file(almaty, counterToken, counter.IntakeForm{Service: "job-seeker-registration", Applicant: daughter,
-		Form: map[string]string{"education": "higher"}, Documents: idCard})
-	s.awaitState(counterToken, s1.RequestID, counter.StateReady)
+	s.jobSeekerAtTheCounter(daughter)
 	token := s.login(almatyCentre)
 	s2 := s.file(almatyCentre, token, counter.IntakeForm{Service: "unemployed-registration", Applicant: daughter, Documents: idCard})
 	if f := s.awaitState(token, s2.RequestID, counter.StateReady); f.Outcome != "registered" {
@@ -199,11 +206,7 @@ func TestTakingUpWorkEndsTheRegistrationAsUnemployed(t *testing.T) {
 // filing, and it says that his registration as unemployed ends with it.
 func TestEndOfACounterRegistrationReachesTheCabinet(t *testing.T) {
 	s := newCounterStack(t)
-	idCard := []counter.Scan{{Kind: "identity-document", FileName: "udv.pdf", Content: scan, Expires: "2030-05-01"}}
-	counterToken := s.login(almaty)
-	s1 := s.file(almaty, counterToken, counter.IntakeForm{Service: "job-seeker-registration", Applicant: daughter,
-		Form: map[string]string{"education": "higher"}, Documents: idCard})
-	s.awaitState(counterToken, s1.RequestID, counter.StateReady)
+	s1, _ := s.jobSeekerAtTheCounter(daughter)
 	token := s.login(almatyCentre)
 	s2 := s.file(almatyCentre, token, counter.IntakeForm{Service: "unemployed-registration", Applicant: daughter, Documents: idCard})
 	s.awaitState(token, s2.RequestID, counter.StateReady)

@@ -171,7 +171,6 @@ func (a *App) fileCounterHandOut(ctx context.Context, m soap.AsyncMessage) error
 	if err != nil {
 		return err
 	}
-	str := func(x any) string { s, _ := x.(string); return s }
 	if str(v[0]) == "" {
 		return fmt.Errorf("a hand-out told by %s for request %s, not filed here (yet)", info.Sender.SenderID, ref)
 	}
