@@ -78,8 +78,11 @@ const (
 	CodeAttachmentTypeFalse  Code = "attachment-type-mismatch"
 	CodeRequestMalformed     Code = "request-malformed"
 	CodeMethodNotAllowed     Code = "method-not-allowed"
-	CodeRequestTimeout       Code = "request-timeout"
-	CodeCalendarExhausted    Code = "calendar-exhausted"
+	// CodeFormExpired refuses a page's form sent without its anti-forgery
+	// token, or from another site.
+	CodeFormExpired       Code = "form-expired"
+	CodeRequestTimeout    Code = "request-timeout"
+	CodeCalendarExhausted Code = "calendar-exhausted"
 	// CodeDataUnobtainable is the State Corporation counter's P4: a
 	// register consulted at intake has no data of the applicant or of the
 	// representative's power of attorney; the detail names the register.
@@ -363,6 +366,10 @@ var codes = map[Code]codeInfo{
 		"Метод не поддерживается для этого ресурса",
 		"Бұл ресурс үшін осы әдіске қолдау көрсетілмейді",
 		"This method is not supported for this resource"),
+	CodeFormExpired: plain(http.StatusForbidden,
+		"Форма устарела или отправлена не с этого сайта: откройте страницу заново и повторите",
+		"Нысанның мерзімі өтті немесе ол осы сайттан жіберілмеді: бетті қайта ашып, қайталаңыз",
+		"The form has expired or was not sent from this site: open the page again and retry"),
 	CodeRequestTimeout: plain(http.StatusRequestTimeout,
 		"Запрос передавался слишком медленно и был прерван",
 		"Сұрау тым баяу жіберілгендіктен, оны қабылдау үзілді",

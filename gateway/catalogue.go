@@ -95,11 +95,16 @@ type FormField struct {
 	Type      string   `json:"type"` // enum or text
 	Values    []string `json:"values,omitempty"`
 	MaxLength int      `json:"maxLength,omitempty"`
+	// Label is what the portal's page calls the field, ValueLabels what
+	// it calls each of Values, in the three languages.
+	Label       Names            `json:"label"`
+	ValueLabels map[string]Names `json:"valueLabels,omitempty"`
 }
 
 // DocumentRule is a document the service accepts.
 type DocumentRule struct {
 	Kind           string   `json:"kind"`
+	Label          Names    `json:"label"`
 	Required       bool     `json:"required"`
 	MIMETypes      []string `json:"mimeTypes"`
 	MaxSize        int64    `json:"maxSize"`
@@ -227,6 +232,29 @@ const (
 
 // deskFlows are the flows each channel's desk may follow.
 var deskFlows = map[string][]string{ChannelStateCorporation: {FlowGA, FlowGB}, ChannelEmploymentCentre: {FlowC}, ChannelProvider: {FlowP}}
+
+// validate reports a field or document without a label in the three
+// languages, and an enum value without one: the pages show no raw names.
+func (f *PortalForm) validate(bad func(string, ...any)) {
+	for _, fl := range f.Form {
+		if !fl.Label.complete() {
+			bad("field %q lacks a label in one of the three languages", fl.Name)
+		}
+		for _, v := range fl.Values {
+			if !fl.ValueLabels[v].complete() {
+				bad("value %q of field %q lacks a label in one of the three languages", v, fl.Name)
+			}
+		}
+		if len(fl.ValueLabels) > len(fl.Values) {
+			bad("field %q labels a value it does not have", fl.Name)
+		}
+	}
+	for _, d := range f.Documents {
+		if !d.Label.complete() {
+			bad("document %q lacks a label in one of the three languages", d.Kind)
+		}
+	}
+}
 
 // DeskForm is the form a desk enters for the service: the portal's, or
 // the desk's own for a service off the portal.
@@ -367,6 +395,11 @@ func (s *Service) validate() []error {
 	}
 	if slices.Contains(s.Channels(), ChannelPortal) != (s.Portal != nil) {
 		bad("a portal form needs a region with the portal channel, and the other way round")
+	}
+	for _, f := range []*PortalForm{s.Portal, s.Desk} {
+		if f != nil {
+			f.validate(bad)
+		}
 	}
 	filedAtDesk := false
 	for _, r := range s.Regions {

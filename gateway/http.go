@@ -60,6 +60,9 @@ type HTTPOptions struct {
 	// that one client cannot hold everyone's budget.
 	CitizenShare       int64
 	CitizenSubmissions int
+	// Pages, when set, adds the citizen's web pages (pages.go) beside the
+	// API, outside /api; nil serves the API alone.
+	Pages *PageOptions
 }
 
 // Handler returns the portal's HTTP API, versioned under /api/v1.
@@ -73,7 +76,20 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	if opt.RequestTimeout <= 0 {
 		opt.RequestTimeout = 30 * time.Second
 	}
-	e.HTTPErrorHandler = a.errorHandler
+	var pg *pages
+	if opt.Pages != nil {
+		var err error
+		if pg, err = newPages(a, *opt.Pages); err != nil {
+			panic(err) // the embedded templates and a bad signer URL: a programming or start-up error
+		}
+	}
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if pg != nil && pg.owns(c) {
+			pg.renderError(err, c)
+			return
+		}
+		a.errorHandler(err, c)
+	}
 	reg := opt.Metrics
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -109,7 +125,8 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	api.GET("/services", a.handleServices, catalogue)
 	api.GET("/services/:code", a.handleService, catalogue)
 	api.GET("/services/:code/skeleton", a.handleSkeleton)
-	api.POST("/requests", a.handleSubmit, a.requireSession, newAdmission(opt).middleware)
+	admit := newAdmission(opt).middleware
+	api.POST("/requests", a.handleSubmit, a.requireSession, admit)
 	api.GET("/requests", a.handleRequests, a.requireSession)
 	api.GET("/requests/:id", a.handleRequest, a.requireSession)
 	api.GET("/cabinet/messages", a.handleCabinet, a.requireSession)
@@ -126,6 +143,9 @@ func (a *App) Handler(opt HTTPOptions) http.Handler {
 	root.GET(ops.PathLive, echo.WrapHandler(http.HandlerFunc(ops.ServeLive)))
 	root.GET(ops.PathReady, ready)
 	root.GET(ops.PathHealth, ready) // the old name of /readyz
+	if pg != nil {
+		pg.mount(e, admit)
+	}
 	return e
 }
 

@@ -62,7 +62,9 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("up", stderr)
 	var (
 		dataDir       = fs.String("data", "data", "directory for the test PKI and demo citizens (created on first start)")
-		listen        = fs.String("listen", "127.0.0.1:8080", "portal API address")
+		listen        = fs.String("listen", "127.0.0.1:8080", "portal address: the citizen's pages at /, the API at /api/v1")
+		signerURL     = fs.String("signer-url", "wss://127.0.0.1:13579", "where the pages find NCALayer (or egovctl signer) on the citizen's computer")
+		cabinetPage   = fs.Int("cabinet-page-size", 10, "messages a page of the personal cabinet lists")
 		busListen     = fs.String("bus-listen", "127.0.0.1:8081", "SHEP bus address")
 		ocspListen    = fs.String("ocsp-listen", "127.0.0.1:8082", "OCSP responder address")
 		routing       = fs.String("routing", "", "bus routing table (default: the built-in one, as fixtures/shep/routing.json)")
@@ -96,11 +98,12 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	)
 	check(fs, oneOf("fast", "regulation"), "pace")
 	check(fs, oneOf("debug", "info", "warn", "error"), "log-level")
-	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers")
+	check(fs, positive, "pace-factor", "attempts-per-minute", "labour-workers", "cabinet-page-size")
 	check(fs, positiveDuration, "review-every")
 	check(fs, address, "listen", "bus-listen", "ocsp-listen")
 	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof", "counter-listen", "centre-listen")
 	check(fs, validRedisURL, "redis")
+	check(fs, signerAddress, "signer-url")
 	check(fs, settings.IntBetween(shep.AnyEvidenceChain, shep.EvidenceChains-1), "evidence-chain")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -242,7 +245,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	metrics := upRegistry(bus, systems)
 	portalHandler := app.Handler(gateway.HTTPOptions{Metrics: metrics, Health: []gateway.HealthCheck{
-		{Name: "revocation", Check: func(context.Context) error { return crl.Fresh(time.Now()) }}}})
+		{Name: "revocation", Check: func(context.Context) error { return crl.Fresh(time.Now()) }}},
+		Pages: &gateway.PageOptions{SignerURL: *signerURL, CabinetPageSize: *cabinetPage}})
 	if *recordDir != "" {
 		rec, err := corpus.NewRecorder(*recordDir, *mask)
 		if err != nil {
@@ -393,7 +397,8 @@ func printUp(w io.Writer, st stackState, staff, centreStaff *counter.Operators, 
 	}
 	fmt.Fprintf(w, `
 egov-gateway is up.
-  portal API      %s/api/v1   (OpenAPI: /api/v1/openapi.yaml, probes: /livez, /readyz)
+  portal pages    %[1]s/   (sign through NCALayer, or: egovctl signer --key FILE)
+  portal API      %[1]s/api/v1   (OpenAPI: /api/v1/openapi.yaml, probes: /livez, /readyz)
   SHEP bus        %s/shep/async, /shep/sync
   OCSP responder  %s
   SMS outbox      %s
