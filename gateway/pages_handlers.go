@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"egov"
 	"egov/document"
 	"egov/signing"
+	"egov/web"
 )
 
 // catalogueEntry is a service as the catalogue page lists it.
@@ -44,7 +44,7 @@ func (p *pages) handleCatalogue(c echo.Context) error {
 		}
 	}
 	pg.Data = map[string]any{"Online": online, "Offline": offline}
-	return p.render(c, http.StatusOK, "catalogue", pg)
+	return p.site.Render(c, http.StatusOK, "catalogue", pg)
 }
 
 // formFieldView is a field of a service's form on its page.
@@ -120,11 +120,11 @@ func (p *pages) handleService(c echo.Context) error {
 		data["Fields"], data["Documents"] = fields, docs
 	}
 	pg.Data = data
-	return p.render(c, http.StatusOK, "service", pg)
+	return p.site.Render(c, http.StatusOK, "service", pg)
 }
 
 // termText says a term in working days, or hours when it is shorter.
-func termText(minutes int, pg *page) string {
+func termText(minutes int, pg *web.Page) string {
 	day := int(WorkingDay / time.Minute)
 	switch {
 	case minutes <= 0:
@@ -168,8 +168,8 @@ func (p *pages) handleDocument(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	lang := p.pageLanguage(c)
-	t := func(key string) string { return pageText(key, lang) }
+	lang := p.site.Language(c)
+	t := func(key string) string { return p.site.Text(key, lang) }
 	bad := map[string]string{}
 	now := p.app.now()
 	r := &document.Request{RequestID: uuid.NewString(), ServiceCode: s.Code, Region: c.FormValue("region"), IssuedAt: now.In(egov.Almaty),
@@ -274,21 +274,12 @@ type loginPage struct {
 }
 
 func (p *pages) handleLoginPage(c echo.Context) error {
-	pg := p.newPage(c, "login.title", loginPage{Next: localPath(c.QueryParam("next")), Registered: c.QueryParam("registered") == "1"})
-	return p.render(c, http.StatusOK, "login", pg)
-}
-
-// localPath keeps next only when it is a path of this site: never a
-// redirect elsewhere.
-func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		return ""
-	}
-	return next
+	pg := p.newPage(c, "login.title", loginPage{Next: web.LocalPath(c.QueryParam("next")), Registered: c.QueryParam("registered") == "1"})
+	return p.site.Render(c, http.StatusOK, "login", pg)
 }
 
 func (p *pages) handleLogin(c echo.Context) error {
-	iin, next := strings.TrimSpace(c.FormValue("iin")), localPath(c.FormValue("next"))
+	iin, next := strings.TrimSpace(c.FormValue("iin")), web.LocalPath(c.FormValue("next"))
 	token, _, err := p.app.Login(c.Request().Context(), iin, c.FormValue("password"))
 	if err != nil {
 		code := egov.ErrorCode(err)
@@ -297,10 +288,10 @@ func (p *pages) handleLogin(c echo.Context) error {
 		}
 		withRetryAfter(c, err)
 		pg := p.newPage(c, "login.title", loginPage{IIN: iin, Next: next})
-		pg.Error, pg.ErrorCode = code.Message().In(pg.Lang), code
-		return p.render(c, code.HTTPStatus(), "login", pg)
+		pg.Refuse(err)
+		return p.site.Render(c, code.HTTPStatus(), "login", pg)
 	}
-	p.setCookie(c, sessionCookie, token, 0)
+	p.site.SetCookie(c, sessionCookie, token, 0)
 	if next == "" {
 		next = "/cabinet"
 	}
@@ -333,8 +324,8 @@ func (p *pages) handleSignatureLogin(c echo.Context) error {
 	if err != nil {
 		return withRetryAfter(c, err)
 	}
-	p.setCookie(c, sessionCookie, token, 0)
-	next := localPath(in.Next)
+	p.site.SetCookie(c, sessionCookie, token, 0)
+	next := web.LocalPath(in.Next)
 	if next == "" {
 		next = "/cabinet"
 	}
@@ -347,7 +338,7 @@ func (p *pages) handleLogout(c echo.Context) error {
 			return err
 		}
 	}
-	p.setCookie(c, sessionCookie, "", -1)
+	p.site.SetCookie(c, sessionCookie, "", -1)
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
@@ -359,7 +350,7 @@ type registerPage struct {
 }
 
 func (p *pages) handleRegisterPage(c echo.Context) error {
-	return p.render(c, http.StatusOK, "register", p.newPage(c, "register.title", registerPage{Proof: ProofSignature}))
+	return p.site.Render(c, http.StatusOK, "register", p.newPage(c, "register.title", registerPage{Proof: ProofSignature}))
 }
 
 func (p *pages) registerRefused(c echo.Context, data registerPage, err error) error {
@@ -369,8 +360,8 @@ func (p *pages) registerRefused(c echo.Context, data registerPage, err error) er
 	}
 	withRetryAfter(c, err)
 	pg := p.newPage(c, "register.title", data)
-	pg.Error, pg.ErrorCode = code.Message().In(pg.Lang), code
-	return p.render(c, code.HTTPStatus(), "register", pg)
+	pg.Refuse(err)
+	return p.site.Render(c, code.HTTPStatus(), "register", pg)
 }
 
 func (p *pages) handleRegister(c echo.Context) error {
@@ -399,7 +390,7 @@ func (p *pages) handleRegisterCode(c echo.Context) error {
 		return p.registerRefused(c, data, err)
 	}
 	data.SentTo = sent.SentTo
-	return p.render(c, http.StatusOK, "register", p.newPage(c, "register.title", data))
+	return p.site.Render(c, http.StatusOK, "register", p.newPage(c, "register.title", data))
 }
 
 // requestPage is a request's page and its status part.
@@ -419,13 +410,13 @@ func (p *pages) requestPage(c echo.Context, lang string) (*requestPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	rp := &requestPage{Request: r, StateText: pageText("state."+string(r.State), lang), Final: r.State.Terminal()}
+	rp := &requestPage{Request: r, StateText: p.site.Text("state."+string(r.State), lang), Final: r.State.Terminal()}
 	if s, err := p.app.cfg.Catalogue.Lookup(r.Service); err == nil {
 		rp.ServiceName = s.Names.In(lang)
 	}
 	for _, h := range r.History {
-		text := pageText("state."+h.State, lang)
-		rp.History = append(rp.History, struct{ Text, At, Note string }{text, formatWhen(h.At), ""})
+		text := p.site.Text("state."+h.State, lang)
+		rp.History = append(rp.History, struct{ Text, At, Note string }{text, web.FormatTime(h.At), ""})
 	}
 	if rp.Final {
 		page, err := p.app.Cabinet(ctx, iin, "", 50, false)
@@ -449,7 +440,7 @@ func (p *pages) handleRequestPage(c echo.Context) error {
 		return err
 	}
 	pg.Data = rp
-	return p.render(c, http.StatusOK, "request", pg)
+	return p.site.Render(c, http.StatusOK, "request", pg)
 }
 
 // handleRequestStatus is the status part of a request's page, for the
@@ -461,11 +452,7 @@ func (p *pages) handleRequestStatus(c echo.Context) error {
 		return err
 	}
 	pg.Data = rp
-	var b bytes.Buffer
-	if err := p.tmpl["request"].ExecuteTemplate(&b, "status", pg); err != nil {
-		return err
-	}
-	return c.HTMLBlob(http.StatusOK, b.Bytes())
+	return p.site.RenderBlock(c, http.StatusOK, "request", "status", pg)
 }
 
 // cabinetEntry is a message as the cabinet lists it.
@@ -483,7 +470,7 @@ func (p *pages) handleCabinet(c echo.Context) error {
 	}
 	entries := make([]cabinetEntry, len(page.Messages))
 	for i, m := range page.Messages {
-		entries[i] = cabinetEntry{ID: m.ID, Kind: pg.T("kind." + m.Kind), Title: m.Title.In(pg.Lang), At: formatWhen(m.At), RequestID: m.RequestID, Read: m.Read}
+		entries[i] = cabinetEntry{ID: m.ID, Kind: pg.T("kind." + m.Kind), Title: m.Title.In(pg.Lang), At: web.FormatTime(m.At), RequestID: m.RequestID, Read: m.Read}
 	}
 	next := ""
 	if page.Next != "" {
@@ -494,7 +481,7 @@ func (p *pages) handleCabinet(c echo.Context) error {
 		next = "/cabinet" + q
 	}
 	pg.Data = map[string]any{"Messages": entries, "Unread": page.Unread, "Next": next, "UnreadOnly": unreadOnly, "First": c.QueryParam("cursor") == ""}
-	return p.render(c, http.StatusOK, "cabinet", pg)
+	return p.site.Render(c, http.StatusOK, "cabinet", pg)
 }
 
 // signatureView is what the result's page says of its signature, checked
@@ -523,10 +510,10 @@ func (p *pages) handleMessage(c echo.Context) error {
 	}
 	pg := p.newPage(c, "message.title", nil)
 	pg.Title = m.Title.In(pg.Lang)
-	data := map[string]any{"Message": m, "Kind": pg.T("kind." + m.Kind), "Text": m.Text.In(pg.Lang), "At": formatWhen(m.At)}
+	data := map[string]any{"Message": m, "Kind": pg.T("kind." + m.Kind), "Text": m.Text.In(pg.Lang), "At": web.FormatTime(m.At)}
 	var details []struct{ Label, Value string }
 	for _, k := range sortedKeys(m.Data) {
-		details = append(details, struct{ Label, Value string }{pageTextOr("data."+k, pg.Lang, k), m.Data[k]})
+		details = append(details, struct{ Label, Value string }{p.site.TextOr("data."+k, pg.Lang, k), m.Data[k]})
 	}
 	data["Details"] = details
 	if m.HasDocument && doc != "" {
@@ -543,14 +530,14 @@ func (p *pages) handleMessage(c echo.Context) error {
 			sig.Valid, sig.Organization, sig.Person, sig.BIN, sig.Serial = true, id.Organization, personName(id), id.BIN, id.Serial
 			for _, u := range id.KeyUsers {
 				if u != signing.KeyUserOrganization {
-					sig.SignedBy = pageTextOr("keyuser."+string(u), pg.Lang, string(u))
+					sig.SignedBy = p.site.TextOr("keyuser."+string(u), pg.Lang, string(u))
 				}
 			}
 		}
 		data["Signature"] = sig
 	}
 	pg.Data = data
-	return p.render(c, http.StatusOK, "message", pg)
+	return p.site.Render(c, http.StatusOK, "message", pg)
 }
 
 // personName is the signer as a person: surname and given name (the

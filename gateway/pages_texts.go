@@ -2,33 +2,16 @@ package gateway
 
 import "egov"
 
-// pageText is the text of key in lang; a key without a text shows itself,
-// and TestEveryPageTextIsTrilingual keeps that from happening.
-func pageText(key, lang string) string { return pageTextOr(key, lang, key) }
-
-// pageTextOr is the text of key in lang, or fallback for a key the table
-// does not have (a data field of a newer provider, say).
-func pageTextOr(key, lang, fallback string) string {
-	if m, ok := pageTexts[key]; ok {
-		return m.In(lang)
-	}
-	return fallback
-}
-
-// pageTexts are the pages' own words; the catalogue's (services, fields,
-// documents) and the refusals' (egov's code table) come from there.
+// pageTexts are the portal's pages' own words (package web has the
+// layout's, the script's and the form checks'); the catalogue's (services,
+// fields, documents) and the refusals' (egov's code table) come from there.
 var pageTexts = map[string]egov.Message{
 	"portal.name":  {RU: "Портал электронного правительства", KK: "Электрондық үкімет порталы", EN: "E-government portal"},
-	"portal.test":  {RU: "Учебный стенд: данные вымышлены", KK: "Оқу стенді: деректер ойдан алынған", EN: "Test stand: the data are fictitious"},
-	"skip.main":    {RU: "Перейти к содержанию", KK: "Мазмұнға өту", EN: "Skip to content"},
-	"nav.main":     {RU: "Основное меню", KK: "Негізгі мәзір", EN: "Main menu"},
-	"nav.language": {RU: "Язык", KK: "Тіл", EN: "Language"},
 	"nav.services": {RU: "Услуги", KK: "Қызметтер", EN: "Services"},
 	"nav.cabinet":  {RU: "Личный кабинет", KK: "Жеке кабинет", EN: "Personal cabinet"},
 	"nav.login":    {RU: "Войти", KK: "Кіру", EN: "Log in"},
 	"nav.register": {RU: "Регистрация", KK: "Тіркелу", EN: "Register"},
-	"nav.logout":   {RU: "Выйти", KK: "Шығу", EN: "Log out"},
-	"nav.citizen":  {RU: "Вы вошли как ИИН", KK: "Сіз ЖСН бойынша кірдіңіз", EN: "Logged in as IIN"},
+	"nav.who":      {RU: "Вы вошли как ИИН", KK: "Сіз ЖСН бойынша кірдіңіз", EN: "Logged in as IIN"},
 
 	"catalogue.title":   {RU: "Государственные услуги в социально-трудовой сфере", KK: "Әлеуметтік-еңбек саласындағы мемлекеттік қызметтер", EN: "State services in the social and labour sphere"},
 	"catalogue.online":  {RU: "Можно получить на портале", KK: "Порталда алуға болады", EN: "Available on the portal"},
@@ -185,27 +168,4 @@ var pageTexts = map[string]egov.Message{
 	"data.unemployed":  {RU: "Учёт безработного", KK: "Жұмыссыз ретінде есепке алу", EN: "Registration as unemployed"},
 	"data.handedOutAt": {RU: "Выдано", KK: "Берілген уақыты", EN: "Handed out at"},
 	"data.handedOutTo": {RU: "Кому выдано", KK: "Кімге берілді", EN: "Handed out to"},
-
-	"form.required":     {RU: "Заполните это поле", KK: "Бұл өрісті толтырыңыз", EN: "Fill in this field"},
-	"form.tooLong":      {RU: "Не более %d символов", KK: "%d таңбадан аспауы тиіс", EN: "At most %d characters"},
-	"form.phone":        {RU: "Номер в формате +7XXXXXXXXXX", KK: "Нөмір +7XXXXXXXXXX пішімінде болуы тиіс", EN: "A number as +7XXXXXXXXXX"},
-	"form.choose":       {RU: "Выберите значение из списка", KK: "Тізімнен мәнді таңдаңыз", EN: "Choose a value from the list"},
-	"form.fileRequired": {RU: "Приложите файл", KK: "Файлды тіркеңіз", EN: "Attach a file"},
-	"form.fileType":     {RU: "Допускаются PDF, JPEG и PNG", KK: "PDF, JPEG және PNG рұқсат етіледі", EN: "PDF, JPEG and PNG are accepted"},
-	"form.fileSize":     {RU: "Файл пуст или больше %d МБ", KK: "Файл бос немесе %d МБ-тан үлкен", EN: "The file is empty or larger than %d MB"},
-	"form.fileHash":     {RU: "Не удалось вычислить хэш файла; выберите его снова", KK: "Файлдың хэшін есептеу мүмкін болмады; оны қайта таңдаңыз", EN: "The file's hash could not be computed; choose it again"},
-	"form.date":         {RU: "Дата в формате ГГГГ-ММ-ДД", KK: "Күні ЖЖЖЖ-АА-КК пішімінде", EN: "A date as YYYY-MM-DD"},
-	"form.expired":      {RU: "Срок действия документа истёк", KK: "Құжаттың жарамдылық мерзімі өтті", EN: "The document has expired"},
-
-	"js.signer":     {RU: "Не удалось связаться с NCALayer: запустите его и обновите страницу", KK: "NCALayer-мен байланыс орнатылмады: оны іске қосып, бетті жаңартыңыз", EN: "NCALayer could not be reached: start it and reload the page"},
-	"js.hashing":    {RU: "Вычисляются хэши файлов…", KK: "Файлдардың хэштері есептелуде…", EN: "Computing the files' hashes…"},
-	"js.signing":    {RU: "Подтвердите подпись в NCALayer…", KK: "NCALayer-де қол қоюды растаңыз…", EN: "Confirm the signature in NCALayer…"},
-	"js.sending":    {RU: "Отправка…", KK: "Жіберілуде…", EN: "Sending…"},
-	"js.canceled":   {RU: "Подписание отменено", KK: "Қол қою тоқтатылды", EN: "Signing was cancelled"},
-	"js.checkForm":  {RU: "Проверьте отмеченные поля", KK: "Белгіленген өрістерді тексеріңіз", EN: "Check the fields marked"},
-	"js.connection": {RU: "Нет связи с порталом; повторите", KK: "Порталмен байланыс жоқ; қайталаңыз", EN: "The portal could not be reached; try again"},
-
-	"error.title": {RU: "Запрос не выполнен", KK: "Сұрау орындалмады", EN: "The request was not carried out"},
-	"error.code":  {RU: "Код", KK: "Коды", EN: "Code"},
-	"error.home":  {RU: "На главную", KK: "Басты бетке", EN: "Home"},
 }

@@ -1,4 +1,4 @@
-// The portal's pages' one script: what a server-rendered page cannot do by
+// The pages' one script (the portal's and the workstation's): what a server-rendered page cannot do by
 // itself. It signs through NCALayer (or egovctl signer in its place) with
 // ncalayer-js-client, computes the attachments' SHA-256 in the browser
 // (Web Crypto), sends the signed request, and keeps a request's state

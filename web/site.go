@@ -1,0 +1,395 @@
+// Package web is the machinery of the product's web pages — the citizen's
+// portal (gateway) and the State Corporation operator's workstation
+// (counter): one layout, one style sheet and one script, the language
+// switch, the session and anti-forgery cookies, the security headers and
+// the refusal pages. Each site brings its own templates and words.
+//
+// The pages are rendered on the server with html/template; the script
+// (static/pages.js) does what a page cannot do alone: sign through
+// NCALayer with the vendored ncalayer-js-client, hash attachments with Web
+// Crypto, keep a state current.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	textlang "golang.org/x/text/language"
+
+	"egov"
+)
+
+//go:embed layout.html error.html
+var layoutFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// The cookies and fields of the pages.
+const (
+	LanguageCookie = "egov_lang"
+	CSRFCookie     = "egov_csrf"
+	CSRFField      = "_csrf"
+	CSRFHeader     = "X-CSRF-Token"
+)
+
+// DefaultSignerURL is NCALayer's own address on the citizen's (or the
+// operator's) computer.
+const DefaultSignerURL = "wss://127.0.0.1:13579"
+
+// Options describe a site.
+type Options struct {
+	// Brand is the text key of the site's name in the header.
+	Brand string
+	// SignerURL is where the pages find NCALayer, or egovctl signer in its
+	// place (default DefaultSignerURL).
+	SignerURL string
+	// SecureCookies marks the cookies Secure: set it when the site is
+	// served over TLS (directly or behind a proxy that terminates it).
+	SecureCookies bool
+	// Texts are the site's own words, beside the machinery's (texts.go).
+	Texts map[string]egov.Message
+	// Nav lists the header's links for a page (User says whether someone
+	// is logged in).
+	Nav func(pg *Page) []Link
+	// Funcs are template functions the site's templates use.
+	Funcs template.FuncMap
+}
+
+// Link is one entry of the header's menu; Text is a text key.
+type Link struct{ Href, Text string }
+
+// Site renders one site's pages.
+type Site struct {
+	opt  Options
+	csp  string
+	tmpl map[string]*template.Template
+}
+
+// New parses the site's templates: each of names is a file name.html of
+// pages defining "content", parsed with the layout; "error" is the
+// machinery's own.
+func New(opt Options, pages fs.FS, names ...string) (*Site, error) {
+	if opt.SignerURL == "" {
+		opt.SignerURL = DefaultSignerURL
+	}
+	signer, err := url.Parse(opt.SignerURL)
+	if err != nil || (signer.Scheme != "wss" && signer.Scheme != "ws") || signer.Host == "" {
+		return nil, errors.New("web: the signer's URL must be ws:// or wss:// with a host")
+	}
+	if opt.Nav == nil {
+		opt.Nav = func(*Page) []Link { return nil }
+	}
+	s := &Site{opt: opt, tmpl: map[string]*template.Template{},
+		// No inline script or style anywhere: what runs is pages.js and
+		// the vendored client; it may talk to this origin and the signer.
+		csp: "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self' " +
+			signer.Scheme + "://" + signer.Host + "; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
+	funcs := template.FuncMap{
+		"when": FormatTime,
+		"join": func(s []string) string { return strings.Join(s, "; ") },
+	}
+	for k, v := range opt.Funcs {
+		funcs[k] = v
+	}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(layoutFiles, "layout.html")
+	if err != nil {
+		return nil, err
+	}
+	if s.tmpl["error"], err = template.Must(layout.Clone()).ParseFS(layoutFiles, "error.html"); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		t, err := template.Must(layout.Clone()).ParseFS(pages, name+".html")
+		if err != nil {
+			return nil, err
+		}
+		s.tmpl[name] = t
+	}
+	return s, nil
+}
+
+// FormatTime is a moment as the pages show it: Astana time, day and minute.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(egov.Almaty).Format("02.01.2006 15:04")
+}
+
+// SignerURL is where the site's pages find NCALayer.
+func (s *Site) SignerURL() string { return s.opt.SignerURL }
+
+// Headers sets the pages' security policy: scripts and styles of this
+// origin only, the signer as the one other connection, no framing.
+func (s *Site) Headers(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", s.csp)
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		return next(c)
+	}
+}
+
+// CSRF refuses a state-changing request that comes from another site: a
+// browser that sends Sec-Fetch-Site must say same-origin; one that does
+// not must send back the token of the anti-forgery cookie (form field
+// _csrf or header X-CSRF-Token). The refusal is form-expired.
+func (s *Site) CSRF() echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup: "header:" + CSRFHeader + ",form:" + CSRFField, CookieName: CSRFCookie, CookiePath: "/",
+		CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode, CookieSecure: s.opt.SecureCookies, ContextKey: "csrf",
+		ErrorHandler: func(err error, c echo.Context) error {
+			return egov.Errorf(egov.CodeFormExpired, "CSRF: %v", err)
+		},
+	})
+}
+
+// SetCookie sets (maxAge > 0: for that long; 0: for the browser's
+// session) or, with maxAge < 0, removes an HttpOnly, SameSite=Strict
+// cookie of the whole site.
+func (s *Site) SetCookie(c echo.Context, name, value string, maxAge int) {
+	c.SetCookie(&http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		Secure: s.opt.SecureCookies, SameSite: http.SameSiteStrictMode})
+}
+
+// AnswersJSON marks the endpoints the pages' script calls: their refusals
+// are JSON with the code and the message in the page's language.
+func AnswersJSON(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set("pageJSON", true)
+		return next(c)
+	}
+}
+
+// AnswersJSONFor tells whether c is such an endpoint.
+func AnswersJSONFor(c echo.Context) bool { return c.Get("pageJSON") != nil }
+
+// LocalPath keeps next only when it is a path of this site: never a
+// redirect elsewhere.
+func LocalPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return ""
+	}
+	return next
+}
+
+// languages are the languages of the pages and the API, in the order of
+// egov.Message.In's tags; the first is the default, so an Accept-Language
+// that matches none of them (or none at all) reads Russian.
+var languages = []struct {
+	tag        textlang.Tag
+	name, self string // the code, and the language's name for itself
+}{
+	{textlang.Russian, "ru", "Русский"},
+	{textlang.Kazakh, "kk", "Қазақша"},
+	{textlang.English, "en", "English"},
+}
+
+var matcher = func() textlang.Matcher {
+	tags := make([]textlang.Tag, len(languages))
+	for i, l := range languages {
+		tags[i] = l.tag
+	}
+	return textlang.NewMatcher(tags)
+}()
+
+// Negotiate picks ru, kk or en for an Accept-Language value
+// (RFC 9110 §12.5.4): q-values are honoured, "kz" (the country code that
+// clients often send for Kazakh) reads as "kk", "*" (any language) as the
+// default, and a malformed value or one that matches nothing is Russian.
+func Negotiate(header string) string {
+	if strings.TrimSpace(header) == "" {
+		return languages[0].name
+	}
+	tags, _, err := textlang.ParseAcceptLanguage(normalizeRanges(header))
+	if err != nil || len(tags) == 0 {
+		return languages[0].name
+	}
+	_, i, conf := matcher.Match(tags...)
+	if conf == textlang.No {
+		return languages[0].name
+	}
+	return languages[i].name
+}
+
+// normalizeRanges rewrites, keeping subtags and weights, every range whose
+// primary subtag is "kz" to "kk", and "*" to the default language: the
+// matcher knows neither, and would otherwise skip "*;q=0.5" for a worse
+// "en;q=0.1".
+func normalizeRanges(header string) string {
+	parts := strings.Split(header, ",")
+	for i, p := range parts {
+		t := strings.TrimLeft(p, " \t")
+		switch {
+		case len(t) >= 2 && strings.EqualFold(t[:2], "kz") && (len(t) == 2 || strings.ContainsRune("-_; \t", rune(t[2]))):
+			parts[i] = p[:len(p)-len(t)] + "kk" + t[2:]
+		case len(t) >= 1 && t[0] == '*' && (len(t) == 1 || strings.ContainsRune("; \t", rune(t[1]))):
+			parts[i] = p[:len(p)-len(t)] + languages[0].name + t[1:]
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// IsLanguage tells whether code is one of the pages' languages.
+func IsLanguage(code string) bool { return code == "ru" || code == "kk" || code == "en" }
+
+// Language is the language of a page: ?lang= (remembered in a cookie for
+// a year), else the cookie, else Accept-Language, else Russian.
+func (s *Site) Language(c echo.Context) string {
+	lang := c.QueryParam("lang")
+	h := c.Response().Header()
+	switch ck, err := c.Cookie(LanguageCookie); {
+	case IsLanguage(lang):
+		// Lax, not Strict: a link from elsewhere still opens the page in
+		// the language chosen; the cookie says nothing about anyone.
+		c.SetCookie(&http.Cookie{Name: LanguageCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true,
+			Secure: s.opt.SecureCookies, SameSite: http.SameSiteLaxMode})
+	case err == nil && IsLanguage(ck.Value):
+		lang = ck.Value
+	default:
+		lang = Negotiate(c.Request().Header.Get("Accept-Language"))
+		h.Add("Vary", "Accept-Language")
+	}
+	h.Set("Content-Language", lang)
+	h.Add("Vary", "Cookie")
+	return lang
+}
+
+// Page is what every template gets.
+type Page struct {
+	Lang      string
+	Path      string
+	CSRF      string
+	SignerURL string
+	Brand     string
+	// User names who is logged in (a masked IIN, an operator); "" for a
+	// visitor.
+	User  string
+	Title string
+	Nav   []Link
+	// Error is a refusal to show at the top of the page, with its code.
+	Error     string
+	ErrorCode egov.Code
+	Data      any
+	site      *Site
+}
+
+// T is the text of key in the page's language.
+func (pg *Page) T(key string) string { return pg.site.Text(key, pg.Lang) }
+
+// Languages are the switch's entries.
+func (pg *Page) Languages() []struct{ Code, Name string } {
+	out := make([]struct{ Code, Name string }, len(languages))
+	for i, l := range languages {
+		out[i].Code, out[i].Name = l.name, l.self
+	}
+	return out
+}
+
+// Refuse puts err on the page as its refusal, in its language.
+func (pg *Page) Refuse(err error) {
+	code := egov.ErrorCode(err)
+	pg.Error, pg.ErrorCode = code.Message().In(pg.Lang), code
+}
+
+// NewPage starts a page for c: its language, anti-forgery token, title
+// (a text key) and the header's menu for user.
+func (s *Site) NewPage(c echo.Context, user, titleKey string, data any) *Page {
+	pg := &Page{Lang: s.Language(c), Path: c.Request().URL.Path, SignerURL: s.opt.SignerURL, Brand: s.opt.Brand, User: user, Data: data, site: s}
+	if tok, ok := c.Get("csrf").(string); ok {
+		pg.CSRF = tok
+	}
+	pg.Title = pg.T(titleKey)
+	pg.Nav = s.opt.Nav(pg)
+	return pg
+}
+
+// Render writes the page name.
+func (s *Site) Render(c echo.Context, status int, name string, pg *Page) error {
+	return s.RenderBlock(c, status, name, "layout", pg)
+}
+
+// RenderBlock writes one template of page name: a part of the page that
+// the script fetches again.
+func (s *Site) RenderBlock(c echo.Context, status int, name, block string, pg *Page) error {
+	t, ok := s.tmpl[name]
+	if !ok {
+		return errors.New("web: no page " + name)
+	}
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, block, pg); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, b.Bytes())
+}
+
+// Refusal is the code of err as the pages answer it: the framework's own
+// errors (no route, too large, timeout) read as the codes they mean.
+func Refusal(err error) egov.Code {
+	code := egov.ErrorCode(err)
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound, http.StatusMethodNotAllowed:
+			code = egov.CodeNotFound
+		case http.StatusRequestEntityTooLarge:
+			code = egov.CodeBodyTooLarge
+		case http.StatusServiceUnavailable:
+			code = egov.CodeUnavailable
+		}
+	}
+	if errors.Is(err, http.ErrHandlerTimeout) {
+		code = egov.CodeUnavailable
+	}
+	return code
+}
+
+// RenderError answers a refusal: JSON for the script's calls, else the
+// error page in the visitor's language, with the code.
+func (s *Site) RenderError(err error, c echo.Context, user string) {
+	if c.Response().Committed {
+		return
+	}
+	code := Refusal(err)
+	if d := egov.RetryAfter(err); d > 0 {
+		c.Response().Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
+	lang := s.Language(c)
+	if AnswersJSONFor(c) {
+		_ = c.JSON(code.HTTPStatus(), map[string]any{"code": code, "message": code.Message().In(lang)})
+		return
+	}
+	pg := s.NewPage(c, user, "error.title", nil)
+	pg.Refuse(err)
+	pg.ErrorCode = code
+	pg.Error = code.Message().In(lang)
+	_ = s.Render(c, code.HTTPStatus(), "error", pg)
+}
+
+// Static serves the style sheet, the script and the vendored client, for
+// an hour in caches: they change only with a release.
+func Static() echo.HandlerFunc {
+	sub, _ := fs.Sub(staticFiles, "static")
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "public, max-age=3600")
+		h.Del("Pragma")
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
