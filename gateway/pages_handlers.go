@@ -513,7 +513,9 @@ func (p *pages) handleMessage(c echo.Context) error {
 	data := map[string]any{"Message": m, "Kind": pg.T("kind." + m.Kind), "Text": m.Text.In(pg.Lang), "At": web.FormatTime(m.At)}
 	var details []struct{ Label, Value string }
 	for _, k := range sortedKeys(m.Data) {
-		details = append(details, struct{ Label, Value string }{p.site.TextOr("data."+k, pg.Lang, k), m.Data[k]})
+		// A value the pages know words for (an outcome) is said in them.
+		v := p.site.TextOr("value."+k+"."+m.Data[k], pg.Lang, m.Data[k])
+		details = append(details, struct{ Label, Value string }{p.site.TextOr("data."+k, pg.Lang, k), v})
 	}
 	data["Details"] = details
 	if m.HasDocument && doc != "" {

@@ -168,4 +168,11 @@ var pageTexts = map[string]egov.Message{
 	"data.unemployed":  {RU: "Учёт безработного", KK: "Жұмыссыз ретінде есепке алу", EN: "Registration as unemployed"},
 	"data.handedOutAt": {RU: "Выдано", KK: "Берілген уақыты", EN: "Handed out at"},
 	"data.handedOutTo": {RU: "Кому выдано", KK: "Кімге берілді", EN: "Handed out to"},
+
+	"value.outcome.registered":   {RU: "зарегистрирован", KK: "тіркелді", EN: "registered"},
+	"value.outcome.referred":     {RU: "направлен", KK: "жолдама берілді", EN: "referred"},
+	"value.outcome.certificate":  {RU: "справка выдана", KK: "анықтама берілді", EN: "certificate issued"},
+	"value.outcome.refused":      {RU: "отказано", KK: "бас тартылды", EN: "refused"},
+	"value.outcome.deregistered": {RU: "снят с учёта", KK: "есептен шығарылды", EN: "deregistered"},
+	"value.outcome.postponed":    {RU: "отложено", KK: "кейінге қалдырылды", EN: "postponed"},
 }

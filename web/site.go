@@ -149,13 +149,25 @@ func (s *Site) Headers(next echo.HandlerFunc) echo.HandlerFunc {
 // not must send back the token of the anti-forgery cookie (form field
 // _csrf or header X-CSRF-Token). The refusal is form-expired.
 func (s *Site) CSRF() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "header:" + CSRFHeader + ",form:" + CSRFField, CookieName: CSRFCookie, CookiePath: "/",
 		CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode, CookieSecure: s.opt.SecureCookies, ContextKey: "csrf",
-		ErrorHandler: func(err error, c echo.Context) error {
-			return egov.Errorf(egov.CodeFormExpired, "CSRF: %v", err)
-		},
 	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		passed := check(func(c echo.Context) error {
+			c.Set("csrfPassed", true)
+			return next(c)
+		})
+		return func(c echo.Context) error {
+			err := passed(c)
+			if err != nil && c.Get("csrfPassed") == nil {
+				// The middleware's own refusal (a cross-site request, a
+				// missing or wrong token), not the handler's.
+				return egov.Errorf(egov.CodeFormExpired, "CSRF: %v", err)
+			}
+			return err
+		}
+	}
 }
 
 // SetCookie sets (maxAge > 0: for that long; 0: for the browser's

@@ -52,6 +52,21 @@ func TestCitizenJourneyInTheBrowser(t *testing.T) {
 			b.journey(tc.lang, tc.citizen)
 		})
 	}
+	t.Run("axe-sees", func(t *testing.T) {
+		// The checker itself: a page with an unlabelled field, an image
+		// without text and grey on grey is reported.
+		b := st.browser(t)
+		b.run(chromedp.Navigate(`data:text/html,<html lang="en"><title>x</title><main><img src="x.png"><input id="a"><p style="color:%23bbb;background:%23ccc">faint</p></main></html>`))
+		found := map[string]bool{}
+		for _, v := range b.axeViolations() {
+			found[v.ID] = true
+		}
+		for _, id := range []string{"image-alt", "label", "color-contrast"} {
+			if !found[id] {
+				t.Errorf("axe did not report %s: %v", id, found)
+			}
+		}
+	})
 	t.Run("refusals", func(t *testing.T) {
 		b := st.browser(t)
 		c := aidos
@@ -285,23 +300,25 @@ func (b *browserTab) shot(name string) {
 	}
 }
 
-// axe runs axe-core (the version cmd/egovctl/testdata/axe pins) in the
-// page and fails on a serious or critical violation.
+// axeViolation is one rule axe-core found broken, with where.
+type axeViolation = struct {
+	ID, Impact, Help string
+	Nodes            []struct{ Target []string }
+}
+
+// axeViolations runs axe-core (the version cmd/egovctl/testdata/axe pins)
+// in the page.
+func (b *browserTab) axeViolations() []axeViolation {
+	b.t.Helper()
+	b.run(chromedp.Evaluate[chromedp.Void](axeSource(b.t)))
+	return value(b, chromedp.Evaluate[[]axeViolation](`axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)`, chromedp.EvalAwaitPromise))
+}
+
+// axe fails the test on a serious or critical violation of the page.
 func (b *browserTab) axe() {
 	b.t.Helper()
-	src := axeSource(b.t)
-	var violations []struct {
-		ID, Impact, Help string
-		Nodes            []struct{ Target []string }
-	}
-	type violation = struct {
-		ID, Impact, Help string
-		Nodes            []struct{ Target []string }
-	}
-	b.run(chromedp.Evaluate[chromedp.Void](src))
-	violations = value(b, chromedp.Evaluate[[]violation](`axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)`, chromedp.EvalAwaitPromise))
 	url := value(b, chromedp.Location())
-	for _, v := range violations {
+	for _, v := range b.axeViolations() {
 		targets := []string{}
 		for _, n := range v.Nodes {
 			targets = append(targets, strings.Join(n.Target, " "))

@@ -294,6 +294,21 @@ func TestWithNCALayerJSClient(t *testing.T) {
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("npm ci: %v\n%s", err, out)
 	}
+	// The pages use the same client, vendored: byte for byte the file of
+	// the package the lock pins, with the package's licence beside it.
+	for _, f := range [][2]string{{"ncalayer-client.js", "ncalayer-client.js"}, {"LICENSE", "ncalayer-client.LICENSE"}} {
+		pkg, err := os.ReadFile(filepath.Join(dir, "node_modules", "ncalayer-js-client", f[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vendored, err := os.ReadFile(filepath.Join("..", "..", "web", "static", "vendor", f[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(pkg, vendored) {
+			t.Errorf("web/static/vendor/%s is not the package's %s", f[1], f[0])
+		}
+	}
 	ts := start(t)
 	docPath := filepath.Join(dir, "request.xml")
 	if err := os.WriteFile(docPath, []byte(requestXML(t)), 0o644); err != nil {
