@@ -38,10 +38,27 @@ type Problem struct {
 }
 
 // Handler returns the workstation's HTTP API under APIPrefix.
-func (w *Workstation) Handler() http.Handler {
+func (w *Workstation) Handler() http.Handler { return w.HandlerWith(nil) }
+
+// HandlerWith is Handler with the operators' pages beside the API, at the
+// root, when pages is set.
+func (w *Workstation) HandlerWith(pages *PageOptions) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = w.errorHandler
+	var pg *operatorPages
+	if pages != nil {
+		var err error
+		if pg, err = newOperatorPages(w, *pages); err != nil {
+			panic(err) // the embedded templates, or a signer URL the program did not check
+		}
+	}
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if pg != nil && !strings.HasPrefix(c.Request().URL.Path, APIPrefix+"/") {
+			pg.renderError(err, c)
+			return
+		}
+		w.errorHandler(err, c)
+	}
 	e.Use(middleware.Recover())
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
 		ContentSecurityPolicy: "default-src 'none'", ReferrerPolicy: "no-referrer"}))
@@ -72,6 +89,9 @@ func (w *Workstation) Handler() http.Handler {
 	g.GET("/filings/:id", w.handleFiling, ids, w.requireSession)
 	g.GET("/filings/:id/result", w.handleResult, ids, w.requireSession)
 	g.POST("/filings/:id/hand-out", w.handleHandOut, ids, w.requireSession, small)
+	if pg != nil {
+		pg.mount(e, ids)
+	}
 	return e
 }
 
@@ -142,13 +162,23 @@ func (w *Workstation) handleLogout(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (w *Workstation) handleIntake(c echo.Context) error {
+// enterIntake takes one of the places of the intakes checked at once, or
+// refuses after intakeWait; release gives it back.
+func (w *Workstation) enterIntake() (release func(), err error) {
 	select {
 	case w.intakes <- struct{}{}:
-		defer func() { <-w.intakes }()
+		return func() { <-w.intakes }, nil
 	case <-time.After(intakeWait):
-		return egov.Errorf(egov.CodeUnavailable, "%d intakes at once already: try again", maxIntakes)
+		return nil, egov.Errorf(egov.CodeUnavailable, "%d intakes at once already: try again", maxIntakes)
 	}
+}
+
+func (w *Workstation) handleIntake(c echo.Context) error {
+	release, err := w.enterIntake()
+	if err != nil {
+		return err
+	}
+	defer release()
 	var in IntakeForm
 	if err := bindJSON(c, &in); err != nil {
 		return err

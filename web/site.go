@@ -98,6 +98,7 @@ func New(opt Options, pages fs.FS, names ...string) (*Site, error) {
 	funcs := template.FuncMap{
 		"when": FormatTime,
 		"join": func(s []string) string { return strings.Join(s, "; ") },
+		"list": func(s ...string) []string { return s },
 	}
 	for k, v := range opt.Funcs {
 		funcs[k] = v

@@ -41,7 +41,7 @@ var program = settings.Program{
 	Prefix:   "EGOV_COUNTER_",
 	Vars:     map[string]string{"bus": "EGOV_SHEP_URL"},
 	Required: []string{"redis", "sender-password", "trust"},
-	Checks: []settings.Check{{Flag: "listen", Valid: settings.Address}, {Flag: "metrics-listen", Valid: settings.Address},
+	Checks: []settings.Check{{Flag: "listen", Valid: settings.Address}, {Flag: "signer-url", Valid: settings.WebSocketURL}, {Flag: "metrics-listen", Valid: settings.Address},
 		{Flag: "bus", Valid: settings.HTTPURL}, {Flag: "ocsp", Valid: settings.HTTPURL},
 		{Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")},
 		{Flag: "desk", Valid: settings.OneOf("state-corporation", "employment-centre")}},
@@ -49,7 +49,8 @@ var program = settings.Program{
 
 func run() error {
 	var (
-		listen    = flag.String("listen", "127.0.0.1:8084", "address of the workstation's API")
+		listen    = flag.String("listen", "127.0.0.1:8084", "address of the workstation: the operators' pages at /, the API at /counter/v1")
+		signerURL = flag.String("signer-url", "wss://127.0.0.1:13579", "where the operators' pages find NCALayer on the operator's computer")
 		redisURL  = flag.String("redis", "", "Redis URL")
 		keyPrefix = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
 		busURL    = flag.String("bus", "http://127.0.0.1:8081", "SHEP bus base URL")
@@ -122,7 +123,7 @@ func run() error {
 	server := func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) }
 	metricsDone := ops.ServeAside(ctx, log, 5*time.Second, server,
 		ops.Listener{Name: "metrics and probes", Addr: *metricsAt, Handler: ops.Handler(ready, metrics)})
-	err = ops.Serve(ctx, log, 30*time.Second, server, ops.Listener{Name: "counter API", Addr: *listen, Handler: ws.Handler()})
+	err = ops.Serve(ctx, log, 30*time.Second, server, ops.Listener{Name: "counter API", Addr: *listen, Handler: ws.HandlerWith(&counter.PageOptions{SignerURL: *signerURL})})
 	stop()
 	metricsDone()
 	stopWorkers()

@@ -249,16 +249,6 @@ func httpURL(v string) error {
 	return nil
 }
 
-// signerAddress is a ws:// or wss:// URL with a host: where the pages
-// find NCALayer.
-func signerAddress(v string) error {
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return fmt.Errorf("not a ws:// or wss:// URL")
-	}
-	return nil
-}
-
 // validRedisURL is a URL redis can open (empty: none).
 func validRedisURL(v string) error {
 	if v == "" {

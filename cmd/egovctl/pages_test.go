@@ -94,6 +94,64 @@ func TestCitizenJourneyInTheBrowser(t *testing.T) {
 		b.shot("refusal-05-form-checked")
 		st.signWith(t, st.key(aidos.iin, "sign"), st.key(aidos.iin, "auth"))
 	})
+	t.Run("workstation", func(t *testing.T) {
+		// The State Corporation's operator on the same machinery: G-A, S7
+		// in Karaganda, for an applicant through his daughter; she signs
+		// with her organisation key through her own NCALayer.
+		st.signWith(t, filepath.Join(st.data, "pki", "keys", "counter-operator-krg.p12"))
+		b := st.browser(t)
+		b.open(st.counter, "/login?lang=ru")
+		b.shot("login")
+		b.axe()
+		b.run(chromedp.SendKeys(chromedp.CSS("#login"), "krg-op-01"), chromedp.SendKeys(chromedp.CSS("#password"), "Operator-KRG-01"),
+			chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/intake/tsa-membership-certificate"]`)))
+		b.shot("services")
+		b.axe()
+		intake := func(power, shot string) {
+			b.run(chromedp.Click(chromedp.CSS(`a[href="/intake/tsa-membership-certificate"]`)), chromedp.WaitVisible(chromedp.CSS("#intake-form")),
+				chromedp.SendKeys(chromedp.CSS("#applicant"), "900101300811"),
+				chromedp.SendKeys(chromedp.CSS(`[id="representative.iin"]`), "791028302728"),
+				chromedp.SendKeys(chromedp.CSS(`[id="representative.surname"]`), "ОМАРОВА"),
+				chromedp.SendKeys(chromedp.CSS(`[id="representative.givenName"]`), "АЙГҮЛ"),
+				chromedp.SendKeys(chromedp.CSS(`[id="representative.powerOfAttorney"]`), power))
+			b.shot(shot)
+			b.run(chromedp.Click(chromedp.CSS("#intake-submit")))
+		}
+		// A power of attorney ЕНИС does not know: refused, and said so.
+		intake("ENIS-2026-KRG-7777777", "intake-unknown-power")
+		b.run(chromedp.WaitVisible(chromedp.CSS("#register-refusal")))
+		if got := value(b, chromedp.AttributeValue(chromedp.CSS("#page-error"), "data-code")).Value; got != string(egov.CodeDataUnobtainable) {
+			t.Errorf("an unknown power of attorney: %q", got)
+		}
+		b.shot("intake-refused")
+		b.axe()
+		b.open(st.counter, "/")
+		intake("ENIS-2026-KRG-0001873", "intake")
+		b.run(chromedp.WaitVisible(chromedp.CSS("#draft-sign")))
+		if name := b.text("#draft-applicant"); name == "" {
+			t.Error("the draft names no applicant")
+		}
+		b.shot("draft")
+		b.axe()
+		b.run(chromedp.Click(chromedp.CSS("#draft-sign")), chromedp.WaitVisible(chromedp.CSS("#receipt")))
+		if due := b.text("#receipt-due"); !regexp.MustCompile(`\d\d\.\d\d\.\d{4} \d\d:\d\d`).MatchString(due) {
+			t.Errorf("the receipt's due date: %q", due)
+		}
+		b.shot("receipt")
+		b.axe()
+		b.run(chromedp.WaitVisible(chromedp.CSS(`#status [data-final="true"]`)))
+		if state := b.text("#state-text"); state != "Результат готов к выдаче" {
+			t.Fatalf("the filing: %q", state)
+		}
+		b.shot("ready")
+		b.run(chromedp.SendKeys(chromedp.CSS("#hand-out-iin"), "791028302728"), chromedp.Click(chromedp.CSS(`#hand-out-form button`)),
+			chromedp.WaitVisible(chromedp.CSS("#handed-out")))
+		if got := b.text("#handed-out"); !strings.Contains(got, "представителю") {
+			t.Errorf("handed out: %q", got)
+		}
+		b.shot("handed-out")
+		b.axe()
+	})
 	t.Run("cabinet-pages", func(t *testing.T) {
 		b := st.browser(t)
 		b.loginByPassword("en", aidos)
@@ -134,6 +192,7 @@ func TestCitizenJourneyInTheBrowser(t *testing.T) {
 // citizen's NCALayer on the address the pages know.
 type pagesStack struct {
 	portal, data, signerAddr string
+	counter                  string
 	chromium                 string
 	shots                    string
 
@@ -144,8 +203,8 @@ type pagesStack struct {
 func startPagesStack(t *testing.T) *pagesStack {
 	t.Helper()
 	chromium := findChromium(t)
-	st := &pagesStack{signerAddr: freeAddr(t), chromium: chromium}
-	st.portal, st.data = startUp(t, "--signer-url", "wss://"+st.signerAddr, "--cabinet-page-size", "3")
+	st := &pagesStack{signerAddr: freeAddr(t), counter: freeAddr(t), chromium: chromium}
+	st.portal, st.data = startUp(t, "--signer-url", "wss://"+st.signerAddr, "--cabinet-page-size", "3", "--counter-listen", st.counter)
 	st.shots = os.Getenv("EGOV_SCREENSHOTS")
 	if st.shots == "" {
 		st.shots = filepath.Join("..", "..", ".screenshots")
@@ -173,7 +232,7 @@ func (st *pagesStack) signWith(t *testing.T, keys ...string) {
 	if st.stopSigner != nil {
 		st.stopSigner()
 	}
-	args := []string{"signer", "--listen", st.signerAddr, "--origin", "http://" + st.portal}
+	args := []string{"signer", "--listen", st.signerAddr, "--origin", "http://" + st.portal, "--origin", "http://" + st.counter}
 	for _, k := range keys {
 		args = append(args, "--key", k)
 	}
@@ -281,7 +340,13 @@ func (b *browserTab) text(sel string) string {
 
 func (b *browserTab) navigate(path string) {
 	b.t.Helper()
-	b.run(chromedp.Navigate("http://"+b.st.portal+path), chromedp.WaitReady(chromedp.CSS("main")))
+	b.open(b.st.portal, path)
+}
+
+// open opens path on the site at addr (the portal's, the counter's).
+func (b *browserTab) open(addr, path string) {
+	b.t.Helper()
+	b.run(chromedp.Navigate("http://"+addr+path), chromedp.WaitReady(chromedp.CSS("main")))
 }
 
 // shot writes a screenshot of the whole page, numbered in the test's order.

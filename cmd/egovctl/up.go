@@ -103,7 +103,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	check(fs, address, "listen", "bus-listen", "ocsp-listen")
 	check(fs, optionalAddress, "sms-listen", "metrics-listen", "pprof", "counter-listen", "centre-listen")
 	check(fs, validRedisURL, "redis")
-	check(fs, signerAddress, "signer-url")
+	check(fs, settings.WebSocketURL, "signer-url")
 	check(fs, settings.IntBetween(shep.AnyEvidenceChain, shep.EvidenceChains-1), "evidence-chain")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -264,8 +264,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"OCSP responder", *ocspListen, &pki.Responder{Authority: authority}},
 		{"SHEP bus", *busListen, busHandler},
 		{"SMS outbox view", *smsListen, smsGateway.OutboxHandler()},
-		{"counter API", *counterListen, workstation.Handler()},
-		{"employment centre API", *centreListen, centre.Handler()},
+		{"counter", *counterListen, workstation.HandlerWith(&counter.PageOptions{SignerURL: *signerURL})},
+		{"employment centre desk", *centreListen, centre.HandlerWith(&counter.PageOptions{SignerURL: *signerURL})},
 		{"portal API", *listen, portalHandler},
 		{"metrics and probes", *metricsAt, upOpsHandler(app, crl, metrics)},
 	}
@@ -327,10 +327,10 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if a := bound["SMS outbox view"]; a != "" {
 		st.SMS = "http://" + a
 	}
-	if a := bound["counter API"]; a != "" {
+	if a := bound["counter"]; a != "" {
 		st.Counter = "http://" + a
 	}
-	if a := bound["employment centre API"]; a != "" {
+	if a := bound["employment centre desk"]; a != "" {
 		st.Centre = "http://" + a
 	}
 	if a := bound["metrics and probes"]; a != "" {

@@ -43,14 +43,15 @@ var program = settings.Program{
 		"metrics-listen":  "EGOV_GATEWAY_METRICS",
 	},
 	Required: []string{"redis", "sender-password", "trust"},
-	Checks: []settings.Check{{Flag: "listen", Valid: settings.Address}, {Flag: "metrics-listen", Valid: settings.Address},
+	Checks: []settings.Check{{Flag: "listen", Valid: settings.Address}, {Flag: "signer-url", Valid: settings.WebSocketURL}, {Flag: "metrics-listen", Valid: settings.Address},
 		{Flag: "bus", Valid: settings.HTTPURL}, {Flag: "ocsp", Valid: settings.HTTPURL},
 		{Flag: "attempts-per-minute", Valid: settings.Positive}, {Flag: "log-level", Valid: settings.OneOf("debug", "info", "warn", "error")}},
 }
 
 func run() error {
 	var (
-		listen      = flag.String("listen", "127.0.0.1:8080", "address to serve on")
+		listen      = flag.String("listen", "127.0.0.1:8080", "address to serve on: the citizen's pages at /, the API at /api/v1")
+		signerURL   = flag.String("signer-url", "wss://127.0.0.1:13579", "where the pages find NCALayer on the citizen's computer")
 		redisURL    = flag.String("redis", "", "Redis URL")
 		keyPrefix   = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
 		waitN       = flag.Int("redis-wait-replicas", 0, "replicas that must acknowledge a write the product answers accepted for (Redis WAIT; 0: none, as before)")
@@ -115,7 +116,7 @@ func run() error {
 	metrics := ops.NewRegistry()
 	metrics.MustRegister(signing.Collectors()...)
 	// The portal's handler registers its HTTP, relay and consumer metrics.
-	handler := app.Handler(gateway.HTTPOptions{Health: health, Metrics: metrics})
+	handler := app.Handler(gateway.HTTPOptions{Health: health, Metrics: metrics, Pages: &gateway.PageOptions{SignerURL: *signerURL}})
 	if *recordDir != "" {
 		rec, err := corpus.NewRecorder(*recordDir, *mask)
 		if err != nil {

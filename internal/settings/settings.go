@@ -200,6 +200,15 @@ func HTTPURL(v string) error {
 	return nil
 }
 
+// WebSocketURL accepts a ws or wss URL with a host (NCALayer's address).
+func WebSocketURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return errors.New("not a ws:// or wss:// URL")
+	}
+	return nil
+}
+
 // IntBetween accepts a whole number from lo to hi.
 func IntBetween(lo, hi int) func(string) error {
 	return func(v string) error {

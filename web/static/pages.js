@@ -15,6 +15,8 @@
   // signing key for a request, his authentication key for a login.
   const SIGN_PERSON = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.4', '1.2.398.3.3.4.1.1'] };
   const AUTH_PERSON = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.2', '1.2.398.3.3.4.1.1'] };
+  // An operator signs what he files with his key of the organisation.
+  const SIGN_ORG = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.4', '1.2.398.3.3.4.1.2'] };
 
   // signXML signs one XML document through NCALayer and returns the signed
   // document. The client is made per signature: NCALayer may have been
@@ -220,8 +222,33 @@
     });
   }
 
-  // A request's page: its status part is fetched again until the request
-  // has ended.
+  // The operator's draft: the request document the registers' check let
+  // through, signed with his organisation key of the desk's BIN.
+  const draftSign = document.getElementById('draft-sign');
+  if (draftSign) {
+    const error = document.getElementById('draft-error');
+    const state = document.getElementById('draft-status');
+    draftSign.addEventListener('click', async () => {
+      error.hidden = true;
+      draftSign.disabled = true;
+      try {
+        status(state, msg('signing'));
+        const signed = await signXML(document.getElementById('draft-document').value, SIGN_ORG);
+        status(state, msg('sending'));
+        const done = await post(draftSign.dataset.action, { signed });
+        window.location.assign(done.location);
+      } catch (err) {
+        status(state, '');
+        show(error, err.message, err.code);
+        error.focus();
+      } finally {
+        draftSign.disabled = false;
+      }
+    });
+  }
+
+  // A request's (or a filing's) page: its status part is fetched again
+  // until it has ended.
   const live = document.getElementById('status');
   if (live && live.dataset.src) {
     const final = () => live.querySelector('[data-final="true"]') !== null;
