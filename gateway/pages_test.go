@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	stdhtml "html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,6 +14,7 @@ import (
 
 	"egov"
 	"egov/gateway"
+	"egov/sms"
 )
 
 // pagesClient is a browser without a script: a cookie jar, no redirects
@@ -314,5 +316,62 @@ func TestPageBuildsTheDocumentToSign(t *testing.T) {
 	}
 	if resp, _ := p.do("POST", "/services/job-seeker-registration/document", url.Values{"region": {"almaty-city"}}, nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("without the token: %d", resp.StatusCode)
+	}
+}
+
+// Registration on the page: the code sent to the mobile register's phone
+// (the page says where, masked), or the challenge signed with the
+// citizen's key; then the login page says the account is there.
+func TestPageRegistration(t *testing.T) {
+	e := newEnv(t)
+	p := newPages(t, e, gateway.PageOptions{})
+	resp, page := p.do("POST", "/register/code", url.Values{"_csrf": {p.token("/register")}, "iin": {citizenIIN}}, nil)
+	html := stdhtml.UnescapeString(page)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(html, sms.Phone(citizenPhone).Masked()) || strings.Contains(html, citizenPhone) {
+		t.Fatalf("the code: %d\n%s", resp.StatusCode, html)
+	}
+	if !strings.Contains(html, `value="sms-code" checked`) || !strings.Contains(html, `value="`+citizenIIN+`"`) {
+		t.Errorf("the page after sending the code keeps neither the proof chosen nor the IIN")
+	}
+	form := url.Values{"_csrf": {p.token("/register")}, "iin": {citizenIIN}, "password": {passwordOK}, "password2": {passwordOK},
+		"proof": {"sms-code"}, "code": {"000000"}}
+	if resp, html := p.do("POST", "/register", form, nil); resp.StatusCode == http.StatusSeeOther || !strings.Contains(html, string(egov.CodeOneTimeCodeInvalid)) {
+		t.Errorf("a wrong code: %d", resp.StatusCode)
+	}
+	form.Set("code", e.lastCode(citizenPhone))
+	form.Set("password2", "Another-2026-parol")
+	if resp, html := p.do("POST", "/register", form, nil); resp.StatusCode == http.StatusSeeOther || !strings.Contains(html, string(egov.CodePasswordWeak)) {
+		t.Errorf("two different passwords: %d", resp.StatusCode)
+	}
+	form.Set("password2", passwordOK)
+	resp, _ = p.do("POST", "/register", form, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?registered=1" {
+		t.Fatalf("registration by code: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := p.login(citizenIIN, passwordOK); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("login after registering: %d", resp.StatusCode)
+	}
+	// By signature: the challenge of /login/challenge, signed.
+	var ch struct{ Document string }
+	resp, body := p.do("GET", "/login/challenge", nil, nil)
+	if err := json.Unmarshal([]byte(body), &ch); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("challenge: %d %s", resp.StatusCode, body)
+	}
+	signed, err := signer(t, keyOf[citizen2IIN]).Sign([]byte(ch.Document))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form = url.Values{"_csrf": {p.token("/register")}, "iin": {citizen2IIN}, "password": {passwordOK}, "password2": {passwordOK},
+		"proof": {"signature"}, "signedChallenge": {string(signed)}}
+	if resp, _ := p.do("POST", "/register", form, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("registration by signature: %d", resp.StatusCode)
+	}
+	// The same signed challenge opens no second account, nor a session.
+	body2, _ := json.Marshal(map[string]string{"signed": string(signed)})
+	req, _ := http.NewRequest("POST", p.base+"/login/signature", strings.NewReader(string(body2)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if resp, err := p.http.Do(req); err != nil || resp.StatusCode == http.StatusOK {
+		t.Errorf("a challenge used twice logs in: %v %v", resp.StatusCode, err)
 	}
 }

@@ -275,11 +275,23 @@ func (s *Site) Language(c echo.Context) string {
 		lang = ck.Value
 	default:
 		lang = Negotiate(c.Request().Header.Get("Accept-Language"))
-		h.Add("Vary", "Accept-Language")
+		addVary(h, "Accept-Language")
 	}
 	h.Set("Content-Language", lang)
-	h.Add("Vary", "Cookie")
+	addVary(h, "Cookie")
 	return lang
+}
+
+// addVary adds field to the Vary header once.
+func addVary(h http.Header, field string) {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), field) {
+				return
+			}
+		}
+	}
+	h.Add("Vary", field)
 }
 
 // Page is what every template gets.

@@ -1,0 +1,70 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"egov"
+	"egov/web"
+)
+
+func TestLocalPath(t *testing.T) {
+	for next, want := range map[string]string{
+		"/cabinet": "/cabinet", "/services/x?lang=kk": "/services/x?lang=kk",
+		"": "", "cabinet": "", "//evil.example": "", "/\\evil.example": "", "https://evil.example/": "",
+		"/x\r\nSet-Cookie: a=b": "", "javascript:alert(1)": "",
+	} {
+		if got := web.LocalPath(next); got != want {
+			t.Errorf("LocalPath(%q) = %q, want %q", next, got, want)
+		}
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	for header, want := range map[string]string{
+		"": "ru", "kk": "kk", "kz": "kk", "kz-KZ,ru;q=0.5": "kk", "en-GB,en;q=0.9": "en", "de": "ru",
+		"*;q=0.5,en;q=0.1": "ru", "ru;q=0.1,kk;q=0.9": "kk", ";;;": "ru",
+	} {
+		if got := web.Negotiate(header); got != want {
+			t.Errorf("Negotiate(%q) = %q, want %q", header, got, want)
+		}
+	}
+}
+
+// The anti-forgery check's own refusals read form-expired; the handler's
+// errors pass as they are.
+func TestCSRFRefusals(t *testing.T) {
+	site, err := web.New(web.Options{Brand: "x"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	var got error
+	e.HTTPErrorHandler = func(err error, c echo.Context) { got = err; _ = c.NoContent(egov.ErrorCode(err).HTTPStatus()) }
+	e.POST("/form", func(c echo.Context) error { return egov.Errorf(egov.CodeFormInvalid, "the handler's") }, site.CSRF())
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+		want   egov.Code
+	}{
+		{"cross-site", map[string]string{"Sec-Fetch-Site": "cross-site"}, egov.CodeFormExpired},
+		{"same-site, no token", map[string]string{"Sec-Fetch-Site": "same-site"}, egov.CodeFormExpired},
+		{"no header, no token", nil, egov.CodeFormExpired},
+		{"same-origin", map[string]string{"Sec-Fetch-Site": "same-origin"}, egov.CodeFormInvalid},
+	} {
+		got = nil
+		req := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader("a=b"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range tc.header {
+			req.Header.Set(k, v)
+		}
+		e.ServeHTTP(httptest.NewRecorder(), req)
+		if egov.ErrorCode(got) != tc.want {
+			t.Errorf("%s: %v, want %s", tc.name, got, tc.want)
+		}
+	}
+}
