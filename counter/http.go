@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"egov"
+	"egov/web"
 )
 
 // APIPrefix is where the workstation's API lives.
@@ -253,19 +254,9 @@ func (w *Workstation) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	code := egov.ErrorCode(err)
+	code := web.Refusal(err)
 	var he *echo.HTTPError
 	framework := errors.As(err, &he)
-	if framework {
-		switch he.Code {
-		case http.StatusNotFound, http.StatusMethodNotAllowed:
-			code = egov.CodeNotFound
-		case http.StatusRequestEntityTooLarge:
-			code = egov.CodeBodyTooLarge
-		case http.StatusServiceUnavailable:
-			code = egov.CodeUnavailable
-		}
-	}
 	msg := code.Message()
 	p := Problem{Type: "urn:egov-gateway:problem:" + string(code), Title: msg.EN, Status: code.HTTPStatus(), Code: code, Messages: msg}
 	switch {

@@ -1,6 +1,7 @@
 package counter
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"io"
@@ -62,7 +63,7 @@ func operatorNav(pg *web.Page) []web.Link {
 }
 
 func (p *operatorPages) mount(e *echo.Echo, ids echo.MiddlewareFunc) {
-	g := e.Group("", p.site.Headers, p.site.CSRF(), p.session)
+	g := e.Group("", p.site.Headers, p.site.CSRF(), p.session())
 	login, json := p.requireOperator, web.AnswersJSON
 	g.GET("/", p.handleHome, login)
 	g.GET("/login", p.handleLoginPage)
@@ -80,22 +81,10 @@ func (p *operatorPages) mount(e *echo.Echo, ids echo.MiddlewareFunc) {
 }
 
 // session reads the operator's session cookie, as the API's bearer token.
-func (p *operatorPages) session(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if ck, err := c.Cookie(operatorCookie); err == nil && ck.Value != "" {
-			op, err := p.w.Session(c.Request().Context(), ck.Value)
-			switch {
-			case err == nil:
-				c.Set("operator", op)
-				c.Set("token", ck.Value)
-			case egov.ErrorCode(err) == egov.CodeAuthorizationRefused:
-				p.site.SetCookie(c, operatorCookie, "", -1)
-			default:
-				return err
-			}
-		}
-		return next(c)
-	}
+func (p *operatorPages) session() echo.MiddlewareFunc {
+	return p.site.Session(operatorCookie, "operator", func(ctx context.Context, token string) (any, error) {
+		return p.w.Session(ctx, token)
+	})
 }
 
 func (p *operatorPages) requireOperator(next echo.HandlerFunc) echo.HandlerFunc {

@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"net/http"
-	"strings"
-
 	"github.com/labstack/echo/v4"
 
 	"egov/web"
@@ -17,18 +14,6 @@ func language(c echo.Context) string {
 	lang := web.Negotiate(c.Request().Header.Get("Accept-Language"))
 	h := c.Response().Header()
 	h.Set("Content-Language", lang)
-	addVary(h, "Accept-Language")
+	web.AddVary(h, "Accept-Language")
 	return lang
-}
-
-// addVary adds field to the Vary header once.
-func addVary(h http.Header, field string) {
-	for _, v := range h.Values("Vary") {
-		for _, f := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), field) || strings.TrimSpace(f) == "*" {
-				return
-			}
-		}
-	}
-	h.Add("Vary", field)
 }

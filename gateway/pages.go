@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"embed"
 	"io/fs"
 	"net/http"
@@ -76,7 +77,7 @@ func portalNav(pg *web.Page) []web.Link {
 // API's document.
 func (p *pages) mount(e *echo.Echo, admit echo.MiddlewareFunc) {
 	a := p.app
-	g := e.Group("", p.site.Headers, p.site.CSRF(), p.session)
+	g := e.Group("", p.site.Headers, p.site.CSRF(), p.session())
 	json := web.AnswersJSON
 	login := p.requireLogin
 	g.GET("/", p.handleCatalogue)
@@ -107,24 +108,12 @@ func (p *pages) owns(c echo.Context) bool {
 		!strings.HasPrefix(path, "/livez") && !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/healthz")
 }
 
-// session reads the session cookie, if any, into the context as the API's
-// bearer token would be; an unknown or expired one is dropped.
-func (p *pages) session(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" {
-			s, err := p.app.SessionOf(c.Request().Context(), ck.Value)
-			switch {
-			case err == nil:
-				c.Set(sessionContextKey, s)
-				c.Set("token", ck.Value)
-			case egov.ErrorCode(err) == egov.CodeAuthorizationRefused:
-				p.site.SetCookie(c, sessionCookie, "", -1)
-			default:
-				return err
-			}
-		}
-		return next(c)
-	}
+// session reads the session cookie into the context, as the API's bearer
+// token would be.
+func (p *pages) session() echo.MiddlewareFunc {
+	return p.site.Session(sessionCookie, sessionContextKey, func(ctx context.Context, token string) (any, error) {
+		return p.app.SessionOf(ctx, token)
+	})
 }
 
 // requireLogin sends a visitor without a session to the login page (a

@@ -12,12 +12,15 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -117,7 +120,38 @@ func New(opt Options, pages fs.FS, names ...string) (*Site, error) {
 		}
 		s.tmpl[name] = t
 	}
+	// A template that asks for a text no table has in the three languages
+	// is a site that does not start, rather than a key shown to a citizen.
+	if !s.HasText(opt.Brand) {
+		return nil, fmt.Errorf("web: the site's name %q lacks a language", opt.Brand)
+	}
+	for _, f := range [][2]any{{layoutFiles, "layout.html"}, {layoutFiles, "error.html"}} {
+		if err := s.checkTexts(f[0].(fs.FS), f[1].(string)); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range names {
+		if err := s.checkTexts(pages, name+".html"); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// textKey is a text a template asks for by its literal key.
+var textKey = regexp.MustCompile(`\.T "([a-zA-Z0-9.-]+)"`)
+
+func (s *Site) checkTexts(files fs.FS, name string) error {
+	data, err := fs.ReadFile(files, name)
+	if err != nil {
+		return err
+	}
+	for _, m := range textKey.FindAllSubmatch(data, -1) {
+		if !s.HasText(string(m[1])) {
+			return fmt.Errorf("web: %s asks for text %q, which lacks a language", name, m[1])
+		}
+	}
+	return nil
 }
 
 // FormatTime is a moment as the pages show it: Astana time, day and minute.
@@ -167,6 +201,30 @@ func (s *Site) CSRF() echo.MiddlewareFunc {
 				return egov.Errorf(egov.CodeFormExpired, "CSRF: %v", err)
 			}
 			return err
+		}
+	}
+}
+
+// Session reads the session cookie name, if any: what open finds for its
+// token goes into the context under key, and the token under "token",
+// as the API's bearer token would; a cookie open refuses as
+// authorization-refused (expired, logged out) is dropped.
+func (s *Site) Session(name, key string, open func(ctx context.Context, token string) (any, error)) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if ck, err := c.Cookie(name); err == nil && ck.Value != "" {
+				who, err := open(c.Request().Context(), ck.Value)
+				switch {
+				case err == nil:
+					c.Set(key, who)
+					c.Set("token", ck.Value)
+				case egov.ErrorCode(err) == egov.CodeAuthorizationRefused:
+					s.SetCookie(c, name, "", -1)
+				default:
+					return err
+				}
+			}
+			return next(c)
 		}
 	}
 }
@@ -275,18 +333,18 @@ func (s *Site) Language(c echo.Context) string {
 		lang = ck.Value
 	default:
 		lang = Negotiate(c.Request().Header.Get("Accept-Language"))
-		addVary(h, "Accept-Language")
+		AddVary(h, "Accept-Language")
 	}
 	h.Set("Content-Language", lang)
-	addVary(h, "Cookie")
+	AddVary(h, "Cookie")
 	return lang
 }
 
-// addVary adds field to the Vary header once.
-func addVary(h http.Header, field string) {
+// AddVary adds field to the Vary header once (not at all under "*").
+func AddVary(h http.Header, field string) {
 	for _, v := range h.Values("Vary") {
 		for _, f := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), field) {
+			if strings.EqualFold(strings.TrimSpace(f), field) || strings.TrimSpace(f) == "*" {
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/labstack/echo/v4"
 
@@ -38,7 +39,7 @@ func TestNegotiate(t *testing.T) {
 // The anti-forgery check's own refusals read form-expired; the handler's
 // errors pass as they are.
 func TestCSRFRefusals(t *testing.T) {
-	site, err := web.New(web.Options{Brand: "x"}, nil)
+	site, err := web.New(web.Options{Brand: "x", Texts: map[string]egov.Message{"x": {RU: "x", KK: "x", EN: "x"}, "nav.who": {RU: "x", KK: "x", EN: "x"}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,5 +67,23 @@ func TestCSRFRefusals(t *testing.T) {
 		if egov.ErrorCode(got) != tc.want {
 			t.Errorf("%s: %v, want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A site whose templates ask for a text without its three languages does
+// not start.
+func TestSiteRefusesAMissingText(t *testing.T) {
+	pages := fstest.MapFS{"p.html": {Data: []byte(`{{define "content"}}{{.T "no.such"}}{{end}}`)}}
+	texts := map[string]egov.Message{"x": {RU: "x", KK: "x", EN: "x"}, "nav.who": {RU: "x", KK: "x", EN: "x"}}
+	if _, err := web.New(web.Options{Brand: "x", Texts: texts}, pages, "p"); err == nil || !strings.Contains(err.Error(), "no.such") {
+		t.Errorf("a missing text: %v", err)
+	}
+	texts["no.such"] = egov.Message{RU: "x", EN: "x"}
+	if _, err := web.New(web.Options{Brand: "x", Texts: texts}, pages, "p"); err == nil {
+		t.Error("a text without Kazakh")
+	}
+	texts["no.such"] = egov.Message{RU: "x", KK: "x", EN: "x"}
+	if _, err := web.New(web.Options{Brand: "x", Texts: texts}, pages, "p"); err != nil {
+		t.Error(err)
 	}
 }
