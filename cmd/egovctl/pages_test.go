@@ -499,11 +499,16 @@ func (b *browserTab) journey(lang string, c pageCitizen) {
 	b.axe()
 }
 
+// loginWithPassword logs in from the keyboard alone: the IIN typed, Tab to
+// the password, Enter.
 func (b *browserTab) loginWithPassword(c pageCitizen, password string) {
 	b.t.Helper()
 	b.navigate("/login")
-	b.run(chromedp.SendKeys(chromedp.CSS("#iin"), c.iin), chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#unread-count")))
+	b.run(chromedp.SendKeys(chromedp.CSS("#iin"), c.iin+"\t"))
+	if focused := value(b, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "password" {
+		b.t.Fatalf("Tab after the IIN reaches %q, not the password", focused)
+	}
+	b.run(chromedp.KeyEvent(password+"\r"), chromedp.WaitVisible(chromedp.CSS("#unread-count")))
 }
 
 // loginByPassword logs in as a citizen the journey registered.

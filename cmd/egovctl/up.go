@@ -532,7 +532,7 @@ func printOperators(w io.Writer, desk, role, url string, staff *counter.Operator
 	if url == "" {
 		return
 	}
-	fmt.Fprintf(w, "\n%s  %s%s   (OpenAPI: %s/openapi.yaml); its %ss log in with login and password:\n", desk, url, counter.APIPrefix, counter.APIPrefix, role)
+	fmt.Fprintf(w, "\n%s  pages %s/, API %s%s (OpenAPI: %s/openapi.yaml); its %ss log in with login and password:\n", desk, url, url, counter.APIPrefix, counter.APIPrefix, role)
 	ops := staff.All()
 	slices.SortFunc(ops, func(a, b *counter.Operator) int { return strings.Compare(a.Login, b.Login) })
 	for _, op := range ops {
