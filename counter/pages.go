@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"egov"
 	"egov/web"
@@ -63,20 +62,26 @@ func operatorNav(pg *web.Page) []web.Link {
 }
 
 func (p *operatorPages) mount(e *echo.Echo, ids echo.MiddlewareFunc) {
-	g := e.Group("", p.site.Headers, p.site.CSRF(), p.session())
-	login, json := p.requireOperator, web.AnswersJSON
+	routes := map[string]web.Route{
+		"/login":                 {Limit: 16 << 10},
+		"/intake/:code":          {Limit: 36 << 20},
+		"/drafts/:id/submission": {JSON: true, Limit: 1 << 20},
+		"/filings/:id/hand-out":  {Limit: 16 << 10},
+	}
+	g := e.Group("", p.site.Headers, p.site.Guard(routes), p.session())
+	login := p.requireOperator
 	g.GET("/", p.handleHome, login)
 	g.GET("/login", p.handleLoginPage)
-	g.POST("/login", p.handleLogin, middleware.BodyLimit("16K"))
+	g.POST("/login", p.handleLogin)
 	g.POST("/logout", p.handleLogout)
 	g.GET("/intake/:code", p.handleIntakePage, login)
-	g.POST("/intake/:code", p.handleIntake, login, middleware.BodyLimit("36M"))
-	g.POST("/drafts/:id/submission", p.handleSubmit, json, ids, login, middleware.BodyLimit("1M"))
+	g.POST("/intake/:code", p.handleIntake, login)
+	g.POST("/drafts/:id/submission", p.handleSubmit, ids, login)
 	g.GET("/ready", p.handleReady, login)
 	g.GET("/filings/:id", p.handleFiling, ids, login)
 	g.GET("/filings/:id/status", p.handleFilingStatus, ids, login)
-	g.GET("/filings/:id/result", p.w.handleResult, ids, login)
-	g.POST("/filings/:id/hand-out", p.handleHandOut, ids, login, middleware.BodyLimit("16K"))
+	g.GET("/filings/:id/result", p.handleResult, ids, login)
+	g.POST("/filings/:id/hand-out", p.handleHandOut, ids, login)
 	e.GET("/static/*", web.Static(), p.site.Headers)
 }
 
@@ -92,7 +97,7 @@ func (p *operatorPages) requireOperator(next echo.HandlerFunc) echo.HandlerFunc 
 		if c.Get("operator") != nil {
 			return next(c)
 		}
-		if web.AnswersJSONFor(c) || c.Request().Method != http.MethodGet {
+		if web.FromScript(c) || c.Request().Method != http.MethodGet {
 			return egov.Errorf(egov.CodeAuthorizationRefused, "no session cookie")
 		}
 		return c.Redirect(http.StatusSeeOther, "/login")
@@ -336,6 +341,12 @@ func (p *operatorPages) handleSubmit(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, map[string]string{"location": "/filings/" + rc.RequestID})
+}
+
+// handleResult is the signed result to download, as a file.
+func (p *operatorPages) handleResult(c echo.Context) error {
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="result-`+c.Param("id")+`.xml"`)
+	return p.w.handleResult(c)
 }
 
 func (p *operatorPages) handleReady(c echo.Context) error {

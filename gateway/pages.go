@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"egov"
 	"egov/signing"
@@ -77,21 +76,30 @@ func portalNav(pg *web.Page) []web.Link {
 // API's document.
 func (p *pages) mount(e *echo.Echo, admit echo.MiddlewareFunc) {
 	a := p.app
-	g := e.Group("", p.site.Headers, p.site.CSRF(), p.session())
-	json := web.AnswersJSON
+	// What each route may receive, and which the script calls.
+	routes := map[string]web.Route{
+		"/services/:code/document": {JSON: true},
+		"/login":                   {Limit: 16 << 10},
+		"/login/challenge":         {JSON: true},
+		"/login/signature":         {JSON: true, Limit: 512 << 10},
+		"/register":                {Limit: 512 << 10},
+		"/register/code":           {Limit: 16 << 10},
+		"/requests":                {JSON: true, Limit: a.cfg.MaxBody},
+	}
+	g := e.Group("", p.site.Headers, p.site.Guard(routes), p.session())
 	login := p.requireLogin
 	g.GET("/", p.handleCatalogue)
 	g.GET("/services/:code", p.handleService)
-	g.POST("/services/:code/document", p.handleDocument, json, login, middleware.BodyLimit("64K"))
+	g.POST("/services/:code/document", p.handleDocument, login)
 	g.GET("/login", p.handleLoginPage)
-	g.POST("/login", p.handleLogin, a.limitAttempts, middleware.BodyLimit("16K"))
-	g.GET("/login/challenge", p.handleChallenge, json, a.limitAttempts)
-	g.POST("/login/signature", p.handleSignatureLogin, json, a.limitAttempts, middleware.BodyLimit("512K"))
+	g.POST("/login", p.handleLogin, a.limitAttempts)
+	g.GET("/login/challenge", p.handleChallenge, a.limitAttempts)
+	g.POST("/login/signature", p.handleSignatureLogin, a.limitAttempts)
 	g.POST("/logout", p.handleLogout)
 	g.GET("/register", p.handleRegisterPage)
-	g.POST("/register", p.handleRegister, a.limitAttempts, middleware.BodyLimit("512K"))
-	g.POST("/register/code", p.handleRegisterCode, a.limitAttempts, middleware.BodyLimit("16K"))
-	g.POST("/requests", a.handleSubmit, json, login, admit)
+	g.POST("/register", p.handleRegister, a.limitAttempts)
+	g.POST("/register/code", p.handleRegisterCode, a.limitAttempts)
+	g.POST("/requests", a.handleSubmit, login, admit)
 	g.GET("/requests/:id", p.handleRequestPage, login)
 	g.GET("/requests/:id/status", p.handleRequestStatus, login)
 	g.GET("/cabinet", p.handleCabinet, login)
@@ -117,13 +125,14 @@ func (p *pages) session() echo.MiddlewareFunc {
 }
 
 // requireLogin sends a visitor without a session to the login page (a
-// script's call gets 401); the page he wanted is where he comes back to.
+// script's call, or a form sent, gets 401); the page he wanted is where
+// he comes back to.
 func (p *pages) requireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if c.Get(sessionContextKey) != nil {
 			return next(c)
 		}
-		if web.AnswersJSONFor(c) || c.Request().Method != http.MethodGet {
+		if web.FromScript(c) || c.Request().Method != http.MethodGet {
 			return egov.Errorf(egov.CodeAuthorizationRefused, "no session cookie")
 		}
 		return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.Path))

@@ -313,6 +313,9 @@ func (p *pages) handleChallenge(c echo.Context) error {
 }
 
 func (p *pages) handleSignatureLogin(c echo.Context) error {
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return egov.Errorf(egov.CodeMediaUnsupported, "send application/json")
+	}
 	var in struct {
 		Signed string `json:"signed"`
 		Next   string `json:"next"`

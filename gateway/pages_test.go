@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -143,7 +144,11 @@ func TestPageFormsNeedTheirToken(t *testing.T) {
 		{"no token", url.Values{"iin": {citizenIIN}, "password": {passwordOK}}, nil},
 		{"another token", form(strings.Repeat("x", len(tok))), nil},
 		{"from another site", form(tok), map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}},
-		{"from a sibling site", form("wrong"), map[string]string{"Sec-Fetch-Site": "same-site"}},
+		// A sibling site could have planted the token cookie: refused even
+		// with a token that matches it.
+		{"from a sibling site", form(tok), map[string]string{"Sec-Fetch-Site": "same-site"}},
+		{"an Origin of another site", form(tok), map[string]string{"Origin": "http://127.0.0.1:1"}},
+		{"an Origin of null", form(tok), map[string]string{"Origin": "null"}},
 	} {
 		resp, html := p.do("POST", "/login", tc.form, tc.header)
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(html, string(egov.CodeFormExpired)) ||
@@ -153,6 +158,22 @@ func TestPageFormsNeedTheirToken(t *testing.T) {
 		if cookieNamed(resp, "egov_session") != nil {
 			t.Errorf("%s: a session was opened", tc.name)
 		}
+	}
+	if resp, _ := p.do("POST", "/login?_csrf="+tok, url.Values{"iin": {citizenIIN}, "password": {passwordOK}}, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the token in the URL: %d", resp.StatusCode)
+	}
+	// The script's routes say it in JSON.
+	resp, body := p.do("POST", "/login/signature", nil, map[string]string{"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"})
+	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"form-expired"`) {
+		t.Errorf("a forged call of the script: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	resp, body = p.do("POST", "/login/signature", nil, map[string]string{"Sec-Fetch-Site": "same-origin", "Content-Type": "text/plain"})
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain to the script's JSON route: %d %s", resp.StatusCode, body)
+	}
+	u := p.base + "/login"
+	if resp, _ := p.do("POST", "/login", form(tok), map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": strings.TrimSuffix(u, "/login")}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the form of this site with its Origin: %d", resp.StatusCode)
 	}
 	if resp, _ := p.do("POST", "/login", form(tok), map[string]string{"Sec-Fetch-Site": "same-origin"}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the form of this site: %d", resp.StatusCode)
@@ -178,7 +199,7 @@ func TestPageSecurityHeaders(t *testing.T) {
 		if strings.Contains(csp, "unsafe") {
 			t.Errorf("%s: CSP %q", path, csp)
 		}
-		if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Frame-Options") != "DENY" {
+		if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Referrer-Policy") != "same-origin" {
 			t.Errorf("%s: Cache-Control %q, X-Frame-Options %q", path, resp.Header.Get("Cache-Control"), resp.Header.Get("X-Frame-Options"))
 		}
 		if regexp.MustCompile(`<script>|<script [^>]*>[^<]|\son[a-z]+="|style="`).MatchString(html) {
@@ -197,6 +218,20 @@ func TestPageSecurityHeaders(t *testing.T) {
 	resp, html := p.do("GET", "/api/v1/nope", nil, nil)
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") || strings.Contains(html, "<html") {
 		t.Errorf("an unknown API path answers %q", resp.Header.Get("Content-Type"))
+	}
+	// Folders are not listed; a path that begins "//" links nowhere else.
+	for _, path := range []string{"/static/", "/static/vendor/", "/static/nope.js", "/static/../pages.go"} {
+		if resp, html := p.do("GET", path, nil, nil); resp.StatusCode != http.StatusNotFound || !strings.Contains(html, "not-found") {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	if _, html := p.do("GET", "//evil.example/x", nil, nil); strings.Contains(html, `href="//`) {
+		t.Errorf("a page at //evil.example/x links elsewhere")
+	}
+	// The script's poll of a page that needs a session is refused, not
+	// sent to the login page.
+	if resp, _ := p.do("GET", "/requests/"+strings.Repeat("0", 8)+"-0000-4000-8000-"+strings.Repeat("0", 12)+"/status", nil, map[string]string{"X-Requested-With": "fetch"}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the poll without a session: %d", resp.StatusCode)
 	}
 	resp, html = p.do("GET", "/nope", nil, nil)
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(html, `<html lang="ru">`) || !strings.Contains(html, "not-found") {
@@ -373,5 +408,55 @@ func TestPageRegistration(t *testing.T) {
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	if resp, err := p.http.Do(req); err != nil || resp.StatusCode == http.StatusOK {
 		t.Errorf("a challenge used twice logs in: %v %v", resp.StatusCode, err)
+	}
+}
+
+// A page's route reads no more than its limit, whatever it is sent, and
+// what a multipart form spooled to disk is gone when the request ends.
+func TestPageBodiesAreBounded(t *testing.T) {
+	e := newEnv(t)
+	e.register(citizenIIN)
+	p := newPages(t, e, gateway.PageOptions{})
+	p.login(citizenIIN, passwordOK)
+	spool := t.TempDir()
+	t.Setenv("TMPDIR", spool)
+	multipartOf := func(size int) (string, []byte) {
+		var b strings.Builder
+		b.WriteString("--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n")
+		b.WriteString(strings.Repeat("x", size))
+		b.WriteString("\r\n--B--\r\n")
+		return "multipart/form-data; boundary=B", []byte(b.String())
+	}
+	post := func(path string, size int, chunked bool) *http.Response {
+		t.Helper()
+		ct, body := multipartOf(size)
+		var rd io.Reader = strings.NewReader(string(body))
+		if chunked {
+			rd = io.MultiReader(rd) // no length known: sent chunked
+		}
+		req, _ := http.NewRequest("POST", p.base+path, rd)
+		req.Header.Set("Content-Type", ct)
+		resp, err := p.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("/logout", 1<<20, false); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("1 MiB declared to /logout: %d", resp.StatusCode)
+	}
+	if resp := post("/logout", 1<<20, true); resp.StatusCode == http.StatusSeeOther {
+		t.Errorf("1 MiB chunked to /logout: %d", resp.StatusCode)
+	}
+	// Within the submission's limit, without the token: refused, and the
+	// 40 MiB the form parser spooled to disk are removed.
+	if resp := post("/requests", 40<<20, false); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a submission without its token: %d", resp.StatusCode)
+	}
+	left, _ := os.ReadDir(spool)
+	if len(left) > 0 {
+		t.Errorf("%d spooled files left, e.g. %s", len(left), left[0].Name())
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -174,19 +175,72 @@ func (s *Site) Headers(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: under no-referrer a browser sends
+		// "Origin: null" with the site's own forms, and the Origin check
+		// could not tell them from a sandboxed forgery.
+		h.Set("Referrer-Policy", "same-origin")
 		return next(c)
 	}
 }
 
-// CSRF refuses a state-changing request that comes from another site: a
-// browser that sends Sec-Fetch-Site must say same-origin; one that does
-// not must send back the token of the anti-forgery cookie (form field
-// _csrf or header X-CSRF-Token). The refusal is form-expired.
+// Route is what a site's guard knows of one of its routes.
+type Route struct {
+	// Limit bounds the body (default DefaultLimit), checked before
+	// anything reads it, the anti-forgery check included.
+	Limit int64
+	// JSON marks a route the pages' script calls: its refusals are JSON.
+	JSON bool
+}
+
+// DefaultLimit is the body limit of a route the guard is not told of.
+const DefaultLimit = 64 << 10
+
+// Guard is the first middleware of a site's routes: it marks the script's
+// routes, bounds the body by the route (routes: by echo path), removes the
+// files a multipart form spooled to disk when the request ends, and then
+// refuses forgeries (CSRF).
+func (s *Site) Guard(routes map[string]Route) echo.MiddlewareFunc {
+	forgery := s.CSRF()
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		checked := forgery(next)
+		return func(c echo.Context) error {
+			r := routes[c.Path()]
+			if r.JSON {
+				c.Set("pageJSON", true)
+			}
+			if r.Limit <= 0 {
+				r.Limit = DefaultLimit
+			}
+			req := c.Request()
+			if req.ContentLength > r.Limit {
+				return egov.Errorf(egov.CodeBodyTooLarge, "more than %d bytes", r.Limit)
+			}
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, r.Limit)
+			defer func() {
+				// net/http removes only what the request it made parsed;
+				// a middleware's copy of it (a timeout's) is ours to clean.
+				if f := c.Request().MultipartForm; f != nil {
+					_ = f.RemoveAll()
+				}
+			}()
+			return checked(c)
+		}
+	}
+}
+
+// CSRF refuses a state-changing request that comes from anywhere but this
+// site itself: a browser that sends Sec-Fetch-Site must say same-origin
+// (a sibling site is refused too: it could have planted the token
+// cookie); an Origin must be this site's; one that sends neither must
+// send back the token of the anti-forgery cookie, in the form (_csrf) or
+// the header X-CSRF-Token, never in the URL. The refusal is form-expired.
 func (s *Site) CSRF() echo.MiddlewareFunc {
 	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup: "header:" + CSRFHeader + ",form:" + CSRFField, CookieName: CSRFCookie, CookiePath: "/",
 		CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode, CookieSecure: s.opt.SecureCookies, ContextKey: "csrf",
+		AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) {
+			return false, fmt.Errorf("Sec-Fetch-Site %s", c.Request().Header.Get(echo.HeaderSecFetchSite))
+		},
 	})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		passed := check(func(c echo.Context) error {
@@ -194,6 +248,9 @@ func (s *Site) CSRF() echo.MiddlewareFunc {
 			return next(c)
 		})
 		return func(c echo.Context) error {
+			if err := sameOrigin(c); err != nil {
+				return err
+			}
 			err := passed(c)
 			if err != nil && c.Get("csrfPassed") == nil {
 				// The middleware's own refusal (a cross-site request, a
@@ -203,6 +260,29 @@ func (s *Site) CSRF() echo.MiddlewareFunc {
 			return err
 		}
 	}
+}
+
+// sameOrigin refuses a state-changing request whose Origin is not this
+// site, or whose anti-forgery token is in the URL.
+func sameOrigin(c echo.Context) error {
+	r := c.Request()
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if r.URL.Query().Has(CSRFField) {
+		return egov.Errorf(egov.CodeFormExpired, "the anti-forgery token in the URL")
+	}
+	if o := r.Header.Get(echo.HeaderOrigin); o != "" && !strings.EqualFold(o, c.Scheme()+"://"+r.Host) {
+		return egov.Errorf(egov.CodeFormExpired, "Origin %q is not this site", o)
+	}
+	return nil
+}
+
+// FromScript tells a call of the pages' script (it sends
+// X-Requested-With: fetch): a refusal, not a redirect, is its answer.
+func FromScript(c echo.Context) bool {
+	return AnswersJSONFor(c) || c.Request().Header.Get("X-Requested-With") == "fetch"
 }
 
 // Session reads the session cookie name, if any: what open finds for its
@@ -237,22 +317,21 @@ func (s *Site) SetCookie(c echo.Context, name, value string, maxAge int) {
 		Secure: s.opt.SecureCookies, SameSite: http.SameSiteStrictMode})
 }
 
-// AnswersJSON marks the endpoints the pages' script calls: their refusals
-// are JSON with the code and the message in the page's language.
-func AnswersJSON(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Set("pageJSON", true)
-		return next(c)
-	}
-}
-
 // AnswersJSONFor tells whether c is such an endpoint.
 func AnswersJSONFor(c echo.Context) bool { return c.Get("pageJSON") != nil }
 
 // LocalPath keeps next only when it is a path of this site: never a
 // redirect elsewhere.
 func LocalPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
+		return ""
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f { // a browser drops a tab: "/\t/x" would be "//x"
+			return ""
+		}
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return ""
 	}
 	return next
@@ -352,6 +431,12 @@ func AddVary(h http.Header, field string) {
 	h.Add("Vary", field)
 }
 
+// cleanPath is the request's path as the language links repeat it: one
+// leading slash, so that "//evil.example/x" links nowhere else.
+func cleanPath(p string) string {
+	return path.Clean("/" + strings.TrimLeft(p, "/"))
+}
+
 // Page is what every template gets.
 type Page struct {
 	Lang      string
@@ -392,7 +477,7 @@ func (pg *Page) Refuse(err error) {
 // NewPage starts a page for c: its language, anti-forgery token, title
 // (a text key) and the header's menu for user.
 func (s *Site) NewPage(c echo.Context, user, titleKey string, data any) *Page {
-	pg := &Page{Lang: s.Language(c), Path: c.Request().URL.Path, SignerURL: s.opt.SignerURL, Brand: s.opt.Brand, User: user, Data: data, site: s}
+	pg := &Page{Lang: s.Language(c), Path: cleanPath(c.Request().URL.Path), SignerURL: s.opt.SignerURL, Brand: s.opt.Brand, User: user, Data: data, site: s}
 	if tok, ok := c.Get("csrf").(string); ok {
 		pg.CSRF = tok
 	}
@@ -467,12 +552,16 @@ func (s *Site) RenderError(err error, c echo.Context, user string) {
 // an hour in caches: they change only with a release.
 func Static() echo.HandlerFunc {
 	sub, _ := fs.Sub(staticFiles, "static")
-	files := http.StripPrefix("/static/", http.FileServerFS(sub))
 	return func(c echo.Context) error {
+		name := strings.TrimPrefix(c.Request().URL.Path, "/static/")
+		// Files only: no listing of a folder, no path out of it.
+		if info, err := fs.Stat(sub, name); err != nil || info.IsDir() || !fs.ValidPath(name) {
+			return echo.ErrNotFound
+		}
 		h := c.Response().Header()
 		h.Set("Cache-Control", "public, max-age=3600")
 		h.Del("Pragma")
-		files.ServeHTTP(c.Response(), c.Request())
+		http.ServeFileFS(c.Response(), c.Request(), sub, name)
 		return nil
 	}
 }

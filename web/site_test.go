@@ -17,7 +17,7 @@ func TestLocalPath(t *testing.T) {
 	for next, want := range map[string]string{
 		"/cabinet": "/cabinet", "/services/x?lang=kk": "/services/x?lang=kk",
 		"": "", "cabinet": "", "//evil.example": "", "/\\evil.example": "", "https://evil.example/": "",
-		"/x\r\nSet-Cookie: a=b": "", "javascript:alert(1)": "",
+		"/x\r\nSet-Cookie: a=b": "", "javascript:alert(1)": "", "/\t/evil.example": "", "/x\x7f": "",
 	} {
 		if got := web.LocalPath(next); got != want {
 			t.Errorf("LocalPath(%q) = %q, want %q", next, got, want)

@@ -42,7 +42,11 @@
   // and returns the parsed answer; a refusal throws with its message and
   // code, and its per-field messages when there are some.
   async function post(url, payload) {
-    const init = { method: 'POST', headers: { 'X-CSRF-Token': csrf, Accept: 'application/json' }, credentials: 'same-origin' };
+    const init = {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': csrf, 'X-Requested-With': 'fetch', Accept: 'application/json' },
+      credentials: 'same-origin',
+    };
     if (payload instanceof FormData) {
       init.body = payload;
     } else {
@@ -66,7 +70,7 @@
   }
 
   async function getJSON(url) {
-    const res = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+    const res = await fetch(url, { headers: { 'X-Requested-With': 'fetch', Accept: 'application/json' }, credentials: 'same-origin' });
     const answer = await res.json().catch(() => ({}));
     if (!res.ok) {
       const err = new Error(answer.message || res.statusText);
@@ -256,7 +260,12 @@
     const refresh = async () => {
       if (final()) return;
       try {
-        const res = await fetch(live.dataset.src, { credentials: 'same-origin' });
+        const res = await fetch(live.dataset.src, { headers: { 'X-Requested-With': 'fetch' }, credentials: 'same-origin' });
+        if (res.status === 401) {
+          // The session ended: the page itself goes to the login.
+          window.location.reload();
+          return;
+        }
         if (res.ok) {
           live.innerHTML = await res.text();
           failures = 0;
