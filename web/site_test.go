@@ -87,3 +87,25 @@ func TestSiteRefusesAMissingText(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// FuzzLocalPath: whatever next is, what LocalPath keeps is a path of this
+// site: one leading slash, no host, no backslash, no control character.
+func FuzzLocalPath(f *testing.F) {
+	for _, s := range []string{"/cabinet", "//evil", "/\t/evil", "https://x/", "/a?b=c#d", "/\\x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := web.LocalPath(next)
+		if got == "" {
+			return
+		}
+		if got != next || !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.ContainsAny(got, "\\\t\r\n") {
+			t.Fatalf("LocalPath(%q) = %q", next, got)
+		}
+		for _, r := range got {
+			if r < 0x20 || r == 0x7f {
+				t.Fatalf("LocalPath(%q) keeps a control character", next)
+			}
+		}
+	})
+}
