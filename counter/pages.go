@@ -1,7 +1,6 @@
 package counter
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"io"
@@ -47,7 +46,7 @@ var operatorPageNames = []string{"login", "home", "intake", "draft", "filing", "
 func newOperatorPages(w *Workstation, opt PageOptions) (*operatorPages, error) {
 	files, _ := fs.Sub(pageTemplates, "pages")
 	site, err := web.New(web.Options{Brand: "brand." + w.cfg.Desk.System, SignerURL: opt.SignerURL, SecureCookies: opt.SecureCookies,
-		Texts: operatorTexts, Nav: operatorNav}, files, operatorPageNames...)
+		Texts: operatorTexts, Nav: operatorNav, CSRFCookie: "egov_operator_csrf"}, files, operatorPageNames...)
 	if err != nil {
 		return nil, err
 	}
@@ -68,27 +67,32 @@ func (p *operatorPages) mount(e *echo.Echo, ids echo.MiddlewareFunc) {
 		"/drafts/:id/submission": {JSON: true, Limit: 1 << 20},
 		"/filings/:id/hand-out":  {Limit: 16 << 10},
 	}
-	g := e.Group("", p.site.Headers, p.site.Guard(routes), p.session())
+	// Each route gets the guard and the session itself: a group's
+	// middleware would also catch the API's unknown paths and methods.
+	first := []echo.MiddlewareFunc{p.site.Guard(routes), p.session()}
+	g := func(method, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+		e.Add(method, path, h, append(first[:len(first):len(first)], mw...)...)
+	}
 	login := p.requireOperator
-	g.GET("/", p.handleHome, login)
-	g.GET("/login", p.handleLoginPage)
-	g.POST("/login", p.handleLogin)
-	g.POST("/logout", p.handleLogout)
-	g.GET("/intake/:code", p.handleIntakePage, login)
-	g.POST("/intake/:code", p.handleIntake, login)
-	g.POST("/drafts/:id/submission", p.handleSubmit, ids, login)
-	g.GET("/ready", p.handleReady, login)
-	g.GET("/filings/:id", p.handleFiling, ids, login)
-	g.GET("/filings/:id/status", p.handleFilingStatus, ids, login)
-	g.GET("/filings/:id/result", p.handleResult, ids, login)
-	g.POST("/filings/:id/hand-out", p.handleHandOut, ids, login)
+	g(http.MethodGet, "/", p.handleHome, login)
+	g(http.MethodGet, "/login", p.handleLoginPage)
+	g(http.MethodPost, "/login", p.handleLogin)
+	g(http.MethodPost, "/logout", p.handleLogout)
+	g(http.MethodGet, "/intake/:code", p.handleIntakePage, login)
+	g(http.MethodPost, "/intake/:code", p.handleIntake, login)
+	g(http.MethodPost, "/drafts/:id/submission", p.handleSubmit, ids, login)
+	g(http.MethodGet, "/ready", p.handleReady, login)
+	g(http.MethodGet, "/filings/:id", p.handleFiling, ids, login)
+	g(http.MethodGet, "/filings/:id/status", p.handleFilingStatus, ids, login)
+	g(http.MethodGet, "/filings/:id/result", p.handleResult, ids, login)
+	g(http.MethodPost, "/filings/:id/hand-out", p.handleHandOut, ids, login)
 	e.GET("/static/*", web.Static(), p.site.Headers)
 }
 
 // session reads the operator's session cookie, as the API's bearer token.
 func (p *operatorPages) session() echo.MiddlewareFunc {
-	return p.site.Session(operatorCookie, "operator", func(ctx context.Context, token string) (any, error) {
-		return p.w.Session(ctx, token)
+	return p.site.Session(operatorCookie, "operator", func(c echo.Context, token string) (any, error) {
+		return p.w.Session(c.Request().Context(), token)
 	})
 }
 
@@ -429,6 +433,7 @@ func (p *operatorPages) handleHandOut(c echo.Context) error {
 		if lerr != nil {
 			return lerr
 		}
+		pg.Path = "/filings/" + c.Param("id")
 		pg.Refuse(err)
 		return p.site.Render(c, egov.ErrorCode(err).HTTPStatus(), "filing", pg)
 	}

@@ -6,7 +6,7 @@ import "egov"
 // the layout's and the script's; the catalogue and the code table the
 // rest).
 var operatorTexts = map[string]egov.Message{
-	"brand.gk-counter": {RU: "АРМ ИИС ГК — Государственная корпорация «Правительство для граждан»", KK: "ИИЖ ГК АЖО — «Азаматтарға арналған үкімет» мемлекеттік корпорациясы", EN: "The State Corporation's workstation"},
+	"brand.gk-counter": {RU: "АРМ ИИС ГК — Государственная корпорация «Правительство для граждан»", KK: "ГК ИАЖ АЖО — «Азаматтарға арналған үкімет» мемлекеттік корпорациясы", EN: "The State Corporation's workstation"},
 	"brand.czn-desk":   {RU: "Рабочее место центра занятости населения", KK: "Халықты жұмыспен қамту орталығының жұмыс орны", EN: "The employment centre's desk"},
 	"nav.who":          {RU: "Оператор", KK: "Оператор", EN: "Operator"},
 	"op.nav.login":     {RU: "Вход", KK: "Кіру", EN: "Log in"},
@@ -39,7 +39,7 @@ var operatorTexts = map[string]egov.Message{
 	"op.intake.representativeHint": {RU: "Заполните, если обратился представитель по нотариальной доверенности", KK: "Нотариат куәландырған сенімхат бойынша өкіл жүгінсе, толтырыңыз", EN: "Fill in when a representative came with a notarised power of attorney"},
 	"op.intake.form":               {RU: "Сведения заявления", KK: "Өтініш мәліметтері", EN: "The application"},
 	"op.intake.documents":          {RU: "Сканы документов", KK: "Құжаттардың сканерленген көшірмелері", EN: "Scanned documents"},
-	"op.intake.expires":            {RU: "действителен до", KK: "жарамдылық мерзімі", EN: "valid until"},
+	"op.intake.expires":            {RU: "действителен до", KK: "қай күнге дейін жарамды", EN: "valid until"},
 	"op.intake.noDocuments":        {RU: "Документы не нужны: сведения получаются из информационных систем", KK: "Құжаттар қажет емес: мәліметтер ақпараттық жүйелерден алынады", EN: "No documents needed: the data come from the information systems"},
 	"op.intake.check":              {RU: "Проверить по базам и подготовить заявление", KK: "Базалар бойынша тексеріп, өтінішті дайындау", EN: "Check with the registers and prepare the application"},
 	"op.intake.register":           {RU: "Нет сведений в базе", KK: "Базада мәліметтер жоқ", EN: "No data in the register"},
@@ -50,7 +50,7 @@ var operatorTexts = map[string]egov.Message{
 	"op.rep.patronymic":      {RU: "Отчество", KK: "Әкесінің аты", EN: "Patronymic"},
 	"op.rep.powerOfAttorney": {RU: "Номер доверенности", KK: "Сенімхат нөмірі", EN: "Power of attorney number"},
 	"op.rep.notary":          {RU: "Нотариус (для G-B)", KK: "Нотариус (G-B үшін)", EN: "Notary (for G-B)"},
-	"op.rep.until":           {RU: "Доверенность действует до (для G-B)", KK: "Сенімхаттың қолданылу мерзімі (G-B үшін)", EN: "Power valid until (for G-B)"},
+	"op.rep.until":           {RU: "Доверенность действует до (для G-B)", KK: "Сенімхат қай күнге дейін жарамды (G-B үшін)", EN: "Power valid until (for G-B)"},
 
 	"op.receipt.refusal":    {RU: "Расписка об отказе в приёме документов", KK: "Құжаттарды қабылдаудан бас тарту туралы қолхат", EN: "Receipt of the refusal to accept the documents"},
 	"op.receipt.acceptance": {RU: "Расписка о приёме документов", KK: "Құжаттарды қабылдағаны туралы қолхат", EN: "Receipt of the documents"},

@@ -133,13 +133,26 @@ func (a *App) openSession(ctx context.Context, s Session) (string, error) {
 // SessionOf returns the session of a token and extends its life; an
 // unknown, expired or malformed token is refused.
 func (a *App) SessionOf(ctx context.Context, token string) (*Session, error) {
+	return a.sessionOf(ctx, token, true)
+}
+
+// peekSession is SessionOf without extending the session: what a page's
+// script asks by itself (a state it keeps current) must not keep a
+// forgotten tab logged in.
+func (a *App) peekSession(ctx context.Context, token string) (*Session, error) {
+	return a.sessionOf(ctx, token, false)
+}
+
+func (a *App) sessionOf(ctx context.Context, token string, extend bool) (*Session, error) {
 	if len(token) != 43 {
 		return nil, egov.Errorf(egov.CodeAuthorizationRefused, "malformed session token")
 	}
 	key := a.sessionKey(token)
 	pipe := a.rdb.Pipeline()
 	get := pipe.HMGet(ctx, key, "iin", "bin", "method", "account")
-	pipe.Expire(ctx, key, sessionLifetime)
+	if extend {
+		pipe.Expire(ctx, key, sessionLifetime)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}

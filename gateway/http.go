@@ -394,8 +394,7 @@ func (a *App) handleChallenge(c echo.Context) error {
 	if err != nil {
 		return withRetryAfter(c, err)
 	}
-	doc := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<AuthChallenge xmlns="` + ChallengeNamespace + `"><Nonce>` + nonce + `</Nonce></AuthChallenge>` + "\n"
-	return c.JSON(http.StatusOK, map[string]any{"nonce": nonce, "expiresIn": int(challengeTTL / time.Second), "document": doc})
+	return c.JSON(http.StatusOK, map[string]any{"nonce": nonce, "expiresIn": int(challengeTTL / time.Second), "document": challengeDocument(nonce)})
 }
 
 func (a *App) handleSignatureLogin(c echo.Context) error {

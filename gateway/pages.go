@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"embed"
 	"io/fs"
 	"net/http"
@@ -81,30 +80,35 @@ func (p *pages) mount(e *echo.Echo, admit echo.MiddlewareFunc) {
 		"/services/:code/document": {JSON: true},
 		"/login":                   {Limit: 16 << 10},
 		"/login/challenge":         {JSON: true},
-		"/login/signature":         {JSON: true, Limit: 512 << 10},
-		"/register":                {Limit: 512 << 10},
+		"/login/signature":         {JSON: true}, // a signed challenge: a few KiB
+		"/register":                {},
 		"/register/code":           {Limit: 16 << 10},
 		"/requests":                {JSON: true, Limit: a.cfg.MaxBody},
 	}
-	g := e.Group("", p.site.Headers, p.site.Guard(routes), p.session())
+	// Each route gets the guard and the session itself: a group's
+	// middleware would also catch the API's unknown paths and methods.
+	first := []echo.MiddlewareFunc{p.site.Guard(routes), p.session()}
+	g := func(method, path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+		e.Add(method, path, h, append(first[:len(first):len(first)], mw...)...)
+	}
 	login := p.requireLogin
-	g.GET("/", p.handleCatalogue)
-	g.GET("/services/:code", p.handleService)
-	g.POST("/services/:code/document", p.handleDocument, login)
-	g.GET("/login", p.handleLoginPage)
-	g.POST("/login", p.handleLogin, a.limitAttempts)
-	g.GET("/login/challenge", p.handleChallenge, a.limitAttempts)
-	g.POST("/login/signature", p.handleSignatureLogin, a.limitAttempts)
-	g.POST("/logout", p.handleLogout)
-	g.GET("/register", p.handleRegisterPage)
-	g.POST("/register", p.handleRegister, a.limitAttempts)
-	g.POST("/register/code", p.handleRegisterCode, a.limitAttempts)
-	g.POST("/requests", a.handleSubmit, login, admit)
-	g.GET("/requests/:id", p.handleRequestPage, login)
-	g.GET("/requests/:id/status", p.handleRequestStatus, login)
-	g.GET("/cabinet", p.handleCabinet, login)
-	g.GET("/cabinet/:id", p.handleMessage, login)
-	g.GET("/cabinet/:id/document", a.handleCabinetDocument, login)
+	g(http.MethodGet, "/", p.handleCatalogue)
+	g(http.MethodGet, "/services/:code", p.handleService)
+	g(http.MethodPost, "/services/:code/document", p.handleDocument, login)
+	g(http.MethodGet, "/login", p.handleLoginPage)
+	g(http.MethodPost, "/login", p.handleLogin, a.limitAttempts)
+	g(http.MethodGet, "/login/challenge", p.handleChallenge, a.limitAttempts)
+	g(http.MethodPost, "/login/signature", p.handleSignatureLogin, a.limitAttempts)
+	g(http.MethodPost, "/logout", p.handleLogout)
+	g(http.MethodGet, "/register", p.handleRegisterPage)
+	g(http.MethodPost, "/register", p.handleRegister, a.limitAttempts)
+	g(http.MethodPost, "/register/code", p.handleRegisterCode, a.limitAttempts)
+	g(http.MethodPost, "/requests", a.handleSubmit, login, admit)
+	g(http.MethodGet, "/requests/:id", p.handleRequestPage, login)
+	g(http.MethodGet, "/requests/:id/status", p.handleRequestStatus, login)
+	g(http.MethodGet, "/cabinet", p.handleCabinet, login)
+	g(http.MethodGet, "/cabinet/:id", p.handleMessage, login)
+	g(http.MethodGet, "/cabinet/:id/document", a.handleCabinetDocument, login)
 	e.GET("/static/*", web.Static(), p.site.Headers)
 }
 
@@ -117,10 +121,13 @@ func (p *pages) owns(c echo.Context) bool {
 }
 
 // session reads the session cookie into the context, as the API's bearer
-// token would be.
+// token would be; the script's poll of a state does not extend it.
 func (p *pages) session() echo.MiddlewareFunc {
-	return p.site.Session(sessionCookie, sessionContextKey, func(ctx context.Context, token string) (any, error) {
-		return p.app.SessionOf(ctx, token)
+	return p.site.Session(sessionCookie, sessionContextKey, func(c echo.Context, token string) (any, error) {
+		if c.Path() == "/requests/:id/status" {
+			return p.app.peekSession(c.Request().Context(), token)
+		}
+		return p.app.SessionOf(c.Request().Context(), token)
 	})
 }
 
@@ -154,6 +161,9 @@ func (p *pages) newPage(c echo.Context, titleKey string, data any) *web.Page {
 // renderError answers a refusal on a page's path (web.Site.RenderError);
 // an internal one is logged first.
 func (p *pages) renderError(err error, c echo.Context) {
+	if web.Refusal(err) == egov.CodeInternal && isRedisDown(err) {
+		err = egov.Errorf(egov.CodeUnavailable, "%v", err) // as the API answers it: try later
+	}
 	if code := web.Refusal(err); code == egov.CodeInternal || code == egov.CodeUnavailable {
 		p.app.log.Error("page failed", "path", c.Path(), "err", err)
 	}

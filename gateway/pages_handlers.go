@@ -177,12 +177,12 @@ func (p *pages) handleDocument(c echo.Context) error {
 			GivenName: strings.TrimSpace(c.FormValue("givenName")), Patronymic: strings.TrimSpace(c.FormValue("patronymic")),
 			Phone: strings.TrimSpace(c.FormValue("phone"))}}
 	for _, name := range []string{"surname", "givenName"} {
-		if c.FormValue(name) == "" {
+		if strings.TrimSpace(c.FormValue(name)) == "" {
 			bad[name] = t("form.required")
 		}
 	}
 	for _, name := range []string{"surname", "givenName", "patronymic"} {
-		if len([]rune(c.FormValue(name))) > 100 {
+		if len([]rune(strings.TrimSpace(c.FormValue(name)))) > 100 {
 			bad[name] = fmt.Sprintf(t("form.tooLong"), 100)
 		}
 	}
@@ -207,9 +207,16 @@ func (p *pages) handleDocument(c echo.Context) error {
 		}
 	}
 	today := now.In(egov.Almaty).Format(time.DateOnly)
+	names := map[string]bool{}
 	for _, d := range s.Portal.Documents {
 		in := "file." + d.Kind
 		name := c.FormValue(in + ".name")
+		if name != "" && names[name] {
+			// The submission pairs each file with its header by name.
+			bad[in] = t("form.fileNameTwice")
+			continue
+		}
+		names[name] = true
 		if name == "" {
 			if d.Required {
 				bad[in] = t("form.fileRequired")
@@ -291,7 +298,7 @@ func (p *pages) handleLogin(c echo.Context) error {
 		pg.Refuse(err)
 		return p.site.Render(c, code.HTTPStatus(), "login", pg)
 	}
-	p.site.SetCookie(c, sessionCookie, token, 0)
+	p.replaceSession(c, token)
 	if next == "" {
 		next = "/cabinet"
 	}
@@ -327,12 +334,23 @@ func (p *pages) handleSignatureLogin(c echo.Context) error {
 	if err != nil {
 		return withRetryAfter(c, err)
 	}
-	p.site.SetCookie(c, sessionCookie, token, 0)
+	p.replaceSession(c, token)
 	next := web.LocalPath(in.Next)
 	if next == "" {
 		next = "/cabinet"
 	}
 	return c.JSON(http.StatusOK, map[string]string{"next": next})
+}
+
+// replaceSession sets the new session's cookie and ends the one the
+// browser had, if any: one browser, one session.
+func (p *pages) replaceSession(c echo.Context, token string) {
+	if old, ok := c.Get("token").(string); ok && old != token {
+		if err := p.app.Logout(c.Request().Context(), old); err != nil {
+			p.app.log.Warn("page: the previous session could not be ended", "err", err)
+		}
+	}
+	p.site.SetCookie(c, sessionCookie, token, 0)
 }
 
 func (p *pages) handleLogout(c echo.Context) error {
@@ -363,6 +381,7 @@ func (p *pages) registerRefused(c echo.Context, data registerPage, err error) er
 	}
 	withRetryAfter(c, err)
 	pg := p.newPage(c, "register.title", data)
+	pg.Path = "/register"
 	pg.Refuse(err)
 	return p.site.Render(c, code.HTTPStatus(), "register", pg)
 }
@@ -393,7 +412,9 @@ func (p *pages) handleRegisterCode(c echo.Context) error {
 		return p.registerRefused(c, data, err)
 	}
 	data.SentTo = sent.SentTo
-	return p.site.Render(c, http.StatusOK, "register", p.newPage(c, "register.title", data))
+	pg := p.newPage(c, "register.title", data)
+	pg.Path = "/register" // the language switch opens the form, not this POST
+	return p.site.Render(c, http.StatusOK, "register", pg)
 }
 
 // requestPage is a request's page and its status part.
@@ -402,7 +423,7 @@ type requestPage struct {
 	ServiceName string
 	StateText   string
 	Final       bool
-	History     []struct{ Text, At, Note string }
+	History     []struct{ Text, At string }
 	// ResultID is the cabinet message of the result, once there is one.
 	ResultID string
 }
@@ -419,16 +440,28 @@ func (p *pages) requestPage(c echo.Context, lang string) (*requestPage, error) {
 	}
 	for _, h := range r.History {
 		text := p.site.Text("state."+h.State, lang)
-		rp.History = append(rp.History, struct{ Text, At, Note string }{text, web.FormatTime(h.At), ""})
+		rp.History = append(rp.History, struct{ Text, At string }{text, web.FormatTime(h.At)})
 	}
 	if rp.Final {
-		page, err := p.app.Cabinet(ctx, iin, "", 50, false)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range page.Messages {
-			if m.RequestID == r.ID && (m.Kind == "result" || m.Kind == "refusal") {
-				rp.ResultID = m.ID
+		// The result is among the messages filed after the request was
+		// accepted: newest first, so the search stops at older ones.
+		cursor := ""
+	search:
+		for pages := 0; pages < 10; pages++ {
+			page, err := p.app.Cabinet(ctx, iin, cursor, 100, false)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range page.Messages {
+				if m.RequestID == r.ID && (m.Kind == "result" || m.Kind == "refusal") {
+					rp.ResultID = m.ID
+					break search
+				}
+				if m.At.Before(r.AcceptedAt) {
+					break search
+				}
+			}
+			if cursor = page.Next; cursor == "" {
 				break
 			}
 		}
@@ -516,8 +549,12 @@ func (p *pages) handleMessage(c echo.Context) error {
 	data := map[string]any{"Message": m, "Kind": pg.T("kind." + m.Kind), "Text": m.Text.In(pg.Lang), "At": web.FormatTime(m.At)}
 	var details []struct{ Label, Value string }
 	for _, k := range sortedKeys(m.Data) {
-		// A value the pages know words for (an outcome) is said in them.
+		// A value the pages know words for (an outcome, a channel) is said
+		// in them; a moment in Astana time.
 		v := p.site.TextOr("value."+k+"."+m.Data[k], pg.Lang, m.Data[k])
+		if at, err := time.Parse(time.RFC3339Nano, m.Data[k]); err == nil {
+			v = web.FormatTime(at)
+		}
 		details = append(details, struct{ Label, Value string }{p.site.TextOr("data."+k, pg.Lang, k), v})
 	}
 	data["Details"] = details

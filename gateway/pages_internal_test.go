@@ -20,6 +20,9 @@ func TestEveryPageTextIsTrilingual(t *testing.T) {
 	for _, s := range []State{StateWaitingForRelay, StateRelayed, StateDelivered, StateInProgress, StateCompleted, StateRefused} {
 		keys["state."+string(s)] = "states"
 	}
+	for _, ev := range []string{"accepted", eventUpdate, eventIgnored, eventRegistrationEnded, eventHandedOut, eventSMSFailed} {
+		keys["state."+ev] = "history events"
+	}
 	for _, k := range []string{"accepted", "status", "access", "result", "refusal", "handed-out", "registration-ended"} {
 		keys["kind."+k] = "cabinet kinds"
 	}

@@ -210,6 +210,14 @@ func TestPageSecurityHeaders(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Cache-Control"), "public") {
 		t.Errorf("the script: %d, %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
+	// The API keeps its own answers beside the pages: a method it does
+	// not serve is 405 with Allow, not a page's refusal.
+	req, _ := http.NewRequest("POST", p.base+"/api/v1/services", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := p.http.Do(req); err != nil || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" ||
+		resp.Header.Get("Set-Cookie") != "" {
+		t.Errorf("POST /api/v1/services beside the pages: %v %v, Allow %q", resp.StatusCode, err, resp.Header.Get("Allow"))
+	}
 	// The API keeps its own answers beside the pages.
 	var prob problem
 	if code, _ := e.callVia(p.http, "GET", "/api/v1/nope", "", nil, &prob); code != http.StatusNotFound {
@@ -447,11 +455,11 @@ func TestPageBodiesAreBounded(t *testing.T) {
 	if resp := post("/logout", 1<<20, false); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("1 MiB declared to /logout: %d", resp.StatusCode)
 	}
-	if resp := post("/logout", 1<<20, true); resp.StatusCode == http.StatusSeeOther {
-		t.Errorf("1 MiB chunked to /logout: %d", resp.StatusCode)
+	if resp := post("/logout", 1<<20, true); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("1 MiB chunked to /logout: %d, want 400 (no length, no reading)", resp.StatusCode)
 	}
-	// Within the submission's limit, without the token: refused, and the
-	// 40 MiB the form parser spooled to disk are removed.
+	// Within the submission's limit, without the script's header: refused
+	// before a byte of it is read, nothing spooled.
 	if resp := post("/requests", 40<<20, false); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a submission without its token: %d", resp.StatusCode)
 	}

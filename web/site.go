@@ -68,6 +68,9 @@ type Options struct {
 	Nav func(pg *Page) []Link
 	// Funcs are template functions the site's templates use.
 	Funcs template.FuncMap
+	// CSRFCookie names the anti-forgery cookie (default CSRFCookie): two
+	// sites on one host (ports do not separate cookies) need two names.
+	CSRFCookie string
 }
 
 // Link is one entry of the header's menu; Text is a text key.
@@ -78,6 +81,10 @@ type Site struct {
 	opt  Options
 	csp  string
 	tmpl map[string]*template.Template
+	// forms checks the token of a form or of the script's header;
+	// headerOnly that of the header alone, for the routes that take
+	// documents, whose bodies are not read before the session is checked.
+	forms, headerOnly echo.MiddlewareFunc
 }
 
 // New parses the site's templates: each of names is a file name.html of
@@ -93,6 +100,9 @@ func New(opt Options, pages fs.FS, names ...string) (*Site, error) {
 	}
 	if opt.Nav == nil {
 		opt.Nav = func(*Page) []Link { return nil }
+	}
+	if opt.CSRFCookie == "" {
+		opt.CSRFCookie = CSRFCookie
 	}
 	s := &Site{opt: opt, tmpl: map[string]*template.Template{},
 		// No inline script or style anywhere: what runs is pages.js and
@@ -136,6 +146,7 @@ func New(opt Options, pages fs.FS, names ...string) (*Site, error) {
 			return nil, err
 		}
 	}
+	s.forms, s.headerOnly = s.csrf("header:"+CSRFHeader+",form:"+CSRFField), s.csrf("header:"+CSRFHeader)
 	return s, nil
 }
 
@@ -163,30 +174,34 @@ func FormatTime(t time.Time) string {
 	return t.In(egov.Almaty).Format("02.01.2006 15:04")
 }
 
-// SignerURL is where the site's pages find NCALayer.
-func (s *Site) SignerURL() string { return s.opt.SignerURL }
-
 // Headers sets the pages' security policy: scripts and styles of this
 // origin only, the signer as the one other connection, no framing.
 func (s *Site) Headers(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", s.csp)
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		// same-origin, not no-referrer: under no-referrer a browser sends
-		// "Origin: null" with the site's own forms, and the Origin check
-		// could not tell them from a sandboxed forgery.
-		h.Set("Referrer-Policy", "same-origin")
+		s.setHeaders(c)
 		return next(c)
 	}
+}
+
+func (s *Site) setHeaders(c echo.Context) {
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", s.csp)
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	// same-origin, not no-referrer: under no-referrer a browser sends
+	// "Origin: null" with the site's own forms, and the Origin check
+	// could not tell them from a sandboxed forgery.
+	h.Set("Referrer-Policy", "same-origin")
 }
 
 // Route is what a site's guard knows of one of its routes.
 type Route struct {
 	// Limit bounds the body (default DefaultLimit), checked before
-	// anything reads it, the anti-forgery check included.
+	// anything reads it. A route with a larger limit takes documents: its
+	// anti-forgery check is Sec-Fetch-Site or the script's header, never a
+	// form field, so that no body is read before the session (and the
+	// admission of the route) is checked.
 	Limit int64
 	// JSON marks a route the pages' script calls: its refusals are JSON.
 	JSON bool
@@ -195,15 +210,16 @@ type Route struct {
 // DefaultLimit is the body limit of a route the guard is not told of.
 const DefaultLimit = 64 << 10
 
-// Guard is the first middleware of a site's routes: it marks the script's
-// routes, bounds the body by the route (routes: by echo path), removes the
-// files a multipart form spooled to disk when the request ends, and then
-// refuses forgeries (CSRF).
+// Guard is the first middleware of every route of a site: it sets the
+// security headers, marks the script's routes, bounds the body by the
+// route (routes: by echo path; a body without a length is refused),
+// removes what a multipart form spooled to disk when the request ends,
+// and refuses forgeries (CSRF).
 func (s *Site) Guard(routes map[string]Route) echo.MiddlewareFunc {
-	forgery := s.CSRF()
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		checked := forgery(next)
+		forms, headerOnly := s.forms(next), s.headerOnly(next)
 		return func(c echo.Context) error {
+			s.setHeaders(c)
 			r := routes[c.Path()]
 			if r.JSON {
 				c.Set("pageJSON", true)
@@ -212,6 +228,15 @@ func (s *Site) Guard(routes map[string]Route) echo.MiddlewareFunc {
 				r.Limit = DefaultLimit
 			}
 			req := c.Request()
+			switch req.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+			default:
+				// Browsers send a length with every form and fetch; one
+				// that is not known cannot be refused before it is read.
+				if req.ContentLength < 0 {
+					return egov.Errorf(egov.CodeRequestMalformed, "a body without Content-Length")
+				}
+			}
 			if req.ContentLength > r.Limit {
 				return egov.Errorf(egov.CodeBodyTooLarge, "more than %d bytes", r.Limit)
 			}
@@ -223,42 +248,45 @@ func (s *Site) Guard(routes map[string]Route) echo.MiddlewareFunc {
 					_ = f.RemoveAll()
 				}
 			}()
-			return checked(c)
+			if err := sameOrigin(c); err != nil {
+				return err
+			}
+			check := forms
+			if r.Limit > DefaultLimit {
+				check = headerOnly
+			}
+			c.Set("csrfPassed", nil)
+			err := check(c)
+			if err != nil && c.Get("csrfPassed") == nil {
+				// The anti-forgery check's own refusal (another site, a
+				// missing or wrong token), not the handler's.
+				return egov.Errorf(egov.CodeFormExpired, "CSRF: %v", err)
+			}
+			return err
 		}
 	}
 }
 
-// CSRF refuses a state-changing request that comes from anywhere but this
-// site itself: a browser that sends Sec-Fetch-Site must say same-origin
-// (a sibling site is refused too: it could have planted the token
-// cookie); an Origin must be this site's; one that sends neither must
-// send back the token of the anti-forgery cookie, in the form (_csrf) or
-// the header X-CSRF-Token, never in the URL. The refusal is form-expired.
-func (s *Site) CSRF() echo.MiddlewareFunc {
+// csrf refuses a state-changing request that comes from anywhere but this
+// site itself. A browser that sends Sec-Fetch-Site must say same-origin
+// (or none: the user's own navigation, which no other site can make); a
+// sibling site is refused too, since it could have planted the token
+// cookie. One that sends no Sec-Fetch-Site must send back the token of
+// the anti-forgery cookie where lookup says (the form's _csrf, the
+// header X-CSRF-Token), never in the URL (sameOrigin).
+func (s *Site) csrf(lookup string) echo.MiddlewareFunc {
 	check := middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup: "header:" + CSRFHeader + ",form:" + CSRFField, CookieName: CSRFCookie, CookiePath: "/",
+		TokenLookup: lookup, CookieName: s.opt.CSRFCookie, CookiePath: "/",
 		CookieHTTPOnly: true, CookieSameSite: http.SameSiteStrictMode, CookieSecure: s.opt.SecureCookies, ContextKey: "csrf",
 		AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) {
 			return false, fmt.Errorf("Sec-Fetch-Site %s", c.Request().Header.Get(echo.HeaderSecFetchSite))
 		},
 	})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		passed := check(func(c echo.Context) error {
+		return check(func(c echo.Context) error {
 			c.Set("csrfPassed", true)
 			return next(c)
 		})
-		return func(c echo.Context) error {
-			if err := sameOrigin(c); err != nil {
-				return err
-			}
-			err := passed(c)
-			if err != nil && c.Get("csrfPassed") == nil {
-				// The middleware's own refusal (a cross-site request, a
-				// missing or wrong token), not the handler's.
-				return egov.Errorf(egov.CodeFormExpired, "CSRF: %v", err)
-			}
-			return err
-		}
 	}
 }
 
@@ -289,11 +317,11 @@ func FromScript(c echo.Context) bool {
 // token goes into the context under key, and the token under "token",
 // as the API's bearer token would; a cookie open refuses as
 // authorization-refused (expired, logged out) is dropped.
-func (s *Site) Session(name, key string, open func(ctx context.Context, token string) (any, error)) echo.MiddlewareFunc {
+func (s *Site) Session(name, key string, open func(c echo.Context, token string) (any, error)) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if ck, err := c.Cookie(name); err == nil && ck.Value != "" {
-				who, err := open(c.Request().Context(), ck.Value)
+				who, err := open(c, ck.Value)
 				switch {
 				case err == nil:
 					c.Set(key, who)
@@ -454,10 +482,24 @@ type Page struct {
 	ErrorCode egov.Code
 	Data      any
 	site      *Site
+	query     url.Values
 }
 
 // T is the text of key in the page's language.
 func (pg *Page) T(key string) string { return pg.site.Text(key, pg.Lang) }
+
+// LangHref is the switch's link to this page in lang: its path and query,
+// the language replaced.
+func (pg *Page) LangHref(lang string) string {
+	q := url.Values{}
+	for k, v := range pg.query {
+		if k != "lang" && k != CSRFField {
+			q[k] = v
+		}
+	}
+	q.Set("lang", lang)
+	return pg.Path + "?" + q.Encode()
+}
 
 // Languages are the switch's entries.
 func (pg *Page) Languages() []struct{ Code, Name string } {
@@ -478,6 +520,9 @@ func (pg *Page) Refuse(err error) {
 // (a text key) and the header's menu for user.
 func (s *Site) NewPage(c echo.Context, user, titleKey string, data any) *Page {
 	pg := &Page{Lang: s.Language(c), Path: cleanPath(c.Request().URL.Path), SignerURL: s.opt.SignerURL, Brand: s.opt.Brand, User: user, Data: data, site: s}
+	if c.Request().Method == http.MethodGet {
+		pg.query = c.Request().URL.Query()
+	}
 	if tok, ok := c.Get("csrf").(string); ok {
 		pg.CSRF = tok
 	}
@@ -520,7 +565,7 @@ func Refusal(err error) egov.Code {
 			code = egov.CodeUnavailable
 		}
 	}
-	if errors.Is(err, http.ErrHandlerTimeout) {
+	if errors.Is(err, http.ErrHandlerTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		code = egov.CodeUnavailable
 	}
 	return code
@@ -541,10 +586,9 @@ func (s *Site) RenderError(err error, c echo.Context, user string) {
 		_ = c.JSON(code.HTTPStatus(), map[string]any{"code": code, "message": code.Message().In(lang)})
 		return
 	}
+	s.setHeaders(c)
 	pg := s.NewPage(c, user, "error.title", nil)
-	pg.Refuse(err)
-	pg.ErrorCode = code
-	pg.Error = code.Message().In(lang)
+	pg.ErrorCode, pg.Error = code, code.Message().In(lang)
 	_ = s.Render(c, code.HTTPStatus(), "error", pg)
 }
 

@@ -1,13 +1,18 @@
 package web_test
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"egov"
 	"egov/web"
@@ -46,7 +51,7 @@ func TestCSRFRefusals(t *testing.T) {
 	e := echo.New()
 	var got error
 	e.HTTPErrorHandler = func(err error, c echo.Context) { got = err; _ = c.NoContent(egov.ErrorCode(err).HTTPStatus()) }
-	e.POST("/form", func(c echo.Context) error { return egov.Errorf(egov.CodeFormInvalid, "the handler's") }, site.CSRF())
+	e.POST("/form", func(c echo.Context) error { return egov.Errorf(egov.CodeFormInvalid, "the handler's") }, site.Guard(nil))
 	for _, tc := range []struct {
 		name   string
 		header map[string]string
@@ -108,4 +113,47 @@ func FuzzLocalPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// What a multipart form spooled to disk is removed when the request ends,
+// also when a middleware (a timeout's) works on a copy of the request.
+func TestGuardRemovesSpooledFiles(t *testing.T) {
+	spool := t.TempDir()
+	t.Setenv("TMPDIR", spool)
+	texts := map[string]egov.Message{"x": {RU: "x", KK: "x", EN: "x"}, "nav.who": {RU: "x", KK: "x", EN: "x"}}
+	site, err := web.New(web.Options{Brand: "x", Texts: texts}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	e.Use(middleware.ContextTimeout(10 * time.Second))
+	var size int64
+	e.POST("/upload", func(c echo.Context) error {
+		f, err := c.FormFile("scan")
+		if err != nil {
+			return err
+		}
+		size = f.Size
+		left, _ := os.ReadDir(spool)
+		if len(left) == 0 {
+			t.Error("the form was not spooled: the test proves nothing")
+		}
+		return c.NoContent(http.StatusNoContent)
+	}, site.Guard(map[string]web.Route{"/upload": {Limit: 40 << 20}}))
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	part, _ := w.CreateFormFile("scan", "scan.pdf")
+	part.Write(bytes.Repeat([]byte("x"), 33<<20))
+	w.Close()
+	req := httptest.NewRequest(http.MethodPost, "/upload", &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent || size != 33<<20 {
+		t.Fatalf("%d, %d bytes", rec.Code, size)
+	}
+	if left, _ := os.ReadDir(spool); len(left) > 0 {
+		t.Errorf("%d spooled files left", len(left))
+	}
 }

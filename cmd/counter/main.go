@@ -51,6 +51,7 @@ func run() error {
 	var (
 		listen    = flag.String("listen", "127.0.0.1:8084", "address of the workstation: the operators' pages at /, the API at /counter/v1")
 		signerURL = flag.String("signer-url", "wss://127.0.0.1:13579", "where the operators' pages find NCALayer on the operator's computer")
+		secure    = flag.Bool("secure-cookies", false, "mark the pages' cookies Secure: the workstation is reached over TLS (a proxy in front)")
 		redisURL  = flag.String("redis", "", "Redis URL")
 		keyPrefix = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
 		busURL    = flag.String("bus", "http://127.0.0.1:8081", "SHEP bus base URL")
@@ -123,7 +124,7 @@ func run() error {
 	server := func(h http.Handler) *http.Server { return httpguard.Server(h, *limits) }
 	metricsDone := ops.ServeAside(ctx, log, 5*time.Second, server,
 		ops.Listener{Name: "metrics and probes", Addr: *metricsAt, Handler: ops.Handler(ready, metrics)})
-	err = ops.Serve(ctx, log, 30*time.Second, server, ops.Listener{Name: "counter API", Addr: *listen, Handler: ws.HandlerWith(&counter.PageOptions{SignerURL: *signerURL})})
+	err = ops.Serve(ctx, log, 30*time.Second, server, ops.Listener{Name: "counter API", Addr: *listen, Handler: ws.HandlerWith(&counter.PageOptions{SignerURL: *signerURL, SecureCookies: *secure})})
 	stop()
 	metricsDone()
 	stopWorkers()

@@ -65,6 +65,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		listen        = fs.String("listen", "127.0.0.1:8080", "portal address: the citizen's pages at /, the API at /api/v1")
 		signerURL     = fs.String("signer-url", "wss://127.0.0.1:13579", "where the pages find NCALayer (or egovctl signer) on the citizen's computer")
 		cabinetPage   = fs.Int("cabinet-page-size", 10, "messages a page of the personal cabinet lists")
+		secureCookies = fs.Bool("secure-cookies", false, "mark the pages' cookies Secure: the portal and the desks are reached over TLS (a proxy in front)")
 		busListen     = fs.String("bus-listen", "127.0.0.1:8081", "SHEP bus address")
 		ocspListen    = fs.String("ocsp-listen", "127.0.0.1:8082", "OCSP responder address")
 		routing       = fs.String("routing", "", "bus routing table (default: the built-in one, as fixtures/shep/routing.json)")
@@ -246,7 +247,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	metrics := upRegistry(bus, systems)
 	portalHandler := app.Handler(gateway.HTTPOptions{Metrics: metrics, Health: []gateway.HealthCheck{
 		{Name: "revocation", Check: func(context.Context) error { return crl.Fresh(time.Now()) }}},
-		Pages: &gateway.PageOptions{SignerURL: *signerURL, CabinetPageSize: *cabinetPage}})
+		Pages: &gateway.PageOptions{SignerURL: *signerURL, CabinetPageSize: *cabinetPage, SecureCookies: *secureCookies}})
 	if *recordDir != "" {
 		rec, err := corpus.NewRecorder(*recordDir, *mask)
 		if err != nil {
@@ -264,8 +265,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"OCSP responder", *ocspListen, &pki.Responder{Authority: authority}},
 		{"SHEP bus", *busListen, busHandler},
 		{"SMS outbox view", *smsListen, smsGateway.OutboxHandler()},
-		{"counter", *counterListen, workstation.HandlerWith(&counter.PageOptions{SignerURL: *signerURL})},
-		{"employment centre desk", *centreListen, centre.HandlerWith(&counter.PageOptions{SignerURL: *signerURL})},
+		{"counter", *counterListen, workstation.HandlerWith(&counter.PageOptions{SignerURL: *signerURL, SecureCookies: *secureCookies})},
+		{"employment centre desk", *centreListen, centre.HandlerWith(&counter.PageOptions{SignerURL: *signerURL, SecureCookies: *secureCookies})},
 		{"portal API", *listen, portalHandler},
 		{"metrics and probes", *metricsAt, upOpsHandler(app, crl, metrics)},
 	}

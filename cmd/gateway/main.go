@@ -52,6 +52,7 @@ func run() error {
 	var (
 		listen      = flag.String("listen", "127.0.0.1:8080", "address to serve on: the citizen's pages at /, the API at /api/v1")
 		signerURL   = flag.String("signer-url", "wss://127.0.0.1:13579", "where the pages find NCALayer on the citizen's computer")
+		secure      = flag.Bool("secure-cookies", false, "mark the pages' cookies Secure: the portal is reached over TLS (a proxy in front)")
 		redisURL    = flag.String("redis", "", "Redis URL")
 		keyPrefix   = flag.String("key-prefix", "", "prefix of every Redis key (to share a Redis)")
 		waitN       = flag.Int("redis-wait-replicas", 0, "replicas that must acknowledge a write the product answers accepted for (Redis WAIT; 0: none, as before)")
@@ -116,7 +117,7 @@ func run() error {
 	metrics := ops.NewRegistry()
 	metrics.MustRegister(signing.Collectors()...)
 	// The portal's handler registers its HTTP, relay and consumer metrics.
-	handler := app.Handler(gateway.HTTPOptions{Health: health, Metrics: metrics, Pages: &gateway.PageOptions{SignerURL: *signerURL}})
+	handler := app.Handler(gateway.HTTPOptions{Health: health, Metrics: metrics, Pages: &gateway.PageOptions{SignerURL: *signerURL, SecureCookies: *secure}})
 	if *recordDir != "" {
 		rec, err := corpus.NewRecorder(*recordDir, *mask)
 		if err != nil {

@@ -13,10 +13,13 @@
 
   // The certificate profiles the portal asks NCALayer for: a citizen's
   // signing key for a request, his authentication key for a login.
-  const SIGN_PERSON = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.4', '1.2.398.3.3.4.1.1'] };
-  const AUTH_PERSON = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.2', '1.2.398.3.3.4.1.1'] };
+  // chain: [] lets NCALayer offer keys of a test authority too (the
+  // client's basicsSignerTestAny); without it, only the NCA's production
+  // keys would be offered.
+  const SIGN_PERSON = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.4', '1.2.398.3.3.4.1.1'], chain: [] };
+  const AUTH_PERSON = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.2', '1.2.398.3.3.4.1.1'], chain: [] };
   // An operator signs what he files with his key of the organisation.
-  const SIGN_ORG = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.4', '1.2.398.3.3.4.1.2'] };
+  const SIGN_ORG = { extKeyUsageOids: ['1.3.6.1.5.5.7.3.4', '1.2.398.3.3.4.1.2'], chain: [] };
 
   // signXML signs one XML document through NCALayer and returns the signed
   // document. The client is made per signature: NCALayer may have been
@@ -83,6 +86,7 @@
   function show(el, text, code) {
     if (!el) return;
     el.textContent = text;
+    delete el.dataset.code;
     if (code) {
       const p = document.createElement('p');
       p.className = 'code';
@@ -252,11 +256,15 @@
   }
 
   // A request's (or a filing's) page: its status part is fetched again
-  // until it has ended.
+  // until it has ended, every 2 s at first and then less often, up to a
+  // minute (the poll does not keep the session alive: the server does not
+  // extend it for this call); the part is replaced only when it changed,
+  // so that a screen reader announces changes, not every poll.
   const live = document.getElementById('status');
   if (live && live.dataset.src) {
     const final = () => live.querySelector('[data-final="true"]') !== null;
-    let failures = 0;
+    let wait = 2000;
+    let last = live.innerHTML;
     const refresh = async () => {
       if (final()) return;
       try {
@@ -267,16 +275,18 @@
           return;
         }
         if (res.ok) {
-          live.innerHTML = await res.text();
-          failures = 0;
-        } else {
-          failures += 1;
+          const html = await res.text();
+          if (html !== last) {
+            live.innerHTML = html;
+            last = html;
+          }
         }
       } catch (err) {
-        failures += 1;
+        // the next try says more
       }
-      if (!final()) window.setTimeout(refresh, Math.min(1000 * 2 ** failures, 30000));
+      wait = Math.min(wait * 1.5, 60000);
+      if (!final()) window.setTimeout(refresh, wait);
     };
-    window.setTimeout(refresh, 1000);
+    window.setTimeout(refresh, wait);
   }
 })();
