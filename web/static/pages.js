@@ -105,6 +105,22 @@
     if (el) el.textContent = text;
   }
 
+  // step runs one step a button starts: the button waits meanwhile, and a
+  // refusal is put in the page's alert, with its code, and focused.
+  async function step(button, error, state, work) {
+    error.hidden = true;
+    if (button) button.disabled = true;
+    try {
+      await work();
+    } catch (err) {
+      status(state, '');
+      show(error, err.message, err.code);
+      error.focus();
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
   const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 
   // The service's form: fields to the portal, which answers the XML to
@@ -120,11 +136,10 @@
       requestForm.querySelectorAll('[aria-invalid]').forEach((i) => i.removeAttribute('aria-invalid'));
       error.hidden = true;
     };
-    requestForm.addEventListener('submit', async (event) => {
+    requestForm.addEventListener('submit', (event) => {
       event.preventDefault();
       clearFieldErrors();
-      button.disabled = true;
-      try {
+      return step(button, error, state, async () => {
         const fields = new FormData(requestForm);
         const files = [];
         status(state, msg('hashing'));
@@ -166,13 +181,7 @@
         for (const file of files) submission.append('file', file, file.name);
         const accepted = await post('/requests', submission);
         window.location.assign('/requests/' + encodeURIComponent(accepted.id));
-      } catch (err) {
-        status(state, '');
-        show(error, err.message, err.code);
-        error.focus();
-      } finally {
-        button.disabled = false;
-      }
+      });
     });
   }
 
@@ -182,23 +191,13 @@
   if (signLogin) {
     const error = document.getElementById('sign-login-error');
     const state = document.getElementById('sign-login-status');
-    signLogin.addEventListener('click', async () => {
-      error.hidden = true;
-      signLogin.disabled = true;
-      try {
-        const challenge = await getJSON('/login/challenge');
-        status(state, msg('signing'));
-        const signed = await signXML(challenge.document, AUTH_PERSON);
-        const done = await post('/login/signature', { signed, next: signLogin.dataset.next || '' });
-        window.location.assign(done.next);
-      } catch (err) {
-        status(state, '');
-        show(error, err.message, err.code);
-        error.focus();
-      } finally {
-        signLogin.disabled = false;
-      }
-    });
+    signLogin.addEventListener('click', () => step(signLogin, error, state, async () => {
+      const challenge = await getJSON('/login/challenge');
+      status(state, msg('signing'));
+      const signed = await signXML(challenge.document, AUTH_PERSON);
+      const done = await post('/login/signature', { signed, next: signLogin.dataset.next || '' });
+      window.location.assign(done.next);
+    }));
   }
 
   // Registration proven by signature: the challenge is signed first, then
@@ -213,8 +212,7 @@
       if (event.submitter && event.submitter.id === 'send-code') return;
       if (!proof || proof.value !== 'signature' || signed.value) return;
       event.preventDefault();
-      error.hidden = true;
-      try {
+      await step(null, error, state, async () => {
         const challenge = await getJSON('/login/challenge');
         status(state, msg('signing'));
         // The key of the IIN being registered, where NCALayer holds several.
@@ -222,11 +220,7 @@
         signed.value = await signXML(challenge.document, { ...AUTH_PERSON, iin });
         status(state, msg('sending'));
         registerForm.submit();
-      } catch (err) {
-        status(state, '');
-        show(error, err.message, err.code);
-        error.focus();
-      }
+      });
     });
   }
 
@@ -236,23 +230,13 @@
   if (draftSign) {
     const error = document.getElementById('draft-error');
     const state = document.getElementById('draft-status');
-    draftSign.addEventListener('click', async () => {
-      error.hidden = true;
-      draftSign.disabled = true;
-      try {
-        status(state, msg('signing'));
-        const signed = await signXML(document.getElementById('draft-document').value, SIGN_ORG);
-        status(state, msg('sending'));
-        const done = await post(draftSign.dataset.action, { signed });
-        window.location.assign(done.location);
-      } catch (err) {
-        status(state, '');
-        show(error, err.message, err.code);
-        error.focus();
-      } finally {
-        draftSign.disabled = false;
-      }
-    });
+    draftSign.addEventListener('click', () => step(draftSign, error, state, async () => {
+      status(state, msg('signing'));
+      const signed = await signXML(document.getElementById('draft-document').value, SIGN_ORG);
+      status(state, msg('sending'));
+      const done = await post(draftSign.dataset.action, { signed });
+      window.location.assign(done.location);
+    }));
   }
 
   // A request's (or a filing's) page: its status part is fetched again
